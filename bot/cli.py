@@ -1,0 +1,81 @@
+"""Command-line tools: make-teacher, and a terminal chat through the real webhook path."""
+
+from __future__ import annotations
+
+import click
+
+from bot.database import transaction
+from bot.dispatch import touch_user
+
+
+def init_app(app) -> None:
+    @app.cli.command("make-teacher")
+    @click.argument("openid")
+    def make_teacher_command(openid: str):
+        """Make the account OPENID a teacher (it leaves any class it joined as a student)."""
+        from handlers.common import make_teacher
+
+        kt = app.extensions["ketang"]
+        with transaction():
+            user = touch_user(openid, kt.clock())
+            left = make_teacher(user)
+        click.echo(f"{openid} is now a teacher" + (f" (left {left} class(es) joined as a student)" if left else ""))
+
+    @app.cli.command("chat")
+    @click.option("--as", "openid", required=True, help="The openid to chat as (any string, e.g. o_teacher).")
+    @click.option("--url", default=None, help="A running server's webhook, e.g. http://127.0.0.1:8000/wechat. "
+                  "Default: this app in-process.")
+    def chat_command(openid: str, url: str | None):
+        """Chat with the bot in the terminal, signed (and encrypted in safe mode) like WeChat."""
+        sim = simulator(app, url)
+        mode = "safe mode (AES)" if app.extensions["ketang"].settings.wechat.safe_mode else "plaintext mode"
+        click.echo(f"Chatting as {openid} via {url or 'the app in-process'}, {mode}.")
+        click.echo("Type commands (帮助 for help). /scan <code> scans a class QR, /follow [code] follows, "
+                   "/as <openid> switches user, /quit leaves.")
+        while True:
+            try:
+                line = input(f"{openid}> ").strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line.startswith("/as "):
+                openid = line[4:].strip() or openid
+                continue
+            try:
+                reply = _send(sim, openid, line)
+            except Exception as exc:  # a dead server or a refused request: say so, keep chatting
+                reply = f"[error] {exc}"
+            click.echo(reply or "[no reply]")
+
+
+def _send(sim, openid: str, line: str) -> str:
+    if line.startswith("/scan "):
+        return sim.send_event(openid, "SCAN", line[6:].strip())
+    if line.startswith("/follow"):
+        scene = line[7:].strip()
+        return sim.send_event(openid, "subscribe", f"qrscene_{scene}" if scene else None)
+    return sim.send_text(openid, line)
+
+
+def simulator(app, url: str | None):
+    """A WeChatSimulator posting to *url*, or to *app* through its test client."""
+    from bot.wxsim import WeChatSimulator
+
+    kt = app.extensions["ketang"]
+    if url:
+        import requests
+
+        def post(query, body):
+            response = requests.post(url, params=query, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+            return response.status_code, response.content
+    else:
+        client = app.test_client()
+
+        def post(query, body):
+            response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+            return response.status_code, response.get_data()
+
+    return WeChatSimulator(kt.settings, post, now=kt.epoch)

@@ -1,0 +1,185 @@
+"""Settings loaded from TOML plus environment overrides; unknown keys are an error."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import string
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Templates:
+    announcement: str = ""
+    activity: str = ""
+
+
+@dataclass(frozen=True)
+class WechatSettings:
+    app_id: str = "wx0000000000000000"
+    app_secret: str = ""
+    token: str = "change-me-token"
+    encoding_aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com"
+    max_clock_skew_seconds: int = 300
+    templates: Templates = field(default_factory=Templates)
+
+    @property
+    def safe_mode(self) -> bool:
+        return bool(self.encoding_aes_key)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///ketang.db"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+
+
+@dataclass(frozen=True)
+class SchoolSettings:
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class RolesSettings:
+    teacher_invite_code: str = ""
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    backend: str = "console"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    wechat: WechatSettings = field(default_factory=WechatSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    school: SchoolSettings = field(default_factory=SchoolSettings)
+    roles: RolesSettings = field(default_factory=RolesSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
+
+
+ENV_OVERRIDES = {
+    "WECHAT_APP_SECRET": ("wechat", "app_secret"),
+    "WECHAT_TOKEN": ("wechat", "token"),
+    "WECHAT_AES_KEY": ("wechat", "encoding_aes_key"),
+    "DATABASE_URL": ("database", "url"),
+}
+
+
+def _build(cls, data: dict, where: str):
+    """Build dataclass *cls* from *data*, refusing unknown keys and wrong types."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{where}]: {', '.join(unknown)}")
+    values = {}
+    for name, value in data.items():
+        default = known[name].default_factory() if known[name].default_factory is not dataclasses.MISSING else known[name].default
+        path = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{path}] must be a table")
+            value = _build(type(default), value, path)
+        elif type(value) is not type(default):
+            raise ConfigError(f"{path} must be a {type(default).__name__}, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _validate(settings: Settings) -> Settings:
+    key = settings.wechat.encoding_aes_key
+    if key and not re.fullmatch(r"[A-Za-z0-9]{43}", key):
+        raise ConfigError("wechat.encoding_aes_key must be empty or 43 letters and digits")
+    if not settings.wechat.token:
+        raise ConfigError("wechat.token must not be empty")
+    if settings.sms.backend not in ("console", "http"):
+        raise ConfigError("sms.backend must be 'console' or 'http'")
+    if settings.wechat.max_clock_skew_seconds < 0:
+        raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
+    try:
+        settings.school.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"school.timezone {settings.school.timezone!r} is not a known time zone") from None
+    return settings
+
+
+def settings_from_dict(data: dict, environ=None) -> Settings:
+    """Build Settings from a parsed TOML mapping, applying environment overrides."""
+    data = {section: dict(values) if isinstance(values, dict) else values for section, values in data.items()}
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = (environ or {}).get(var)
+        if value:
+            data.setdefault(section, {})[key] = value
+    return _validate(_build(Settings, data, ""))
+
+
+def config_path(environ=None) -> Path:
+    """Return the config file path: KETANG_CONFIG or ./config.toml."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("KETANG_CONFIG") or "config.toml")
+
+
+def load_settings(path: str | Path | None = None, environ=None) -> Settings:
+    """Load settings from *path* (default: config_path()) and the environment."""
+    environ = os.environ if environ is None else environ
+    path = Path(path) if path else config_path(environ)
+    if not path.exists():
+        raise ConfigError(f"{path} not found: copy config.example.toml to config.toml (`make run` does it)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    settings = settings_from_dict(data, environ)
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        # A relative SQLite path is relative to the config file, not to wherever the process started.
+        db_file = (path.resolve().parent / url[len("sqlite:///"):]).as_posix()
+        settings = dataclasses.replace(settings, database=DatabaseSettings(url="sqlite:///" + db_file))
+    return settings
+
+
+def random_token(length: int) -> str:
+    """Return a random string of letters and digits."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def write_initial_config(example: Path, target: Path) -> bool:
+    """Create *target* from *example* with a random token, AES key and secret; False if it exists."""
+    if target.exists():
+        return False
+    text = example.read_text(encoding="utf-8")
+    text = text.replace('token = "change-me-token"', f'token = "{random_token(32)}"', 1)
+    text = text.replace('encoding_aes_key = ""', f'encoding_aes_key = "{random_token(43)}"', 1)
+    text = text.replace('secret_key = ""', f'secret_key = "{secrets.token_urlsafe(32)}"', 1)
+    target.write_text(text, encoding="utf-8")
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+
+    here = Path(__file__).resolve().parent.parent
+    created = write_initial_config(here / "config.example.toml", Path(sys.argv[1] if len(sys.argv) > 1 else "config.toml"))
+    print("created config.toml with a random token, AES key and secret key" if created else "config.toml exists; kept it")

@@ -1,0 +1,119 @@
+"""One inbound message → one transaction → one reply: dedupe, user, grammar, role, handler."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.commands import COMMANDS, GRAMMAR
+from bot.config import Settings
+from bot.context import Context, UserError
+from bot.database import transaction
+from bot.grammar import Invalid, Parsed, Role, Unknown
+from bot.replies import t
+from bot.text import fit
+from handlers import events
+from models import InboundMessage, User, db
+
+log = logging.getLogger("ketang.dispatch")
+
+SILENT_EVENTS = {"view", "location", "templatesendjobfinish", "masssendjobfinish", "view_miniprogram"}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A verified WeChat message, reduced to what Ketang needs."""
+
+    openid: str
+    key: str  # dedupe key: "msg:<MsgId>" or "evt:<openid>:<CreateTime>:<Event>:<EventKey>"
+    kind: str  # text, event, image, voice, video, shortvideo, location, link, unknown
+    text: str = ""
+    event: str = ""  # lower case: subscribe, subscribe_scan, scan, unsubscribe, click, ...
+    event_key: str = ""
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, links, clock):
+        self.settings = settings
+        self.links = links
+        self.clock = clock
+
+    def handle(self, inbound: Inbound) -> str:
+        """Process *inbound* exactly once; a repeat gets the stored reply."""
+        now = self.clock()
+        try:
+            with transaction():
+                claimed = (
+                    InboundMessage.insert(key=inbound.key, openid=inbound.openid, created_at=now)
+                    .on_conflict_ignore()
+                    .as_rowcount()
+                    .execute()
+                )
+                if not claimed:
+                    return InboundMessage.get(InboundMessage.key == inbound.key).reply
+                user = touch_user(inbound.openid, now)
+                reply = fit(self.route(user, inbound, now))
+                InboundMessage.update(reply=reply).where(InboundMessage.key == inbound.key).execute()
+                return reply
+        except Exception:
+            # Everything above rolled back, so a WeChat retry may try again from scratch.
+            log.exception("message %s from %s failed", inbound.key, inbound.openid)
+            return t("busy", "zh")
+
+    def route(self, user: User, inbound: Inbound, now: datetime) -> str:
+        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links)
+        if inbound.kind == "text":
+            return self.run_text(ctx, inbound.text)
+        if inbound.kind != "event":
+            return events.other_message(ctx, inbound.kind)
+        if inbound.event == "subscribe":
+            return events.subscribe(ctx)
+        if inbound.event == "subscribe_scan":
+            return events.subscribe(ctx, inbound.event_key)
+        if inbound.event == "scan":
+            return events.scan(ctx, inbound.event_key)
+        if inbound.event == "unsubscribe":
+            return events.unsubscribe(ctx)
+        if inbound.event == "click":
+            return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
+        if inbound.event in SILENT_EVENTS:
+            return events.silent_event(ctx)
+        return events.other_message(ctx, "other")
+
+    def run_text(self, ctx: Context, text: str) -> str:
+        parsed = GRAMMAR.parse(text)
+        if isinstance(parsed, Unknown):
+            return unknown_reply(parsed)
+        ctx.lang = parsed.lang
+        command = parsed.command
+        if isinstance(parsed, Invalid):
+            example = next((e for e in command.examples if e[:1].isascii() == (ctx.lang == "en")), command.examples[0])
+            return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
+        assert isinstance(parsed, Parsed)
+        alias = command.alias(ctx.lang)
+        if command.role is Role.TEACHER and not ctx.user.is_teacher:
+            return ctx.t("teacher_only", command=alias)
+        if command.role is Role.STUDENT and ctx.user.is_teacher:
+            return ctx.t("student_only", command=alias)
+        try:
+            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes
+                return command.handler(ctx, **parsed.args)
+        except UserError as error:
+            return ctx.t(error.key, **error.params)
+
+
+def unknown_reply(parsed: Unknown) -> str:
+    shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
+    lines = [t("unknown", "zh", text=shown)]
+    if parsed.suggestions:
+        lines.append(t("did_you_mean", "zh", options="、".join(f"「{c.usage('zh')}」" for c in parsed.suggestions)))
+    lines.append(t("help_pointer", "zh"))
+    return "\n".join(lines)
+
+
+def touch_user(openid: str, now: datetime) -> User:
+    """Return the user for *openid*, creating it on first contact; record the interaction time."""
+    User.insert(openid=openid, created_at=now).on_conflict_ignore().execute()
+    User.update(last_seen_at=now).where(User.openid == openid).execute()
+    return User.get(User.openid == openid)

@@ -1,0 +1,35 @@
+"""Signed, expiring links (QR images, exports) built on itsdangerous."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from bot.clock import epoch
+
+
+class Links:
+    """Make and check tokens of the form sign([value, expiry]) for one purpose (salt)."""
+
+    def __init__(self, secret_key: str, public_url: str):
+        self.secret_key = secret_key
+        self.public_url = public_url.rstrip("/")
+
+    def token(self, purpose: str, value: str, now: datetime, ttl: timedelta) -> str:
+        expires = epoch(now + ttl)
+        return URLSafeSerializer(self.secret_key, salt=purpose).dumps([value, expires])
+
+    def value(self, purpose: str, token: str, now: datetime) -> str | None:
+        """Return the signed value, or None when the token is forged, for another purpose, or expired."""
+        try:
+            value, expires = URLSafeSerializer(self.secret_key, salt=purpose).loads(token)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        if epoch(now) > int(expires):
+            return None
+        return str(value)
+
+    def url(self, path: str) -> str:
+        return self.public_url + path
+

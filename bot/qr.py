@@ -1,0 +1,45 @@
+"""The class join QR code: a PNG behind a signed link, and the page it points to."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from flask import Blueprint, Response, abort, current_app
+from markupsafe import escape
+
+bp = Blueprint("qr", __name__)
+
+
+def png(data: str) -> bytes:
+    """Render *data* as a QR code PNG (pure Python via pypng)."""
+    image = qrcode.make(data, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue()
+
+
+@bp.get("/qr/<token>.png")
+def class_qr(token: str):
+    """Serve a class's join QR code when the signed link is valid and unexpired."""
+    kt = current_app.extensions["ketang"]
+    code = kt.links.value("qr", token, kt.clock())
+    if code is None:
+        abort(403)
+    return Response(png(kt.links.url(f"/join/{code}")), mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.get("/join/<code>")
+def join_page(code: str):
+    """What a phone shows after scanning the class QR code: how to join in the official account."""
+    if not (code.isdigit() and len(code) == 6):
+        abort(404)
+    code = escape(code)
+    html = (
+        "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+        "<title>加入课堂</title><body style='font:18px sans-serif;margin:2em'>"
+        f"<h2>加入课堂 {code}</h2><p>请在学校公众号的聊天框里发送：</p>"
+        f"<p style='font-size:28px'><b>加入 {code}</b></p>"
+        "<p>还没关注公众号？先关注，再发送上面的文字。</p></body>"
+    )
+    return Response(html, mimetype="text/html")

@@ -1,0 +1,59 @@
+"""Normalise what users type, and keep replies inside WeChat's limits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+TRAILING = "。！？!?~～."
+SEPARATORS = re.compile(r"[\s,;:、，；：]+")
+MAX_REPLY_BYTES = 2000  # WeChat's limit is 2048 bytes; leave room for the cut marker
+
+
+def fold(text: str) -> str:
+    """Fold width (NFKC), drop control characters and collapse whitespace (case is kept)."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch.isspace())
+    return " ".join(text.split())
+
+
+def normalize(text: str) -> str:
+    """Fold *text* and drop trailing 。！？!?~ (case is kept; matching casefolds)."""
+    text = fold(text)
+    stripped = text.rstrip(TRAILING).rstrip()
+    return stripped or text  # "?" alone stays "?" (it is the help alias)
+
+
+def is_cjk(ch: str) -> bool:
+    """Return whether *ch* is a wide (CJK) character, after which an argument may touch."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def split_args(text: str) -> list[str]:
+    """Split an argument string on whitespace and the accepted separators."""
+    return [part for part in SEPARATORS.split(text) if part]
+
+
+def fit(text: str, limit: int = MAX_REPLY_BYTES) -> str:
+    """Cut *text* to at most *limit* UTF-8 bytes, on a line boundary when possible."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    marker = "\n…"
+    budget = limit - len(marker.encode("utf-8"))
+    cut = text.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    if "\n" in cut[len(cut) // 2 :]:
+        cut = cut[: cut.rindex("\n")]
+    return cut + marker
+
+
+def fit_lines(header: str, lines: list[str], more: str, limit: int = MAX_REPLY_BYTES) -> str:
+    """Join *header* and as many *lines* as fit; end with *more* formatted with the rest's count."""
+    out = [header] if header else []
+    for index, line in enumerate(lines):
+        rest = len(lines) - index
+        candidate = "\n".join(out + [line])
+        tail = "\n" + more.format(n=rest - 1) if rest > 1 else ""
+        if len((candidate + tail).encode("utf-8")) > limit:
+            return "\n".join(out + [more.format(n=rest)])
+        out.append(line)
+    return "\n".join(out)

@@ -1,0 +1,137 @@
+"""The WeChat endpoint: verify, decrypt, parse, dedupe, dispatch, reply (encrypted when asked)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+
+import xmltodict
+from flask import Blueprint, Response, abort, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+
+from bot.dispatch import Inbound
+
+log = logging.getLogger("ketang.webhook")
+bp = Blueprint("wechat", __name__)
+
+MAX_BODY = 64 * 1024
+DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def sha1_signature(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted parts concatenated."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _signed(token: str, signature: str | None, *parts: str) -> bool:
+    expected = sha1_signature(token, *parts)
+    return bool(signature) and hmac.compare_digest(expected, signature.lower())
+
+
+def _fresh(timestamp: str, now_epoch: int, skew: int) -> bool:
+    if not timestamp.isdigit():
+        return False
+    return skew == 0 or abs(int(timestamp) - now_epoch) <= skew
+
+
+def escape_cdata(text: str) -> str:
+    """Make *text* safe inside <![CDATA[...]]> (wechatpy does not escape `]]>`)."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+@bp.get("/wechat")
+def verify():
+    """Server verification: echo `echostr` when the signature is good."""
+    kt = current_app.extensions["ketang"]
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if not _fresh(timestamp, kt.epoch(), kt.settings.wechat.max_clock_skew_seconds):
+        abort(403)
+    if not _signed(kt.settings.wechat.token, args.get("signature"), timestamp, nonce):
+        abort(403)
+    return Response(args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive():
+    """A message or event: reply within WeChat's 5 s, never with a 5xx."""
+    kt = current_app.extensions["ketang"]
+    wechat = kt.settings.wechat
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+    if not _fresh(timestamp, kt.epoch(), wechat.max_clock_skew_seconds):
+        abort(403)
+    if encrypted != wechat.safe_mode:
+        abort(403)  # safe mode refuses plaintext (its signature does not cover the body), and vice versa
+    if not encrypted or "signature" in args:
+        if not _signed(wechat.token, args.get("signature"), timestamp, nonce):
+            abort(403)
+    body = request.get_data(cache=False)
+    if len(body) >= MAX_BODY:
+        abort(413)  # also catches chunked bodies that Werkzeug silently cut at the limit
+    if DTD.search(body):
+        abort(400)
+    xml = _decrypt(kt.crypto, body, args.get("msg_signature", ""), timestamp, nonce) if encrypted else body
+    message, inbound = _parse(xml)
+    reply = kt.dispatcher.handle(inbound)
+    if not reply:
+        return Response("success", mimetype="text/plain")
+    out = TextReply(message=message, content=escape_cdata(reply), time=kt.epoch()).render()
+    if encrypted:
+        out = kt.crypto.encrypt_message(out, nonce, str(kt.epoch()))
+    return Response(out, mimetype="application/xml")
+
+
+def _decrypt(crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> bytes:
+    """Return the plaintext XML of a safe-mode body; 403 on a bad signature or appid."""
+    try:
+        envelope = xmltodict.parse(body)["xml"]
+        encrypt = envelope["Encrypt"]
+        if not isinstance(encrypt, str):
+            raise ValueError("Encrypt is not text")
+    except Exception:
+        abort(400)
+    if not msg_signature:
+        abort(403)
+    try:
+        plain = crypto.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
+    except (InvalidSignatureException, InvalidAppIdException):
+        abort(403)
+    except Exception:
+        abort(400)  # signed by someone holding the token, but not a valid ciphertext
+    plain = plain.encode("utf-8") if isinstance(plain, str) else plain
+    if DTD.search(plain):
+        abort(400)
+    return plain
+
+
+def _parse(xml: bytes):
+    """Parse message XML into (wechatpy message, Inbound); 400 when it is not a WeChat message."""
+    try:
+        message = parse_message(xml.decode("utf-8"))
+        data = message._data
+        openid = data["FromUserName"]
+        fields = [openid, data.get("ToUserName") or "", data.get("CreateTime") or "", data.get("Content") or "",
+                  data.get("Event") or "", data.get("EventKey") or "", data.get("MsgId") or ""]
+        if not all(isinstance(f, str) for f in fields) or not 0 < len(openid) <= 64:
+            raise ValueError("unexpected XML shape")
+    except Exception:
+        abort(400)
+    kind = data.get("MsgType", "").lower()
+    event = (data.get("Event") or "").lower() if kind == "event" else ""
+    event_key = data.get("EventKey") or ""
+    if data.get("MsgId") and kind != "event":
+        key = f"msg:{data['MsgId']}"
+    else:
+        key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
+    text = (data.get("Content") or "") if kind == "text" else ""
+    return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event, event_key=event_key)
+
+
+KINDS = {"text", "event", "image", "voice", "video", "shortvideo", "location", "link"}

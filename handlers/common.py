@@ -1,0 +1,72 @@
+"""Commands for everyone: help, cancel, me, become a teacher."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from bot.context import Context
+from bot.grammar import Role
+from handlers.scope import failures, my_classes, record_failure
+from models import TEACHER, Dialog, Membership, User
+
+
+def help(ctx: Context) -> str:
+    """List the commands this user's role may use, one example each."""
+    role = Role.TEACHER if ctx.user.is_teacher else Role.STUDENT
+    lines = [ctx.t("help_header_teacher" if role is Role.TEACHER else "help_header_student")]
+    for command in ctx.commands:
+        if command.role in (Role.ANY, role) and command.examples:
+            example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
+            lines.append(f"• {example} — {command.summary(ctx.lang)}")
+    lines.append(ctx.t("help_footer"))
+    return "\n".join(lines)
+
+
+def _lang_of(example: str) -> str:
+    return "en" if example[:1].isascii() else "zh"
+
+
+def cancel(ctx: Context) -> str:
+    """Leave the current multi-step dialog."""
+    removed = Dialog.delete().where(Dialog.user == ctx.user).execute()
+    return ctx.t("cancelled" if removed else "nothing_to_cancel")
+
+
+def me(ctx: Context) -> str:
+    """Show role, identity and classes."""
+    user = ctx.user
+    return ctx.t(
+        "me",
+        role=ctx.t("role_teacher" if user.is_teacher else "role_student"),
+        name=user.name or ctx.t("unset"),
+        student_no=user.student_no or ctx.t("unset"),
+        verified=ctx.t("unverified"),
+        phone=ctx.t("unset"),
+        classes=len(my_classes(user)),
+    )
+
+
+def make_teacher(user: User) -> int:
+    """Turn *user* into a teacher; a teacher is never enrolled as a student. Return classes left."""
+    left = Membership.delete().where(Membership.user == user).execute()
+    User.update(role=TEACHER, current_class_id=None).where(User.id == user.id).execute()
+    user.role, user.current_class_id = TEACHER, None
+    return left
+
+
+def become_teacher(ctx: Context, invite: str) -> str:
+    """Become a teacher with the configured invite code."""
+    expected = ctx.settings.roles.teacher_invite_code
+    if ctx.user.is_teacher:
+        return ctx.t("already_teacher")
+    if not expected:
+        return ctx.t("invite_disabled")
+    if failures(ctx, "invite", timedelta(hours=1)) >= 5:
+        return ctx.t("too_many_tries", minutes=60)
+    if not hmac.compare_digest(invite.encode(), expected.encode()):
+        record_failure(ctx, "invite")
+        return ctx.t("invite_wrong")
+    left = make_teacher(ctx.user)
+    return ctx.t("now_teacher") + (ctx.t("left_student_classes", n=left) if left else "")
+

@@ -1,0 +1,111 @@
+"""Which class a command acts on, and the lesson and activity inside it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.context import Context, UserError
+from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
+
+
+def open_lesson(classroom: Classroom) -> Lesson | None:
+    return Lesson.get_or_none((Lesson.classroom == classroom) & (Lesson.live == 1))
+
+
+def joined_classes(user: User) -> list[Classroom]:
+    return list(
+        Classroom.select().join(Membership).where(Membership.user == user).order_by(Membership.joined_at, Classroom.id)
+    )
+
+
+def owned_classes(user: User) -> list[Classroom]:
+    return list(Classroom.select().where(Classroom.owner == user).order_by(Classroom.created_at, Classroom.id))
+
+
+def my_classes(user: User) -> list[Classroom]:
+    return owned_classes(user) if user.is_teacher else joined_classes(user)
+
+
+def current_class(ctx: Context) -> Classroom:
+    """Return the class the user's command is about, or raise a reply saying how to choose one."""
+    classes = my_classes(ctx.user)
+    if not classes:
+        raise UserError("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
+    chosen = next((c for c in classes if c.id == ctx.user.current_class_id), None)
+    if len(classes) == 1:
+        return classes[0]
+    if not ctx.user.is_teacher:
+        live = [c for c in classes if open_lesson(c)]
+        if len(live) == 1:
+            return live[0]  # the one class in session wins: no need to 进入 first
+        if chosen and (chosen in live or not live):
+            return chosen
+    elif chosen:
+        return chosen
+    raise UserError("choose_class", listing=class_listing(ctx, classes))
+
+
+def class_listing(ctx: Context, classes: list[Classroom]) -> str:
+    lines = []
+    for index, classroom in enumerate(classes, 1):
+        state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
+        lines.append(f"{index}. {classroom.name}（{classroom.code}）{state}")
+    return "\n".join(lines)
+
+
+def pick_class(ctx: Context, ref: str) -> Classroom:
+    """Resolve `进入 <序号或课堂码>` against the user's classes."""
+    classes = my_classes(ctx.user)
+    if ref.isdigit() and len(ref) == 6:
+        found = next((c for c in classes if c.code == ref), None)
+    else:
+        index = int(ref)
+        found = classes[index - 1] if 1 <= index <= len(classes) else None
+    if found is None:
+        if not classes:
+            raise UserError("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
+        raise UserError("no_such_class_ref", ref=ref, listing=class_listing(ctx, classes))
+    return found
+
+
+def live_lesson(ctx: Context, classroom: Classroom) -> Lesson:
+    lesson = open_lesson(classroom)
+    if lesson is None:
+        raise UserError("lesson_not_started" if ctx.user.is_teacher else "class_not_in_session", name=classroom.name)
+    return lesson
+
+
+def open_activities(lesson: Lesson, kind: str | None = None) -> list[Activity]:
+    query = Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
+    if kind:
+        query = query.where(Activity.kind == kind)
+    return list(query.order_by(Activity.opened_at.desc(), Activity.id.desc()))
+
+
+def latest_activity(classroom: Classroom, kind: str) -> Activity | None:
+    """The most recent activity of *kind* in the class's latest lesson."""
+    return (
+        Activity.select()
+        .join(Lesson)
+        .where((Lesson.classroom == classroom) & (Activity.kind == kind))
+        .order_by(Activity.opened_at.desc(), Activity.id.desc())
+        .first()
+    )
+
+
+def failures(ctx: Context, scope: str, window: timedelta) -> int:
+    """Count the user's wrong guesses in *scope* within *window*."""
+    since = ctx.now - window
+    return (
+        FailedAttempt.select()
+        .where((FailedAttempt.user == ctx.user) & (FailedAttempt.scope == scope) & (FailedAttempt.at > since))
+        .count()
+    )
+
+
+def record_failure(ctx: Context, scope: str) -> None:
+    FailedAttempt.create(user=ctx.user, scope=scope, at=ctx.now)
+
+
+def student_ids(classroom: Classroom) -> list[int]:
+    return [m.user_id for m in Membership.select(Membership.user).where(Membership.classroom == classroom)]
