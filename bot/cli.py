@@ -21,6 +21,20 @@ def init_app(app) -> None:
             left = make_teacher(user)
         click.echo(f"{openid} is now a teacher" + (f" (left {left} class(es) joined as a student)" if left else ""))
 
+    @app.cli.command("info")
+    def info_command():
+        """Print what to paste into the official account's admin page, and how to try the bot."""
+        kt = app.extensions["ketang"]
+        wechat = kt.settings.wechat
+        click.echo("Paste into 公众号后台 → 设置与开发 → 基本配置 → 服务器配置:")
+        click.echo(f"  URL            {kt.settings.server.public_url.rstrip('/')}/wechat")
+        click.echo(f"  Token          {wechat.token}")
+        click.echo(f"  EncodingAESKey {wechat.encoding_aes_key or '(empty: plaintext mode)'}")
+        click.echo(f"  消息加解密方式  {'安全模式 (safe mode)' if wechat.safe_mode else '明文模式 (plaintext)'}")
+        click.echo("Try it without WeChat, in another terminal:")
+        click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
+        click.echo("  .venv/bin/flask --app app chat --as o_teacher --url http://127.0.0.1:8000/wechat")
+
     @app.cli.command("chat")
     @click.option("--as", "openid", required=True, help="The openid to chat as (any string, e.g. o_teacher).")
     @click.option("--url", default=None, help="A running server's webhook, e.g. http://127.0.0.1:8000/wechat. "

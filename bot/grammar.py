@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bot.text import fold, is_cjk, normalize, split_args
+from bot.text import clean, fold_with_map, is_cjk, normalize, split_args
 
 
 class Role(Enum):
@@ -126,7 +126,7 @@ class Grammar:
         )
 
     def parse(self, raw: str) -> Parsed | Invalid | Unknown:
-        full = fold(raw)
+        full, origin = fold_with_map(raw)
         core = normalize(full)  # a prefix of *full*: only trailing punctuation differs
         for key, alias, command in self._index:
             if core[: len(key)].casefold() != key:
@@ -135,21 +135,26 @@ class Grammar:
             nxt = core[rest_at : rest_at + 1]
             if nxt and not (nxt == " " or is_cjk(key[-1]) or not nxt.isalnum()):
                 continue  # "answering b" is not "answer"
-            args = self._bind(command, core[rest_at:], full[rest_at:])
+            args = self._bind(command, core[rest_at:], lambda at: raw[origin[rest_at + at]:] if rest_at + at < len(origin) else "")
             if args is None:
                 return Invalid(command, alias.lang)
             return Parsed(command, args, alias.lang)
         return Unknown(core, self.suggest(core))
 
     @staticmethod
-    def _bind(command: Command, rest: str, rest_full: str) -> dict | None:
-        """Bind the argument text to the command's typed arguments; None if it does not fit."""
+    def _bind(command: Command, rest: str, raw_from: Callable[[int], str]) -> dict | None:
+        """Bind the argument text to the command's typed arguments; None if it does not fit.
+
+        *rest* is the folded text after the alias; raw_from(i) is the text as typed from folded offset i,
+        which a rest-of-line argument takes so that names and announcements keep their characters.
+        """
         values: dict = {}
         tokens = split_args(rest)
         consumed = 0  # characters of *rest* used so far
         for arg in command.args:
             if arg.rest:
-                remainder = rest_full[consumed:].strip(" ,;:、，；：")
+                skip = len(rest[consumed:]) - len(rest[consumed:].lstrip(" ,;:、"))
+                remainder = clean(raw_from(consumed + skip)) if consumed + skip < len(rest) else ""
                 if not remainder:
                     if not arg.optional:
                         return None

@@ -12,9 +12,32 @@ MAX_REPLY_BYTES = 2000  # WeChat's limit is 2048 bytes; leave room for the cut m
 
 def fold(text: str) -> str:
     """Fold width (NFKC), drop control characters and collapse whitespace (case is kept)."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch.isspace())
-    return " ".join(text.split())
+    return fold_with_map(text)[0]
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """Fold *text* and return, for each folded character, the index of the raw character it came from."""
+    out: list[str] = []
+    origin: list[int] = []
+    for index, raw in enumerate(text or ""):
+        if unicodedata.category(raw) in ("Cc", "Cf") and not raw.isspace():
+            continue
+        for ch in unicodedata.normalize("NFKC", raw):
+            if ch.isspace():
+                if not out or out[-1] == " ":
+                    continue
+                ch = " "
+            out.append(ch)
+            origin.append(index)
+    while out and out[-1] == " ":
+        out.pop()
+        origin.pop()
+    return "".join(out), origin
+
+
+def clean(text: str) -> str:
+    """Drop control characters and surrounding whitespace, keeping the text as typed."""
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch in "\n ").strip()
 
 
 def normalize(text: str) -> str:
@@ -46,14 +69,14 @@ def fit(text: str, limit: int = MAX_REPLY_BYTES) -> str:
     return cut + marker
 
 
-def fit_lines(header: str, lines: list[str], more: str, limit: int = MAX_REPLY_BYTES) -> str:
-    """Join *header* and as many *lines* as fit; end with *more* formatted with the rest's count."""
+def fit_lines(header: str, lines: list[str], more, limit: int = MAX_REPLY_BYTES) -> str:
+    """Join *header* and as many *lines* as fit; end with more(n), n being how many were left out."""
     out = [header] if header else []
     for index, line in enumerate(lines):
         rest = len(lines) - index
         candidate = "\n".join(out + [line])
-        tail = "\n" + more.format(n=rest - 1) if rest > 1 else ""
+        tail = "\n" + more(rest - 1) if rest > 1 else ""
         if len((candidate + tail).encode("utf-8")) > limit:
-            return "\n".join(out + [more.format(n=rest)])
+            return "\n".join(out + [more(rest)])
         out.append(line)
     return "\n".join(out)

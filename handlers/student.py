@@ -36,7 +36,7 @@ def enroll(ctx: Context, classroom: Classroom) -> str:
     )
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
     live = scope.open_lesson(classroom) is not None
-    params = dict(name=classroom.name, teacher=classroom.owner.display_name, code=classroom.code)
+    params = dict(name=classroom.name, code=classroom.code)
     if not inserted:
         return ctx.t("already_joined", **params)
     return ctx.t("joined", **params) + "\n" + ctx.t("joined_live" if live else "joined_idle")
@@ -157,5 +157,5 @@ def notices(ctx: Context) -> str:
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
     lines = [f"【{ctx.hhmm(a.created_at)}】{a.text}" for a in rows]
-    return fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, ctx.t("and_more"))
+    return fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n))
 

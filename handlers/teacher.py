@@ -154,7 +154,7 @@ def attendance(ctx: Context) -> str:
     )
     if not missing:
         return header
-    return fit_lines(header + "\n" + ctx.t("missing_header"), missing, ctx.t("and_more"))
+    return fit_lines(header + "\n" + ctx.t("missing_header"), missing, lambda n: ctx.t("and_more", n=n))
 
 
 def results(ctx: Context) -> str:

@@ -1,0 +1,35 @@
+# Ketang — `make run` serves the webhook and the scheduler; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+WORKERS ?= 2
+
+.PHONY: install run test config clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+config.toml:
+	$(BIN)/python -m bot.config config.toml
+
+config: install config.toml
+
+run: install config.toml
+	$(BIN)/flask --app app init-db
+	$(BIN)/flask --app app info
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/flask --app app scheduler & \
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,113 @@
+"""Fixtures: settings, a frozen clock, the app on a fresh database, and a WeChat simulator."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from bot.clock import FrozenClock
+from bot.database import create_schema, is_sqlite
+from bot.dispatch import Inbound
+from bot.wxsim import WeChatSimulator
+from models import MODELS, db
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx5823bf96d3bd56c7"
+TOKEN = "ketangtesttoken"
+T0 = datetime(2026, 9, 7, 0, 0, 0)  # Monday 08:00 in Asia/Shanghai, naive UTC
+
+
+def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
+    """A config mapping for one test: its own database, safe or plaintext mode."""
+    url = os.environ.get("KETANG_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'ketang.db'}"
+    data = {
+        "wechat": {"app_id": APP_ID, "token": TOKEN, "encoding_aes_key": AES_KEY if aes else ""},
+        "database": {"url": url},
+        "server": {"public_url": "https://ketang.example.edu", "secret_key": "test-secret"},
+        "roles": {"teacher_invite_code": "JOIN-STAFF"},
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return data
+
+
+def build_app(tmp_path: Path, clock, aes: bool = True, **sections):
+    app = create_app(settings_dict(tmp_path, aes, **sections), clock=clock)
+    with app.app_context():
+        if not is_sqlite():
+            db.drop_tables(MODELS, safe=True, cascade=True)
+        create_schema()
+    return app
+
+
+@pytest.fixture
+def clock():
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    app = build_app(tmp_path, clock, aes=True)
+    yield app
+    db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def simulator_for(app, **kwargs) -> WeChatSimulator:
+    client = app.test_client()
+    kt = app.extensions["ketang"]
+
+    def post(query, body):
+        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+        return response.status_code, response.get_data()
+
+    return WeChatSimulator(kt.settings, post, now=kt.epoch, **kwargs)
+
+
+@pytest.fixture
+def wechat(app):
+    return simulator_for(app)
+
+
+class Chat:
+    """Talk to the dispatcher directly (no HTTP): for handler tests with a frozen clock."""
+
+    def __init__(self, app):
+        self.dispatcher = app.extensions["ketang"].dispatcher
+        self.count = 0
+
+    def __call__(self, openid: str, text: str) -> str:
+        self.count += 1
+        db.connect(reuse_if_open=True)
+        return self.dispatcher.handle(Inbound(openid=openid, key=f"msg:{self.count}", kind="text", text=text))
+
+    def event(self, openid: str, event: str, key: str = "") -> str:
+        self.count += 1
+        return self.dispatcher.handle(Inbound(openid=openid, key=f"evt:{self.count}", kind="event", event=event, event_key=key))
+
+
+@pytest.fixture
+def say(app):
+    return Chat(app)
+
+
+@pytest.fixture
+def teacher(app, say):
+    """A teacher with one class; returns (openid, class code)."""
+    from models import Classroom
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["make-teacher", "o_teacher"]).exit_code == 0
+    reply = say("o_teacher", "创建课堂 高等数学")
+    assert "已创建课堂" in reply
+    return "o_teacher", Classroom.get(Classroom.name == "高等数学").code
