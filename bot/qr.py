@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import qrcode
+from qrcode.image.pure import PyPNGImage
 from flask import Blueprint, Response, abort, current_app
 from markupsafe import escape
 
@@ -13,7 +14,7 @@ bp = Blueprint("qr", __name__)
 
 def png(data: str) -> bytes:
     """Render *data* as a QR code PNG (pure Python via pypng)."""
-    image = qrcode.make(data, box_size=8, border=2)
+    image = qrcode.make(data, box_size=8, border=2, image_factory=PyPNGImage)
     buffer = io.BytesIO()
     image.save(buffer)
     return buffer.getvalue()

@@ -13,10 +13,10 @@ from models import db
 log = logging.getLogger("ketang.scheduler")
 
 
-def build_scheduler(app) -> BlockingScheduler:
-    """Return a scheduler with every job registered (not started)."""
+def build_scheduler(app, kind=BlockingScheduler):
+    """Return a scheduler of *kind* with every job registered (not started)."""
     kt = app.extensions["ketang"]
-    scheduler = BlockingScheduler(
+    scheduler = kind(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )

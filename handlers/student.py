@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
-from bot.text import fit_lines
+from bot.text import fit_lines, normalize
 from handlers import scope
 from models import CHECKIN, CLOSED, OPEN, PRESENT, QUIZ, Activity, Announcement, Classroom, Membership, Response, User
 
@@ -137,7 +137,7 @@ def answer(ctx: Context, text: str) -> str:
             right = mine.answer == quiz.correct
             verdict = ctx.t("your_answer_was", answer=mine.answer, verdict=ctx.t("right" if right else "wrong"), correct=quiz.correct)
         return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(quiz))) + verdict
-    choice = text.strip().upper()
+    choice = normalize(text).upper()  # "ｂ" and "b" both mean B
     if len(choice) != 1 or choice not in quiz.options:
         return ctx.t("bad_choice", options="/".join(quiz.options))
     (

@@ -1,0 +1,125 @@
+"""Start-up and tools: config, init-db, make-teacher, chat, QR links, scheduled jobs."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.config import ConfigError, load_settings, settings_from_dict, write_initial_config
+from bot.jobs import close_due_activities, purge_dedupe
+from bot.scheduler import build_scheduler
+from models import Activity, InboundMessage, User
+from tests.conftest import ROOT
+
+
+def test_example_config_loads_and_has_every_documented_key():
+    settings = load_settings(ROOT / "config.example.toml", environ={})
+    assert settings.wechat.max_clock_skew_seconds == 300
+    assert settings.wechat.templates.announcement == ""
+    assert settings.school.timezone == "Asia/Shanghai"
+    assert settings.sms.backend == "console"
+    assert settings.roles.teacher_invite_code == ""
+
+
+def test_unknown_keys_and_bad_values_are_errors():
+    with pytest.raises(ConfigError, match="unknown key"):
+        settings_from_dict({"wechat": {"tokn": "x"}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        settings_from_dict({"webchat": {}})
+    with pytest.raises(ConfigError, match="43"):
+        settings_from_dict({"wechat": {"encoding_aes_key": "short"}})
+    with pytest.raises(ConfigError, match="int"):
+        settings_from_dict({"wechat": {"max_clock_skew_seconds": "300"}})
+    with pytest.raises(ConfigError, match="time zone"):
+        settings_from_dict({"school": {"timezone": "Mars/Olympus"}})
+
+
+def test_environment_overrides_secrets(tmp_path):
+    environ = {"WECHAT_TOKEN": "envtoken", "WECHAT_AES_KEY": "k" * 43, "DATABASE_URL": "postgresql://u:p@h/db",
+               "WECHAT_APP_SECRET": "s3cret"}
+    settings = settings_from_dict({}, environ)
+    assert (settings.wechat.token, settings.wechat.encoding_aes_key) == ("envtoken", "k" * 43)
+    assert settings.wechat.app_secret == "s3cret" and settings.database.url == "postgresql://u:p@h/db"
+
+
+def test_initial_config_gets_random_secrets(tmp_path):
+    target = tmp_path / "config.toml"
+    assert write_initial_config(ROOT / "config.example.toml", target)
+    settings = load_settings(target, environ={})
+    assert settings.wechat.safe_mode and len(settings.wechat.token) == 32 and settings.server.secret_key
+    assert settings.database.url == f"sqlite:///{tmp_path / 'ketang.db'}"
+    assert not write_initial_config(ROOT / "config.example.toml", target)  # never overwrites
+
+
+def test_init_db_is_safe_to_run_twice(app):
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["init-db"])
+        assert result.exit_code == 0 and "database ready" in result.output
+
+
+def test_make_teacher_cli(app, say, teacher):
+    _, code = teacher
+    say("o_s", f"加入 {code}")
+    result = app.test_cli_runner().invoke(args=["make-teacher", "o_s"])
+    assert result.exit_code == 0 and "left 1 class" in result.output
+    assert User.get(User.openid == "o_s").is_teacher
+
+
+def test_chat_cli_goes_through_the_webhook(app):
+    app.test_cli_runner().invoke(args=["make-teacher", "o_t"])
+    script = "创建课堂 物理\n/as o_s\n我的课堂\n/scan 000000\n/quit\n"
+    result = app.test_cli_runner().invoke(args=["chat", "--as", "o_t"], input=script)
+    assert result.exit_code == 0, result.output
+    assert "safe mode (AES)" in result.output
+    code = re.search(r"课堂码：(\d{6})", result.output).group(1)
+    assert "你还没有加入课堂" in result.output
+    joined = app.test_cli_runner().invoke(args=["chat", "--as", "o_s"], input=f"/scan {code}\n")
+    assert "已加入「物理」" in joined.output
+    assert InboundMessage.select().count() >= 4  # every line went through the webhook's dedupe
+
+
+def test_qr_link_serves_a_png_and_refuses_tampering_and_expiry(app, client, say, teacher, clock):
+    openid, code = teacher
+    link = re.search(r"(https://\S+\.png)", say(openid, "二维码")).group(1)
+    path = link.replace("https://ketang.example.edu", "")
+    response = client.get(path)
+    assert response.status_code == 200 and response.data.startswith(b"\x89PNG")
+    assert client.get(path.replace(".png", "x.png")).status_code == 403
+    page = client.get(f"/join/{code}")
+    assert f"加入 {code}" in page.get_data(as_text=True)
+    clock.advance(days=31)
+    assert client.get(path).status_code == 403
+
+
+def test_close_due_activities_is_idempotent(say, teacher, clock):
+    openid, _ = teacher
+    say(openid, "上课")
+    say(openid, "开启签到 1")
+    assert close_due_activities(clock()) == 0
+    clock.advance(minutes=1, seconds=1)
+    assert close_due_activities(clock()) == 1
+    assert close_due_activities(clock()) == 0
+    activity = Activity.get()
+    assert activity.status == "closed" and activity.closed_at == activity.deadline
+
+
+def test_purge_dedupe_keeps_recent_keys(say, clock):
+    say("o_a", "帮助")
+    assert purge_dedupe(clock() + timedelta(days=1)) == 0
+    assert purge_dedupe(clock() + timedelta(days=3)) == 1
+
+
+def test_scheduler_wiring(app):
+    scheduler = build_scheduler(app, BackgroundScheduler)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job("close_due_activities")
+        assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time == 60
+        assert job.trigger.interval == timedelta(seconds=5)
+        assert scheduler.get_job("purge_dedupe").trigger.interval == timedelta(hours=1)
+    finally:
+        scheduler.shutdown(wait=False)

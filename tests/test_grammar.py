@@ -1,0 +1,110 @@
+"""The grammar: normalisation, the command table's invariants, its examples, and the README list."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.commands import COMMANDS, GRAMMAR, command_list_markdown
+from bot.grammar import Alias, Command, Grammar, Invalid, Parsed, Unknown
+from bot.text import fit, fit_lines, normalize
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("加入　１２３４５６", "加入 123456"),
+    ("  签到！！ ", "签到"),
+    ("答Ｂ。", "答B"),
+    ("?", "?"),
+    ("help?", "help"),
+    ("发布公告\u200b 明天\u0007停课~", "发布公告 明天停课"),
+])
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("text,command,args,lang", [
+    ("加入123456", "join", {"code": "123456"}, "zh"),
+    ("加入课堂１２３４５６", "join", {"code": "123456"}, "zh"),
+    ("JOIN 123456", "join", {"code": "123456"}, "en"),
+    ("签到", "check_in", {"passcode": None}, "zh"),
+    ("签到1234", "check_in", {"passcode": "1234"}, "zh"),
+    ("Check In 1234", "check_in", {"passcode": "1234"}, "en"),
+    ("签到情况", "attendance", {}, "zh"),
+    ("答ｂ", "answer", {"text": "ｂ"}, "zh"),
+    ("开启签到", "open_checkin", {"minutes": 5, "passcode": False}, "zh"),
+    ("开启签到 口令", "open_checkin", {"minutes": 5, "passcode": True}, "zh"),
+    ("开启签到，10，口令", "open_checkin", {"minutes": 10, "passcode": True}, "zh"),
+    ("open checkin 3 code", "open_checkin", {"minutes": 3, "passcode": True}, "en"),
+    ("练习 b 3 谁最高？A.甲 B.乙", "quiz", {"correct": "B", "minutes": 3, "question": "谁最高？A.甲 B.乙"}, "zh"),
+    ("练习 B 1+1=?", "quiz", {"correct": "B", "minutes": 5, "question": "1+1=?"}, "zh"),
+    ("创建课堂 高等数学（一）", "create_class", {"name": "高等数学（一）"}, "zh"),
+    ("发布公告 明天停课，作业周三交！", "announce", {"text": "明天停课，作业周三交！"}, "zh"),
+    ("?", "help", {}, "zh"),
+    ("menu", "help", {}, "en"),
+    ("me", "me", {}, "en"),
+])
+def test_parse(text, command, args, lang):
+    parsed = GRAMMAR.parse(text)
+    assert isinstance(parsed, Parsed), parsed
+    assert (parsed.command.name, parsed.args, parsed.lang) == (command, args, lang)
+
+
+@pytest.mark.parametrize("text,command", [
+    ("加入 12345", "join"), ("加入 abcdef", "join"), ("join", "join"), ("签到 12", "check_in"),
+    ("开启签到 601", "open_checkin"), ("开启签到 0", "open_checkin"), ("练习 3 题目", "quiz"),
+    ("发布公告", "announce"), ("进入", "enter"), ("上课 现在", "start_lesson"),
+])
+def test_malformed_arguments_are_invalid_with_their_usage(text, command):
+    parsed = GRAMMAR.parse(text)
+    assert isinstance(parsed, Invalid) and parsed.command.name == command
+
+
+def test_unknown_text_gets_suggestions():
+    parsed = GRAMMAR.parse("签倒")
+    assert isinstance(parsed, Unknown) and parsed.suggestions[0].name == "check_in"
+    assert isinstance(GRAMMAR.parse("answering b"), Unknown)
+    assert isinstance(GRAMMAR.parse(""), Unknown)
+
+
+def test_every_example_parses_to_its_own_command():
+    for command in COMMANDS:
+        assert command.examples, command.name
+        for example in command.examples:
+            parsed = GRAMMAR.parse(example)
+            assert isinstance(parsed, Parsed) and parsed.command is command, (command.name, example, parsed)
+
+
+def test_every_command_has_zh_and_en_aliases_and_summaries():
+    for command in COMMANDS:
+        assert command.alias("zh") and command.alias("en")
+        assert command.summary_zh and command.summary_en
+
+
+def test_table_rejects_empty_or_duplicate_aliases():
+    def noop(ctx):
+        return ""
+
+    with pytest.raises(ValueError):
+        Grammar((Command("a", noop, (Alias("帮助", "zh"), Alias("", "en"))),))
+    with pytest.raises(ValueError):
+        Grammar((Command("a", noop, (Alias("帮助", "zh"), Alias("x", "en"))),
+                 Command("b", noop, (Alias("帮助", "zh"), Alias("y", "en")))))
+
+
+def test_readme_command_list_matches_the_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- commands:start -->\n(.*?)\n<!-- commands:end -->", readme, re.S)
+    assert block, "README must hold the generated command list between the markers"
+    assert block.group(1).strip() == command_list_markdown().strip()
+
+
+def test_fit_cuts_long_text_under_the_limit():
+    assert fit("短") == "短"
+    cut = fit("长" * 3000)
+    assert len(cut.encode()) <= 2000 and cut.endswith("…")
+    listing = fit_lines("头", [f"第{i}行" * 20 for i in range(200)], lambda n: f"还有 {n} 条")
+    assert len(listing.encode()) <= 2000
+    shown = listing.count("\n") - 1
+    assert listing.endswith(f"还有 {200 - shown} 条")
