@@ -21,7 +21,8 @@ def build_scheduler(app, kind=BlockingScheduler):
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     for job, seconds in JOBS:
-        scheduler.add_job(_runner(app, job, kt.clock), "interval", seconds=seconds, id=job.__name__, replace_existing=True)
+        scheduler.add_job(_runner(app, job, kt.clock), "interval", seconds=seconds, id=job.__name__,
+                          name=job.__name__, replace_existing=True)
     return scheduler
 
 
@@ -45,6 +46,7 @@ def init_app(app) -> None:
     def scheduler_command():
         """Run the scheduler process (exactly one per deployment)."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run every 5 s
         scheduler = build_scheduler(app)
         click.echo("scheduler running: " + ", ".join(job.id for job in scheduler.get_jobs()))
         try:
