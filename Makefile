@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test config clean
+.PHONY: install run test config clean readme
 
 install: $(STAMP)
 
@@ -34,3 +34,6 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+readme: install
+	$(BIN)/python -m bot.commands

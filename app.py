@@ -15,6 +15,7 @@ from bot.clock import epoch, utc_now
 from bot.config import Settings, load_settings, settings_from_dict
 from bot.dispatch import Dispatcher
 from bot.links import Links
+from bot.sms import SmsSender
 from models import db
 
 log = logging.getLogger("ketang")
@@ -52,7 +53,8 @@ def create_app(config: Settings | dict | str | Path | None = None, clock=None) -
     wechat = settings.wechat
     crypto = WeChatCrypto(wechat.token, wechat.encoding_aes_key, wechat.app_id) if wechat.safe_mode else None
     links = Links(secret, settings.server.public_url)
-    app.extensions["ketang"] = Ketang(settings, clock, crypto, links, Dispatcher(settings, links, clock))
+    dispatcher = Dispatcher(settings, links, clock, SmsSender(settings.sms))
+    app.extensions["ketang"] = Ketang(settings, clock, crypto, links, dispatcher)
 
     database.init_app(app)
     app.register_blueprint(webhook.bp)

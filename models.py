@@ -20,12 +20,18 @@ CHECKIN, QUIZ = "checkin", "quiz"
 OPEN, CLOSED = "open", "closed"
 PRESENT, LATE = "present", "late"
 PENDING, SENT = "pending", "sent"
+NOT_GIVEN, UNVERIFIED, VERIFIED = "not_given", "unverified", "verified"
 
 
 class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+
+
+class School(BaseModel):
+    name = CharField(max_length=64, unique=True)
+    created_at = DateTimeField()
 
 
 class User(BaseModel):
@@ -38,6 +44,10 @@ class User(BaseModel):
     subscribed = BooleanField(default=True)
     created_at = DateTimeField()
     last_seen_at = DateTimeField(null=True)
+    # Identity: the school and number claimed, and whether the roster's auth code proved it.
+    school = ForeignKeyField(School, null=True, on_delete="SET NULL")
+    verify_state = CharField(max_length=16, default=NOT_GIVEN)  # not_given / unverified / verified
+    phone = CharField(max_length=16, null=True, unique=True)
 
     @property
     def is_teacher(self) -> bool:
@@ -53,6 +63,7 @@ class Classroom(BaseModel):
     code = CharField(max_length=6, unique=True)
     owner = ForeignKeyField(User, backref="owned_classes", on_delete="CASCADE")
     created_at = DateTimeField()
+    school = ForeignKeyField(School, null=True, on_delete="SET NULL")
 
 
 class Membership(BaseModel):
@@ -152,4 +163,26 @@ class FailedAttempt(BaseModel):
         indexes = ((("user", "scope", "at"), False),)
 
 
-MODELS = [User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog, FailedAttempt]
+class RosterEntry(BaseModel):
+    """One student of a school's roster; at most one account ever holds its verification."""
+
+    school = ForeignKeyField(School, backref="roster", on_delete="CASCADE")
+    student_no = CharField(max_length=32)
+    name = CharField(max_length=64)
+    auth_hash = CharField(max_length=128, null=True)  # salted PBKDF2 of the auth code; never the code
+    verified_user = ForeignKeyField(User, null=True, unique=True, on_delete="SET NULL")
+    verified_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("school", "student_no"), True),)
+
+
+class SmsLog(BaseModel):
+    """A verification SMS sent, for per-user rate limits."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    phone = CharField(max_length=16)
+    at = DateTimeField(index=True)
+
+
+MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from bot.grammar import Arg, Command, Grammar, Role, en, zh
-from handlers import common, student, teacher
+from handlers import account, common, roster, student, teacher
 
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
@@ -12,6 +15,15 @@ WITH_CODE = Arg("passcode", r"口令|code", "口令", "code", lambda _: True, op
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
 CORRECT = Arg("correct", r"[a-h]", "正确答案", "answer", str.upper)
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
+
+
+SCHOOL = Arg("school", r"\S{1,64}", "学校", "school", optional=True)
+STUDENT_NO = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", optional=True)
+NAME = Arg("name", r"\S{1,32}", "姓名", "name", optional=True)
+AUTH = Arg("auth", r"\S{1,64}", "认证码", "auth-code", optional=True)
+PHONE = Arg("phone", r"1[3-9]\d{9}", "手机号", "mobile number")
+SMS_CODE = Arg("code", r"\d{6}", "6位验证码", "6-digit code")
+NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no")
 
 
 def rest(name: str, hint_zh: str, hint_en: str) -> Arg:
@@ -30,6 +42,15 @@ COMMANDS: tuple[Command, ...] = (
             Role.ANY, "我的身份和信息", "my role and details", ("我的信息", "me")),
     Command("become_teacher", common.become_teacher, zh("教师认证") + en("teacher"), (INVITE,),
             Role.ANY, "用邀请码成为教师", "become a teacher with the invite code", ("教师认证 abc123", "teacher abc123")),
+    Command("verify", account.verify, zh("认证") + en("verify"), (SCHOOL, STUDENT_NO, NAME, AUTH),
+            S, "学号认证（不带参数则一步步引导）", "verify your student number (alone: guided)",
+            ("认证 示范大学 2024001 张三 839201", "认证 示范大学 2024001 张三 暂无认证码", "认证", "verify")),
+    Command("bind_phone", account.bind_phone, zh("绑定手机", "绑定手机号") + en("bind phone"), (PHONE,),
+            Role.ANY, "绑定手机（短信验证码）", "bind a phone (SMS code)", ("绑定手机 13800138000", "bind phone 13800138000")),
+    Command("verify_code", account.phone_code, zh("验证码") + en("code"), (SMS_CODE,),
+            Role.ANY, "回复短信验证码", "reply with the SMS code", ("验证码 123456", "code 123456")),
+    Command("unbind_phone", account.unbind_phone, zh("解绑手机") + en("unbind phone"), (),
+            Role.ANY, "解绑手机", "unbind the phone", ("解绑手机", "unbind phone")),
     Command("classes", student.classes, zh("我的课堂") + en("classes"), (),
             Role.ANY, "我的课堂列表", "my classes", ("我的课堂", "classes")),
     Command("enter", student.enter, zh("进入") + en("enter"), (REF,),
@@ -63,11 +84,31 @@ COMMANDS: tuple[Command, ...] = (
             T, "发布单选练习", "publish a single-choice quiz", ("练习 B 3 1+1=? A.1 B.2 C.3", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
     Command("results", teacher.results, zh("结果") + en("results"), (),
             T, "最近一次活动的结果", "results of the latest activity", ("结果", "results")),
+    Command("roster", roster.roster, zh("名单") + en("roster"), (),
+            T, "学生名单与认证状态", "students with number, name and verification", ("名单", "roster")),
+    Command("release", roster.release, zh("解除认证") + en("release"), (NUMBER,),
+            T, "解除某学号的认证（学号被他人占用时）", "release a verified student number", ("解除认证 2024001", "release 2024001")),
     Command("announce", teacher.announce, zh("发布公告") + en("announce"), (rest("text", "内容", "text"),),
             T, "发布公告并推送给学生", "post an announcement and push it", ("发布公告 下周一停课", "announce No class on Monday")),
 )
 
 GRAMMAR = Grammar(COMMANDS)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A multi-step dialog: the step handler gets (ctx, step, data, text) for every plain reply."""
+
+    step: Callable[..., str]
+    commands: tuple[str, ...] = ()  # commands that belong to the dialog and do not abandon it
+    restart: str = ""  # catalogue key: how to start again after it expired
+
+
+FLOWS = {
+    "verify": Flow(account.verify_step, restart="restart_verify"),
+    "bind_phone": Flow(account.phone_code_step, commands=("verify_code",), restart="restart_bind_phone"),
+    "join_identity": Flow(account.join_identity_step, restart="restart_verify"),
+}
 BY_NAME = {command.name: command for command in COMMANDS}
 
 
@@ -81,3 +122,19 @@ def command_list_markdown() -> str:
         who = {Role.ANY: "everyone", Role.STUDENT: "student", Role.TEACHER: "teacher"}[c.role]
         lines.append(f"| {c.name} | {zh_forms}{' ' + args if args else ''} | {en_forms} | {who} | {c.summary_en} |")
     return "\n".join(lines)
+
+
+def update_readme(path: str = "README.md") -> None:
+    """Rewrite the command list between the README's markers from the table."""
+    import re
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    block = f"<!-- commands:start -->\n{command_list_markdown()}\n<!-- commands:end -->"
+    readme.write_text(re.sub(r"<!-- commands:start -->.*?<!-- commands:end -->", lambda _: block, text, flags=re.S),
+                      encoding="utf-8")
+
+
+if __name__ == "__main__":
+    update_readme()

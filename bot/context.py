@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bot.config import Settings
 from bot.replies import t
-from models import Outbox, User
+from models import Dialog, Outbox, User
 
 
 class UserError(Exception):
@@ -27,6 +28,8 @@ class Context:
     settings: Settings
     commands: tuple = ()
     links: object = None  # bot.links.Links
+    sms: object = None  # bot.sms.SmsSender
+    after_commit: list = field(default_factory=list)  # callables run once the transaction is committed
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
@@ -53,5 +56,25 @@ class Context:
         )
         return bool(inserted)
 
-    def minutes_from_now(self, minutes: int) -> datetime:
-        return self.now + timedelta(minutes=minutes)
+    # --- multi-step dialogs, kept in the database so every worker sees them ---
+
+    def start_dialog(self, flow: str, step: str, ttl: timedelta, **data) -> None:
+        """Put the user into *flow* at *step* (replacing any other dialog)."""
+        values = {"flow": flow, "step": step, "data": json.dumps(data, ensure_ascii=False), "expires_at": self.now + ttl}
+        Dialog.insert(user=self.user, **values).on_conflict(conflict_target=[Dialog.user], update=values).execute()
+
+    def dialog(self, flow: str | None = None) -> tuple[str, dict] | None:
+        """Return (step, data) of the user's unexpired dialog (of *flow*, when given)."""
+        row = Dialog.get_or_none(Dialog.user == self.user)
+        if row is None or row.expires_at < self.now or (flow and row.flow != flow):
+            return None
+        return row.step, json.loads(row.data)
+
+    def update_dialog(self, **changes) -> None:
+        """Change the current dialog's data, keeping its step and expiry."""
+        row = Dialog.get(Dialog.user == self.user)
+        data = {**json.loads(row.data), **changes}
+        Dialog.update(data=json.dumps(data, ensure_ascii=False)).where(Dialog.id == row.id).execute()
+
+    def end_dialog(self) -> None:
+        Dialog.delete().where(Dialog.user == self.user).execute()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
+from playhouse.migrate import SchemaMigrator, migrate
 
 from models import MODELS, db
 
@@ -45,9 +46,30 @@ def transaction():
 
 
 def create_schema() -> None:
-    """Create every table and index that is missing."""
+    """Create every missing table, then add columns that newer versions of a table have."""
     with db.connection_context():
-        db.create_tables(MODELS, safe=True)
+        migrator = SchemaMigrator.from_database(db)
+        tables = set(db.get_tables())
+        for model in MODELS:
+            if model._meta.table_name not in tables:
+                continue
+            present = {column.name for column in db.get_columns(model._meta.table_name)}
+            for field in model._meta.sorted_fields:
+                if field.column_name not in present:
+                    _add_column(migrator, model, field)
+        db.create_tables(MODELS, safe=True)  # new tables, and every index (IF NOT EXISTS)
+
+
+def _add_column(migrator, model, field) -> None:
+    """Add *field* as a nullable column (indexes come later) and give existing rows its default."""
+    saved = field.null, field.index, field.unique
+    field.null, field.index, field.unique = True, False, False
+    try:
+        migrate(migrator.add_column(model._meta.table_name, field.column_name, field))
+    finally:
+        field.null, field.index, field.unique = saved
+    if field.default is not None and not callable(field.default):
+        model.update({field: field.default}).where(field.is_null()).execute()
 
 
 def init_app(app) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.commands import COMMANDS, GRAMMAR
+from bot.commands import COMMANDS, FLOWS, GRAMMAR
 from bot.config import Settings
 from bot.context import Context, UserError
 from bot.database import transaction
@@ -14,7 +15,7 @@ from bot.grammar import Invalid, Parsed, Role, Unknown
 from bot.replies import t
 from bot.text import fit
 from handlers import events
-from models import InboundMessage, User, db
+from models import Dialog, InboundMessage, User, db
 
 log = logging.getLogger("ketang.dispatch")
 
@@ -34,14 +35,16 @@ class Inbound:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, links, clock):
+    def __init__(self, settings: Settings, links, clock, sms=None):
         self.settings = settings
         self.links = links
         self.clock = clock
+        self.sms = sms
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply."""
         now = self.clock()
+        after_commit: list = []
         try:
             with transaction():
                 claimed = (
@@ -53,16 +56,22 @@ class Dispatcher:
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
                 user = touch_user(inbound.openid, now)
-                reply = fit(self.route(user, inbound, now))
+                reply = fit(self.route(user, inbound, now, after_commit))
                 InboundMessage.update(reply=reply).where(InboundMessage.key == inbound.key).execute()
-                return reply
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
             return t("busy", "zh")
+        for action in after_commit:  # outside the transaction: e.g. the SMS gateway call
+            try:
+                action()
+            except Exception:
+                log.exception("after-commit action of message %s failed", inbound.key)
+        return reply
 
-    def route(self, user: User, inbound: Inbound, now: datetime) -> str:
-        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links)
+    def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
+        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links,
+                      sms=self.sms, after_commit=after_commit)
         if inbound.kind == "text":
             return self.run_text(ctx, inbound.text)
         if inbound.kind != "event":
@@ -83,6 +92,18 @@ class Dispatcher:
 
     def run_text(self, ctx: Context, text: str) -> str:
         parsed = GRAMMAR.parse(text)
+        dialog = Dialog.get_or_none(Dialog.user == ctx.user)
+        if dialog is not None:
+            flow = FLOWS.get(dialog.flow)
+            belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
+            if flow is None or dialog.expires_at < ctx.now:
+                dialog.delete_instance()
+                if belongs:  # an answer to a step that timed out: say so rather than "did not understand"
+                    return ctx.t("dialog_expired") + ctx.t(flow.restart)
+            elif isinstance(parsed, Unknown):
+                return self.run_step(ctx, flow, dialog, text)
+            elif not (parsed.command.escape or belongs):
+                dialog.delete_instance()  # a new command abandons the dialog
         if isinstance(parsed, Unknown):
             return unknown_reply(parsed)
         ctx.lang = parsed.lang
@@ -99,6 +120,15 @@ class Dispatcher:
         try:
             with db.atomic():  # a savepoint: an expected failure leaves no half-done writes
                 return command.handler(ctx, **parsed.args)
+        except UserError as error:
+            return ctx.t(error.key, **error.params)
+
+
+    @staticmethod
+    def run_step(ctx: Context, flow, dialog: Dialog, text: str) -> str:
+        try:
+            with db.atomic():
+                return flow.step(ctx, dialog.step, json.loads(dialog.data), text)
         except UserError as error:
             return ctx.t(error.key, **error.params)
 

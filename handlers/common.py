@@ -8,7 +8,8 @@ from datetime import timedelta
 from bot.context import Context
 from bot.grammar import Role
 from handlers.scope import failures, my_classes, record_failure
-from models import TEACHER, Dialog, Membership, User
+from handlers.account import mask_phone
+from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, Membership, RosterEntry, User
 
 
 def help(ctx: Context) -> str:
@@ -20,6 +21,8 @@ def help(ctx: Context) -> str:
             example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
             lines.append(f"• {example} — {command.summary(ctx.lang)}")
     lines.append(ctx.t("help_footer"))
+    if role is Role.STUDENT:
+        lines.append(ctx.t("help_teacher_fix"))
     return "\n".join(lines)
 
 
@@ -34,23 +37,30 @@ def cancel(ctx: Context) -> str:
 
 
 def me(ctx: Context) -> str:
-    """Show role, identity and classes."""
+    """Show role, school, student number, name, verification state and the masked phone."""
     user = ctx.user
+    states = {VERIFIED: "state_verified", UNVERIFIED: "state_unverified"}
     return ctx.t(
         "me",
         role=ctx.t("role_teacher" if user.is_teacher else "role_student"),
+        school=user.school.name if user.school_id else ctx.t("unset"),
         name=user.name or ctx.t("unset"),
         student_no=user.student_no or ctx.t("unset"),
-        verified=ctx.t("unverified"),
-        phone=ctx.t("unset"),
+        verified=ctx.t(states.get(user.verify_state, "state_not_given")),
+        phone=mask_phone(user.phone) or ctx.t("unset"),
         classes=len(my_classes(user)),
     )
 
 
-def make_teacher(user: User) -> int:
+def make_teacher(user: User, school=None) -> int:
     """Turn *user* into a teacher; a teacher is never enrolled as a student. Return classes left."""
     left = Membership.delete().where(Membership.user == user).execute()
-    User.update(role=TEACHER, current_class_id=None).where(User.id == user.id).execute()
+    Dialog.delete().where(Dialog.user == user).execute()
+    RosterEntry.update(verified_user=None, verified_at=None).where(RosterEntry.verified_user == user).execute()
+    changes = {User.role: TEACHER, User.current_class_id: None, User.verify_state: NOT_GIVEN, User.student_no: None}
+    if school is not None:
+        changes[User.school] = school
+    User.update(changes).where(User.id == user.id).execute()
     user.role, user.current_class_id = TEACHER, None
     return left
 

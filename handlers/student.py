@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.context import Context, UserError
 from bot.text import fit_lines, normalize
-from handlers import scope
+from handlers import account, scope
 from models import CHECKIN, CLOSED, OPEN, PRESENT, QUIZ, Activity, Announcement, Classroom, Membership, Response, User
 
 JOIN_GUESSES_PER_HOUR = 10
@@ -39,7 +39,9 @@ def enroll(ctx: Context, classroom: Classroom) -> str:
     params = dict(name=classroom.name, code=classroom.code)
     if not inserted:
         return ctx.t("already_joined", **params)
-    return ctx.t("joined", **params) + "\n" + ctx.t("joined_live" if live else "joined_idle")
+    question = account.ask_identity_on_join(ctx, classroom)
+    next_step = question or ctx.t("joined_live" if live else "joined_idle")
+    return ctx.t("joined", **params) + "\n" + next_step
 
 
 def join_by_scene(ctx: Context, scene: str) -> str:

@@ -12,7 +12,7 @@ from bot.context import Context, UserError
 from bot.text import fit_lines
 from handlers import scope
 from bot.replies import t
-from models import CHECKIN, CLOSED, OPEN, QUIZ, Activity, Announcement, Classroom, Lesson, Membership, Response, User, db
+from models import CHECKIN, CLOSED, OPEN, QUIZ, Activity, Announcement, Classroom, Lesson, Membership, Response, School, User, db
 
 QR_LINK_TTL = timedelta(days=30)
 OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
@@ -24,7 +24,8 @@ def create_class(ctx: Context, name: str) -> str:
         code = f"{secrets.randbelow(900000) + 100000}"
         try:
             with db.atomic():
-                classroom = Classroom.create(name=name[:64], code=code, owner=ctx.user, created_at=ctx.now)
+                classroom = Classroom.create(name=name[:64], code=code, owner=ctx.user, created_at=ctx.now,
+                                             school=_school_of(ctx.user))
             break
         except IntegrityError:
             continue
@@ -32,6 +33,14 @@ def create_class(ctx: Context, name: str) -> str:
         raise RuntimeError("no free class code after 50 tries")
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
     return ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
+
+
+def _school_of(teacher: User) -> School | None:
+    """The teacher's school, or the only school when the deployment has exactly one."""
+    if teacher.school_id:
+        return teacher.school_id
+    schools = list(School.select().limit(2))
+    return schools[0] if len(schools) == 1 else None
 
 
 def qr_link(ctx: Context, classroom: Classroom) -> str:

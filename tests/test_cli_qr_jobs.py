@@ -123,3 +123,28 @@ def test_scheduler_wiring(app):
         assert scheduler.get_job("purge_dedupe").trigger.interval == timedelta(hours=1)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
+    import sqlite3
+
+    from app import create_app
+    from bot.database import create_schema
+    from models import db
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute('CREATE TABLE "user" (id INTEGER PRIMARY KEY, openid VARCHAR(64) NOT NULL UNIQUE, role VARCHAR(16) '
+                "NOT NULL, name VARCHAR(64), student_no VARCHAR(32), current_class_id INTEGER, subscribed INTEGER NOT "
+                "NULL, created_at DATETIME NOT NULL, last_seen_at DATETIME)")
+    old.execute("INSERT INTO user (openid, role, subscribed, created_at) VALUES ('o_old', 'student', 1, '2026-01-01')")
+    old.commit()
+    old.close()
+    app = create_app({"database": {"url": f"sqlite:///{path}"}, "server": {"secret_key": "x"}})
+    with app.app_context():
+        create_schema()
+        create_schema()
+        with db.connection_context():
+            user = User.get(User.openid == "o_old")
+            assert (user.verify_state, user.phone) == ("not_given", None)
+            assert "user_phone" in {index.name for index in db.get_indexes("user")}

@@ -1,0 +1,204 @@
+"""Identity: roster verification (one line or guided), phone binding, the join-time identity question."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+from peewee import IntegrityError
+
+from bot.context import Context
+from bot.hashing import check_secret, hash_secret
+from bot.text import normalize
+from handlers import scope
+from models import NOT_GIVEN, UNVERIFIED, VERIFIED, Classroom, RosterEntry, School, SmsLog, User, db
+
+DIALOG_TTL = timedelta(minutes=10)
+JOIN_DIALOG_TTL = timedelta(minutes=30)
+AUTH_TRIES_PER_HOUR = 5
+CODE_TRIES = 5
+SMS_PER_DAY = 5
+STUDENT_NO = re.compile(r"[A-Za-z0-9-]{1,32}")
+NO_CODE = {"暂无认证码", "暂无", "无", "没有", "none", "no code", "nocode", "-"}
+
+
+def mask_phone(phone: str | None) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if phone else ""
+
+
+def same_name(a: str, b: str) -> bool:
+    return normalize(a).replace(" ", "").casefold() == normalize(b).replace(" ", "").casefold()
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+def verify(ctx: Context, school: str | None = None, student_no: str | None = None, name: str | None = None,
+           auth: str | None = None) -> str:
+    """Verify against the school roster; `认证` alone starts the guided dialog."""
+    if ctx.user.is_teacher:
+        return ctx.t("teacher_no_verify")
+    if not (school or student_no or name):
+        ctx.start_dialog("verify", "school", DIALOG_TTL)
+        return ctx.t("ask_school", schools=school_list())
+    if not (school and student_no and name):
+        return ctx.t("verify_usage")
+    return check_identity(ctx, school, student_no, name, auth)
+
+
+def school_list() -> str:
+    names = [s.name for s in School.select().order_by(School.name).limit(10)]
+    return "、".join(names) if names else "—"
+
+
+def check_identity(ctx: Context, school_name: str, student_no: str, name: str, auth: str | None) -> str:
+    """Verify (with a code) or record as 未认证 (without one); never take over another account's number."""
+    user = ctx.user
+    school = School.get_or_none(School.name == normalize(school_name))
+    if school is None:
+        return ctx.t("unknown_school", school=school_name, schools=school_list())
+    entry = RosterEntry.get_or_none((RosterEntry.school == school) & (RosterEntry.student_no == student_no))
+    if entry is None:
+        return ctx.t("not_on_roster", school=school.name, student_no=student_no)
+    if entry.verified_user_id == user.id:
+        return ctx.t("already_verified", school=school.name, student_no=student_no)
+    if entry.verified_user_id:
+        return ctx.t("number_taken", school=school.name, student_no=student_no)
+    if user.verify_state == VERIFIED:
+        return ctx.t("verified_as_other", student_no=user.student_no)
+    if scope.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
+        return ctx.t("too_many_tries", minutes=60)
+    if not same_name(name, entry.name):
+        scope.record_failure(ctx, "auth")
+        return ctx.t("name_mismatch", student_no=student_no)
+    if auth is None or normalize(auth).casefold() in NO_CODE or not entry.auth_hash:
+        _claim(user, school, entry.student_no, entry.name, UNVERIFIED)
+        return ctx.t("recorded_unverified", school=school.name, student_no=student_no, name=entry.name)
+    if not check_secret(normalize(auth), entry.auth_hash):
+        scope.record_failure(ctx, "auth")
+        left = AUTH_TRIES_PER_HOUR - scope.failures(ctx, "auth", timedelta(hours=1))
+        return ctx.t("auth_wrong", left=left) if left else ctx.t("too_many_tries", minutes=60)
+    claimed = (
+        RosterEntry.update(verified_user=user, verified_at=ctx.now)
+        .where((RosterEntry.id == entry.id) & RosterEntry.verified_user.is_null())
+        .execute()
+    )
+    if not claimed:  # another account won a race for this number
+        return ctx.t("number_taken", school=school.name, student_no=student_no)
+    _claim(user, school, entry.student_no, entry.name, VERIFIED)
+    return ctx.t("verified_ok", school=school.name, student_no=student_no, name=entry.name)
+
+
+def _claim(user: User, school: School, student_no: str, name: str, state: str) -> None:
+    User.update(school=school, student_no=student_no, name=name, verify_state=state).where(User.id == user.id).execute()
+    user.school, user.student_no, user.name, user.verify_state = school, student_no, name, state
+
+
+def verify_step(ctx: Context, step: str, data: dict, text: str) -> str:
+    """One answer in the guided `认证` dialog: school → student number → name → auth code."""
+    text = normalize(text)
+    if step == "school":
+        if School.get_or_none(School.name == text) is None:
+            return ctx.t("unknown_school", school=text, schools=school_list())
+        ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
+        return ctx.t("ask_student_no")
+    if step == "student_no":
+        if not STUDENT_NO.fullmatch(text):
+            return ctx.t("bad_student_no")
+        ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=text)
+        return ctx.t("ask_name")
+    if step == "name":
+        ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=text)
+        return ctx.t("ask_auth_code")
+    ctx.end_dialog()
+    return check_identity(ctx, data["school"], data["student_no"], data["name"], text)
+
+
+# --- the identity question when joining a school's class ----------------------------------------
+
+
+def ask_identity_on_join(ctx: Context, classroom: Classroom) -> str:
+    """Ask an unverified student for number and name after joining a class of a school ('' if not needed)."""
+    user = ctx.user
+    if classroom.school_id is None or (user.school_id == classroom.school_id and user.verify_state != NOT_GIVEN):
+        return ""
+    ctx.start_dialog("join_identity", "student_no", JOIN_DIALOG_TTL, school_id=classroom.school_id)
+    return ctx.t("join_ask_student_no", school=classroom.school.name)
+
+
+def join_identity_step(ctx: Context, step: str, data: dict, text: str) -> str:
+    """Record the number and name given after joining (未认证 until verified with a code)."""
+    text = normalize(text)
+    if step == "student_no":
+        if not STUDENT_NO.fullmatch(text):
+            return ctx.t("bad_student_no")
+        ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=text)
+        return ctx.t("ask_name")
+    ctx.end_dialog()
+    school = School.get_by_id(data["school_id"])
+    _claim(ctx.user, school, data["student_no"], text, UNVERIFIED)
+    return ctx.t("join_recorded", school=school.name, student_no=data["student_no"], name=text)
+
+
+# --- phone ---------------------------------------------------------------------------------------
+
+
+def bind_phone(ctx: Context, phone: str) -> str:
+    """Send a 6-digit code to *phone*; the user replies with it within 10 minutes."""
+    if ctx.user.phone == phone:
+        return ctx.t("phone_already_yours", phone=mask_phone(phone))
+    if User.select().where((User.phone == phone) & (User.id != ctx.user.id)).exists():
+        return ctx.t("phone_taken", phone=mask_phone(phone))
+    sent = SmsLog.select().where((SmsLog.user == ctx.user) & (SmsLog.at > ctx.now - timedelta(days=1)))
+    if sent.where(SmsLog.at > ctx.now - timedelta(minutes=1)).exists():
+        return ctx.t("sms_wait")
+    if sent.count() >= SMS_PER_DAY:
+        return ctx.t("sms_daily", n=SMS_PER_DAY)
+    code = f"{secrets.randbelow(10**6):06d}"
+    SmsLog.create(user=ctx.user, phone=phone, at=ctx.now)
+    ctx.start_dialog("bind_phone", "code", DIALOG_TTL, phone=phone, hash=hash_secret(code, 1000), tries=0)
+    text = ctx.t("sms_text", code=code)
+    ctx.after_commit.append(lambda: ctx.sms.send(phone, text))
+    return ctx.t("code_sent", phone=mask_phone(phone))
+
+
+def phone_code(ctx: Context, code: str) -> str:
+    """Check the SMS code and bind the phone, replacing any number bound before."""
+    state = ctx.dialog("bind_phone")
+    if state is None:
+        return ctx.t("no_code_pending")
+    _step, data = state
+    if not check_secret(normalize(code), data["hash"]):
+        tries = data["tries"] + 1
+        if tries >= CODE_TRIES:
+            ctx.end_dialog()
+            return ctx.t("code_locked")
+        ctx.update_dialog(tries=tries)
+        return ctx.t("code_wrong", left=CODE_TRIES - tries)
+    ctx.end_dialog()
+    old = ctx.user.phone
+    try:
+        with db.atomic():
+            User.update(phone=data["phone"]).where(User.id == ctx.user.id).execute()
+    except IntegrityError:  # bound by another account since the code was sent
+        return ctx.t("phone_taken", phone=mask_phone(data["phone"]))
+    if old:
+        return ctx.t("phone_replaced", old=mask_phone(old), phone=mask_phone(data["phone"]))
+    return ctx.t("phone_bound", phone=mask_phone(data["phone"]))
+
+
+def phone_code_step(ctx: Context, step: str, data: dict, text: str) -> str:
+    """A bare reply inside the bind-phone dialog: it must be the 6-digit code."""
+    digits = normalize(text)
+    if not re.fullmatch(r"\d{6}", digits):
+        return ctx.t("code_expected")
+    return phone_code(ctx, digits)
+
+
+def unbind_phone(ctx: Context) -> str:
+    """Remove the bound phone number."""
+    if not ctx.user.phone:
+        return ctx.t("no_phone")
+    User.update(phone=None).where(User.id == ctx.user.id).execute()
+    return ctx.t("phone_unbound", phone=mask_phone(ctx.user.phone))
