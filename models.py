@@ -16,9 +16,10 @@ from peewee import (
 db = DatabaseProxy()
 
 STUDENT, TEACHER = "student", "teacher"
-CHECKIN, QUIZ = "checkin", "quiz"
+CHECKIN, QUIZ, SURVEY, DISCUSSION = "checkin", "quiz", "survey", "discussion"
+SINGLE, MULTIPLE, TRUE_FALSE, FILL = "single", "multiple", "truefalse", "fill"
 OPEN, CLOSED = "open", "closed"
-PRESENT, LATE = "present", "late"
+PRESENT, LATE, EXCUSED, ABSENT = "present", "late", "excused", "absent"
 PENDING, SENT = "pending", "sent"
 NOT_GIVEN, UNVERIFIED, VERIFIED = "not_given", "unverified", "verified"
 
@@ -98,6 +99,9 @@ class Activity(BaseModel):
     opened_at = DateTimeField()
     deadline = DateTimeField(index=True)
     closed_at = DateTimeField(null=True)
+    answer_type = CharField(max_length=16, default=SINGLE)  # quizzes: single / multiple / truefalse / fill
+    accepted = TextField(default="")  # fill-in quizzes: accepted answers separated by "|"
+    extended_from = DateTimeField(null=True)  # the first deadline, once 延长 moved it: later check-ins are late
 
 
 class Response(BaseModel):
@@ -107,9 +111,42 @@ class Response(BaseModel):
     status = CharField(max_length=16, default=PRESENT)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+    marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
+    marked_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("activity", "user"), True),)
+
+
+class Post(BaseModel):
+    """A student's 发言 in a discussion (several per student)."""
+
+    activity = ForeignKeyField(Activity, backref="posts", on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    text = TextField()
+    created_at = DateTimeField()
+
+
+class LostSignal(BaseModel):
+    """A student's anonymous 不懂 during a lesson."""
+
+    lesson = ForeignKeyField(Lesson, backref="lost", on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    note = TextField(default="")
+    created_at = DateTimeField()
+
+
+class RollCall(BaseModel):
+    """A student picked by 点名, who must answer 到 before the deadline."""
+
+    lesson = ForeignKeyField(Lesson, backref="roll_calls", on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    picked_at = DateTimeField()
+    deadline = DateTimeField()
+    answered_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("lesson", "user"), True),)
 
 
 class Announcement(BaseModel):
@@ -185,4 +222,4 @@ class SmsLog(BaseModel):
     at = DateTimeField(index=True)
 
 
-MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog]
+MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall]

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.grammar import Arg, Command, Grammar, Role, en, zh
-from handlers import account, common, roster, student, teacher
+from handlers import account, attendance, common, records, results, roster, student, teacher
 
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
 MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
 WITH_CODE = Arg("passcode", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
-CORRECT = Arg("correct", r"[a-h]", "正确答案", "answer", str.upper)
+CORRECT = Arg("correct", r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", "正确答案", "answer")
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
 
 
@@ -24,6 +24,12 @@ AUTH = Arg("auth", r"\S{1,64}", "认证码", "auth-code", optional=True)
 PHONE = Arg("phone", r"1[3-9]\d{9}", "手机号", "mobile number")
 SMS_CODE = Arg("code", r"\d{6}", "6位验证码", "6-digit code")
 NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no")
+STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|excused|absent", "已到|迟到|请假|缺勤",
+             "present|late|excused|absent")
+EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
+OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
+PICK = Arg("count", r"[1-9]\d?", "人数", "n", int, optional=True, default=1)
+ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 
 
 def rest(name: str, hint_zh: str, hint_en: str) -> Arg:
@@ -63,7 +69,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("check_in", student.check_in, zh("签到") + en("check in", "checkin"), (CHECKIN_CODE,),
             S, "签到（有签到码时带上）", "check in (with the code if asked)", ("签到", "签到 1234", "check in")),
     Command("answer", student.answer, zh("答", "回答") + en("answer"), (rest("text", "答案", "answer"),),
-            S, "回答练习", "answer the quiz", ("答 B", "答B", "answer b")),
+            S, "回答练习或问卷（B、AC、对/错、填空）", "answer the quiz or survey (B, AC, true/false, text)",
+            ("答 B", "答B", "答 AC", "答 对", "answer b")),
+    Command("say", student.say, zh("发言") + en("say"), (rest("text", "内容", "text"),),
+            S, "在讨论中发言", "post to the discussion", ("发言 我认为答案是 42", "say I think it is 42")),
+    Command("lost", student.lost, zh("不懂") + en("lost"), (rest("note", "说明", "note").but(optional=True),),
+            S, "匿名告诉老师没听懂", "tell the teacher anonymously you are lost", ("不懂", "不懂 第二步没看明白", "lost")),
+    Command("here", attendance.here, zh("到") + en("here"), (),
+            S, "被点名时回复", "answer a roll call", ("到", "here")),
+    Command("record", records.record, zh("我的记录") + en("record"), (),
+            S, "我的出勤和练习成绩", "my attendance and quiz scores", ("我的记录", "record")),
+    Command("leave", student.leave, zh("退出课堂") + en("leave"), (REF,),
+            S, "退出课堂", "leave a class", ("退出课堂 1", "leave 1")),
     # teachers
     Command("create_class", teacher.create_class, zh("创建课堂") + en("create class"), (rest("name", "名称", "name"),),
             T, "创建课堂", "create a class", ("创建课堂 高等数学", "create class Calculus")),
@@ -78,12 +95,33 @@ COMMANDS: tuple[Command, ...] = (
             ("开启签到", "开启签到 10 口令", "open checkin 3")),
     Command("close", teacher.close, zh("结束", "结束签到") + en("close"), (),
             T, "立即结束进行中的活动", "close open activities now", ("结束", "close")),
-    Command("attendance", teacher.attendance, zh("签到情况") + en("attendance"), (),
-            T, "签到人数和未到名单", "check-in counts and who is missing", ("签到情况", "attendance")),
+    Command("extend", teacher.extend, zh("延长") + en("extend"), (EXTRA,),
+            T, "延长进行中的活动（延长期间签到算迟到）", "extend the open activity (check-ins then count as late)",
+            ("延长 3", "extend 3")),
+    Command("attendance", attendance.attendance, zh("签到情况") + en("attendance"), (),
+            T, "已到/迟到/请假/缺勤人数和未到名单", "present/late/excused/absent and who is missing", ("签到情况", "attendance")),
+    Command("mark", attendance.mark, zh("改签") + en("mark"), (NUMBER, STATUS),
+            T, "手动修改签到状态", "change a student's status by hand", ("改签 2024001 请假", "mark 2024001 late")),
     Command("quiz", teacher.quiz, zh("练习") + en("quiz"), (CORRECT, MINUTES, rest("question", "题目", "question")),
-            T, "发布单选练习", "publish a single-choice quiz", ("练习 B 3 1+1=? A.1 B.2 C.3", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
-    Command("results", teacher.results, zh("结果") + en("results"), (),
-            T, "最近一次活动的结果", "results of the latest activity", ("结果", "results")),
+            T, "发布练习：单选 B、多选 AC、判断 对/错、填空 =答案1/答案2", "publish a quiz: B, AC, true/false, =text",
+            ("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
+             "练习 =北京/北平 3 中国的首都是？", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
+    Command("survey", teacher.survey, zh("问卷") + en("survey"), (OPTION_COUNT, MINUTES, rest("question", "题目", "question")),
+            T, "发布匿名问卷（选项 A 起）", "publish an anonymous survey (options from A)",
+            ("问卷 3 2 今天的节奏？A.太快 B.正好 C.太慢", "survey 2 Pace OK? A.yes B.no")),
+    Command("discuss", teacher.discuss, zh("讨论") + en("discuss"), (MINUTES.but(default=10), rest("topic", "话题", "topic")),
+            T, "发起讨论（默认10分钟）", "open a discussion (10 min default)", ("讨论 10 生活中的导数", "discuss Derivatives in life")),
+    Command("results", results.results, zh("结果") + en("results"), (ACTIVITY_NO,),
+            T, "最近（或第 n 个）活动的结果", "results of the latest (or n-th) activity", ("结果", "结果 2", "results")),
+    Command("lost_report", results.lost_report, zh("不懂情况") + en("lost report"), (),
+            T, "本节课的「不懂」人数和说明", "this lesson's lost signals and notes", ("不懂情况", "lost report")),
+    Command("roll_call", attendance.roll_call, zh("点名") + en("roll call"), (PICK,),
+            T, "随机点名已签到的学生（2分钟内回复「到」）", "call random checked-in students (answer within 2 min)",
+            ("点名", "点名 3", "roll call 2")),
+    Command("roll_call_report", attendance.roll_call_report, zh("点名情况") + en("roll call report"), (),
+            T, "被点名学生是否应答", "who answered the roll call", ("点名情况", "roll call report")),
+    Command("export", records.export, zh("导出") + en("export"), (),
+            T, "导出出勤和成绩 CSV（1小时有效链接）", "a CSV of attendance and scores (link valid 1 h)", ("导出", "export")),
     Command("roster", roster.roster, zh("名单") + en("roster"), (),
             T, "学生名单与认证状态", "students with number, name and verification", ("名单", "roster")),
     Command("release", roster.release, zh("解除认证") + en("release"), (NUMBER,),

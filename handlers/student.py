@@ -1,4 +1,4 @@
-"""Student commands: join, classes, enter, check in, answer, notices."""
+"""Student commands: join, classes, enter, check in, answer, say, lost, notices, leave."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from datetime import timedelta
 
 from bot.context import Context, UserError
 from bot.text import fit_lines, normalize
-from handlers import account, scope
-from models import CHECKIN, CLOSED, OPEN, PRESENT, QUIZ, Activity, Announcement, Classroom, Membership, Response, User
+from handlers import account, quiz, scope
+from handlers.attendance import lesson_checkin
+from models import (
+    CLOSED, DISCUSSION, LATE, OPEN, PRESENT, QUIZ, SURVEY, Activity, Announcement, Classroom, LostSignal, Membership, Post,
+    Response, User,
+)
 
 JOIN_GUESSES_PER_HOUR = 10
 PASSCODE_TRIES = 5
@@ -94,61 +98,114 @@ def _closed_at(activity: Activity):
 
 
 def check_in(ctx: Context, passcode: str | None = None) -> str:
-    """Check in to the open check-in of the current class."""
+    """Check in to the open check-in of the current class (late during an extension)."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    activity = next(iter(scope.open_activities(lesson, CHECKIN)), None) or scope.latest_activity(classroom, CHECKIN)
-    if activity is None or activity.lesson_id != lesson.id:
+    activity = lesson_checkin(lesson)
+    if activity is None:
         return ctx.t("no_checkin", name=classroom.name)
     mine = Response.get_or_none((Response.activity == activity) & (Response.user == ctx.user))
+    if mine and mine.marked_by_id:
+        return ctx.t("teacher_marked", status=ctx.t(f"status_{mine.status}"), name=classroom.name)
     if mine:
         return ctx.t("already_checked_in", at=ctx.hhmm(mine.created_at), name=classroom.name)
     if activity.status == CLOSED or ctx.now > activity.deadline:
         return ctx.t("checkin_closed", at=ctx.hhmm(_closed_at(activity)), name=classroom.name)
     if activity.passcode:
-        tries = f"passcode:{activity.id}"
-        if scope.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
-            return ctx.t("passcode_locked")
-        if passcode is None:
-            return ctx.t("passcode_needed")
-        if passcode != activity.passcode:
-            scope.record_failure(ctx, tries)
-            left = PASSCODE_TRIES - scope.failures(ctx, tries, timedelta(days=1))
-            return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
+        refusal = _check_passcode(ctx, activity, passcode)
+        if refusal:
+            return refusal
+    late = activity.extended_from is not None and ctx.now > activity.extended_from
     inserted = (
-        Response.insert(activity=activity, user=ctx.user, status=PRESENT, created_at=ctx.now, updated_at=ctx.now)
+        Response.insert(activity=activity, user=ctx.user, status=LATE if late else PRESENT, created_at=ctx.now,
+                        updated_at=ctx.now)
         .on_conflict_ignore()
         .as_rowcount()
         .execute()
     )
     if not inserted:  # a concurrent duplicate won the unique key
         return ctx.t("already_checked_in", at=ctx.hhmm(ctx.now), name=classroom.name)
-    return ctx.t("checked_in", name=classroom.name, at=ctx.hhmm(ctx.now))
+    return ctx.t("checked_in_late" if late else "checked_in", name=classroom.name, at=ctx.hhmm(ctx.now))
+
+
+def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> str:
+    """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited."""
+    tries = f"passcode:{activity.id}"
+    if scope.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
+        return ctx.t("passcode_locked")
+    if passcode is None:
+        return ctx.t("passcode_needed")
+    if passcode != activity.passcode:
+        scope.record_failure(ctx, tries)
+        left = PASSCODE_TRIES - scope.failures(ctx, tries, timedelta(days=1))
+        return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
+    return ""
 
 
 def answer(ctx: Context, text: str) -> str:
-    """Answer the open quiz; a new answer before the deadline replaces the old one."""
+    """Answer the open quiz or survey; a new answer before the deadline replaces the old one."""
     classroom = scope.current_class(ctx)
-    quiz = scope.latest_activity(classroom, QUIZ)
-    if quiz is None:
+    lesson = scope.live_lesson(ctx, classroom)
+    question = (
+        Activity.select().where((Activity.lesson == lesson) & Activity.kind.in_((QUIZ, SURVEY)))
+        .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
+    )
+    if question is None:
         raise UserError("no_quiz", name=classroom.name)
-    mine = Response.get_or_none((Response.activity == quiz) & (Response.user == ctx.user))
-    if quiz.status != OPEN or ctx.now > quiz.deadline:
-        verdict = ""
-        if mine:
-            right = mine.answer == quiz.correct
-            verdict = ctx.t("your_answer_was", answer=mine.answer, verdict=ctx.t("right" if right else "wrong"), correct=quiz.correct)
-        return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(quiz))) + verdict
-    choice = normalize(text).upper()  # "ｂ" and "b" both mean B
-    if len(choice) != 1 or choice not in quiz.options:
-        return ctx.t("bad_choice", options="/".join(quiz.options))
+    mine = Response.get_or_none((Response.activity == question) & (Response.user == ctx.user))
+    if question.status != OPEN or ctx.now > question.deadline:
+        return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
+    choice = quiz.read_answer(question, text)
+    if choice is None:
+        return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))
     (
-        Response.insert(activity=quiz, user=ctx.user, answer=choice, created_at=ctx.now, updated_at=ctx.now)
-        .on_conflict(conflict_target=[Response.activity, Response.user], update={Response.answer: choice, Response.updated_at: ctx.now})
+        Response.insert(activity=question, user=ctx.user, answer=choice, created_at=ctx.now, updated_at=ctx.now)
+        .on_conflict(conflict_target=[Response.activity, Response.user],
+                     update={Response.answer: choice, Response.updated_at: ctx.now})
         .execute()
     )
-    key = "answer_replaced" if mine and mine.answer != choice else "answer_saved"
-    return ctx.t(key, answer=choice, old=mine.answer if mine else "", at=ctx.hhmm(quiz.deadline))
+    shown = quiz.shown_answer(question, choice, ctx.lang)
+    if mine and mine.answer != choice:
+        old = quiz.shown_answer(question, mine.answer, ctx.lang)
+        return ctx.t("answer_replaced", answer=shown, old=old, at=ctx.hhmm(question.deadline))
+    return ctx.t("answer_saved" if question.kind == QUIZ else "survey_saved", answer=shown, at=ctx.hhmm(question.deadline))
+
+
+def _verdict(ctx: Context, question: Activity, mine: Response | None) -> str:
+    """After a quiz closed: whether the student's answer was right (never before)."""
+    if mine is None or question.kind != QUIZ:
+        return ""
+    right = quiz.is_right(question, mine.answer)
+    return ctx.t("your_answer_was", answer=quiz.shown_answer(question, mine.answer, ctx.lang),
+                 verdict=ctx.t("right" if right else "wrong"), correct=quiz.shown_key(question, ctx.lang))
+
+
+def say(ctx: Context, text: str) -> str:
+    """Post to the open discussion."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.live_lesson(ctx, classroom)
+    topic = next((a for a in scope.open_activities(lesson, DISCUSSION) if ctx.now <= a.deadline), None)
+    if topic is None:
+        raise UserError("no_discussion", name=classroom.name)
+    Post.create(activity=topic, user=ctx.user, text=text[:500], created_at=ctx.now)
+    return ctx.t("posted", topic=topic.question[:30])
+
+
+def lost(ctx: Context, note: str | None = None) -> str:
+    """Tell the teacher anonymously that you are lost."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.live_lesson(ctx, classroom)
+    LostSignal.create(lesson=lesson, user=ctx.user, note=(note or "")[:200], created_at=ctx.now)
+    return ctx.t("lost_sent")
+
+
+def leave(ctx: Context, ref: str) -> str:
+    """Leave a class (its records stay for the teacher)."""
+    classroom = scope.pick_class(ctx, ref)
+    Membership.delete().where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
+    if ctx.user.current_class_id == classroom.id:
+        User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
+    return ctx.t("left_class", name=classroom.name, code=classroom.code)
 
 
 def notices(ctx: Context) -> str:

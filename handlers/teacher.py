@@ -1,21 +1,24 @@
-"""Teacher commands: classes, lessons, check-ins, quizzes, results, announcements."""
+"""Teacher commands: classes, lessons, and publishing activities and announcements."""
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 
 from peewee import IntegrityError
 
 from bot.context import Context, UserError
-from bot.text import fit_lines
-from handlers import scope
 from bot.replies import t
-from models import CHECKIN, CLOSED, OPEN, QUIZ, Activity, Announcement, Classroom, Lesson, Membership, Response, School, User, db
+from handlers import scope
+from handlers.attendance import attendance_sheet
+from handlers.quiz import options_in, read_key, shown_key
+from handlers.records import lesson_summaries
+from models import (
+    CHECKIN, CLOSED, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, SURVEY, TRUE_FALSE,
+    Activity, Announcement, Classroom, Lesson, School, User, db,
+)
 
 QR_LINK_TTL = timedelta(days=30)
-OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
 
 
 def create_class(ctx: Context, name: str) -> str:
@@ -73,35 +76,37 @@ def start_lesson(ctx: Context) -> str:
 
 
 def end_lesson(ctx: Context) -> str:
-    """End the lesson, closing every open activity."""
+    """End the lesson: close every open activity and queue each student a personal summary."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
     closed = _close_open(ctx, lesson)
     Lesson.update(ended_at=ctx.now, live=None).where(Lesson.id == lesson.id).execute()
-    checkin = scope.latest_activity(classroom, CHECKIN)
-    present = _count(checkin) if checkin and checkin.lesson_id == lesson.id else 0
-    return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=present, total=len(scope.student_ids(classroom)))
+    sheet = attendance_sheet(lesson)
+    for user_id, line in lesson_summaries(lesson, sheet).items():
+        ctx.push(user_id, "lesson_summary", t("push_summary", "zh", name=classroom.name, summary=line),
+                 f"lesson:{lesson.id}:summary:{user_id}")
+    came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
+    return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came, total=len(sheet))
 
 
 def _close_open(ctx: Context, lesson: Lesson) -> int:
-    return (
-        Activity.update(status=CLOSED, closed_at=ctx.now)
-        .where((Activity.lesson == lesson) & (Activity.status == OPEN))
-        .execute()
-    )
+    """Close the lesson's open activities; return how many were still running (not just past due)."""
+    still_open = (Activity.lesson == lesson) & (Activity.status == OPEN)
+    Activity.update(status=CLOSED, closed_at=Activity.deadline).where(still_open & (Activity.deadline < ctx.now)).execute()
+    return Activity.update(status=CLOSED, closed_at=ctx.now).where(still_open).execute()
 
 
-def _count(activity: Activity) -> int:
-    return Response.select().where(Response.activity == activity).count()
+ANSWERABLE = (QUIZ, SURVEY)  # both answered with 答: one open at a time
 
 
 def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, Activity]:
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    running = scope.open_activities(lesson, kind)
+    family = ANSWERABLE if kind in ANSWERABLE else (kind,)
+    running = [a for a in scope.open_activities(lesson) if a.kind in family]
     if running and ctx.now <= running[0].deadline:
-        raise UserError("activity_running", kind=ctx.t(kind), at=ctx.hhmm(running[0].deadline))
-    _close_expired(ctx, running)
+        raise UserError("activity_running", kind=ctx.t(running[0].kind), at=ctx.hhmm(running[0].deadline))
+    _close_expired(running)
     activity = Activity.create(
         lesson=lesson, kind=kind, opened_at=ctx.now, deadline=ctx.now + timedelta(minutes=minutes), **fields
     )
@@ -111,7 +116,7 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     return classroom, activity
 
 
-def _close_expired(ctx: Context, activities: list[Activity]) -> None:
+def _close_expired(activities: list[Activity]) -> None:
     for activity in activities:
         Activity.update(status=CLOSED, closed_at=activity.deadline).where(
             (Activity.id == activity.id) & (Activity.status == OPEN)
@@ -127,14 +132,45 @@ def open_checkin(ctx: Context, minutes: int = 5, passcode: str | None = None) ->
 
 
 def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:
-    """Publish a single-choice quiz."""
-    correct = correct.upper()
-    letters = sorted(set(OPTION_MARK.findall(question)))
-    options = "".join(letters) if len(letters) >= 2 else "ABCD"
-    if correct not in options:
-        raise UserError("correct_not_an_option", correct=correct, options="/".join(options))
-    classroom, activity = _open(ctx, QUIZ, minutes, question=question, options=options, correct=correct)
-    return ctx.t("quiz_opened", name=classroom.name, options="/".join(options), correct=correct, at=ctx.hhmm(activity.deadline))
+    """Publish a quiz: single (B), multiple (AC), true/false (对/错) or fill-in (=答案1/答案2)."""
+    answer_type, key, accepted = read_key(correct)
+    options = "" if answer_type in (FILL, TRUE_FALSE) else options_in(question, key)
+    if options and not set(key) <= set(options):
+        raise UserError("correct_not_an_option", correct=key, options="/".join(options))
+    classroom, activity = _open(ctx, QUIZ, minutes, question=question, options=options, correct=key,
+                                answer_type=answer_type, accepted=accepted)
+    shown_options = ctx.t("options_part", options="/".join(options)) if options else ""
+    return ctx.t("quiz_opened", name=classroom.name, kind=ctx.t(f"type_{answer_type}"), options=shown_options,
+                 correct=shown_key(activity, ctx.lang), at=ctx.hhmm(activity.deadline))
+
+
+def survey(ctx: Context, count: int, question: str, minutes: int = 5) -> str:
+    """Publish a survey with options A.. (no correct answer; results are anonymous counts)."""
+    options = "ABCDEFGH"[:count]
+    classroom, activity = _open(ctx, SURVEY, minutes, question=question, options=options)
+    return ctx.t("survey_opened", name=classroom.name, options="/".join(options), at=ctx.hhmm(activity.deadline))
+
+
+def discuss(ctx: Context, topic: str, minutes: int = 10) -> str:
+    """Open a discussion; students post with 发言."""
+    classroom, activity = _open(ctx, DISCUSSION, minutes, question=topic)
+    return ctx.t("discussion_opened", name=classroom.name, at=ctx.hhmm(activity.deadline))
+
+
+def extend(ctx: Context, minutes: int) -> str:
+    """Move the open activity's deadline; check-ins during an extension count as late."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.live_lesson(ctx, classroom)
+    running = scope.open_activities(lesson)
+    if not running:
+        raise UserError("nothing_open")
+    activity = running[0]
+    deadline = max(activity.deadline, ctx.now) + timedelta(minutes=minutes)
+    Activity.update(deadline=deadline, extended_from=activity.extended_from or activity.deadline).where(
+        Activity.id == activity.id
+    ).execute()
+    late = ctx.t("extend_late_note") if activity.kind == CHECKIN else ""
+    return ctx.t("extended", kind=ctx.t(activity.kind), at=ctx.hhmm(deadline)) + late
 
 
 def close(ctx: Context) -> str:
@@ -143,54 +179,6 @@ def close(ctx: Context) -> str:
     lesson = scope.live_lesson(ctx, classroom)
     closed = _close_open(ctx, lesson)
     return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
-
-
-def attendance(ctx: Context) -> str:
-    """Counts of the latest check-in and the names missing."""
-    classroom = scope.current_class(ctx)
-    checkin = scope.latest_activity(classroom, CHECKIN)
-    if checkin is None:
-        raise UserError("no_checkin_yet", name=classroom.name)
-    members = list(
-        User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.joined_at <= checkin.deadline))
-    )
-    came = {r.user_id for r in Response.select(Response.user).where(Response.activity == checkin)}
-    missing = [u.display_name for u in members if u.id not in came]
-    header = ctx.t(
-        "attendance", name=classroom.name, at=ctx.hhmm(checkin.opened_at),
-        state=ctx.t("state_open" if checkin.status == OPEN and ctx.now <= checkin.deadline else "state_closed"),
-        present=len(came), total=len(members), absent=len(missing),
-    )
-    if not missing:
-        return header
-    return fit_lines(header + "\n" + ctx.t("missing_header"), missing, lambda n: ctx.t("and_more", n=n))
-
-
-def results(ctx: Context) -> str:
-    """The latest activity's results as a text bar chart."""
-    classroom = scope.current_class(ctx)
-    activity = (
-        Activity.select().join(Lesson).where(Lesson.classroom == classroom)
-        .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
-    )
-    if activity is None:
-        raise UserError("no_activity_yet", name=classroom.name)
-    if activity.kind == CHECKIN:
-        return attendance(ctx)
-    answers = [r.answer for r in Response.select(Response.answer).where(Response.activity == activity)]
-    checkin = scope.latest_activity(classroom, CHECKIN)
-    present = _count(checkin) if checkin and checkin.lesson_id == activity.lesson_id else len(scope.student_ids(classroom))
-    lines = [ctx.t("results_header", question=activity.question[:60], state=ctx.t("state_open" if activity.status == OPEN and ctx.now <= activity.deadline else "state_closed"))]
-    top = max([answers.count(o) for o in activity.options] + [1])
-    for option in activity.options:
-        n = answers.count(option)
-        bar = "█" * round(10 * n / top) if n else "▏"
-        mark = " ✓" if option == activity.correct else ""
-        lines.append(f"{option} {bar} {n}{mark}")
-    right = answers.count(activity.correct)
-    rate = f"{100 * right / len(answers):.0f}%" if answers else "—"
-    lines.append(ctx.t("results_footer", answered=len(answers), present=present, right=right, rate=rate))
-    return "\n".join(lines)
 
 
 def announce(ctx: Context, text: str) -> str:

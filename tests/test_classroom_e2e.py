@@ -67,7 +67,7 @@ def test_a_whole_lesson(lesson_app, clock):
     assert Response.select().count() == 27
 
     attendance = wx.send_text("o_teacher", "签到情况")
-    assert "已到 27/30" in attendance and "未到 3" in attendance
+    assert "应到 30：已到 27，迟到 0，请假 0，未到 3" in attendance
 
     # A single-choice quiz with answer B; students answer A/B/C and learn nothing before it closes.
     assert "正确答案 B" in wx.send_text("o_teacher", "练习 B 3 1+1=? A.1 B.2 C.3")
@@ -82,11 +82,20 @@ def test_a_whole_lesson(lesson_app, clock):
     assert re.search(r"^C █+ 2$", results, re.M)
     assert "作答 27/27 人，答对 20 人，正确率 74%" in results
 
-    # The lesson ends, closing the quiz; now a student may see whether they were right.
+    # The teacher closes the quiz; now (and only now) a student may see whether they were right.
+    assert "已结束 1 个" in wx.send_text("o_teacher", "结束")
+    after = wx.send_text(students[0], "答 B")
+    assert "已于 08:05 结束" in after and "A，错误" in after and "正确答案 B" in after
+
+    # The lesson ends: each student is queued a personal summary; then only announcements remain.
     ended = wx.send_text("o_teacher", "下课")
     assert "已下课" in ended and "签到 27/30" in ended
-    after = wx.send_text(students[0], "答 B")
-    assert "已于" in after and "A，错误" in after
+    summaries = {o.user.openid: o.text for o in Outbox.select().where(Outbox.kind == "lesson_summary")}
+    assert len(summaries) == 30
+    assert "签到：已到；练习：答对 0/1 题" in summaries[students[0]]
+    assert "签到：已到；练习：答对 1/1 题" in summaries[students[5]]
+    assert "签到：缺勤" in summaries[students[29]]
+    assert "只能查看「公告」" in wx.send_text(students[0], "答 B")
 
     # An announcement is stored, queued for all 30, and visible to students with 公告.
     assert "推送给 30 名学生" in wx.send_text("o_teacher", "发布公告 下周一停课，作业周三交")

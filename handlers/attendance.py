@@ -1,0 +1,142 @@
+"""Attendance: who counts for a lesson, the teacher's report, manual marks, and roll call."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from bot.context import Context, UserError
+from bot.replies import t
+from bot.text import fit_lines
+from handlers import scope
+from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, Activity, Lesson, Membership, Response, RollCall, User
+
+STATUS_WORDS = {
+    "已到": PRESENT, "到": PRESENT, "present": PRESENT, "迟到": LATE, "late": LATE,
+    "请假": EXCUSED, "excused": EXCUSED, "缺勤": ABSENT, "旷课": ABSENT, "absent": ABSENT,
+}
+ROLL_CALL_WINDOW = timedelta(minutes=2)
+
+
+def lesson_checkin(lesson: Lesson) -> Activity | None:
+    """The lesson's latest check-in: it decides the lesson's attendance."""
+    return (
+        Activity.select().where((Activity.lesson == lesson) & (Activity.kind == CHECKIN))
+        .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
+    )
+
+
+def sheet_for(checkin: Activity) -> dict[int, str]:
+    """Status per student counted for *checkin*; students who joined after it closed are not counted."""
+    until = checkin.closed_at or checkin.deadline
+    members = Membership.select(Membership.user).where(
+        (Membership.classroom == checkin.lesson.classroom_id) & (Membership.joined_at <= until)
+    )
+    sheet = {m.user_id: ABSENT for m in members}
+    for response in Response.select(Response.user, Response.status).where(Response.activity == checkin):
+        sheet[response.user_id] = response.status
+    return sheet
+
+
+def attendance_sheet(lesson: Lesson) -> dict[int, str]:
+    """Status per counted student for *lesson* ({} when no check-in was taken)."""
+    checkin = lesson_checkin(lesson)
+    return sheet_for(checkin) if checkin else {}
+
+
+def attendance(ctx: Context) -> str:
+    """Present / late / excused / absent counts of the latest check-in, and who is missing."""
+    classroom = scope.current_class(ctx)
+    checkin = scope.latest_activity(classroom, CHECKIN)
+    if checkin is None:
+        raise UserError("no_checkin_yet", name=classroom.name)
+    sheet = sheet_for(checkin)
+    counts = {status: sum(1 for s in sheet.values() if s == status) for status in (PRESENT, LATE, EXCUSED, ABSENT)}
+    is_open = checkin.status == "open" and ctx.now <= checkin.deadline
+    header = ctx.t(
+        "attendance", name=classroom.name, at=ctx.hhmm(checkin.opened_at),
+        state=ctx.t("state_open" if is_open else "state_closed"), total=len(sheet),
+        present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
+    )
+    missing = User.select().where(User.id.in_([uid for uid, s in sheet.items() if s == ABSENT]))
+    names = [f"{u.student_no or '—'} {u.display_name}" for u in sorted(missing, key=lambda u: (u.student_no or "~", u.id))]
+    if not names:
+        return header
+    return fit_lines(header + "\n" + ctx.t("missing_header"), names, lambda n: ctx.t("and_more", n=n))
+
+
+def mark(ctx: Context, student_no: str, status: str) -> str:
+    """Change a student's status on the latest check-in; the row keeps who changed it and when."""
+    classroom = scope.current_class(ctx)
+    checkin = scope.latest_activity(classroom, CHECKIN)
+    if checkin is None:
+        raise UserError("no_checkin_yet", name=classroom.name)
+    student = (
+        User.select().join(Membership)
+        .where((Membership.classroom == classroom) & (User.student_no == student_no)).first()
+    )
+    if student is None:
+        raise UserError("no_such_student", student_no=student_no, name=classroom.name)
+    value = STATUS_WORDS[status.casefold()]
+    changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
+    Response.insert(activity=checkin, user=student, status=value, created_at=ctx.now, updated_at=ctx.now,
+                    marked_by=ctx.user, marked_at=ctx.now).on_conflict(
+        conflict_target=[Response.activity, Response.user], update=changes).execute()
+    return ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(checkin.opened_at),
+                 status=ctx.t(f"status_{value}"))
+
+
+def roll_call(ctx: Context, count: int = 1) -> str:
+    """Pick checked-in students at random (never twice a lesson); each must answer 到 within 2 minutes."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.live_lesson(ctx, classroom)
+    checkin = lesson_checkin(lesson)
+    if checkin is None:
+        raise UserError("roll_call_needs_checkin")
+    came = {uid for uid, status in sheet_for(checkin).items() if status in (PRESENT, LATE)}
+    called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
+    pool = sorted(came - called)
+    if not pool:
+        raise UserError("roll_call_pool_empty")
+    picked = random.SystemRandom().sample(pool, min(count, len(pool)))
+    deadline = ctx.now + ROLL_CALL_WINDOW
+    text = t("push_roll_call", "zh", name=classroom.name, at=ctx.hhmm(deadline))
+    for user_id in picked:
+        RollCall.create(lesson=lesson, user=user_id, picked_at=ctx.now, deadline=deadline)
+        ctx.push(user_id, "roll_call", text, f"rollcall:{lesson.id}:{user_id}")
+    names = "、".join(User.get_by_id(uid).display_name for uid in picked)
+    return ctx.t("roll_called", names=names, at=ctx.hhmm(deadline), left=len(pool) - len(picked))
+
+
+def roll_call_report(ctx: Context) -> str:
+    """Who was called in this lesson and whether they answered in time."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.open_lesson(classroom) or Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at.desc()).first()
+    calls = list(RollCall.select().where(RollCall.lesson == lesson).order_by(RollCall.picked_at)) if lesson else []
+    if not calls:
+        raise UserError("no_roll_call")
+    lines = []
+    for call in calls:
+        if call.answered_at:
+            state = ctx.t("rc_answered", at=ctx.hhmm(call.answered_at))
+        elif ctx.now <= call.deadline:
+            state = ctx.t("rc_waiting", at=ctx.hhmm(call.deadline))
+        else:
+            state = ctx.t("rc_missed")
+        lines.append(f"{call.user.display_name} {state}")
+    return fit_lines(ctx.t("rc_header", n=len(calls)), lines, lambda n: ctx.t("and_more", n=n))
+
+
+def here(ctx: Context) -> str:
+    """A called student answers 到."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.live_lesson(ctx, classroom)
+    call = RollCall.get_or_none((RollCall.lesson == lesson) & (RollCall.user == ctx.user))
+    if call is None:
+        return ctx.t("not_called")
+    if call.answered_at:
+        return ctx.t("already_answered_call", at=ctx.hhmm(call.answered_at))
+    if ctx.now > call.deadline:
+        return ctx.t("roll_call_missed", at=ctx.hhmm(call.deadline))
+    RollCall.update(answered_at=ctx.now).where(RollCall.id == call.id).execute()
+    return ctx.t("roll_call_answered", name=classroom.name)

@@ -1,0 +1,98 @@
+"""Results the teacher reads: quiz and survey bar charts, discussion posts, 不懂 signals."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bot.context import Context, UserError
+from bot.text import fit_lines
+from handlers import scope
+from handlers.attendance import attendance, lesson_checkin, sheet_for
+from handlers.quiz import is_right, shown_answer, shown_key
+from models import CHECKIN, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, Activity, Lesson, LostSignal, Post, Response
+
+BAR_WIDTH = 10
+
+
+def _lesson_in_view(ctx: Context):
+    classroom = scope.current_class(ctx)
+    lesson = scope.open_lesson(classroom) or (
+        Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at.desc(), Lesson.id.desc()).first()
+    )
+    return classroom, lesson
+
+
+def results(ctx: Context, number: int | None = None) -> str:
+    """Results of the lesson's latest activity, or of activity *number* (in order of publishing)."""
+    classroom, lesson = _lesson_in_view(ctx)
+    activities = list(Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at, Activity.id)) if lesson else []
+    if not activities:
+        raise UserError("no_activity_yet", name=classroom.name)
+    if number is not None and not 1 <= number <= len(activities):
+        raise UserError("no_such_activity", n=number, total=len(activities))
+    activity = activities[(number or len(activities)) - 1]
+    if activity.kind == CHECKIN:
+        body = attendance(ctx)
+    elif activity.kind == DISCUSSION:
+        body = _posts(ctx, activity)
+    else:
+        body = _chart(ctx, activity)
+    if len(activities) > 1:
+        body += "\n" + ctx.t("results_more", total=len(activities))
+    return body
+
+
+def _is_open(ctx: Context, activity: Activity) -> bool:
+    return activity.status == OPEN and ctx.now <= activity.deadline
+
+
+def _chart(ctx: Context, activity: Activity) -> str:
+    """Per-option counts as a text bar chart, the correct rate, and answered vs. present."""
+    answers = [r.answer for r in Response.select(Response.answer).where(Response.activity == activity)]
+    checkin = lesson_checkin(activity.lesson)
+    if checkin:
+        present = sum(1 for status in sheet_for(checkin).values() if status in (PRESENT, LATE))
+    else:
+        present = len(scope.student_ids(activity.lesson.classroom))
+    state = ctx.t("state_open" if _is_open(ctx, activity) else "state_closed")
+    lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
+    if activity.answer_type == FILL and activity.kind == QUIZ:
+        counted = Counter(answers).most_common()
+        rows = [(answer, n, is_right(activity, answer)) for answer, n in counted]
+    else:
+        keys = "TF" if activity.options == "" else activity.options
+        counted = Counter(ch for answer in answers for ch in answer) if activity.answer_type == "multiple" else Counter(answers)
+        rows = [(shown_answer(activity, key, ctx.lang), counted.get(key, 0), key in activity.correct) for key in keys]
+    top = max([n for _key, n, _right in rows] + [1])
+    for key, n, right in rows[:12]:
+        bar = "█" * round(BAR_WIDTH * n / top) if n else "▏"
+        mark = " ✓" if right and activity.kind == QUIZ else ""
+        lines.append(f"{key} {bar} {n}{mark}")
+    if activity.kind == QUIZ:
+        right = sum(1 for a in answers if is_right(activity, a))
+        rate = f"{100 * right / len(answers):.0f}%" if answers else "—"
+        lines.append(ctx.t("results_footer", answered=len(answers), present=present, right=right, rate=rate,
+                           answer_key=shown_key(activity, ctx.lang)))
+    else:
+        lines.append(ctx.t("survey_footer", answered=len(answers), present=present))
+    return "\n".join(lines)
+
+
+def _posts(ctx: Context, activity: Activity) -> str:
+    posts = list(Post.select().where(Post.activity == activity).order_by(Post.created_at.desc(), Post.id.desc()))
+    state = ctx.t("state_open" if _is_open(ctx, activity) else "state_closed")
+    header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
+    lines = [f"{p.user.display_name}：{p.text}" for p in posts]
+    return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")
+
+
+def lost_report(ctx: Context) -> str:
+    """How many students signalled 不懂 in this lesson, with their notes (anonymous)."""
+    classroom, lesson = _lesson_in_view(ctx)
+    signals = list(LostSignal.select().where(LostSignal.lesson == lesson).order_by(LostSignal.created_at.desc())) if lesson else []
+    if not signals:
+        return ctx.t("no_lost", name=classroom.name)
+    students = len({s.user_id for s in signals})
+    notes = [f"【{ctx.hhmm(s.created_at)}】{s.note}" for s in signals if s.note]
+    header = ctx.t("lost_header", students=students, n=len(signals))
+    return fit_lines(header, notes, lambda n: ctx.t("and_more", n=n)) if notes else header
