@@ -80,7 +80,7 @@ def test_a_whole_lesson(lesson_app, clock):
     assert re.search(r"^A █+ 5$", results, re.M)
     assert re.search(r"^B █+ 20 ✓$", results, re.M)
     assert re.search(r"^C █+ 2$", results, re.M)
-    assert "作答 27/27 人，答对 20 人，正确率 74%" in results
+    assert "作答 27 人（到课 27 人），答对 20 人，正确率 74%" in results
 
     # The teacher closes the quiz; now (and only now) a student may see whether they were right.
     assert "已结束 1 个" in wx.send_text("o_teacher", "结束")
