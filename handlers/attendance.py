@@ -111,7 +111,7 @@ def roll_call(ctx: Context, count: int = 1) -> str:
 def roll_call_report(ctx: Context) -> str:
     """Who was called in this lesson and whether they answered in time."""
     classroom = scope.current_class(ctx)
-    lesson = scope.open_lesson(classroom) or Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at.desc()).first()
+    lesson = scope.lesson_in_view(classroom)
     calls = list(RollCall.select().where(RollCall.lesson == lesson).order_by(RollCall.picked_at)) if lesson else []
     if not calls:
         raise UserError("no_roll_call")

@@ -9,17 +9,14 @@ from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
 from handlers.quiz import is_right, shown_answer, shown_key
-from models import CHECKIN, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, Activity, Lesson, LostSignal, Post, Response
+from models import CHECKIN, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
 
 
 def _lesson_in_view(ctx: Context):
     classroom = scope.current_class(ctx)
-    lesson = scope.open_lesson(classroom) or (
-        Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at.desc(), Lesson.id.desc()).first()
-    )
-    return classroom, lesson
+    return classroom, scope.lesson_in_view(classroom)
 
 
 def results(ctx: Context, number: int | None = None) -> str:

@@ -12,6 +12,13 @@ def open_lesson(classroom: Classroom) -> Lesson | None:
     return Lesson.get_or_none((Lesson.classroom == classroom) & (Lesson.live == 1))
 
 
+def lesson_in_view(classroom: Classroom) -> Lesson | None:
+    """The lesson a teacher's report is about: the open one, else the most recent."""
+    return open_lesson(classroom) or (
+        Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at.desc(), Lesson.id.desc()).first()
+    )
+
+
 def joined_classes(user: User) -> list[Classroom]:
     return list(
         Classroom.select().join(Membership).where(Membership.user == user).order_by(Membership.joined_at, Classroom.id)
