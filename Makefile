@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test config clean readme
+.PHONY: install run test config clean readme lint
 
 install: $(STAMP)
 
@@ -37,3 +37,6 @@ clean:
 
 readme: install
 	$(BIN)/python -m bot.commands
+
+lint: install
+	$(BIN)/ruff check .

@@ -118,7 +118,7 @@ def _validate(settings: Settings) -> Settings:
     if settings.wechat.max_clock_skew_seconds < 0:
         raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
     try:
-        settings.school.tz
+        ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"school.timezone {settings.school.timezone!r} is not a known time zone") from None
     return settings

@@ -135,7 +135,7 @@ class Grammar:
             nxt = core[rest_at : rest_at + 1]
             if nxt and not (nxt == " " or is_cjk(key[-1]) or not nxt.isalnum()):
                 continue  # "answering b" is not "answer"
-            args = self._bind(command, core[rest_at:], lambda at: raw[origin[rest_at + at]:] if rest_at + at < len(origin) else "")
+            args = self._bind(command, core[rest_at:], lambda at, start=rest_at: raw[origin[start + at]:])
             if args is None:
                 return Invalid(command, alias.lang)
             return Parsed(command, args, alias.lang)

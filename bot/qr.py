@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import qrcode
-from qrcode.image.pure import PyPNGImage
 from flask import Blueprint, Response, abort, current_app
 from markupsafe import escape
+from qrcode.image.pure import PyPNGImage
 
 bp = Blueprint("qr", __name__)
 

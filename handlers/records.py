@@ -13,7 +13,19 @@ from handlers import scope
 from handlers.attendance import attendance_sheet, lesson_checkin
 from handlers.quiz import is_right
 from models import (
-    ABSENT, EXCUSED, LATE, PRESENT, QUIZ, UNVERIFIED, VERIFIED, Activity, Classroom, Lesson, Membership, Response, User,
+    ABSENT,
+    EXCUSED,
+    LATE,
+    PRESENT,
+    QUIZ,
+    UNVERIFIED,
+    VERIFIED,
+    Activity,
+    Classroom,
+    Lesson,
+    Membership,
+    Response,
+    User,
 )
 
 EXPORT_TTL = timedelta(hours=1)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
-from bot.text import fit_lines, normalize
+from bot.text import fit_lines
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
-    CLOSED, DISCUSSION, LATE, OPEN, PRESENT, QUIZ, SURVEY, Activity, Announcement, Classroom, LostSignal, Membership, Post,
-    Response, User,
+    CLOSED,
+    DISCUSSION,
+    LATE,
+    OPEN,
+    PRESENT,
+    QUIZ,
+    SURVEY,
+    Activity,
+    Announcement,
+    Classroom,
+    LostSignal,
+    Membership,
+    Post,
+    Response,
+    User,
 )
 
 JOIN_GUESSES_PER_HOUR = 10

@@ -14,8 +14,23 @@ from handlers.attendance import attendance_sheet
 from handlers.quiz import options_in, read_key, shown_key
 from handlers.records import lesson_summaries
 from models import (
-    CHECKIN, CLOSED, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, SURVEY, TRUE_FALSE,
-    Activity, Announcement, Classroom, Lesson, School, User, db,
+    CHECKIN,
+    CLOSED,
+    DISCUSSION,
+    FILL,
+    LATE,
+    OPEN,
+    PRESENT,
+    QUIZ,
+    SURVEY,
+    TRUE_FALSE,
+    Activity,
+    Announcement,
+    Classroom,
+    Lesson,
+    School,
+    User,
+    db,
 )
 
 QR_LINK_TTL = timedelta(days=30)
