@@ -40,8 +40,9 @@ S, T = Role.STUDENT, Role.TEACHER
 
 COMMANDS: tuple[Command, ...] = (
     # everyone
-    Command("help", common.help, zh("帮助", "菜单", "?") + en("help", "menu"), (),
-            Role.ANY, "查看命令", "list commands", ("帮助", "help"), escape=True),
+    Command("help", common.help, zh("帮助", "菜单", "?") + en("help", "menu"), (rest("topic", "命令", "command").but(optional=True),),
+            Role.ANY, "查看命令（带命令名看详细用法）", "list commands (name one for details)", ("帮助", "帮助 签到", "help"),
+            escape=True),
     Command("cancel", common.cancel, zh("取消") + en("cancel"), (),
             Role.ANY, "退出当前操作", "leave the current step", ("取消", "cancel"), escape=True),
     Command("me", common.me, zh("我的信息") + en("me"), (),

@@ -14,7 +14,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # help and account
     "help_header_student": ("【学生命令】", "[Student commands]"),
     "help_header_teacher": ("【教师命令】", "[Teacher commands]"),
-    "help_footer": ("随时发送「取消」退出当前操作。", "Send “cancel” at any time to leave the current step."),
+    "help_footer": ("发送「帮助 <命令>」看详细用法，如「帮助 签到」；随时发送「取消」退出当前操作。", "Send “help <command>” for details, e.g. “help check in”; “cancel” leaves the current step."),
+    "help_command": ("用法：{usage}\n{summary}\n例如：\n{examples}", "Usage: {usage}\n{summary}\nExamples:\n{examples}"),
+    "help_unknown_topic": ("没有叫「{topic}」的命令。发送「帮助」查看全部命令。", "No command called “{topic}”. Send “help” for all commands."),
     "cancelled": ("已取消当前操作。", "Cancelled."),
     "nothing_to_cancel": ("当前没有进行中的操作。发送「帮助」查看命令。", "Nothing to cancel. Send “help” to see commands."),
     "me": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import timedelta
 
 from bot.context import Context
@@ -12,14 +13,16 @@ from handlers.scope import failures, my_classes, record_failure
 from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, Membership, RosterEntry, User
 
 
-def help(ctx: Context) -> str:
-    """List the commands this user's role may use, one example each."""
+def help(ctx: Context, topic: str | None = None) -> str:
+    """List the commands this user's role may use, one example each; `帮助 <命令>` explains one."""
     role = Role.TEACHER if ctx.user.is_teacher else Role.STUDENT
+    mine = [c for c in ctx.commands if c.role in (Role.ANY, role) and c.examples]
+    if topic:
+        return _explain(ctx, mine, topic)
     lines = [ctx.t("help_header_teacher" if role is Role.TEACHER else "help_header_student")]
-    for command in ctx.commands:
-        if command.role in (Role.ANY, role) and command.examples:
-            example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
-            lines.append(f"• {example} — {command.summary(ctx.lang)}")
+    for command in mine:
+        example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
+        lines.append(f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}")
     lines.append(ctx.t("help_footer"))
     if role is Role.STUDENT:
         lines.append(ctx.t("help_teacher_fix"))
@@ -28,6 +31,16 @@ def help(ctx: Context) -> str:
 
 def _lang_of(example: str) -> str:
     return "en" if example[:1].isascii() else "zh"
+
+
+def _explain(ctx: Context, commands: list, topic: str) -> str:
+    """Usage, summary and every example of the command named *topic* (any alias)."""
+    wanted = topic.strip().casefold()
+    for command in commands:
+        if any(alias.text.casefold() == wanted for alias in command.aliases):
+            examples = "\n".join(f"  {e}" for e in command.examples)
+            return ctx.t("help_command", usage=command.usage(ctx.lang), summary=command.summary(ctx.lang), examples=examples)
+    return ctx.t("help_unknown_topic", topic=topic[:20])
 
 
 def cancel(ctx: Context) -> str:

@@ -48,8 +48,9 @@ def test_normalize(raw, expected):
     ("roll call 3", "roll_call", {"count": 3}, "en"),
     ("创建课堂 高等数学（一）", "create_class", {"name": "高等数学（一）"}, "zh"),
     ("发布公告 明天停课，作业周三交！", "announce", {"text": "明天停课，作业周三交！"}, "zh"),
-    ("?", "help", {}, "zh"),
-    ("menu", "help", {}, "en"),
+    ("?", "help", {"topic": None}, "zh"),
+    ("menu", "help", {"topic": None}, "en"),
+    ("帮助 签到", "help", {"topic": "签到"}, "zh"),
     ("me", "me", {}, "en"),
 ])
 def test_parse(text, command, args, lang):

@@ -167,6 +167,11 @@ def test_help_lists_role_commands_in_the_language_typed(say, teacher):
     en = say(openid, "help")
     assert "[Teacher commands]" in en and "start class" in en
     assert "学生命令" in say("o_new", "菜单")
+    assert len(zh.encode()) < 1600  # room to grow under WeChat's 2048-byte limit
+    detail = say(openid, "帮助 开启签到")
+    assert "用法：开启签到 [分钟1-600] [口令]" in detail and "开启签到 10 口令" in detail
+    assert "Usage: check in [4-digit code]" in say("o_new", "help check in")
+    assert "没有叫「飞行」的命令" in say(openid, "帮助 飞行")
 
 
 def test_me_shows_role_and_identity(say, teacher):
