@@ -114,6 +114,11 @@ def unknown_reply(parsed: Unknown) -> str:
 
 def touch_user(openid: str, now: datetime) -> User:
     """Return the user for *openid*, creating it on first contact; record the interaction time."""
-    User.insert(openid=openid, created_at=now).on_conflict_ignore().execute()
-    User.update(last_seen_at=now).where(User.openid == openid).execute()
-    return User.get(User.openid == openid)
+    user = User.get_or_none(User.openid == openid)  # the usual case: one query, not three
+    if user is None:
+        User.insert(openid=openid, created_at=now, last_seen_at=now).on_conflict_ignore().execute()
+        user = User.get(User.openid == openid)
+    if user.last_seen_at != now:
+        User.update(last_seen_at=now).where(User.id == user.id).execute()
+        user.last_seen_at = now
+    return user
