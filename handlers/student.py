@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
+from bot.prepared import Prepared
 from bot.text import fit_lines, normalize
 from handlers import scope
 from models import CHECKIN, CLOSED, OPEN, PRESENT, QUIZ, Activity, Announcement, Classroom, Membership, Response, User
 
 JOIN_GUESSES_PER_HOUR = 10
 PASSCODE_TRIES = 5
+
+# The check-in path's own queries, compiled once (bot/prepared.py): a class checks in at once.
+_MY_RESPONSE = Prepared(lambda activity, user: Response.select()
+                        .where((Response.activity == activity) & (Response.user == user)).limit(1))
+_CHECK_IN = Prepared(lambda activity, user, now: Response.insert(
+    activity=activity, user=user, status=PRESENT, created_at=now, updated_at=now).on_conflict_ignore())
 
 
 def join(ctx: Context, code: str) -> str:
@@ -98,7 +105,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
     activity = next(iter(scope.open_activities(lesson, CHECKIN)), None) or scope.latest_activity(classroom, CHECKIN)
     if activity is None or activity.lesson_id != lesson.id:
         return ctx.t("no_checkin", name=classroom.name)
-    mine = Response.get_or_none((Response.activity == activity) & (Response.user == ctx.user))
+    mine = _MY_RESPONSE.first(activity, ctx.user)
     if mine:
         return ctx.t("already_checked_in", at=ctx.hhmm(mine.created_at), name=classroom.name)
     if activity.status == CLOSED or ctx.now > activity.deadline:
@@ -113,12 +120,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
             scope.record_failure(ctx, tries)
             left = PASSCODE_TRIES - scope.failures(ctx, tries, timedelta(days=1))
             return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
-    inserted = (
-        Response.insert(activity=activity, user=ctx.user, status=PRESENT, created_at=ctx.now, updated_at=ctx.now)
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
-    )
+    inserted = _CHECK_IN.rowcount(activity, ctx.user, ctx.now)
     if not inserted:  # a concurrent duplicate won the unique key
         return ctx.t("already_checked_in", at=ctx.hhmm(ctx.now), name=classroom.name)
     return ctx.t("checked_in", name=classroom.name, at=ctx.hhmm(ctx.now))
