@@ -11,13 +11,14 @@ import cProfile
 import os
 import pstats
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from app import create_app
-from tests.live import INVITE, reset_database, write_config
+from tests.live import INVITE, close_pool, reset_database, write_config
 
 
 def main(n: int = 2000) -> None:
@@ -52,6 +53,8 @@ def main(n: int = 2000) -> None:
     seconds = time.perf_counter() - start
     with app.app_context():
         assert Response.select().count() == n
+    close_pool()
+    shutil.rmtree(directory, ignore_errors=True)
     print(f"{n} check-ins in one process: {seconds / n * 1000:.2f} ms each{'' if os.environ.get('NOPROFILE') else ' (under the profiler)'}, {n / seconds:.0f}/s")
     profiler and pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(35)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def main(argv=None) -> int:
             crashed = [line for line in ketang.log().splitlines() if "Traceback" in line or "database is locked" in line]
     finally:
         pool.shutdown()
+        shutil.rmtree(work, ignore_errors=True)  # the servers are stopped by now
 
     fan = fanout.run(args.fanout)
 
