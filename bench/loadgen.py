@@ -67,7 +67,7 @@ async def _closed(port, requests, connections, warmup, duration, keep_bodies):
     end = time.perf_counter()
     cpu0, t0 = cpu[0] or (_cpu(), end)
     return {"latencies": latencies, "statuses": statuses, "bodies": bodies, "seconds": end - t0,
-            "client_cpu": _cpu() - cpu0, "sent_total": None}
+            "client_cpu": _cpu() - cpu0}
 
 
 async def _open(port, requests, seconds, keep_bodies):

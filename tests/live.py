@@ -151,7 +151,7 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def simulator(self, session_factory=None) -> WeChatSimulator:
+    def simulator(self) -> WeChatSimulator:
         """A WeChatSimulator posting to this server with `requests` (one session per thread)."""
         import threading
 
