@@ -18,7 +18,7 @@ import inspect
 import weakref
 from collections.abc import Callable
 
-from peewee import Model
+from peewee import Insert, Model
 
 from models import db
 
@@ -45,6 +45,7 @@ class Prepared:
         entry = self._compiled.get(database)
         if entry is None:
             query = self.build(*(Slot(name) for name in self.names))
+            _refuse_frozen_defaults(query)
             sql, params = query.sql()
             order = [(self.names.index(p.name), None) if isinstance(p, Slot) else (-1, p) for p in params]
             used = {index for index, _ in order if index >= 0}
@@ -79,3 +80,14 @@ class Prepared:
     def rowcount(self, *values) -> int:
         """Run an INSERT/UPDATE/DELETE; the number of rows it changed."""
         return self._run(values)[1].rowcount
+
+
+def _refuse_frozen_defaults(query) -> None:
+    """An INSERT compiled once would freeze a callable default (say, a timestamp) at its first value."""
+    if not isinstance(query, Insert) or not isinstance(getattr(query, "_insert", None), dict):
+        return
+    given = {field.name for field in query._insert if hasattr(field, "name")}
+    frozen = [f.name for f in query.model._meta.sorted_fields if callable(f.default) and f.name not in given]
+    if frozen:
+        raise RuntimeError(f"cannot prepare an insert into {query.model.__name__}: pass {', '.join(frozen)} explicitly "
+                           "(their defaults are computed per row)")

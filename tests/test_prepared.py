@@ -36,3 +36,18 @@ def test_a_query_whose_placeholder_does_not_survive_is_refused(app):
     inlined = Prepared(lambda n: User.select().where(User.id == 1))  # n is never used
     with pytest.raises(RuntimeError, match="cannot prepare"):
         inlined.first(5)
+
+
+def test_an_insert_whose_default_is_computed_per_row_is_refused(app):
+    from datetime import datetime
+
+    from peewee import CharField, DateTimeField
+
+    from models import BaseModel
+
+    class Stamped(BaseModel):
+        name = CharField()
+        at = DateTimeField(default=datetime.utcnow)
+
+    with pytest.raises(RuntimeError, match="at"):
+        Prepared(lambda name: Stamped.insert(name=name)).rowcount("x")
