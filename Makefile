@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test config clean readme lint
+.PHONY: install run test bench config clean readme lint
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ run: install config.toml
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Figures, not tests: gunicorn on 127.0.0.1 driven by a separate load process (see bench/run.py).
+# BENCH_DATABASE_URL=postgresql://... runs it on PostgreSQL; BENCH_ARGS="--runs 5" and so on.
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

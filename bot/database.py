@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+
 import click
 from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
@@ -41,8 +46,52 @@ def is_sqlite(database=db) -> bool:
 def transaction():
     """Open a write transaction; on SQLite take the write lock up front (no deferred upgrade)."""
     if is_sqlite():
-        return db.atomic("IMMEDIATE")
+        return _queued(db.atomic("IMMEDIATE"))
     return db.atomic()
+
+
+_writer = threading.local()
+
+
+@contextmanager
+def _queued(atomic):
+    """Wait for SQLite's write lock in a queue (flock) instead of SQLite's busy handler.
+
+    SQLite's busy handler polls, sleeping 1, 2, 5 ... 100 ms between tries, so with 4 workers a
+    waiting writer sleeps long after the lock is free: measured 280 check-ins/s with p50 48 ms.
+    An flock on a file beside the database wakes the next writer the moment the lock is released.
+    The busy timeout still covers writers that do not pass through here. One lock per thread and
+    process (opened lazily, so never inherited across fork); nested calls lock once.
+    """
+    fd = _lock_fd()
+    depth = getattr(_writer, "depth", 0)
+    if fd is None or depth:
+        _writer.depth = depth + 1
+        try:
+            with atomic as txn:
+                yield txn
+        finally:
+            _writer.depth = depth
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _writer.depth = 1
+    try:
+        with atomic as txn:
+            yield txn
+    finally:
+        _writer.depth = 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock_fd() -> int | None:
+    path = getattr(db.obj, "database", "") or ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    key = (os.getpid(), path)
+    if getattr(_writer, "key", None) != key:
+        _writer.fd = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        _writer.key = key
+    return _writer.fd
 
 
 def create_schema() -> None:

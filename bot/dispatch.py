@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.grammar import Invalid, Parsed, Role, Unknown
+from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import fit
 from handlers import events
@@ -47,17 +48,12 @@ class Dispatcher:
         after_commit: list = []
         try:
             with transaction():
-                claimed = (
-                    InboundMessage.insert(key=inbound.key, openid=inbound.openid, created_at=now)
-                    .on_conflict_ignore()
-                    .as_rowcount()
-                    .execute()
-                )
+                claimed = CLAIM.rowcount(inbound.key, inbound.openid, now)
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
                 user = touch_user(inbound.openid, now)
                 reply = fit(self.route(user, inbound, now, after_commit))
-                InboundMessage.update(reply=reply).where(InboundMessage.key == inbound.key).execute()
+                SAVE_REPLY.rowcount(reply, inbound.key)
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
@@ -144,6 +140,18 @@ def unknown_reply(parsed: Unknown) -> str:
 
 def touch_user(openid: str, now: datetime) -> User:
     """Return the user for *openid*, creating it on first contact; record the interaction time."""
-    User.insert(openid=openid, created_at=now).on_conflict_ignore().execute()
-    User.update(last_seen_at=now).where(User.openid == openid).execute()
-    return User.get(User.openid == openid)
+    user = USER_BY_OPENID.first(openid)  # the usual case: one query, not three
+    if user is None:
+        User.insert(openid=openid, created_at=now, last_seen_at=now).on_conflict_ignore().execute()
+        user = User.get(User.openid == openid)
+    if user.last_seen_at != now:
+        SEEN.rowcount(now, user.id)
+        user.last_seen_at = now
+    return user
+
+
+# The queries every message makes, compiled once (bot/prepared.py).
+CLAIM = Prepared(lambda key, openid, now: InboundMessage.insert(key=key, openid=openid, created_at=now).on_conflict_ignore())
+SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
+USER_BY_OPENID = Prepared(lambda openid: User.select().where(User.openid == openid).limit(1))
+SEEN = Prepared(lambda now, user_id: User.update(last_seen_at=now).where(User.id == user_id))

@@ -21,6 +21,7 @@ bp = Blueprint("wechat", __name__)
 
 MAX_BODY = 64 * 1024
 DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+MSG_ID = re.compile(r"[0-9]{1,32}")
 
 
 def sha1_signature(*parts: str) -> str:
@@ -121,6 +122,10 @@ def _parse(xml: bytes):
                   data.get("Event") or "", data.get("EventKey") or "", data.get("MsgId") or ""]
         if not all(isinstance(f, str) for f in fields) or not 0 < len(openid) <= 64:
             raise ValueError("unexpected XML shape")
+        if data.get("MsgId") and not MSG_ID.fullmatch(data["MsgId"]):
+            # WeChat's MsgId is a 64-bit number; a longer one would overflow the dedupe key
+            # (a DataError on PostgreSQL, so every retry got the busy reply).
+            raise ValueError("MsgId is not a number")
     except Exception:
         abort(400)
     kind = data.get("MsgType", "").lower()

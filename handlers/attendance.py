@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 
 from bot.context import Context, UserError
+from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
@@ -17,13 +18,14 @@ STATUS_WORDS = {
 }
 ROLL_CALL_WINDOW = timedelta(minutes=2)
 
+# Every check-in looks this up, so it is compiled once (bot/prepared.py).
+_LATEST_CHECKIN = Prepared(lambda lesson, kind: Activity.select().where((Activity.lesson == lesson) & (Activity.kind == kind))
+                           .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
+
 
 def lesson_checkin(lesson: Lesson) -> Activity | None:
     """The lesson's latest check-in: it decides the lesson's attendance."""
-    return (
-        Activity.select().where((Activity.lesson == lesson) & (Activity.kind == CHECKIN))
-        .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
-    )
+    return _LATEST_CHECKIN.first(lesson, CHECKIN)
 
 
 def sheet_for(checkin: Activity) -> dict[int, str]:

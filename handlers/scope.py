@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from peewee import fn
+
 from bot.context import Context, UserError
+from bot.prepared import Prepared
 from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
+
+# The hot queries (every student command runs them), compiled once: bot/prepared.py.
+_OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
+_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where(Membership.user == user)
+                   .order_by(Membership.joined_at, Classroom.id))
+_OPEN_ACTIVITIES = Prepared(lambda lesson: Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
+                            .order_by(Activity.opened_at.desc(), Activity.id.desc()))
+_OPEN_ACTIVITIES_OF = Prepared(lambda lesson, kind: Activity.select()
+                               .where((Activity.lesson == lesson) & (Activity.status == OPEN) & (Activity.kind == kind))
+                               .order_by(Activity.opened_at.desc(), Activity.id.desc()))
+_FAILURES = Prepared(lambda user, scope, since: FailedAttempt.select(fn.COUNT(FailedAttempt.id))
+                     .where((FailedAttempt.user == user) & (FailedAttempt.scope == scope) & (FailedAttempt.at > since)))
 
 
 def open_lesson(classroom: Classroom) -> Lesson | None:
-    return Lesson.get_or_none((Lesson.classroom == classroom) & (Lesson.live == 1))
+    return _OPEN_LESSON.first(classroom)
 
 
 def lesson_in_view(classroom: Classroom) -> Lesson | None:
@@ -20,9 +35,7 @@ def lesson_in_view(classroom: Classroom) -> Lesson | None:
 
 
 def joined_classes(user: User) -> list[Classroom]:
-    return list(
-        Classroom.select().join(Membership).where(Membership.user == user).order_by(Membership.joined_at, Classroom.id)
-    )
+    return _JOINED.rows(user)
 
 
 def owned_classes(user: User) -> list[Classroom]:
@@ -83,10 +96,7 @@ def live_lesson(ctx: Context, classroom: Classroom) -> Lesson:
 
 
 def open_activities(lesson: Lesson, kind: str | None = None) -> list[Activity]:
-    query = Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
-    if kind:
-        query = query.where(Activity.kind == kind)
-    return list(query.order_by(Activity.opened_at.desc(), Activity.id.desc()))
+    return _OPEN_ACTIVITIES_OF.rows(lesson, kind) if kind else _OPEN_ACTIVITIES.rows(lesson)
 
 
 def latest_activity(classroom: Classroom, kind: str) -> Activity | None:
@@ -102,12 +112,7 @@ def latest_activity(classroom: Classroom, kind: str) -> Activity | None:
 
 def failures(ctx: Context, scope: str, window: timedelta) -> int:
     """Count the user's wrong guesses in *scope* within *window*."""
-    since = ctx.now - window
-    return (
-        FailedAttempt.select()
-        .where((FailedAttempt.user == ctx.user) & (FailedAttempt.scope == scope) & (FailedAttempt.at > since))
-        .count()
-    )
+    return _FAILURES.scalar(ctx.user, scope, ctx.now - window)
 
 
 def record_failure(ctx: Context, scope: str) -> None:

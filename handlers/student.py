@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
+from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
@@ -28,6 +29,12 @@ from models import (
 
 JOIN_GUESSES_PER_HOUR = 10
 PASSCODE_TRIES = 5
+
+# The check-in path's own queries, compiled once (bot/prepared.py): a class checks in at once.
+_MY_RESPONSE = Prepared(lambda activity, user: Response.select()
+                        .where((Response.activity == activity) & (Response.user == user)).limit(1))
+_CHECK_IN = Prepared(lambda activity, user, status, now: Response.insert(
+    activity=activity, user=user, status=status, created_at=now, updated_at=now).on_conflict_ignore())
 
 
 def join(ctx: Context, code: str) -> str:
@@ -117,7 +124,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
     activity = lesson_checkin(lesson)
     if activity is None:
         return ctx.t("no_checkin", name=classroom.name)
-    mine = Response.get_or_none((Response.activity == activity) & (Response.user == ctx.user))
+    mine = _MY_RESPONSE.first(activity, ctx.user)
     if mine and mine.marked_by_id:
         return ctx.t("teacher_marked", status=ctx.t(f"status_{mine.status}"), name=classroom.name)
     if mine:
@@ -129,13 +136,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
         if refusal:
             return refusal
     late = activity.extended_from is not None and ctx.now > activity.extended_from
-    inserted = (
-        Response.insert(activity=activity, user=ctx.user, status=LATE if late else PRESENT, created_at=ctx.now,
-                        updated_at=ctx.now)
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
-    )
+    inserted = _CHECK_IN.rowcount(activity, ctx.user, LATE if late else PRESENT, ctx.now)
     if not inserted:  # a concurrent duplicate won the unique key
         return ctx.t("already_checked_in", at=ctx.hhmm(ctx.now), name=classroom.name)
     return ctx.t("checked_in_late" if late else "checked_in", name=classroom.name, at=ctx.hhmm(ctx.now))

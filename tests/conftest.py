@@ -37,10 +37,11 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     return data
 
 
-def build_app(tmp_path: Path, clock, aes: bool = True, **sections):
+def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, **sections):
+    """An app on the test's database; fresh=False joins the data another app of this test made."""
     app = create_app(settings_dict(tmp_path, aes, **sections), clock=clock)
     with app.app_context():
-        if not is_sqlite():
+        if fresh and not is_sqlite():
             db.drop_tables(MODELS, safe=True, cascade=True)
         create_schema()
     return app

@@ -100,7 +100,7 @@ def test_unknown_school_and_number_get_clear_replies(say, school):
 
 def test_guided_dialog_across_messages_and_workers(tmp_path, clock, school, app):
     # Two app instances on one database stand for two gunicorn workers.
-    other = build_app(tmp_path, clock, aes=True)
+    other = build_app(tmp_path, clock, aes=True, fresh=False)
     first, second = simulator_for(app), simulator_for(other)
     assert "请发送学校名称" in first.send_text("o_a", "认证")
     assert "第 2 步" in second.send_text("o_a", "示范大学")

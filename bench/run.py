@@ -1,0 +1,212 @@
+"""`make bench`: Ketang's check-in path under gunicorn vs. a bare Flask endpoint, the class burst,
+push fan-out, and peak memory per worker. Prints figures and ratios measured in the same run.
+
+    python -m bench.run [--workers 4] [--runs 3] [--duration 5] [--connections 16] [--burst 2000]
+    BENCH_DATABASE_URL=postgresql://user:pass@127.0.0.1/db python -m bench.run   # on PostgreSQL
+
+Everything listens on 127.0.0.1 (free ports) and is stopped at the end; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench import fanout, loadgen
+from tests.live import INVITE, LiveServer, connected
+
+TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+class Hall:
+    """A teacher with a class, a live lesson and an open check-in with a code, on *server*."""
+
+    def __init__(self, server: LiveServer):
+        import re
+
+        self.server = server
+        self.wx = server.simulator()
+        assert "成为教师" in self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
+        created = self.wx.send_text("o_teacher", "创建课堂 大学物理")
+        self.code = re.search(r"课堂码：(\d{6})", created).group(1)
+        self.wx.send_text("o_teacher", "上课")
+        self.passcode = re.search(r"签到码：(\d{4})", self.wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
+        self.students = 0
+
+    def enrol(self, n: int) -> list[str]:
+        """Add *n* students who joined the class (written directly: setup is not what is measured)."""
+        from bot.clock import utc_now
+        from models import Classroom, Membership, User, db
+
+        openids = [f"o_bench{self.students + i:06d}" for i in range(n)]
+        self.students += n
+        now = utc_now()
+        with connected(self.server.config):
+            classroom = Classroom.get(Classroom.code == self.code)
+            with db.atomic():
+                for start in range(0, n, 500):
+                    chunk = openids[start:start + 500]
+                    User.insert_many([{"openid": o, "created_at": now} for o in chunk]).execute()
+                    ids = [u.id for u in User.select(User.id).where(User.openid.in_(chunk))]
+                    Membership.insert_many([{"user": i, "classroom": classroom.id, "joined_at": now} for i in ids]).execute()
+        return openids
+
+    def checkins(self, n: int) -> list[bytes]:
+        """*n* signed, encrypted `签到 <code>` requests from *n* new students, as raw HTTP."""
+        port, wx = self.server.port, self.wx
+        built = []
+        for openid in self.enrol(n):
+            query, body = wx.sign(wx.text_xml(openid, f"签到 {self.passcode}"))
+            built.append(loadgen.build_request(port, urlencode(query), body))
+        return built
+
+    def responses(self) -> int:
+        from models import Response
+
+        with connected(self.server.config):
+            return Response.select().count()
+
+
+def peak_memory(server: LiveServer) -> list[float]:
+    """VmHWM (peak resident set) of each worker, in MiB."""
+    peaks = []
+    for pid in server.worker_pids():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return peaks
+
+
+def summarize(result: dict) -> dict:
+    lat, statuses = result["latencies"], result["statuses"]
+    return {"n": len(lat), "rps": len(lat) / result["seconds"], "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
+            "max": max(lat) if lat else float("nan"), "errors": sum(s != 200 for s in statuses),
+            "server_errors": sum(s >= 500 or s < 0 for s in statuses),
+            "client_cpu_ms": 1000 * result["client_cpu"] / max(1, len(lat))}
+
+
+def check_replies(hall: Hall, bodies: list[bytes], sample: int = 200) -> int:
+    """How many of a sample of replies are not a successful check-in."""
+    bad = 0
+    for body in bodies[:: max(1, len(bodies) // sample)]:
+        if "签到成功" not in hall.wx.read_reply(body):
+            bad += 1
+    return bad
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--burst", type=int, default=2000)
+    parser.add_argument("--burst-seconds", type=float, default=2.0)
+    parser.add_argument("--fanout", type=int, default=10000)
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("BENCH_DATABASE_URL") or None
+    ceiling = 3500  # requests/s we budget pre-built requests for; a run ends early if it runs out
+
+    print(f"machine: {machine()}")
+    print(f"gunicorn -k sync -w {args.workers}; database: {'PostgreSQL' if database_url else 'SQLite (WAL)'}; "
+          f"load: 1 asyncio process, {args.connections} connections, new TCP connection per request (bench/loadgen.py)")
+    work = Path(tempfile.mkdtemp(prefix="ketang-bench-"))
+    (work / "ketang").mkdir()
+    ketang = LiveServer(work / "ketang", database_url, workers=args.workers)
+    (work / "bare").mkdir()
+    bare = LiveServer(work / "bare", workers=args.workers, app="bench.bare_app:create_app()")
+    ketang.init_db()
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+    try:
+        with ketang, bare:
+            hall = Hall(ketang)
+            per_run = int(ceiling * (args.warmup + args.duration))
+            rows: dict[str, list[dict]] = {"bare": [], "ketang": []}
+            for run in range(args.runs):
+                requests = hall.checkins(per_run)  # fresh students, signed now (well inside the 300 s window)
+                for name, server in (("bare", bare), ("ketang", ketang)):
+                    built = requests if name == "ketang" else [r.replace(f":{ketang.port}".encode(), f":{bare.port}".encode(), 1) for r in requests]
+                    result = pool.submit(loadgen.closed_loop, server.port, built, args.connections, args.warmup,
+                                         args.duration, name == "ketang").result(timeout=120)
+                    row = summarize(result)
+                    if name == "ketang":
+                        row["bad_replies"] = check_replies(hall, result["bodies"])
+                    rows[name].append(row)
+                    print(f"  run {run + 1} {name:6s}: {row['rps']:7.0f} req/s  p50 {ms(row['p50'])}  p99 {ms(row['p99'])}  "
+                          f"errors {row['errors']}  client CPU {row['client_cpu_ms']:.2f} ms/req")
+            # Every answered check-in is a row, and no other row appeared (warm-up ones included).
+            recorded = hall.responses()
+
+            burst = hall.checkins(args.burst)
+            before = hall.responses()
+            result = pool.submit(loadgen.open_loop, ketang.port, burst, args.burst_seconds, True).result(timeout=120)
+            burst_row = summarize(result)
+            burst_row["recorded"] = hall.responses() - before
+            burst_row["bad_replies"] = check_replies(hall, result["bodies"], sample=args.burst)
+
+            memory = {"ketang": peak_memory(ketang), "bare": peak_memory(bare)}
+            crashed = [line for line in ketang.log().splitlines() if "Traceback" in line or "database is locked" in line]
+    finally:
+        pool.shutdown()
+        shutil.rmtree(work, ignore_errors=True)  # the servers are stopped by now
+
+    fan = fanout.run(args.fanout)
+
+    med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
+    ratio = med["ketang"]["rps"] / med["bare"]["rps"]
+    print("\n== results (medians of %d runs)" % args.runs)
+    print(f"bare Flask, fixed XML     : {med['bare']['rps']:7.0f} req/s  p50 {ms(med['bare']['p50'])}  p99 {ms(med['bare']['p99'])}")
+    print(f"Ketang full check-in path : {med['ketang']['rps']:7.0f} req/s  p50 {ms(med['ketang']['p50'])}  p99 {ms(med['ketang']['p99'])}")
+    print(f"  ratio Ketang / bare     : {ratio:.0%}   (target >= {TARGET_RATIO:.0%}; throughput target >= {TARGET_RPS}/s)")
+    print(f"  errors {sum(r['errors'] for r in rows['ketang'])}, wrong replies in samples "
+          f"{sum(r['bad_replies'] for r in rows['ketang'])}, check-in rows recorded {recorded}")
+    print(f"class burst: {args.burst} students in {args.burst_seconds:g} s (open loop, latency from scheduled send):")
+    print(f"  p50 {ms(burst_row['p50'])}  p99 {ms(burst_row['p99'])}  slowest {ms(burst_row['max'])} "
+          f"(WeChat gives up at 5000 ms; target p99 < {ms(TARGET_BURST_P99)})")
+    print(f"  answered 200: {burst_row['n'] - burst_row['errors']}/{args.burst}, rows recorded {burst_row['recorded']}, "
+          f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
+    print(f"push fan-out: {fan}")
+    for name, peaks in memory.items():
+        if peaks:
+            print(f"peak memory per worker ({name}): max {max(peaks):.1f} MiB, mean {statistics.mean(peaks):.1f} MiB "
+                  f"over {len(peaks)} workers (VmHWM)")
+    if crashed:
+        print("server log shows errors:", *crashed[:5], sep="\n  ")
+    verdict = [
+        ("check-in throughput >= %d/s" % TARGET_RPS, med["ketang"]["rps"] >= TARGET_RPS),
+        ("ratio to bare Flask >= %d%%" % (TARGET_RATIO * 100), ratio >= TARGET_RATIO),
+        ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
+        ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
+    ]
+    print("\n== targets")
+    for label, met in verdict:
+        print(f"  {'met   ' if met else 'MISSED'}  {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

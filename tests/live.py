@@ -1,0 +1,181 @@
+"""A real server for the concurrency tests and the benchmarks: gunicorn on a free loopback port.
+
+`LiveServer` writes a config.toml (safe mode, its own database), runs `init-db`, starts
+`gunicorn -w N 'app:create_app()'`, waits for /healthz and stops the master by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bot.config import load_settings
+from bot.wxsim import WeChatSimulator
+
+ROOT = Path(__file__).resolve().parent.parent
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx5823bf96d3bd56c7"
+TOKEN = "ketangtesttoken"
+INVITE = "JOIN-STAFF"
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (bind port 0, read it, release it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_config(directory: Path, database_url: str | None = None) -> Path:
+    """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*."""
+    url = database_url or f"sqlite:///{(directory / 'ketang.db').resolve()}"
+    path = directory / "config.toml"
+    path.write_text(
+        f'[wechat]\napp_id = "{APP_ID}"\ntoken = "{TOKEN}"\nencoding_aes_key = "{AES_KEY}"\n'
+        f'[database]\nurl = "{url}"\n'
+        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "live-secret"\n'
+        f'[roles]\nteacher_invite_code = "{INVITE}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def reset_database(config: Path) -> None:
+    """Give *config*'s database a fresh schema (PostgreSQL tables are dropped first), then close it."""
+    from app import create_app
+    from bot.database import create_schema, is_sqlite
+    from models import MODELS, db
+
+    app = create_app(config)
+    with app.app_context():
+        if not is_sqlite():
+            db.drop_tables(MODELS, safe=True, cascade=True)
+        create_schema()
+    close_pool()
+
+
+def close_pool() -> None:
+    """Close this process's connections (all of a pool's), so no lock outlives a test."""
+    from models import db
+
+    if not db.is_closed():
+        db.close()
+    close_all = getattr(db.obj, "close_all", None)
+    if close_all:
+        close_all()
+
+
+def server_env(config: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WECHAT_TOKEN", "WECHAT_AES_KEY")}
+    env["KETANG_CONFIG"] = str(config)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+class LiveServer:
+    """gunicorn serving *app* (default Ketang's factory) on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
+                 app: str = "app:create_app()", extra: tuple[str, ...] = ()):
+        self.directory = Path(directory)
+        self.config = write_config(self.directory, database_url)
+        self.workers = workers
+        self.app = app
+        self.extra = extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.directory / "gunicorn.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def settings(self):
+        return load_settings(self.config, environ={})
+
+    def init_db(self) -> None:
+        reset_database(self.config)
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "init-db"], cwd=ROOT,
+                              env=server_env(self.config), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> "LiveServer":
+        log = open(self.log_path, "ab")
+        command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+                   "--timeout", "30", "--graceful-timeout", "5", *self.extra, self.app]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(self.config), stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 30
+        probe = "/healthz" if self.app.startswith("app:") else "/"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url + probe, timeout=1).status_code < 500:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # the master stops its workers
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the master's children (the workers)."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(pid) for pid in children]
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def simulator(self) -> WeChatSimulator:
+        """A WeChatSimulator posting to this server with `requests` (one session per thread)."""
+        import threading
+
+        local = threading.local()
+
+        def post(query, body):
+            session = getattr(local, "session", None)
+            if session is None:
+                session = local.session = requests.Session()
+            response = session.post(self.url + "/wechat", params=query, data=body,
+                                    headers={"Content-Type": "text/xml"}, timeout=15)
+            return response.status_code, response.content
+
+        return WeChatSimulator(self.settings, post)
+
+
+@contextmanager
+def connected(config: Path):
+    """Bind the models to *config*'s database in this process; close every connection afterwards."""
+    from app import create_app
+
+    app = create_app(config)
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        close_pool()
