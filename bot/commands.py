@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.grammar import Arg, Command, Grammar, Role, en, zh
-from handlers import common, student, teacher
+from handlers import common, schedule, student, teacher
 
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
@@ -65,6 +65,14 @@ COMMANDS: tuple[Command, ...] = (
             T, "最近一次活动的结果", "results of the latest activity", ("结果", "results")),
     Command("announce", teacher.announce, zh("发布公告") + en("announce"), (rest("text", "内容", "text"),),
             T, "发布公告并推送给学生", "post an announcement and push it", ("发布公告 下周一停课", "announce No class on Monday")),
+)
+
+# scheduled announcements (handlers/schedule.py)
+DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
+COMMANDS += (
+    Command("schedule", schedule.schedule, zh("定时公告") + en("announce at"), (DATE, rest("text", "内容", "text")),
+            T, "定时发布公告", "post an announcement at a set time",
+            ("定时公告 2026-09-08 14:00 下午的课改到302教室", "announce at 2026-09-08 14:00 Room change: 302")),
 )
 
 GRAMMAR = Grammar(COMMANDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
+from playhouse.migrate import SchemaMigrator, migrate
 
 from models import MODELS, db
 
@@ -45,9 +46,21 @@ def transaction():
 
 
 def create_schema() -> None:
-    """Create every table and index that is missing."""
+    """Create every table and index that is missing, and add columns that newer code expects."""
     with db.connection_context():
         db.create_tables(MODELS, safe=True)
+        add_missing_columns()
+
+
+def add_missing_columns() -> None:
+    """Add nullable columns a model gained since its table was created (a light upgrade)."""
+    migrator = SchemaMigrator.from_database(db.obj)
+    for model in MODELS:
+        table = model._meta.table_name
+        have = {column.name for column in db.get_columns(table)}
+        missing = [f for f in model._meta.sorted_fields if f.column_name not in have]
+        if missing:
+            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))
 
 
 def init_app(app) -> None:

@@ -6,13 +6,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import inbox
 from bot.commands import COMMANDS, GRAMMAR
 from bot.config import Settings
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.grammar import Invalid, Parsed, Role, Unknown
 from bot.replies import t
-from bot.text import fit
+from bot.text import MAX_REPLY_BYTES, fit
 from handlers import events
 from models import InboundMessage, User, db
 
@@ -31,6 +32,8 @@ class Inbound:
     text: str = ""
     event: str = ""  # lower case: subscribe, subscribe_scan, scan, unsubscribe, click, ...
     event_key: str = ""
+    msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
+    status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
 
 
 class Dispatcher:
@@ -62,7 +65,13 @@ class Dispatcher:
             return t("busy", "zh")
 
     def route(self, user: User, inbound: Inbound, now: datetime) -> str:
+        """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links)
+        reply = self.answer(ctx, inbound)
+        note = inbox.unread_note(user, ctx.lang) if reply else ""
+        return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
+
+    def answer(self, ctx: Context, inbound: Inbound) -> str:
         if inbound.kind == "text":
             return self.run_text(ctx, inbound.text)
         if inbound.kind != "event":
@@ -77,6 +86,8 @@ class Dispatcher:
             return events.unsubscribe(ctx)
         if inbound.event == "click":
             return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
+        if inbound.event == "templatesendjobfinish":
+            return inbox.template_finished(ctx.user, inbound.msg_id, inbound.status, ctx.now)
         if inbound.event in SILENT_EVENTS:
             return events.silent_event(ctx)
         return events.other_message(ctx, "other")

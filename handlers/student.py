@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
+from bot.inbox import take_unread
 from bot.text import fit_lines, normalize
 from handlers import scope
 from models import CHECKIN, CLOSED, OPEN, PRESENT, QUIZ, Activity, Announcement, Classroom, Membership, Response, User
@@ -150,7 +151,11 @@ def answer(ctx: Context, text: str) -> str:
 
 
 def notices(ctx: Context) -> str:
-    """Show the current class's announcements, newest first."""
+    """Show pushes that waited unread, if any; otherwise the current class's announcements, newest first."""
+    unread = take_unread(ctx.user)
+    if unread:
+        listing = fit_lines(ctx.t("unread_header", n=len(unread)), unread, lambda n: ctx.t("and_more", n=n))
+        return listing + "\n" + ctx.t("unread_footer")
     classroom = scope.current_class(ctx)
     rows = list(Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at.desc(), Announcement.id.desc()))
     Membership.update(notices_seen_at=ctx.now).where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
