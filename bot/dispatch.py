@@ -55,7 +55,7 @@ class Dispatcher:
                 )
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
-                user = touch_user(inbound.openid, now)
+                user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
                 reply = fit(self.route(user, inbound, now))
                 InboundMessage.update(reply=reply).where(InboundMessage.key == inbound.key).execute()
                 return reply
@@ -123,8 +123,13 @@ def unknown_reply(parsed: Unknown) -> str:
     return "\n".join(lines)
 
 
-def touch_user(openid: str, now: datetime) -> User:
-    """Return the user for *openid*, creating it on first contact; record the interaction time."""
+def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
+    """Return the user for *openid*, creating it on first contact; record when they last wrote.
+
+    Only a message the user sent opens WeChat's 48-hour customer-service window, so events
+    (unfollow, delivery reports, menu views) leave last_seen_at alone.
+    """
     User.insert(openid=openid, created_at=now).on_conflict_ignore().execute()
-    User.update(last_seen_at=now).where(User.openid == openid).execute()
+    if wrote:
+        User.update(last_seen_at=now).where(User.openid == openid).execute()
     return User.get(User.openid == openid)

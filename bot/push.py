@@ -135,7 +135,7 @@ class Pusher:
         started, sent = time.monotonic(), 0
         self.stop.clear()
         while time.monotonic() - started < RUN_BUDGET and not self.stop.is_set():
-            moment = now + timedelta(seconds=time.monotonic() - started)
+            moment = now + timedelta(seconds=int(time.monotonic() - started))  # whole seconds, like the clock
             rows = claim(moment, self.lease)
             if not rows:
                 break

@@ -44,7 +44,7 @@ class MockWechat:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> MockWechat:
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         return self
 
@@ -70,10 +70,11 @@ class MockWechat:
     # -- the API --------------------------------------------------------------------------------
 
     def answer(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
+        with self.lock:
+            self.calls[path] += 1
         if path not in PATHS or (path == "/cgi-bin/stable_token" and not self.stable_token):
             return 404, {"errcode": 404, "errmsg": "not found"}
         with self.lock:
-            self.calls[path] += 1
             injected = self._injected(path, body.get("touser"))
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
