@@ -48,14 +48,15 @@ def transaction():
 def create_schema() -> None:
     """Create every table and index that is missing, and add columns that newer code expects."""
     with db.connection_context():
+        add_missing_columns()  # first: SQLite would index a missing "column" as a string literal
         db.create_tables(MODELS, safe=True)
-        add_missing_columns()
 
 
 def add_missing_columns() -> None:
     """Add nullable columns a model gained since its table was created (a light upgrade)."""
     migrator = SchemaMigrator.from_database(db.obj)
-    for model in MODELS:
+    tables = set(db.get_tables())
+    for model in (m for m in MODELS if m._meta.table_name in tables):
         table = model._meta.table_name
         have = {column.name for column in db.get_columns(table)}
         missing = [f for f in model._meta.sorted_fields if f.column_name not in have]
