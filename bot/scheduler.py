@@ -36,7 +36,7 @@ def process_jobs(settings, clock) -> tuple:
     from bot.wechat_api import WechatApi
     from handlers.schedule import publish_due_announcements
 
-    api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads) if settings.wechat.app_secret else None
+    api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads + 2) if settings.wechat.app_secret else None
     end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
     end_lessons.__name__ = "end_stale_lessons"
     jobs = ((publish_due_announcements, 5), (end_lessons, 60), (Pusher(settings, api), 2))
