@@ -100,6 +100,6 @@ def test_the_scheduler_runs_every_job_once_at_start_and_then_on_its_interval(app
 def test_an_old_outbox_table_gains_the_new_columns(app):
     db.execute_sql("DROP TABLE outbox")
     db.execute_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, key VARCHAR(160) UNIQUE, user_id INTEGER, kind VARCHAR(32),"
-                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at DATETIME, created_at DATETIME, sent_at DATETIME)")
+                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP, sent_at TIMESTAMP)")
     create_schema()
     assert {"claim", "lease_until", "channel", "msg_id", "delivery", "last_error"} <= {c.name for c in db.get_columns("outbox")}

@@ -1,4 +1,4 @@
-"""Real `flask --app app scheduler` processes on one SQLite file, pushing to the mock WeChat API."""
+"""Real `flask --app app scheduler` processes on one database (a SQLite file, or KETANG_TEST_DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from app import create_app
 from bot.clock import utc_now
-from bot.database import create_schema
-from models import Activity, Announcement, Classroom, Lesson, Membership, Outbox, ScheduledAnnouncement, User, db
+from bot.database import create_schema, is_sqlite
+from models import MODELS, Activity, Announcement, Classroom, Lesson, Membership, Outbox, ScheduledAnnouncement, User, db
 from tests.conftest import APP_ID, ROOT, TOKEN, Chat
 from tests.mock_wechat import MockWechat
-
-pytestmark = pytest.mark.skipif(bool(os.environ.get("KETANG_TEST_DATABASE_URL")), reason="these use a SQLite file")
 
 THREADS = 4
 
@@ -34,7 +30,7 @@ app_secret = "s3cret"
 token = "{TOKEN}"
 api_base_url = "{api}"
 [database]
-url = "sqlite:///{(tmp_path / 'ketang.db').as_posix()}"
+url = "{os.environ.get('KETANG_TEST_DATABASE_URL') or 'sqlite:///' + (tmp_path / 'ketang.db').as_posix()}"
 [server]
 public_url = "https://ketang.example.edu"
 secret_key = "test-secret"
@@ -49,6 +45,8 @@ push_lease_seconds = 2
 def seed(config: Path, students: int):
     """A teacher and a class of *students* who all wrote within the last hour; return (say, openids)."""
     app = create_app(config, clock=utc_now)
+    if not is_sqlite():
+        db.drop_tables(MODELS, safe=True, cascade=True)
     create_schema()
     db.connect(reuse_if_open=True)
     now = utc_now()
