@@ -10,6 +10,10 @@ import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs import JOBS, end_stale_lessons
+from bot.official_qr import QrRenewer
+from bot.push import Pusher
+from bot.wechat_api import WechatApi
+from handlers.schedule import publish_due_announcements
 from models import db
 
 log = logging.getLogger("ketang.scheduler")
@@ -31,11 +35,6 @@ def build_scheduler(app, kind=BlockingScheduler):
 
 def process_jobs(settings, clock) -> tuple:
     """The jobs that need settings or this process's WeChat API client (the one token owner)."""
-    from bot.official_qr import QrRenewer
-    from bot.push import Pusher
-    from bot.wechat_api import WechatApi
-    from handlers.schedule import publish_due_announcements
-
     api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads + 2) if settings.wechat.app_secret else None
     end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
     end_lessons.__name__ = "end_stale_lessons"

@@ -103,3 +103,17 @@ def test_an_old_outbox_table_gains_the_new_columns(app):
                    " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP, sent_at TIMESTAMP)")
     create_schema()
     assert {"claim", "lease_until", "channel", "msg_id", "delivery", "last_error"} <= {c.name for c in db.get_columns("outbox")}
+
+
+def test_the_example_config_documents_the_scheduler_keys():
+    from bot.config import ConfigError, load_settings, settings_from_dict
+    from tests.conftest import ROOT
+
+    scheduler = load_settings(ROOT / "config.example.toml", environ={}).scheduler
+    assert (scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second) == (4, 8, 100)
+    try:
+        settings_from_dict({"scheduler": {"push_threads": 0}})
+    except ConfigError as error:
+        assert "[scheduler]" in str(error)
+    else:
+        raise AssertionError("push_threads = 0 was accepted")
