@@ -123,6 +123,8 @@ class Pusher:
         self.api = api  # bot.wechat_api.WechatApi, or None when no app_secret is configured
         conf = settings.scheduler
         self.lease = timedelta(seconds=conf.push_lease_seconds)
+        # A batch must be sent well within its lease, or another scheduler could claim it again.
+        self.batch = max(1, min(BATCH, conf.push_per_second * conf.push_lease_seconds // 2))
         self.pace = Pace(conf.push_per_second)
         self.pool = ThreadPoolExecutor(max_workers=conf.push_threads, thread_name_prefix="push")
         self.stop = threading.Event()
@@ -136,7 +138,7 @@ class Pusher:
         self.stop.clear()
         while time.monotonic() - started < RUN_BUDGET and not self.stop.is_set():
             moment = now + timedelta(seconds=int(time.monotonic() - started))  # whole seconds, like the clock
-            rows = claim(moment, self.lease)
+            rows = claim(moment, self.lease, self.batch)
             if not rows:
                 break
             outcomes = list(self.pool.map(lambda row: self.deliver(row, moment), rows))
