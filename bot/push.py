@@ -35,6 +35,7 @@ MAX_ATTEMPTS = 8
 BATCH = 100
 RUN_BUDGET = 50  # seconds one run may spend before letting the next run take over
 QUOTA_PAUSE = timedelta(hours=1)
+STALE_AFTER = timedelta(minutes=30)  # a lesson or activity notice older than this is noise: skip it
 PAUSE_KEY = "pushes_paused"
 
 
@@ -165,6 +166,8 @@ class Pusher:
         """Try each open channel in turn; keep the row when none is open."""
         if not row.user.subscribed:
             return Outcome(DROPPED, error="unsubscribed")
+        if row.kind not in ANNOUNCEMENT_KINDS and now - row.created_at > STALE_AFTER:
+            return Outcome(SKIPPED, error="stale")
         for channel in self.channels(row, now):
             if self.stop.is_set():
                 return Outcome(PENDING, retry_at=self.resume_at, refund=True)

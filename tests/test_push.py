@@ -138,6 +138,19 @@ def test_activity_pushes_without_a_channel_are_skipped_not_piled_up(world_factor
     assert "未读" not in w.say("o_s0", "帮助")
 
 
+def test_a_lesson_notice_held_up_for_half_an_hour_is_not_sent_late(world_factory, mock, clock):
+    w = world_factory()
+    mock.fail(CUSTOM, -1, times=100)
+    w.say("o_teacher", "上课")
+    w.say("o_teacher", "发布公告 一")
+    w.drain()
+    clock.advance(minutes=31)
+    mock.injected.clear()
+    w.drain()
+    assert w.status("o_s0", "lesson_started") == "skipped" and w.status("o_s0") == "sent"
+    assert all("开始上课" not in m["content"] for m in mock.sent)
+
+
 def test_activity_template_is_used_for_activity_pushes(world_factory, mock, clock):
     w = world_factory(templates={"activity": "TPL_ACT"})
     clock.advance(hours=49)
