@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import requests
+from peewee import OperationalError
 from wechatpy.exceptions import WeChatClientException
 
 from bot.config import Settings
@@ -98,6 +99,18 @@ def record(row: Outbox, outcome: Outcome, now: datetime) -> None:
     Outbox.update(fields).where(Outbox.id == row.id).execute()
 
 
+def record_surely(row: Outbox, outcome: Outcome, now: datetime, tries: int = 4) -> None:
+    """Record *outcome*, waiting out a busy database: an unrecorded send would be sent again."""
+    for attempt in range(tries):
+        try:
+            return record(row, outcome, now)
+        except OperationalError:
+            if attempt == tries - 1:
+                raise
+            log.warning("recording push %s waits for the database", row.key)
+            time.sleep(0.5 * (attempt + 1))
+
+
 def paused_until(now: datetime) -> datetime | None:
     """When pushes resume after a 45009 (daily quota), or None when they are not paused."""
     row = WechatState.get_or_none(WechatState.name == PAUSE_KEY)
@@ -159,7 +172,7 @@ class Pusher:
             except Exception as error:  # a bug or the database: retry later rather than lose the row
                 log.exception("push %s failed unexpectedly", row.key)
                 outcome = self.retry(row, now, f"{type(error).__name__}: {error}")
-            record(row, outcome, now)
+            record_surely(row, outcome, now)
             return outcome
 
     def send(self, row: Outbox, now: datetime) -> Outcome:

@@ -21,7 +21,7 @@ from tests.mock_wechat import MockWechat
 THREADS = 4
 
 
-def write_config(tmp_path: Path, api: str) -> Path:
+def write_config(tmp_path: Path, api: str, lease: int) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(f"""
 [wechat]
@@ -37,7 +37,7 @@ secret_key = "test-secret"
 [scheduler]
 push_threads = {THREADS}
 push_per_second = 1000
-push_lease_seconds = 2
+push_lease_seconds = {lease}
 """, encoding="utf-8")
     return path
 
@@ -88,7 +88,7 @@ def sent_rows() -> int:
 
 def test_a_scheduler_killed_mid_drain_loses_nothing_and_repeats_only_what_was_in_flight(tmp_path):
     with MockWechat(latency_ms=20) as mock:
-        config = write_config(tmp_path, mock.url)
+        config = write_config(tmp_path, mock.url, lease=2)  # the restarted process takes over after 2 s
         say, students = seed(config, 300)
         assert "将推送给 300 名学生" in say("o_teacher", "发布公告 期中考试改到周五")
         first = start(config, tmp_path / "first.log")
@@ -114,7 +114,7 @@ def test_a_scheduler_killed_mid_drain_loses_nothing_and_repeats_only_what_was_in
 
 def test_two_schedulers_on_one_database_close_and_send_nothing_twice(tmp_path):
     with MockWechat(latency_ms=10) as mock:
-        config = write_config(tmp_path, mock.url)
+        config = write_config(tmp_path, mock.url, lease=30)
         say, students = seed(config, 200)
         now = utc_now()
         classroom, teacher = Classroom.get(), User.get(User.openid == "o_teacher")
