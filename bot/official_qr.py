@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from bot.wechat_api import TokenError
 from models import ClassQr, Classroom
 
 log = logging.getLogger("ketang.qr")
@@ -39,8 +40,8 @@ class QrRenewer:
                 result = self.api.create_join_qr(f"join_{classroom.code}")
             except (WeChatClientException, requests.RequestException) as error:
                 log.warning("QR code for class %s not created: %s", classroom.code, error)
-                if getattr(error, "errcode", None) == 45009:
-                    break  # daily quota: the next runs try again
+                if isinstance(error, TokenError) or getattr(error, "errcode", None) == 45009:
+                    break  # no token, or the daily quota is spent: the next runs try again
                 continue
             save(classroom, result, now)
             made += 1

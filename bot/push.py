@@ -23,6 +23,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.config import Settings
 from bot.database import is_sqlite, transaction
+from bot.wechat_api import TokenError
 from models import ANNOUNCEMENT_KINDS, DROPPED, FAILED, PENDING, SENT, SKIPPED, UNREAD, Outbox, User, WechatState, db
 
 log = logging.getLogger("ketang.push")
@@ -36,6 +37,7 @@ MAX_ATTEMPTS = 8
 BATCH = 100
 RUN_BUDGET = 50  # seconds one run may spend before letting the next run take over
 QUOTA_PAUSE = timedelta(hours=1)
+TOKEN_WAIT = timedelta(minutes=1)  # no token (wrong secret, IP whitelist): try again this much later
 STALE_AFTER = timedelta(minutes=30)  # a lesson or activity notice older than this is noise: skip it
 PAUSE_KEY = "pushes_paused"
 
@@ -216,6 +218,11 @@ class Pusher:
     def on_error(self, error: WeChatClientException, row: Outbox, now: datetime) -> Outcome | None:
         """Decide what a WeChat error means for this row; None = try the next channel."""
         code = error.errcode
+        if isinstance(error, TokenError):
+            self.resume_at = now + TOKEN_WAIT
+            self.stop.set()
+            log.error("no access token (%s %s): pushes wait until %s UTC", code, error.errmsg, self.resume_at)
+            return Outcome(PENDING, retry_at=self.resume_at, error=f"token: {code} {error.errmsg}", refund=True)
         if code in OUT_OF_WINDOW:
             return None
         if code == UNFOLLOWED:

@@ -23,7 +23,12 @@ log = logging.getLogger("ketang.wechat")
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid credential, invalid token, expired token
 TOKEN_MARGIN = timedelta(seconds=60)  # never hand out a token about to expire
+TOKEN_COOLDOWN = timedelta(seconds=30)  # after a failed token request, fail fast for this long
 QR_SECONDS = 30 * 24 * 3600  # the longest a temporary QR code lives
+
+
+class TokenError(WeChatClientException):
+    """No access token could be had (wrong secret, IP not whitelisted, API unreachable): stop calling for now."""
 
 
 class DbTokenStorage(SessionStorage):
@@ -59,6 +64,8 @@ class WechatApi(WeChatClient):
         self._http.mount(self.base, HTTPAdapter(pool_connections=1, pool_maxsize=pool))
         self._lock = threading.Lock()
         self.stable = True  # use /cgi-bin/stable_token until the server says it has none
+        self.clock = clock
+        self.failed = None  # (until, (errcode, errmsg)) after a failed token request
 
     def fetch_access_token(self, stale: str | None = None) -> str:
         """Store a fresh access token, unless another thread already replaced *stale*."""
@@ -66,14 +73,24 @@ class WechatApi(WeChatClient):
             current = self.session.get(self.access_token_key)
             if current and current != stale:
                 return current
-            data = self._stable_token(force=False) if self.stable else None
-            if data is not None and stale and data["access_token"] == stale:
-                data = self._stable_token(force=True)  # the platform says it is invalid: a new one
-            if data is None:
-                data = self._token()
+            if self.failed and self.failed[0] > self.clock():
+                raise TokenError(*self.failed[1], client=self)  # failed a moment ago: do not ask again per thread
+            try:
+                data = self._fetch(stale)
+            except (WeChatClientException, requests.RequestException) as error:
+                reason = (getattr(error, "errcode", None), getattr(error, "errmsg", None) or f"{type(error).__name__}: {error}")
+                self.failed = (self.clock() + TOKEN_COOLDOWN, reason)
+                raise TokenError(*reason, client=self) from error
+            self.failed = None
             self.session.set(self.access_token_key, data["access_token"], data.get("expires_in", 7200))
             log.info("fetched an access token (%s)", "stable_token" if self.stable else "token")
             return data["access_token"]
+
+    def _fetch(self, stale: str | None) -> dict:
+        data = self._stable_token(force=False) if self.stable else None
+        if data is not None and stale and data["access_token"] == stale:
+            data = self._stable_token(force=True)  # the platform says it is invalid: a new one
+        return data if data is not None else self._token()
 
     def _stable_token(self, force: bool) -> dict | None:
         body = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret, "force_refresh": force}

@@ -240,6 +240,19 @@ def test_daily_quota_stops_all_calls_until_much_later(world_factory, mock, clock
     assert {row.attempts for row in Outbox.select()} == {1}
 
 
+@pytest.mark.parametrize("code", [40164, 40125])  # IP not whitelisted, wrong secret
+def test_no_token_stops_calling_and_loses_nothing(world_factory, mock, clock, code):
+    w = world_factory()
+    mock.fail("/cgi-bin/stable_token", code, times=100)
+    w.say("o_teacher", "发布公告 一")
+    assert w.drain() == 0
+    assert mock.calls["/cgi-bin/stable_token"] == 1 and mock.calls[CUSTOM] == 0  # not once per student
+    assert {(row.status, row.attempts) for row in Outbox.select()} == {("pending", 0)}
+    mock.injected.clear()  # the administrator fixed it
+    clock.advance(minutes=1)
+    assert w.drain() == 6 and mock.received("text") == {openid: 1 for openid in STUDENTS}
+
+
 def test_without_stable_token_the_plain_token_endpoint_is_used(world_factory, mock):
     w = world_factory(stable=False)
     w.say("o_teacher", "发布公告 一")
