@@ -177,6 +177,13 @@ class Outbox(BaseModel):
     next_try_at = DateTimeField(index=True)
     created_at = DateTimeField()
     sent_at = DateTimeField(null=True)
+    # Delivery (bot/push.py): who claimed the row and until when, how it went out, what went wrong.
+    claim = CharField(max_length=32, null=True, index=True)
+    lease_until = DateTimeField(null=True)
+    channel = CharField(max_length=16, null=True)  # custom | template
+    msg_id = CharField(max_length=32, null=True, index=True)  # a template message's MsgID
+    delivery = CharField(max_length=32, null=True)  # TEMPLATESENDJOBFINISH status
+    last_error = CharField(max_length=200, null=True)
 
 
 class Dialog(BaseModel):
@@ -222,4 +229,42 @@ class SmsLog(BaseModel):
     at = DateTimeField(index=True)
 
 
-MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall]
+
+
+# Pushes and the scheduler process (bot/push.py, bot/wechat_api.py, handlers/schedule.py).
+UNREAD, READ = "unread", "read"  # kept for the student's next reply / shown with 公告
+DROPPED, SKIPPED, FAILED = "dropped", "skipped", "failed"  # unsubscribed / no channel / gave up
+ANNOUNCEMENT_KINDS = ("announcement",)  # kept unread when no channel reaches the student; others are skipped
+
+
+class ScheduledAnnouncement(BaseModel):
+    """An announcement to post at *due_at* (定时公告); the scheduler publishes it once."""
+
+    classroom = ForeignKeyField(Classroom, backref="scheduled", on_delete="CASCADE")
+    author = ForeignKeyField(User, on_delete="CASCADE")
+    text = TextField()
+    due_at = DateTimeField(index=True)
+    created_at = DateTimeField()
+    published_at = DateTimeField(null=True)
+
+
+class WechatState(BaseModel):
+    """Shared WeChat API state owned by the scheduler: the access token, a quota pause."""
+
+    name = CharField(max_length=100, unique=True)
+    value = TextField(default="")
+    expires_at = DateTimeField(null=True)
+
+
+class ClassQr(BaseModel):
+    """A class's temporary official-account QR code (scene `join_<code>`)."""
+
+    classroom = ForeignKeyField(Classroom, unique=True, on_delete="CASCADE")
+    ticket = CharField(max_length=255)
+    url = CharField(max_length=255)
+    expires_at = DateTimeField(index=True)
+    created_at = DateTimeField()
+
+
+MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
+          FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]

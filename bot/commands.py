@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.grammar import Arg, Command, Grammar, Role, en, zh
-from handlers import account, attendance, common, records, results, roster, student, teacher
+from handlers import account, attendance, common, records, results, roster, schedule, student, teacher
 
+DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
 MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
@@ -104,7 +105,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("mark", attendance.mark, zh("改签") + en("mark"), (NUMBER, STATUS),
             T, "手动修改签到状态", "change a student's status by hand", ("改签 2024001 请假", "mark 2024001 late")),
     Command("quiz", teacher.quiz, zh("练习") + en("quiz"), (CORRECT, MINUTES, rest("question", "题目", "question")),
-            T, "发布练习：单选 B、多选 AC、判断 对/错、填空 =答案1/答案2", "publish a quiz: B, AC, true/false, =text",
+            T, "发布练习（单选 B、多选 AC、判断 对/错、填空 =答案1/答案2）", "publish a quiz: B, AC, true/false, =text",
             ("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
              "练习 =北京/北平 3 中国的首都是？", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
     Command("survey", teacher.survey, zh("问卷") + en("survey"), (OPTION_COUNT, MINUTES, rest("question", "题目", "question")),
@@ -113,7 +114,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("discuss", teacher.discuss, zh("讨论") + en("discuss"), (MINUTES.but(default=10), rest("topic", "话题", "topic")),
             T, "发起讨论（默认10分钟）", "open a discussion (10 min default)", ("讨论 10 生活中的导数", "discuss Derivatives in life")),
     Command("results", results.results, zh("结果") + en("results"), (ACTIVITY_NO,),
-            T, "最近（或第 n 个）活动的结果", "results of the latest (or n-th) activity", ("结果", "结果 2", "results")),
+            T, "查看活动结果（最近一个，或第 n 个）", "results of the latest (or n-th) activity", ("结果", "结果 2", "results")),
     Command("lost_report", results.lost_report, zh("不懂情况") + en("lost report"), (),
             T, "本节课的「不懂」人数和说明", "this lesson's lost signals and notes", ("不懂情况", "lost report")),
     Command("roll_call", attendance.roll_call, zh("点名") + en("roll call"), (PICK,),
@@ -129,6 +130,9 @@ COMMANDS: tuple[Command, ...] = (
             T, "解除某学号的认证（学号被他人占用时）", "release a verified student number", ("解除认证 2024001", "release 2024001")),
     Command("announce", teacher.announce, zh("发布公告") + en("announce"), (rest("text", "内容", "text"),),
             T, "发布公告并推送给学生", "post an announcement and push it", ("发布公告 下周一停课", "announce No class on Monday")),
+    Command("schedule", schedule.schedule, zh("定时公告") + en("announce at"), (DATE, rest("text", "内容", "text")),
+            T, "定时发布公告", "post an announcement at a set time",
+            ("定时公告 2026-09-08 14:00 改到302教室", "announce at 2026-09-08 14:00 Room change: 302")),
 )
 
 GRAMMAR = Grammar(COMMANDS)

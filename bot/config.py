@@ -70,6 +70,14 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class SchedulerSettings:
+    lesson_max_hours: int = 4
+    push_threads: int = 8
+    push_per_second: int = 100
+    push_lease_seconds: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
     wechat: WechatSettings = field(default_factory=WechatSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -77,6 +85,7 @@ class Settings:
     school: SchoolSettings = field(default_factory=SchoolSettings)
     roles: RolesSettings = field(default_factory=RolesSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
 
 ENV_OVERRIDES = {
@@ -117,6 +126,9 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("sms.backend must be 'console' or 'http'")
     if settings.wechat.max_clock_skew_seconds < 0:
         raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
+    scheduler = settings.scheduler
+    if min(scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second, scheduler.push_lease_seconds) < 1:
+        raise ConfigError("every [scheduler] value must be 1 or more")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -45,16 +45,7 @@ class Context:
 
     def push(self, user: User, kind: str, text: str, key: str) -> bool:
         """Queue *text* for *user*; the unique *key* makes a repeat a no-op."""
-        inserted = (
-            Outbox.insert(
-                key=key, user=user, kind=kind, text=text,
-                next_try_at=self.now, created_at=self.now,
-            )
-            .on_conflict_ignore()
-            .as_rowcount()
-            .execute()
-        )
-        return bool(inserted)
+        return enqueue(user, kind, text, key, self.now)
 
     # --- multi-step dialogs, kept in the database so every worker sees them ---
 
@@ -78,3 +69,14 @@ class Context:
 
     def end_dialog(self) -> None:
         Dialog.delete().where(Dialog.user == self.user).execute()
+
+
+def enqueue(user, kind: str, text: str, key: str, now: datetime) -> bool:
+    """Write one push to the outbox (inside the caller's transaction); False if *key* was queued before."""
+    inserted = (
+        Outbox.insert(key=key, user=user, kind=kind, text=text, next_try_at=now, created_at=now)
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+    return bool(inserted)

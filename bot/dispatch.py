@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import inbox
 from bot.commands import COMMANDS, FLOWS, GRAMMAR
 from bot.config import Settings
 from bot.context import Context, UserError
@@ -14,7 +15,7 @@ from bot.database import transaction
 from bot.grammar import Invalid, Parsed, Role, Unknown
 from bot.prepared import Prepared
 from bot.replies import t
-from bot.text import fit
+from bot.text import MAX_REPLY_BYTES, fit
 from handlers import events
 from models import Dialog, InboundMessage, User, db
 
@@ -33,6 +34,8 @@ class Inbound:
     text: str = ""
     event: str = ""  # lower case: subscribe, subscribe_scan, scan, unsubscribe, click, ...
     event_key: str = ""
+    msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
+    status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
 
 
 class Dispatcher:
@@ -51,8 +54,8 @@ class Dispatcher:
                 claimed = CLAIM.rowcount(inbound.key, inbound.openid, now)
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
-                user = touch_user(inbound.openid, now)
-                reply = fit(self.route(user, inbound, now, after_commit))
+                user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
+                reply = self.route(user, inbound, now, after_commit)
                 SAVE_REPLY.rowcount(reply, inbound.key)
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
@@ -66,8 +69,14 @@ class Dispatcher:
         return reply
 
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
+        """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links,
                       sms=self.sms, after_commit=after_commit)
+        reply = self.answer(ctx, inbound)
+        note = inbox.unread_note(user, ctx.lang) if reply else ""
+        return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
+
+    def answer(self, ctx: Context, inbound: Inbound) -> str:
         if inbound.kind == "text":
             return self.run_text(ctx, inbound.text)
         if inbound.kind != "event":
@@ -82,6 +91,8 @@ class Dispatcher:
             return events.unsubscribe(ctx)
         if inbound.event == "click":
             return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
+        if inbound.event == "templatesendjobfinish":
+            return inbox.template_finished(ctx.user, inbound.msg_id, inbound.status, ctx.now)
         if inbound.event in SILENT_EVENTS:
             return events.silent_event(ctx)
         return events.other_message(ctx, "other")
@@ -138,13 +149,17 @@ def unknown_reply(parsed: Unknown) -> str:
     return "\n".join(lines)
 
 
-def touch_user(openid: str, now: datetime) -> User:
-    """Return the user for *openid*, creating it on first contact; record the interaction time."""
+def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
+    """Return the user for *openid*, creating it on first contact; record when they last wrote.
+
+    Only a message the user sent opens WeChat's 48-hour customer-service window, so events
+    (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
+    """
     user = USER_BY_OPENID.first(openid)  # the usual case: one query, not three
     if user is None:
-        User.insert(openid=openid, created_at=now, last_seen_at=now).on_conflict_ignore().execute()
+        User.insert(openid=openid, created_at=now, last_seen_at=now if wrote else None).on_conflict_ignore().execute()
         user = User.get(User.openid == openid)
-    if user.last_seen_at != now:
+    if wrote and user.last_seen_at != now:
         SEEN.rowcount(now, user.id)
         user.last_seen_at = now
     return user

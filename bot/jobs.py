@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from peewee import Case
+
 from bot.database import transaction
-from models import CLOSED, OPEN, Activity, InboundMessage
+from models import CLOSED, OPEN, Activity, Dialog, InboundMessage, Lesson
 
 log = logging.getLogger("ketang.jobs")
 
@@ -36,4 +38,29 @@ def purge_dedupe(now: datetime) -> int:
         return InboundMessage.delete().where(InboundMessage.created_at < now - DEDUPE_KEEP).execute()
 
 
+def expire_dialogs(now: datetime) -> int:
+    """Delete dialogs whose time ran out."""
+    with transaction():
+        return Dialog.delete().where(Dialog.expires_at < now).execute()
+
+
+def end_stale_lessons(now: datetime, max_hours: int = 4) -> int:
+    """End lessons left open longer than *max_hours*, closing their open activities; return how many."""
+    limit = timedelta(hours=max_hours)
+    stale = Lesson.select(Lesson.id, Lesson.started_at).where((Lesson.live == 1) & (Lesson.started_at < now - limit))
+    ended = 0
+    for lesson in list(stale):
+        end = lesson.started_at + limit
+        with transaction():
+            claimed = Lesson.update(ended_at=end, live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute()
+            if claimed:
+                Activity.update(status=CLOSED, closed_at=Case(None, [(Activity.deadline < end, Activity.deadline)], end)).where(
+                    (Activity.lesson == lesson.id) & (Activity.status == OPEN)).execute()
+            ended += claimed
+    if ended:
+        log.info("ended %d lessons open longer than %d hours", ended, max_hours)
+    return ended
+
+
 JOBS = ((close_due_activities, 5), (purge_dedupe, 3600))  # (job, every N seconds)
+JOBS += ((expire_dialogs, 60),)

@@ -9,6 +9,9 @@ from flask import Blueprint, Response, abort, current_app
 from markupsafe import escape
 from qrcode.image.pure import PyPNGImage
 
+from bot.official_qr import ready_qr
+from models import Classroom
+
 bp = Blueprint("qr", __name__)
 
 
@@ -27,7 +30,14 @@ def class_qr(token: str):
     code = kt.links.value("qr", token, kt.clock())
     if code is None:
         abort(403)
-    return Response(png(kt.links.url(f"/join/{code}")), mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(png(qr_content(kt, code)), mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def qr_content(kt, code: str) -> str:
+    """The class's official-account QR link when the scheduler made one, else our join page."""
+    classroom = Classroom.get_or_none(Classroom.code == code)
+    official = ready_qr(classroom.id, kt.clock()) if classroom else None
+    return official.url if official else kt.links.url(f"/join/{code}")
 
 
 @bp.get("/join/<code>")

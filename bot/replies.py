@@ -222,6 +222,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "released": ("已解除学号 {student_no} 的认证；原账号保留为「未认证」。本人现在可以重新认证。", "Released {student_no}; the old account stays “not verified”. The student can verify now."),
 }
 
+# pushes, scheduled announcements, official QR codes (bot/push.py, bot/inbox.py, handlers/schedule.py)
+CATALOGUE.update({
+    "unread_note": ("\n📬 你有 {n} 条未读公告，发送「公告」查看。", "\n📬 You have {n} unread announcement(s); send “notices” to read them."),
+    "unread_header": ("【未读公告 · {n} 条】", "[Unread announcements · {n}]"),
+    "unread_footer": ("再发送「公告」查看当前课堂的全部公告。", "Send “notices” again for all announcements of the current class."),
+    "scheduled": ("已定时：{at} 在「{name}」发布这条公告，并推送给学生。", "Scheduled: posted to “{name}” and pushed to students at {at}."),
+    "schedule_in_past": ("{at} 已经过去了，请写一个将来的时间。", "{at} has already passed; give a time in the future."),
+    "schedule_too_far": ("最多只能定时到一年以内。", "You can schedule at most a year ahead."),
+    "schedule_format": ("时间格式不对。用法：定时公告 <YYYY-MM-DD HH:MM> <内容>\n例如：定时公告 2026-09-08 14:00 下午的课改到302教室", "Wrong time format. Usage: announce at <YYYY-MM-DD HH:MM> <text>\nFor example: announce at 2026-09-08 14:00 Room change: 302"),
+    "qr_official": ("\n这是公众号二维码：学生扫码即关注公众号并加入课堂。", "\nThis is the official-account QR code: scanning it follows the account and joins the class."),
+    "qr_page": ("\n扫码后按页面提示在公众号发送「加入 {code}」。", "\nAfter scanning, students send “join {code}” in the official account as the page says."),
+})
+
 
 def t(key: str, lang: str = "zh", **params) -> str:
     """Return catalogue text *key* in *lang* ("zh" or "en"), formatted with *params*."""

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
+from functools import partial
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.jobs import JOBS
+from bot.jobs import JOBS, end_stale_lessons
+from bot.official_qr import QrRenewer
+from bot.push import Pusher
+from bot.wechat_api import WechatApi
+from handlers.schedule import publish_due_announcements
 from models import db
 
 log = logging.getLogger("ketang.scheduler")
@@ -20,10 +26,20 @@ def build_scheduler(app, kind=BlockingScheduler):
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
-    for job, seconds in JOBS:
+    start = datetime.now(timezone.utc)  # run everything once at start-up, then on the interval
+    for job, seconds in JOBS + process_jobs(kt.settings, kt.clock):
         scheduler.add_job(_runner(app, job, kt.clock), "interval", seconds=seconds, id=job.__name__,
-                          name=job.__name__, replace_existing=True)
+                          name=job.__name__, replace_existing=True, next_run_time=start)
     return scheduler
+
+
+def process_jobs(settings, clock) -> tuple:
+    """The jobs that need settings or this process's WeChat API client (the one token owner)."""
+    api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads + 2) if settings.wechat.app_secret else None
+    end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
+    end_lessons.__name__ = "end_stale_lessons"
+    jobs = ((publish_due_announcements, 5), (end_lessons, 60), (Pusher(settings, api), 2))
+    return jobs + (((QrRenewer(api), 60),) if api else ())
 
 
 def _runner(app, job, clock):

@@ -119,7 +119,8 @@ def _parse(xml: bytes):
         data = message._data
         openid = data["FromUserName"]
         fields = [openid, data.get("ToUserName") or "", data.get("CreateTime") or "", data.get("Content") or "",
-                  data.get("Event") or "", data.get("EventKey") or "", data.get("MsgId") or ""]
+                  data.get("Event") or "", data.get("EventKey") or "", data.get("MsgId") or "",
+                  data.get("MsgID") or "", data.get("Status") or ""]
         if not all(isinstance(f, str) for f in fields) or not 0 < len(openid) <= 64:
             raise ValueError("unexpected XML shape")
         if data.get("MsgId") and not MSG_ID.fullmatch(data["MsgId"]):
@@ -136,7 +137,8 @@ def _parse(xml: bytes):
     else:
         key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
     text = (data.get("Content") or "") if kind == "text" else ""
-    return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event, event_key=event_key)
+    return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
+                            event_key=event_key, msg_id=data.get("MsgID") or "", status=data.get("Status") or "")
 
 
 KINDS = {"text", "event", "image", "voice", "video", "shortvideo", "location", "link"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
+from bot.inbox import take_unread
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import account, quiz, scope
@@ -223,7 +224,11 @@ def leave(ctx: Context, ref: str) -> str:
 
 
 def notices(ctx: Context) -> str:
-    """Show the current class's announcements, newest first."""
+    """Show pushes that waited unread, if any; otherwise the current class's announcements, newest first."""
+    unread = take_unread(ctx.user)
+    if unread:
+        listing = fit_lines(ctx.t("unread_header", n=len(unread)), unread, lambda n: ctx.t("and_more", n=n))
+        return listing + "\n" + ctx.t("unread_footer")
     classroom = scope.current_class(ctx)
     rows = list(Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at.desc(), Announcement.id.desc()))
     Membership.update(notices_seen_at=ctx.now).where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from bot.context import Context, UserError
+from bot.context import Context, UserError, enqueue
 from bot.replies import t
 from handlers import scope
 from handlers.attendance import attendance_sheet
@@ -26,6 +26,7 @@ from models import (
     TRUE_FALSE,
     Activity,
     Announcement,
+    ClassQr,
     Classroom,
     Lesson,
     School,
@@ -69,7 +70,9 @@ def qr_link(ctx: Context, classroom: Classroom) -> str:
 def qr(ctx: Context) -> str:
     """Link to the current class's join QR image."""
     classroom = scope.current_class(ctx)
-    return ctx.t("qr_link", name=classroom.name, code=classroom.code, qr=qr_link(ctx, classroom))
+    official = ClassQr.get_or_none((ClassQr.classroom == classroom) & (ClassQr.expires_at > ctx.now))
+    note = ctx.t("qr_official") if official else ctx.t("qr_page", code=classroom.code)
+    return ctx.t("qr_link", name=classroom.name, code=classroom.code, qr=qr_link(ctx, classroom)) + note
 
 
 def start_lesson(ctx: Context) -> str:
@@ -199,9 +202,15 @@ def close(ctx: Context) -> str:
 def announce(ctx: Context, text: str) -> str:
     """Post an announcement and queue a push to every student of the class."""
     classroom = scope.current_class(ctx)
-    note = Announcement.create(classroom=classroom, author=ctx.user, text=text, created_at=ctx.now)
+    n = post_announcement(classroom, ctx.user, text, ctx.now)
+    return ctx.t("announced", name=classroom.name, n=n)
+
+
+def post_announcement(classroom: Classroom, author, text: str, now) -> int:
+    """Create the announcement and queue its push to every student; return how many students."""
+    note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
     students = scope.student_ids(classroom)
     push = t("push_announcement", "zh", name=classroom.name, text=text)
     for user_id in students:
-        ctx.push(user_id, "announcement", push, f"announcement:{note.id}:{user_id}")
-    return ctx.t("announced", name=classroom.name, n=len(students))
+        enqueue(user_id, "announcement", push, f"announcement:{note.id}:{user_id}", now)
+    return len(students)

@@ -1,0 +1,46 @@
+"""A student's undelivered pushes: counted in every reply, shown by 公告, and template receipts."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.replies import t
+from models import ANNOUNCEMENT_KINDS, PENDING, READ, SENT, UNREAD, Outbox, User
+
+log = logging.getLogger("ketang.inbox")
+
+
+def unread_count(user: User) -> int:
+    return Outbox.select().where((Outbox.user == user) & (Outbox.status == UNREAD)).count()
+
+
+def unread_note(user: User, lang: str) -> str:
+    """The line added to a reply while pushes wait unread ("" when none)."""
+    n = unread_count(user)
+    return t("unread_note", lang, n=n) if n else ""
+
+
+def take_unread(user: User) -> list[str]:
+    """Return the user's unread push texts, oldest first, and mark them read."""
+    rows = list(Outbox.select(Outbox.id, Outbox.text).where((Outbox.user == user) & (Outbox.status == UNREAD))
+                .order_by(Outbox.created_at, Outbox.id))
+    if rows:
+        Outbox.update(status=READ).where(Outbox.id.in_([r.id for r in rows])).execute()
+    return [r.text for r in rows]
+
+
+def template_finished(user: User, msg_id: str, status: str, now: datetime) -> str:
+    """Record WeChat's TEMPLATESENDJOBFINISH report for the template message *msg_id*; reply nothing."""
+    row = Outbox.get_or_none((Outbox.msg_id == msg_id) & (Outbox.user == user) & (Outbox.status == SENT)) if msg_id else None
+    if row is None:
+        log.info("template report for unknown MsgID %r from %s: %s", msg_id, user.openid, status)
+        return ""
+    fields = {Outbox.delivery: (status or "unknown")[:32]}
+    if status.startswith("failed") and "block" in status:
+        if row.kind in ANNOUNCEMENT_KINDS:
+            fields[Outbox.status] = UNREAD  # the student blocks template messages: their next reply says so
+    elif status.startswith("failed"):
+        fields.update({Outbox.status: PENDING, Outbox.next_try_at: now})  # WeChat could not deliver: try again
+    Outbox.update(fields).where(Outbox.id == row.id).execute()
+    return ""

@@ -1,0 +1,61 @@
+"""Scheduled announcements (定时公告): the teacher command, and the job that posts them when due."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+from bot.context import Context, UserError
+from bot.database import transaction
+from handlers import scope
+from handlers.teacher import post_announcement
+from models import Classroom, ScheduledAnnouncement, User
+
+log = logging.getLogger("ketang.schedule")
+
+TIME_AND_TEXT = re.compile(r"\s*(\d{1,2})\s*[:：]\s*(\d{2})[\s,，、]*(.+)", re.DOTALL)  # \d also takes ０-９
+HORIZON = timedelta(days=366)
+
+
+def schedule(ctx: Context, date: str, text: str) -> str:
+    """Schedule an announcement for `YYYY-MM-DD HH:MM` (school time) in the current class."""
+    classroom = scope.current_class(ctx)
+    due, body = _parse(ctx, date, text)
+    if due <= ctx.now:
+        raise UserError("schedule_in_past", at=ctx.local(due).strftime("%Y-%m-%d %H:%M"))
+    if due > ctx.now + HORIZON:
+        raise UserError("schedule_too_far")
+    ScheduledAnnouncement.create(classroom=classroom, author=ctx.user, text=body, due_at=due, created_at=ctx.now)
+    return ctx.t("scheduled", name=classroom.name, at=ctx.local(due).strftime("%Y-%m-%d %H:%M"))
+
+
+def _parse(ctx: Context, date: str, text: str) -> tuple[datetime, str]:
+    """Return the naive-UTC moment of *date* plus the HH:MM that starts *text*, and the text after it."""
+    match = TIME_AND_TEXT.match(text)
+    if not match:
+        raise UserError("schedule_format")
+    try:
+        year, month, day = (int(part) for part in date.split("-"))
+        local = datetime(year, month, day, int(match.group(1)), int(match.group(2)), tzinfo=ctx.settings.school.tz)
+    except ValueError:
+        raise UserError("schedule_format") from None
+    return local.astimezone(timezone.utc).replace(tzinfo=None), match.group(3).strip()
+
+
+def publish_due_announcements(now: datetime) -> int:
+    """Post every scheduled announcement that is due, once even with two schedulers; return how many."""
+    due = ScheduledAnnouncement.select(ScheduledAnnouncement.id).where(
+        ScheduledAnnouncement.published_at.is_null() & (ScheduledAnnouncement.due_at <= now))
+    posted = 0
+    for item in list(due):
+        with transaction():
+            claimed = ScheduledAnnouncement.update(published_at=now).where(
+                (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute()
+            if claimed:
+                row = ScheduledAnnouncement.get_by_id(item.id)
+                post_announcement(Classroom.get_by_id(row.classroom_id), User.get_by_id(row.author_id), row.text, now)
+            posted += claimed
+    if posted:
+        log.info("published %d scheduled announcements", posted)
+    return posted
