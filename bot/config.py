@@ -72,8 +72,8 @@ class SmsSettings:
 @dataclass(frozen=True)
 class SchedulerSettings:
     lesson_max_hours: int = 4
-    push_threads: int = 8
-    push_per_second: int = 100
+    push_threads: int = 16
+    push_per_second: int = 400
     push_lease_seconds: int = 120
 
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from peewee import fn
+
+from bot.prepared import Prepared
 from bot.replies import t
 from models import ANNOUNCEMENT_KINDS, PENDING, READ, SENT, UNREAD, Outbox, User
 
 log = logging.getLogger("ketang.inbox")
 
 
+# Every reply asks, so the count is compiled once (bot/prepared.py).
+_UNREAD = Prepared(lambda user, status: Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == user) & (Outbox.status == status)))
+
+
 def unread_count(user: User) -> int:
-    return Outbox.select().where((Outbox.user == user) & (Outbox.status == UNREAD)).count()
+    return _UNREAD.scalar(user, UNREAD)
 
 
 def unread_note(user: User, lang: str) -> str:

@@ -106,11 +106,12 @@ def test_an_old_outbox_table_gains_the_new_columns(app):
 
 
 def test_the_example_config_documents_the_scheduler_keys():
-    from bot.config import ConfigError, load_settings, settings_from_dict
+    from bot.config import ConfigError, SchedulerSettings, load_settings, settings_from_dict
     from tests.conftest import ROOT
 
     scheduler = load_settings(ROOT / "config.example.toml", environ={}).scheduler
-    assert (scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second) == (4, 8, 100)
+    assert scheduler == SchedulerSettings()  # the example shows the defaults
+    assert (scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second) == (4, 16, 400)
     try:
         settings_from_dict({"scheduler": {"push_threads": 0}})
     except ConfigError as error:
