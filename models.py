@@ -144,6 +144,7 @@ class RollCall(BaseModel):
     picked_at = DateTimeField()
     deadline = DateTimeField()
     answered_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)  # when the scheduler closed the window and told the teacher
 
     class Meta:
         indexes = ((("lesson", "user"), True),)

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from bot.context import Context
+from bot.context import Context, enqueue
 from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
@@ -54,6 +54,16 @@ def lesson_summaries(lesson: Lesson, sheet: dict[int, str]) -> dict[int, str]:
             parts.append(t("summary_quizzes", "zh", right=right.get(user_id, 0), total=total))
         summaries[user_id] = "；".join(parts) or t("summary_nothing", "zh")
     return summaries
+
+
+def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
+    """Queue every student of the ended *lesson* their summary push; return the attendance sheet."""
+    sheet = attendance_sheet(lesson)
+    name = lesson.classroom.name
+    for user_id, line in lesson_summaries(lesson, sheet).items():
+        enqueue(user_id, "lesson_summary", t("push_summary", "zh", name=name, summary=line),
+                f"lesson:{lesson.id}:summary:{user_id}", now)
+    return sheet
 
 
 def record(ctx: Context) -> str:

@@ -10,9 +10,8 @@ from peewee import IntegrityError
 from bot.context import Context, UserError, enqueue
 from bot.replies import t
 from handlers import scope
-from handlers.attendance import attendance_sheet
 from handlers.quiz import options_in, read_key, shown_key
-from handlers.records import lesson_summaries
+from handlers.records import queue_summaries
 from models import (
     CHECKIN,
     CLOSED,
@@ -99,10 +98,7 @@ def end_lesson(ctx: Context) -> str:
     lesson = scope.live_lesson(ctx, classroom)
     closed = _close_open(ctx, lesson)
     Lesson.update(ended_at=ctx.now, live=None).where(Lesson.id == lesson.id).execute()
-    sheet = attendance_sheet(lesson)
-    for user_id, line in lesson_summaries(lesson, sheet).items():
-        ctx.push(user_id, "lesson_summary", t("push_summary", "zh", name=classroom.name, summary=line),
-                 f"lesson:{lesson.id}:summary:{user_id}")
+    sheet = queue_summaries(lesson, ctx.now)
     came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
     return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came, total=len(sheet))
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from bot.jobs import close_roll_calls
 from models import Outbox, RollCall, User
 from tests.conftest import simulator_for
 
@@ -103,6 +104,11 @@ def test_a_lesson_with_every_activity_type(app, klass, clock, client):
     report = wx.send_text(t, "点名情况")
     assert "✓" in report and "✗ 未应答" in report
     assert "现在没有点到你的名" in wx.send_text("o_s6", "到")
+    # The scheduler closes the window and tells the teacher, once, even if it runs again.
+    assert close_roll_calls(clock()) == 2 and close_roll_calls(clock()) == 0
+    result = Outbox.get(Outbox.kind == "roll_call_result")
+    assert result.user.openid == t and "2 人中 1 人应答" in result.text
+    assert f"未应答：{User.get(User.openid == second).name}" in result.text
 
     # Results of an earlier activity by number, then the end of the lesson and the records.
     assert "答对 1 人" in wx.send_text(t, "结果 2") and "共 7 个活动" in wx.send_text(t, "结果 2")

@@ -62,7 +62,8 @@ def test_an_activity_closes_itself_at_its_deadline(say, teacher, clock, app):
 
 
 def test_a_lesson_left_open_is_ended_after_the_limit(say, teacher, clock):
-    openid, _ = teacher
+    openid, code = teacher
+    join(say, code, "o_s1")
     say(openid, "上课")
     say(openid, "开启签到 600")
     clock.advance(hours=4)
@@ -73,6 +74,8 @@ def test_a_lesson_left_open_is_ended_after_the_limit(say, teacher, clock):
     lesson, activity = Lesson.get(), Activity.get()
     assert lesson.live is None and lesson.ended_at == lesson.started_at + timedelta(hours=4)
     assert activity.status == "closed" and activity.closed_at == lesson.ended_at
+    summary = Outbox.get(Outbox.kind == "lesson_summary")  # as if the teacher had sent 下课
+    assert summary.user.openid == "o_s1" and "已下课" in summary.text and "签到：缺勤" in summary.text
     assert "已通知" in say(openid, "上课")  # a new lesson can start
 
 
@@ -90,7 +93,7 @@ def test_the_scheduler_runs_every_job_once_at_start_and_then_on_its_interval(app
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job.trigger.interval.total_seconds() for job in scheduler.get_jobs()}
-        assert jobs == {"close_due_activities": 5, "purge_dedupe": 3600, "expire_dialogs": 60,
+        assert jobs == {"close_due_activities": 5, "purge_dedupe": 3600, "expire_dialogs": 60, "close_roll_calls": 10,
                         "publish_due_announcements": 5, "end_stale_lessons": 60, "drain_outbox": 2}
         # no app_secret: no API client, so no QR job and no token fetched
     finally:
