@@ -56,7 +56,7 @@ def main(n: int = 2000) -> None:
     close_pool()
     shutil.rmtree(directory, ignore_errors=True)
     print(f"{n} check-ins in one process: {seconds / n * 1000:.2f} ms each{'' if os.environ.get('NOPROFILE') else ' (under the profiler)'}, {n / seconds:.0f}/s")
-    profiler and pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(35)
+    profiler and pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "35")))
 
 
 if __name__ == "__main__":

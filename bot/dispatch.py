@@ -99,7 +99,7 @@ class Dispatcher:
 
     def run_text(self, ctx: Context, text: str) -> str:
         parsed = GRAMMAR.parse(text)
-        dialog = Dialog.get_or_none(Dialog.user == ctx.user)
+        dialog = DIALOG_OF.first(ctx.user)
         if dialog is not None:
             flow = FLOWS.get(dialog.flow)
             belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
@@ -169,4 +169,5 @@ def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
 CLAIM = Prepared(lambda key, openid, now: InboundMessage.insert(key=key, openid=openid, created_at=now).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
 USER_BY_OPENID = Prepared(lambda openid: User.select().where(User.openid == openid).limit(1))
+DIALOG_OF = Prepared(lambda user: Dialog.select().where(Dialog.user == user).limit(1))
 SEEN = Prepared(lambda now, user_id: User.update(last_seen_at=now).where(User.id == user_id))
