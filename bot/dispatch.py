@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from peewee import fn
+
 from bot import inbox
 from bot.commands import COMMANDS, FLOWS, GRAMMAR
 from bot.config import Settings
@@ -17,7 +19,7 @@ from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import events
-from models import Dialog, InboundMessage, User, db
+from models import UNREAD, Dialog, InboundMessage, Outbox, User, db
 
 log = logging.getLogger("ketang.dispatch")
 
@@ -73,7 +75,8 @@ class Dispatcher:
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links,
                       sms=self.sms, after_commit=after_commit)
         reply = self.answer(ctx, inbound)
-        note = inbox.unread_note(user, ctx.lang) if reply else ""
+        # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
+        note = inbox.unread_note(user, ctx.lang) if reply and user.unread_at_start else ""
         return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
 
     def answer(self, ctx: Context, inbound: Inbound) -> str:
@@ -99,7 +102,7 @@ class Dispatcher:
 
     def run_text(self, ctx: Context, text: str) -> str:
         parsed = GRAMMAR.parse(text)
-        dialog = DIALOG_OF.first(ctx.user)
+        dialog = DIALOG_OF.first(ctx.user) if ctx.user.in_dialog else None
         if dialog is not None:
             flow = FLOWS.get(dialog.flow)
             belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
@@ -155,10 +158,11 @@ def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
     Only a message the user sent opens WeChat's 48-hour customer-service window, so events
     (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
     """
-    user = USER_BY_OPENID.first(openid)  # the usual case: one query, not three
+    user = USER_BY_OPENID.first(openid, UNREAD)  # the usual case: one query, not five
     if user is None:
         User.insert(openid=openid, created_at=now, last_seen_at=now if wrote else None).on_conflict_ignore().execute()
         user = User.get(User.openid == openid)
+        user.unread_at_start, user.in_dialog = inbox.unread_count(user), Dialog.get_or_none(Dialog.user == user) is not None
     if wrote and user.last_seen_at != now:
         SEEN.rowcount(now, user.id)
         user.last_seen_at = now
@@ -168,6 +172,11 @@ def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
 # The queries every message makes, compiled once (bot/prepared.py).
 CLAIM = Prepared(lambda key, openid, now: InboundMessage.insert(key=key, openid=openid, created_at=now).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
-USER_BY_OPENID = Prepared(lambda openid: User.select().where(User.openid == openid).limit(1))
+# The user, whether pushes wait unread for them, and whether they are in a dialog: one statement.
+USER_BY_OPENID = Prepared(lambda openid, unread: User.select(
+    User,
+    Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
+    Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
+).where(User.openid == openid).limit(1))
 DIALOG_OF = Prepared(lambda user: Dialog.select().where(Dialog.user == user).limit(1))
 SEEN = Prepared(lambda now, user_id: User.update(last_seen_at=now).where(User.id == user_id))
