@@ -24,7 +24,7 @@ config: install config.toml
 # No access log: in plaintext mode a logged query string is a replayable signature.
 run: install config.toml
 	$(BIN)/flask --app app init-db
-	$(BIN)/flask --app app info
+	$(BIN)/flask --app app info --local http://$(HOST):$(PORT)/wechat
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/flask --app app scheduler & \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) 'app:create_app()'

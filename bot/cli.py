@@ -67,7 +67,9 @@ def init_app(app) -> None:
         click.echo(f"unbound {phone[:3]}****{phone[-4:]} from account {holder.openid}")
 
     @app.cli.command("info")
-    def info_command():
+    @click.option("--local", default="http://127.0.0.1:8000/wechat", show_default=True,
+                  help="The webhook of the server started beside it (for the chat line).")
+    def info_command(local: str):
         """Print what to paste into the official account's admin page, and how to try the bot."""
         kt = app.extensions["ketang"]
         wechat = kt.settings.wechat
@@ -78,7 +80,7 @@ def init_app(app) -> None:
         click.echo(f"  消息加解密方式  {'安全模式 (safe mode)' if wechat.safe_mode else '明文模式 (plaintext)'}")
         click.echo("Try it without WeChat, in another terminal:")
         click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
-        click.echo("  .venv/bin/flask --app app chat --as o_teacher --url http://127.0.0.1:8000/wechat")
+        click.echo(f"  .venv/bin/flask --app app chat --as o_teacher --url {local}")
 
     @app.cli.command("chat")
     @click.option("--as", "openid", required=True, help="The openid to chat as (any string, e.g. o_teacher).")

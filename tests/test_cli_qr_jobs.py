@@ -69,6 +69,12 @@ def test_make_teacher_cli(app, say, teacher):
     assert User.get(User.openid == "o_s").is_teacher
 
 
+def test_info_prints_what_the_admin_page_needs(app):
+    out = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8010/wechat"]).output
+    assert "https://ketang.example.edu/wechat" in out and "安全模式" in out
+    assert "chat --as o_teacher --url http://127.0.0.1:8010/wechat" in out  # the port make run serves on
+
+
 def test_chat_cli_goes_through_the_webhook(app):
     app.test_cli_runner().invoke(args=["make-teacher", "o_t"])
     script = "创建课堂 物理\n/as o_s\n我的课堂\n/scan 000000\n/quit\n"
