@@ -46,6 +46,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "already_joined": ("你已经在「{name}」里了（课堂码 {code}）。", "You are already in “{name}” (code {code})."),
     "joined": ("已加入「{name}」（课堂码 {code}）。", "Joined “{name}” (code {code})."),
     "joined_live": ("正在上课：签到开启后发送「签到」。", "The lesson is on: send “签到” when check-in opens."),
+    "joined_checkin_open": ("正在签到（{at} 截止）：现在发送「签到」。", "Check-in is open until {at}: send “签到” now."),
     "joined_idle": ("上课后发送「签到」签到，发送「公告」查看公告。", "When the lesson starts, send “签到” to check in; “公告” shows announcements."),
     "welcome": ("欢迎使用课堂助手！\n学生：发送「加入 <6位课堂码>」加入课堂。\n老师：发送「教师认证 <邀请码>」。\n发送「帮助」查看全部命令。", "Welcome to Ketang!\nStudents: send “join <6-digit code>”.\nTeachers: send “teacher <invite-code>”.\nSend “help” for every command."),
     "welcome_short": ("欢迎使用课堂助手！", "Welcome to Ketang!"),

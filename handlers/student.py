@@ -60,12 +60,18 @@ def enroll(ctx: Context, classroom: Classroom) -> str:
         .execute()
     )
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
-    live = scope.open_lesson(classroom) is not None
+    lesson = scope.open_lesson(classroom)
     params = dict(name=classroom.name, code=classroom.code)
     if not inserted:
         return ctx.t("already_joined", **params)
     question = account.ask_identity_on_join(ctx, classroom)
-    next_step = question or ctx.t("joined_live" if live else "joined_idle")
+    checkin = lesson and lesson_checkin(lesson)
+    if question:
+        next_step = question
+    elif checkin and checkin.status == OPEN and ctx.now <= checkin.deadline:
+        next_step = ctx.t("joined_checkin_open", at=ctx.hhmm(checkin.deadline))
+    else:
+        next_step = ctx.t("joined_live" if lesson else "joined_idle")
     return ctx.t("joined", **params) + "\n" + next_step
 
 

@@ -24,6 +24,16 @@ def test_checkin_exactly_at_the_deadline_counts_one_second_after_does_not(say, t
     assert Response.select().count() == 1
 
 
+def test_joining_says_what_to_do_now(say, teacher, clock):
+    openid, code = teacher
+    assert "上课后发送「签到」" in say("o_a", f"加入 {code}")
+    start_checkin(say, openid)
+    joined = say("o_b", f"加入 {code}")
+    assert "正在签到（" in joined and "截止）：现在发送「签到」" in joined
+    clock.advance(minutes=6)  # closed by its deadline, whether or not the scheduler ran
+    assert "签到开启后发送「签到」" in say("o_d", f"加入 {code}")
+
+
 def test_deadline_is_enforced_before_any_scheduler_runs(say, teacher, clock):
     openid, code = teacher
     say("o_a", f"加入 {code}")
