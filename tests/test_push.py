@@ -317,3 +317,25 @@ def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
     assert qr_content(kt, w.code) == ClassQr.get().url
     clock.advance(days=31)
     assert qr_content(kt, w.code).endswith(f"/join/{w.code}")  # expired and not renewed: our page again
+
+
+def test_the_per_minute_limit_waits_a_minute(world_factory, mock, clock):
+    w = world_factory()
+    mock.fail(CUSTOM, 45011, openid="o_s2")
+    w.say("o_teacher", "发布公告 一")
+    assert w.drain() == len(STUDENTS) - 1 and w.status("o_s2") == "pending"
+    clock.advance(seconds=59)
+    assert w.drain() == 0  # not before a minute, although the usual first back-off is 10 s
+    clock.advance(seconds=1)
+    assert w.drain() == 1 and mock.received()["o_s2"] == 1
+
+
+def test_a_push_that_keeps_failing_is_given_up_and_kept_unread(world_factory, mock, clock):
+    w = world_factory()
+    mock.fail(CUSTOM, -1, openid="o_s3", times=100)
+    w.say("o_teacher", "发布公告 一")
+    for _ in range(12):  # more than MAX_ATTEMPTS, each after the longest back-off
+        w.drain()
+        clock.advance(minutes=31)
+    assert mock.calls[CUSTOM] == len(STUDENTS) - 1 + 8 and w.status("o_s3") == "unread"
+    assert "你有 1 条未读公告" in w.say("o_s3", "我的信息")
