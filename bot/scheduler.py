@@ -9,11 +9,13 @@ from functools import partial
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.jobs import JOBS, end_stale_lessons
+from bot.jobs import JOBS
 from bot.official_qr import QrRenewer
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from handlers.attendance import close_roll_calls
 from handlers.schedule import publish_due_announcements
+from handlers.teacher import end_stale_lessons
 from models import db
 
 log = logging.getLogger("ketang.scheduler")
@@ -38,7 +40,7 @@ def process_jobs(settings, clock) -> tuple:
     api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads + 2) if settings.wechat.app_secret else None
     end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
     end_lessons.__name__ = "end_stale_lessons"
-    jobs = ((publish_due_announcements, 5), (end_lessons, 60), (Pusher(settings, api), 2))
+    jobs = ((publish_due_announcements, 5), (end_lessons, 60), (close_roll_calls, 10), (Pusher(settings, api), 2))
     return jobs + (((QrRenewer(api), 60),) if api else ())
 
 

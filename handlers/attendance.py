@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bot.context import Context, UserError
+from bot.context import Context, UserError, enqueue
+from bot.database import transaction
 from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import fit_lines
@@ -142,3 +143,25 @@ def here(ctx: Context) -> str:
         return ctx.t("roll_call_missed", at=ctx.hhmm(call.deadline))
     RollCall.update(answered_at=ctx.now).where(RollCall.id == call.id).execute()
     return ctx.t("roll_call_answered", name=classroom.name)
+
+
+def close_roll_calls(now: datetime) -> int:
+    """Close roll-call windows whose deadline passed and push the teacher who answered; return how many calls."""
+    due = RollCall.select(RollCall.lesson, RollCall.deadline).where((RollCall.closed_at.is_null()) & (RollCall.deadline < now))
+    closed = 0
+    for lesson_id, deadline in sorted({(call.lesson_id, call.deadline) for call in due}):
+        with transaction():
+            batch = (RollCall.lesson == lesson_id) & (RollCall.deadline == deadline)
+            claimed = RollCall.update(closed_at=now).where(batch & RollCall.closed_at.is_null()).execute()
+            if not claimed:  # another scheduler got there first
+                continue
+            calls = list(RollCall.select().where(batch).order_by(RollCall.picked_at, RollCall.id))
+            lesson = Lesson.get_by_id(lesson_id)
+            missed = [call.user.display_name for call in calls if call.answered_at is None]
+            text = t("push_roll_call_result", "zh", name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
+                     missed=t("rc_missed_names", "zh", names="、".join(missed)) if missed else "")
+            # The key is the batch: a second scheduler, or a rerun after a crash, cannot push it twice.
+            enqueue(lesson.classroom.owner_id, "roll_call_result", text,
+                    f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result", now)
+            closed += claimed
+    return closed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from peewee import IntegrityError
+from peewee import Case, IntegrityError
 
 from bot.context import Context, UserError, enqueue
+from bot.database import transaction
 from bot.replies import t
 from handlers import scope
 from handlers.quiz import options_in, read_key, shown_key
@@ -33,6 +35,7 @@ from models import (
     db,
 )
 
+log = logging.getLogger("ketang.lessons")
 QR_LINK_TTL = timedelta(days=30)
 
 
@@ -101,6 +104,25 @@ def end_lesson(ctx: Context) -> str:
     sheet = queue_summaries(lesson, ctx.now)
     came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
     return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came, total=len(sheet))
+
+
+def end_stale_lessons(now: datetime, max_hours: int = 4) -> int:
+    """End lessons left open longer than *max_hours*, closing their open activities; return how many."""
+    limit = timedelta(hours=max_hours)
+    stale = Lesson.select(Lesson.id, Lesson.started_at).where((Lesson.live == 1) & (Lesson.started_at < now - limit))
+    ended = 0
+    for lesson in list(stale):
+        end = lesson.started_at + limit
+        with transaction():
+            claimed = Lesson.update(ended_at=end, live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute()
+            if claimed:
+                Activity.update(status=CLOSED, closed_at=Case(None, [(Activity.deadline < end, Activity.deadline)], end)).where(
+                    (Activity.lesson == lesson.id) & (Activity.status == OPEN)).execute()
+                queue_summaries(Lesson.get_by_id(lesson.id), now)  # as if the teacher had sent 下课
+            ended += claimed
+    if ended:
+        log.info("ended %d lessons open longer than %d hours", ended, max_hours)
+    return ended
 
 
 def _close_open(ctx: Context, lesson: Lesson) -> int:

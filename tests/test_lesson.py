@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.jobs import close_roll_calls
+from handlers.attendance import close_roll_calls
 from models import Outbox, RollCall, User
 from tests.conftest import simulator_for
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.database import create_schema
-from bot.jobs import end_stale_lessons, expire_dialogs
+from bot.jobs import expire_dialogs
 from bot.scheduler import build_scheduler
 from handlers.schedule import publish_due_announcements
+from handlers.teacher import end_stale_lessons
 from models import Activity, Announcement, Dialog, Lesson, Outbox, ScheduledAnnouncement, User, db
 
 
