@@ -51,3 +51,29 @@ def test_an_insert_whose_default_is_computed_per_row_is_refused(app):
 
     with pytest.raises(RuntimeError, match="at"):
         Prepared(lambda name: Stamped.insert(name=name)).rowcount("x")
+
+
+def test_the_column_map_kept_after_the_first_row_serves_later_rows_rightly(app):
+    from bot.dispatch import USER_BY_OPENID
+    from models import UNREAD, Classroom, Membership, Outbox
+
+    teacher = User.create(openid="o_t", created_at=T0)
+    students = [User.create(openid=f"o_s{i}", created_at=T0) for i in range(3)]
+    for n, student in enumerate(students):  # o_s0 has 0 unread pushes, o_s1 one, o_s2 two
+        for k in range(n):
+            Outbox.create(key=f"k{n}{k}", user=student, kind="announcement", text="x", status=UNREAD,
+                          next_try_at=T0, created_at=T0)
+    looked_up = [USER_BY_OPENID.first(f"o_s{i}", UNREAD) for i in (2, 0, 1, 2)]
+    assert [(u.openid, u.unread_at_start, u.in_dialog) for u in looked_up] == [
+        ("o_s2", 2, 0), ("o_s0", 0, 0), ("o_s1", 1, 0), ("o_s2", 2, 0)]
+    assert USER_BY_OPENID.first("nobody", UNREAD) is None
+
+    joined = Prepared(lambda user: Classroom.select(Classroom, Membership).join(Membership)
+                      .where(Membership.user == user).order_by(Classroom.id))
+    for i, name in enumerate(("数学", "物理")):
+        room = Classroom.create(name=name, code=f"10000{i}", owner=teacher, created_at=T0)
+        Membership.create(user=students[i], classroom=room, joined_at=T0 + timedelta(minutes=i))
+    for _ in range(2):  # the second round runs on the kept map
+        first, second = joined.rows(students[0]), joined.rows(students[1])
+        assert [(c.name, c.membership.joined_at) for c in first] == [("数学", T0)]
+        assert [(c.name, c.membership.joined_at) for c in second] == [("物理", T0 + timedelta(minutes=1))]
