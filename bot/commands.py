@@ -30,6 +30,7 @@ STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|exc
 EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
 OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
 PICK = Arg("count", r"[1-9]\d?", "人数", "n", int, optional=True, default=1)
+SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)
 ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 
 
@@ -131,8 +132,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("announce", teacher.announce, zh("发布公告") + en("announce"), (rest("text", "内容", "text"),),
             T, "发布公告并推送给学生", "post an announcement and push it", ("发布公告 下周一停课", "announce No class on Monday")),
     Command("schedule", schedule.schedule, zh("定时公告") + en("announce at"), (DATE, rest("text", "内容", "text")),
-            T, "定时发布公告", "post an announcement at a set time",
+            T, "定时发布公告（「定时列表」查看，「取消定时 <序号>」取消）",
+            "post an announcement at a set time (“scheduled” lists them, “unschedule <n>” cancels one)",
             ("定时公告 2026-09-08 14:00 改到302教室", "announce at 2026-09-08 14:00 Room change: 302")),
+    Command("scheduled", schedule.scheduled_list, zh("定时列表") + en("scheduled"), (),
+            T, "待发布的定时公告", "scheduled announcements still to be posted", ("定时列表", "scheduled"), brief=False),
+    Command("unschedule", schedule.unschedule, zh("取消定时") + en("unschedule"), (SCHEDULED_NO,),
+            T, "取消一条定时公告", "cancel a scheduled announcement", ("取消定时 1", "unschedule 1"), brief=False),
 )
 
 GRAMMAR = Grammar(COMMANDS)

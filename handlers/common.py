@@ -20,7 +20,7 @@ def help(ctx: Context, topic: str | None = None) -> str:
     if topic:
         return _explain(ctx, mine, topic)
     lines = [ctx.t("help_header_teacher" if role is Role.TEACHER else "help_header_student")]
-    for command in mine:
+    for command in (c for c in mine if c.brief):
         example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
         lines.append(f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}")
     lines.append(ctx.t("help_footer"))

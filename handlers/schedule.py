@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.context import Context, UserError
 from bot.database import transaction
+from bot.text import fit_lines
 from handlers import scope
 from handlers.teacher import post_announcement
 from models import Classroom, ScheduledAnnouncement, User
@@ -28,6 +29,46 @@ def schedule(ctx: Context, date: str, text: str) -> str:
         raise UserError("schedule_too_far")
     ScheduledAnnouncement.create(classroom=classroom, author=ctx.user, text=body, due_at=due, created_at=ctx.now)
     return ctx.t("scheduled", name=classroom.name, at=ctx.local(due).strftime("%Y-%m-%d %H:%M"))
+
+
+def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
+    """The class's scheduled announcements not yet posted, soonest first (their 序号 order)."""
+    return list(ScheduledAnnouncement.select().where(
+        (ScheduledAnnouncement.classroom == classroom) & ScheduledAnnouncement.published_at.is_null()
+    ).order_by(ScheduledAnnouncement.due_at, ScheduledAnnouncement.id))
+
+
+def _line(ctx: Context, index: int, item: ScheduledAnnouncement) -> str:
+    text = item.text if len(item.text) <= 30 else item.text[:30] + "…"
+    return f"{index}. {ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
+
+
+def scheduled_list(ctx: Context) -> str:
+    """List the current class's scheduled announcements still to be posted."""
+    classroom = scope.current_class(ctx)
+    items = pending(classroom)
+    if not items:
+        raise UserError("no_scheduled", name=classroom.name)
+    lines = [_line(ctx, i, item) for i, item in enumerate(items, 1)]
+    return fit_lines(ctx.t("scheduled_header", name=classroom.name, n=len(items)), lines,
+                     lambda n: ctx.t("and_more", n=n)) + "\n" + ctx.t("scheduled_footer")
+
+
+def unschedule(ctx: Context, number: int) -> str:
+    """Cancel the n-th scheduled announcement of the current class (as numbered by 定时列表)."""
+    classroom = scope.current_class(ctx)
+    items = pending(classroom)
+    if not 1 <= number <= len(items):
+        if not items:
+            raise UserError("no_scheduled", name=classroom.name)
+        raise UserError("no_such_scheduled", n=number, count=len(items))
+    item = items[number - 1]
+    # Conditional, like the job's claim: if the scheduler posted it a moment ago, say so.
+    gone = ScheduledAnnouncement.delete().where(
+        (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute()
+    if not gone:
+        raise UserError("scheduled_already_posted")
+    return ctx.t("unscheduled", line=_line(ctx, number, item)[len(f"{number}. "):], name=classroom.name)
 
 
 def _parse(ctx: Context, date: str, text: str) -> tuple[datetime, str]:
