@@ -161,8 +161,7 @@ def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
     user = USER_BY_OPENID.first(openid, UNREAD)  # the usual case: one query, not five
     if user is None:
         User.insert(openid=openid, created_at=now, last_seen_at=now if wrote else None).on_conflict_ignore().execute()
-        user = User.get(User.openid == openid)
-        user.unread_at_start, user.in_dialog = inbox.unread_count(user), Dialog.get_or_none(Dialog.user == user) is not None
+        user = USER_BY_OPENID.first(openid, UNREAD)
     if wrote and user.last_seen_at != now:
         SEEN.rowcount(now, user.id)
         user.last_seen_at = now

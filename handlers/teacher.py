@@ -6,7 +6,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from peewee import Case, IntegrityError
+from peewee import IntegrityError
 
 from bot.context import Context, UserError, enqueue
 from bot.database import transaction
@@ -99,9 +99,7 @@ def end_lesson(ctx: Context) -> str:
     """End the lesson: close every open activity and queue each student a personal summary."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    closed = _close_open(ctx, lesson)
-    Lesson.update(ended_at=ctx.now, live=None).where(Lesson.id == lesson.id).execute()
-    sheet = queue_summaries(lesson, ctx.now)
+    closed, sheet = _finish(lesson, ctx.now, ctx.now)
     came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
     return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came, total=len(sheet))
 
@@ -114,22 +112,27 @@ def end_stale_lessons(now: datetime, max_hours: int = 4) -> int:
     for lesson in list(stale):
         end = lesson.started_at + limit
         with transaction():
-            claimed = Lesson.update(ended_at=end, live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute()
-            if claimed:
-                Activity.update(status=CLOSED, closed_at=Case(None, [(Activity.deadline < end, Activity.deadline)], end)).where(
-                    (Activity.lesson == lesson.id) & (Activity.status == OPEN)).execute()
-                queue_summaries(Lesson.get_by_id(lesson.id), now)  # as if the teacher had sent 下课
+            claimed = Lesson.update(live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute()
+            if claimed:  # the conditional UPDATE is the claim: a second scheduler ends nothing twice
+                _finish(Lesson.get_by_id(lesson.id), end, now)  # as if the teacher had sent 下课 at *end*
             ended += claimed
     if ended:
         log.info("ended %d lessons open longer than %d hours", ended, max_hours)
     return ended
 
 
-def _close_open(ctx: Context, lesson: Lesson) -> int:
-    """Close the lesson's open activities; return how many were still running (not just past due)."""
+def _finish(lesson: Lesson, end, now) -> tuple[int, dict[int, str]]:
+    """End *lesson* at *end*: close what is open, queue the summaries (at *now*); return (closed, sheet)."""
+    closed = _close_open(lesson, end)
+    Lesson.update(ended_at=end, live=None).where(Lesson.id == lesson.id).execute()
+    return closed, queue_summaries(lesson, now)
+
+
+def _close_open(lesson: Lesson, at) -> int:
+    """Close the lesson's open activities at *at*; return how many were still running (not just past due)."""
     still_open = (Activity.lesson == lesson) & (Activity.status == OPEN)
-    Activity.update(status=CLOSED, closed_at=Activity.deadline).where(still_open & (Activity.deadline < ctx.now)).execute()
-    return Activity.update(status=CLOSED, closed_at=ctx.now).where(still_open).execute()
+    Activity.update(status=CLOSED, closed_at=Activity.deadline).where(still_open & (Activity.deadline < at)).execute()
+    return Activity.update(status=CLOSED, closed_at=at).where(still_open).execute()
 
 
 ANSWERABLE = (QUIZ, SURVEY)  # both answered with 答: one open at a time
@@ -213,7 +216,7 @@ def close(ctx: Context) -> str:
     """Close the open activities of the lesson now."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    closed = _close_open(ctx, lesson)
+    closed = _close_open(lesson, ctx.now)
     return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
 
 
