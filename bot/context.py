@@ -43,10 +43,6 @@ class Context:
         local, today = self.local(moment), self.local(self.now)
         return local.strftime("%H:%M") if local.date() == today.date() else local.strftime("%m-%d %H:%M")
 
-    def push(self, user: User, kind: str, text: str, key: str) -> bool:
-        """Queue *text* for *user*; the unique *key* makes a repeat a no-op."""
-        return enqueue(user, kind, text, key, self.now)
-
     # --- multi-step dialogs, kept in the database so every worker sees them ---
 
     def start_dialog(self, flow: str, step: str, ttl: timedelta, **data) -> None:
@@ -73,10 +69,19 @@ class Context:
 
 def enqueue(user, kind: str, text: str, key: str, now: datetime) -> bool:
     """Write one push to the outbox (inside the caller's transaction); False if *key* was queued before."""
-    inserted = (
-        Outbox.insert(key=key, user=user, kind=kind, text=text, next_try_at=now, created_at=now)
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
-    )
-    return bool(inserted)
+    return enqueue_many([(user, kind, text, key)], now) == 1
+
+
+def enqueue_many(pushes, now: datetime) -> int:
+    """Write (user, kind, text, key) pushes to the outbox in a few statements; return how many were new.
+
+    A class's announcement is one row per student, written while the SQLite write lock is held: batches
+    keep a 500-student class from stalling everyone's check-ins. Keys queued before are skipped.
+    """
+    rows = [{"key": key, "user": user, "kind": kind, "text": text, "next_try_at": now, "created_at": now}
+            for user, kind, text, key in pushes]
+    return sum(Outbox.insert_many(rows[i:i + PUSH_BATCH]).on_conflict_ignore().as_rowcount().execute()
+               for i in range(0, len(rows), PUSH_BATCH))
+
+
+PUSH_BATCH = 150  # rows per INSERT: 6 columns each stays under SQLite's oldest 999-variable limit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from bot.context import Context, UserError, enqueue
+from bot.context import Context, UserError, enqueue, enqueue_many
 from bot.database import transaction
 from bot.prepared import Prepared
 from bot.replies import t
@@ -104,9 +104,8 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     picked = random.SystemRandom().sample(pool, min(count, len(pool)))
     deadline = ctx.now + ROLL_CALL_WINDOW
     text = t("push_roll_call", "zh", name=classroom.name, at=ctx.hhmm(deadline))
-    for user_id in picked:
-        RollCall.create(lesson=lesson, user=user_id, picked_at=ctx.now, deadline=deadline)
-        ctx.push(user_id, "roll_call", text, f"rollcall:{lesson.id}:{user_id}")
+    RollCall.insert_many([{"lesson": lesson, "user": u, "picked_at": ctx.now, "deadline": deadline} for u in picked]).execute()
+    enqueue_many(((u, "roll_call", text, f"rollcall:{lesson.id}:{u}") for u in picked), ctx.now)
     names = "、".join(User.get_by_id(uid).display_name for uid in picked)
     return ctx.t("roll_called", names=names, at=ctx.hhmm(deadline), left=len(pool) - len(picked))
 

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
-from bot.context import Context, enqueue
+from bot.context import Context, enqueue_many
 from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
@@ -60,9 +60,8 @@ def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
     """Queue every student of the ended *lesson* their summary push; return the attendance sheet."""
     sheet = attendance_sheet(lesson)
     name = lesson.classroom.name
-    for user_id, line in lesson_summaries(lesson, sheet).items():
-        enqueue(user_id, "lesson_summary", t("push_summary", "zh", name=name, summary=line),
-                f"lesson:{lesson.id}:summary:{user_id}", now)
+    enqueue_many(((u, "lesson_summary", t("push_summary", "zh", name=name, summary=line), f"lesson:{lesson.id}:summary:{u}")
+                  for u, line in lesson_summaries(lesson, sheet).items()), now)
     return sheet
 
 

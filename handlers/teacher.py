@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
-from bot.context import Context, UserError, enqueue
+from bot.context import Context, UserError, enqueue_many
 from bot.database import transaction
 from bot.replies import t
 from handlers import scope
@@ -90,8 +90,7 @@ def start_lesson(ctx: Context) -> str:
         return ctx.t("lesson_already", name=classroom.name, at=ctx.hhmm(ctx.now))
     students = scope.student_ids(classroom)
     text = t("push_lesson_started", "zh", name=classroom.name)
-    for user_id in students:
-        ctx.push(user_id, "lesson_started", text, f"lesson:{lesson.id}:start:{user_id}")
+    enqueue_many(((u, "lesson_started", text, f"lesson:{lesson.id}:start:{u}") for u in students), ctx.now)
     return ctx.t("lesson_started", name=classroom.name, n=len(students))
 
 
@@ -150,8 +149,7 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
         lesson=lesson, kind=kind, opened_at=ctx.now, deadline=ctx.now + timedelta(minutes=minutes), **fields
     )
     text = t(f"push_{kind}_opened", "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
-    for user_id in scope.student_ids(classroom):
-        ctx.push(user_id, "activity", text, f"activity:{activity.id}:open:{user_id}")
+    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in scope.student_ids(classroom)), ctx.now)
     return classroom, activity
 
 
@@ -232,6 +230,5 @@ def post_announcement(classroom: Classroom, author, text: str, now) -> int:
     note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
     students = scope.student_ids(classroom)
     push = t("push_announcement", "zh", name=classroom.name, text=text)
-    for user_id in students:
-        enqueue(user_id, "announcement", push, f"announcement:{note.id}:{user_id}", now)
+    enqueue_many(((u, "announcement", push, f"announcement:{note.id}:{u}") for u in students), now)
     return len(students)

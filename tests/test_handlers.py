@@ -162,7 +162,7 @@ def test_unexpected_errors_are_answered_politely_and_leave_nothing(say, teacher,
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Outbox, "insert", boom)  # fails after the lesson row was written
+    monkeypatch.setattr(Outbox, "insert_many", boom)  # fails after the lesson row was written
     assert "系统繁忙" in say(openid, "上课")
     assert InboundMessage.select().count() == before  # a retry will run it again
     assert Lesson.select().count() == 0  # and nothing half-done remains
@@ -192,3 +192,17 @@ def test_me_shows_role_and_identity(say, teacher):
 
 def test_cancel_without_dialog(say):
     assert "当前没有进行中的操作" in say("o_new", "取消")
+
+
+def test_a_class_larger_than_one_insert_batch_gets_every_push_once(say, teacher, clock):
+    from bot.context import PUSH_BATCH, enqueue_many
+
+    openid, code = teacher
+    students = [f"o_s{i}" for i in range(2 * PUSH_BATCH + 20)]
+    for student in students:
+        say(student, f"加入 {code}")
+    assert f"将推送给 {len(students)} 名学生" in say(openid, "发布公告 明天交作业")
+    pushes = list(Outbox.select().where(Outbox.kind == "announcement"))
+    assert len(pushes) == len({p.user_id for p in pushes}) == len(students)
+    again = [(p.user_id, p.kind, p.text, p.key) for p in pushes]
+    assert enqueue_many(again, clock()) == 0 and Outbox.select().count() == len(students)  # keys are idempotent
