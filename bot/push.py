@@ -199,15 +199,10 @@ class Pusher:
 
     def channels(self, row: Outbox, now: datetime) -> list[str]:
         """The channels that can reach this student now, best first."""
-        if self.api is None:
-            return []
-        seen = row.user.last_seen_at
-        open_window = seen is not None and now - seen < WINDOW
-        return (["custom"] if open_window else []) + (["template"] if self.template_id(row) else [])
+        return channels(row.user, row.kind, now, self.settings) if self.api is not None else []
 
     def template_id(self, row: Outbox) -> str:
-        templates = self.settings.wechat.templates
-        return templates.announcement if row.kind in ANNOUNCEMENT_KINDS else templates.activity
+        return template_id(row.kind, self.settings)
 
     def call(self, channel: str, row: Outbox, now: datetime) -> str | None:
         if channel == "custom":
@@ -246,6 +241,20 @@ class Pusher:
     def keep(self, row: Outbox) -> Outcome:
         """No channel reaches the student: an announcement waits for their next reply; the rest is stale by then."""
         return Outcome(UNREAD if row.kind in ANNOUNCEMENT_KINDS else SKIPPED)
+
+
+def template_id(kind: str, settings: Settings) -> str:
+    templates = settings.wechat.templates
+    return templates.announcement if kind in ANNOUNCEMENT_KINDS else templates.activity
+
+
+def channels(user: User, kind: str, now: datetime, settings: Settings) -> list[str]:
+    """How a push of *kind* can reach *user* now, best first ([] = it would wait unread or be skipped)."""
+    if not settings.wechat.app_secret or not user.subscribed:
+        return []
+    seen = user.last_seen_at
+    open_window = seen is not None and now - seen < WINDOW
+    return (["custom"] if open_window else []) + (["template"] if template_id(kind, settings) else [])
 
 
 def template_data(row: Outbox, now: datetime, settings: Settings) -> dict:

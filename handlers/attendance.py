@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from bot import push
 from bot.context import Context, UserError, enqueue, enqueue_many
 from bot.database import transaction
 from bot.prepared import Prepared
@@ -106,8 +107,14 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     text = t("push_roll_call", "zh", name=classroom.name, at=ctx.hhmm(deadline))
     RollCall.insert_many([{"lesson": lesson, "user": u, "picked_at": ctx.now, "deadline": deadline} for u in picked]).execute()
     enqueue_many(((u, "roll_call", text, f"rollcall:{lesson.id}:{u}") for u in picked), ctx.now)
-    names = "、".join(User.get_by_id(uid).display_name for uid in picked)
-    return ctx.t("roll_called", names=names, at=ctx.hhmm(deadline), left=len(pool) - len(picked))
+    users = [User.get_by_id(uid) for uid in picked]
+    reply = ctx.t("roll_called", names="、".join(u.display_name for u in users), at=ctx.hhmm(deadline),
+                  left=len(pool) - len(picked))
+    unreachable = [u.display_name for u in users if not push.channels(u, "roll_call", ctx.now, ctx.settings)]
+    if unreachable:  # say so now rather than count them as not answering
+        key = "roll_call_unreachable" if ctx.settings.wechat.app_secret else "roll_call_no_pushes"
+        reply += "\n" + ctx.t(key, names="、".join(unreachable))
+    return reply
 
 
 def roll_call_report(ctx: Context) -> str:

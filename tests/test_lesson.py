@@ -96,6 +96,7 @@ def test_a_lesson_with_every_activity_type(app, klass, clock, client):
     called = wx.send_text(t, "点名 2")
     picked = [o for o in Outbox.select().where(Outbox.kind == "roll_call")]
     assert len(picked) == 2 and "点名：" in called
+    assert "未开启推送" in called and "请当面点名" in called  # this test app has no app_secret
     first, second = picked[0].user.openid, picked[1].user.openid
     assert {first, second} <= {"o_s1", "o_s2", "o_s3", "o_s5"}  # present or late, never excused or absent
     assert "已应答" in wx.send_text(first, "到")

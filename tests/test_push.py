@@ -339,3 +339,19 @@ def test_a_push_that_keeps_failing_is_given_up_and_kept_unread(world_factory, mo
         clock.advance(minutes=31)
     assert mock.calls[CUSTOM] == len(STUDENTS) - 1 + 8 and w.status("o_s3") == "unread"
     assert "你有 1 条未读公告" in w.say("o_s3", "我的信息")
+
+
+def test_a_roll_call_tells_the_teacher_who_cannot_be_notified(world_factory, mock, clock):
+    w = world_factory()
+    w.say("o_teacher", "上课")
+    w.say("o_teacher", "开启签到 5")
+    for openid in STUDENTS:
+        w.say(openid, "签到")
+    clock.advance(hours=47)  # the students wrote 47 h ago; o_s0 writes again now
+    w.say("o_s0", "我的信息")
+    clock.advance(hours=2)
+    called = w.say("o_teacher", f"点名 {len(STUDENTS)}")
+    warning = called.split("⚠", 1)[1]
+    assert "48 小时内" in warning and "请当面点名" in warning
+    names = {User.get(User.openid == o).display_name for o in STUDENTS}
+    assert {n for n in names if n in warning} == names - {User.get(User.openid == "o_s0").display_name}
