@@ -35,7 +35,7 @@ def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
 
     url = os.environ.get("KETANG_TEST_DATABASE_URL")
     if not url:
-        pytest.skip("PostgreSQL's pool")
+        pytest.skip("needs PostgreSQL: set KETANG_TEST_DATABASE_URL (.ci/run does)")
     live = LiveServer(tmp_path, url, workers=1)
     live.init_db()
     with live:
