@@ -103,6 +103,11 @@ class Activity(BaseModel):
     accepted = TextField(default="")  # fill-in quizzes: accepted answers separated by "|"
     extended_from = DateTimeField(null=True)  # the first deadline, once 延长 moved it: later check-ins are late
 
+    def is_open(self, now) -> bool:
+        """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
+        before the scheduler has closed it)."""
+        return self.status == OPEN and now <= self.deadline
+
 
 class Response(BaseModel):
     activity = ForeignKeyField(Activity, backref="responses", on_delete="CASCADE")

@@ -56,10 +56,9 @@ def attendance(ctx: Context) -> str:
         raise UserError("no_checkin_yet", name=classroom.name)
     sheet = sheet_for(checkin)
     counts = {status: sum(1 for s in sheet.values() if s == status) for status in (PRESENT, LATE, EXCUSED, ABSENT)}
-    is_open = checkin.status == "open" and ctx.now <= checkin.deadline
     header = ctx.t(
         "attendance", name=classroom.name, at=ctx.hhmm(checkin.opened_at),
-        state=ctx.t("state_open" if is_open else "state_closed"), total=len(sheet),
+        state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),
         present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
     )
     missing = User.select().where(User.id.in_([uid for uid, s in sheet.items() if s == ABSENT]))

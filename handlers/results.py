@@ -9,7 +9,7 @@ from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
 from handlers.quiz import is_right, shown_answer, shown_key
-from models import CHECKIN, DISCUSSION, FILL, LATE, OPEN, PRESENT, QUIZ, Activity, LostSignal, Post, Response
+from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
 
@@ -39,10 +39,6 @@ def results(ctx: Context, number: int | None = None) -> str:
     return body
 
 
-def _is_open(ctx: Context, activity: Activity) -> bool:
-    return activity.status == OPEN and ctx.now <= activity.deadline
-
-
 def _chart(ctx: Context, activity: Activity) -> str:
     """Per-option counts as a text bar chart, the correct rate, and answered vs. present."""
     answers = [r.answer for r in Response.select(Response.answer).where(Response.activity == activity)]
@@ -51,7 +47,7 @@ def _chart(ctx: Context, activity: Activity) -> str:
         present = sum(1 for status in sheet_for(checkin).values() if status in (PRESENT, LATE))
     else:
         present = len(scope.student_ids(activity.lesson.classroom))
-    state = ctx.t("state_open" if _is_open(ctx, activity) else "state_closed")
+    state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
     if activity.answer_type == FILL and activity.kind == QUIZ:
         counted = Counter(answers).most_common()
@@ -77,7 +73,7 @@ def _chart(ctx: Context, activity: Activity) -> str:
 
 def _posts(ctx: Context, activity: Activity) -> str:
     posts = list(Post.select().where(Post.activity == activity).order_by(Post.created_at.desc(), Post.id.desc()))
-    state = ctx.t("state_open" if _is_open(ctx, activity) else "state_closed")
+    state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
     lines = [f"{p.user.display_name}：{p.text}" for p in posts]
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")

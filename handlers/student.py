@@ -11,10 +11,8 @@ from bot.text import fit_lines
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
-    CLOSED,
     DISCUSSION,
     LATE,
-    OPEN,
     PRESENT,
     QUIZ,
     SURVEY,
@@ -68,7 +66,7 @@ def enroll(ctx: Context, classroom: Classroom) -> str:
     checkin = lesson and lesson_checkin(lesson)
     if question:
         next_step = question
-    elif checkin and checkin.status == OPEN and ctx.now <= checkin.deadline:
+    elif checkin and checkin.is_open(ctx.now):
         next_step = ctx.t("joined_checkin_open", at=ctx.hhmm(checkin.deadline))
     else:
         next_step = ctx.t("joined_live" if lesson else "joined_idle")
@@ -136,7 +134,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
         return ctx.t("teacher_marked", status=ctx.t(f"status_{mine.status}"), name=classroom.name)
     if mine:
         return ctx.t("already_checked_in", at=ctx.hhmm(mine.created_at), name=classroom.name)
-    if activity.status == CLOSED or ctx.now > activity.deadline:
+    if not activity.is_open(ctx.now):
         return ctx.t("checkin_closed", at=ctx.hhmm(_closed_at(activity)), name=classroom.name)
     if activity.passcode:
         refusal = _check_passcode(ctx, activity, passcode)
@@ -174,7 +172,7 @@ def answer(ctx: Context, text: str) -> str:
     if question is None:
         raise UserError("no_quiz", name=classroom.name)
     mine = Response.get_or_none((Response.activity == question) & (Response.user == ctx.user))
-    if question.status != OPEN or ctx.now > question.deadline:
+    if not question.is_open(ctx.now):
         return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
     choice = quiz.read_answer(question, text)
     if choice is None:
