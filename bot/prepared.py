@@ -63,40 +63,33 @@ class Prepared:
         params = [values[index] if index >= 0 else constant for index, constant in order]
         return query, db.execute_sql(sql, params)
 
-    def _wrap(self, query, cursor):
-        """peewee's row wrapper for *cursor*, its column map reused: the SQL, hence the columns, never change.
+    def _read(self, values, consume):
+        """Run the query and hand peewee's row wrapper to *consume*, its column map reused.
 
         peewee resolves the cursor's columns against the query's models when a wrapper reads its first
-        row (about a tenth of the check-in path); the result is kept after the first time.
+        row (about a tenth of the check-in path). The SQL, hence the columns, never change, so the map
+        made the first time is kept and given to every later wrapper.
         """
+        query, cursor = self._run(values)
         wrapper = query._get_cursor_wrapper(cursor)
         known = self._columns.get(db.obj)
         if known is not None:
             wrapper.__dict__.update(known)
             wrapper.initialized = True
-        return wrapper
-
-    def _remember(self, wrapper, fresh: set) -> None:
-        if wrapper.initialized and db.obj not in self._columns:
+            return consume(wrapper)
+        fresh = set(wrapper.__dict__)
+        result = consume(wrapper)
+        if wrapper.initialized:  # a first row was read: keep what initialising added
             self._columns[db.obj] = {key: value for key, value in wrapper.__dict__.items() if key not in fresh}
+        return result
 
     def rows(self, *values) -> list:
         """All rows, as the query's model instances."""
-        query, cursor = self._run(values)
-        wrapper = self._wrap(query, cursor)
-        fresh = set(wrapper.__dict__)
-        rows = list(wrapper)
-        self._remember(wrapper, fresh)
-        return rows
+        return self._read(values, list)
 
     def first(self, *values):
         """The first row, or None."""
-        query, cursor = self._run(values)
-        wrapper = self._wrap(query, cursor)
-        fresh = set(wrapper.__dict__)
-        row = next(iter(wrapper), None)
-        self._remember(wrapper, fresh)
-        return row
+        return self._read(values, lambda wrapper: next(iter(wrapper), None))
 
     def scalar(self, *values):
         """The first column of the first row (e.g. a COUNT)."""
