@@ -201,14 +201,11 @@ class Pusher:
         """The channels that can reach this student now, best first."""
         return channels(row.user, row.kind, now, self.settings) if self.api is not None else []
 
-    def template_id(self, row: Outbox) -> str:
-        return template_id(row.kind, self.settings)
-
     def call(self, channel: str, row: Outbox, now: datetime) -> str | None:
         if channel == "custom":
             self.api.send_text(row.user.openid, row.text)
             return None
-        return self.api.send_template(row.user.openid, self.template_id(row), template_data(row, now, self.settings))
+        return self.api.send_template(row.user.openid, template_id(row.kind, self.settings), template_data(row, now, self.settings))
 
     def on_error(self, error: WeChatClientException, row: Outbox, now: datetime) -> Outcome | None:
         """Decide what a WeChat error means for this row; None = try the next channel."""

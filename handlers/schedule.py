@@ -38,9 +38,9 @@ def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
     ).order_by(ScheduledAnnouncement.due_at, ScheduledAnnouncement.id))
 
 
-def _line(ctx: Context, index: int, item: ScheduledAnnouncement) -> str:
+def _line(ctx: Context, item: ScheduledAnnouncement) -> str:
     text = item.text if len(item.text) <= 30 else item.text[:30] + "…"
-    return f"{index}. {ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
+    return f"{ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
 
 
 def scheduled_list(ctx: Context) -> str:
@@ -49,7 +49,7 @@ def scheduled_list(ctx: Context) -> str:
     items = pending(classroom)
     if not items:
         raise UserError("no_scheduled", name=classroom.name)
-    lines = [_line(ctx, i, item) for i, item in enumerate(items, 1)]
+    lines = [f"{i}. {_line(ctx, item)}" for i, item in enumerate(items, 1)]
     return fit_lines(ctx.t("scheduled_header", name=classroom.name, n=len(items)), lines,
                      lambda n: ctx.t("and_more", n=n)) + "\n" + ctx.t("scheduled_footer")
 
@@ -68,7 +68,7 @@ def unschedule(ctx: Context, number: int) -> str:
         (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute()
     if not gone:
         raise UserError("scheduled_already_posted")
-    return ctx.t("unscheduled", line=_line(ctx, number, item)[len(f"{number}. "):], name=classroom.name)
+    return ctx.t("unscheduled", line=_line(ctx, item), name=classroom.name)
 
 
 def _parse(ctx: Context, date: str, text: str) -> tuple[datetime, str]:
