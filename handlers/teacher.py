@@ -148,7 +148,8 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     activity = Activity.create(
         lesson=lesson, kind=kind, opened_at=ctx.now, deadline=ctx.now + timedelta(minutes=minutes), **fields
     )
-    text = t(f"push_{kind}_opened", "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
+    key = f"push_{kind}_opened" + ("_fill" if fields.get("answer_type") == FILL else "")
+    text = t(key, "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
     enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in scope.student_ids(classroom)), ctx.now)
     return classroom, activity
 
