@@ -254,6 +254,7 @@ def test_english_plurals(say, teacher):
     say("o_a", f"join {code}")
     say(openid, "start class")
     say(openid, "open checkin 5")
+    say("o_a", "check in")
     reply = say(openid, "end class")
     assert "1 open activity closed" in reply and "1/1 checked in" in reply
     for key, text in _render_all("en").items():
