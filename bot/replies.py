@@ -18,6 +18,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "help_header_teacher": ("【教师命令】", "[Teacher commands]"),
     "help_footer": ("发送「{cmd:help} <命令>」看详细用法，如「{cmd:help} {cmd:check_in}」；随时发送「{cmd:cancel}」退出当前操作。", "Send “{cmd:help} <command>” for details, e.g. “{cmd:help} {cmd:check_in}”; “{cmd:cancel}” leaves the current step."),
     "help_command": ("用法：{usage}\n{summary}\n例如：\n{examples}", "Usage: {usage}\n{summary}\nExamples:\n{examples}"),
+    "help_for_student": ("这是学生命令，教师账号不能使用。", "This is a student command; teacher accounts cannot use it."),
+    "help_for_teacher": ("这是教师命令：教师发送「{cmd:become_teacher} <邀请码>」后才能使用。", "This is a teacher command: it works once a teacher has sent “{cmd:become_teacher} <invite-code>”."),
     "help_unknown_topic": ("没有叫「{topic}」的命令。发送「{cmd:help}」查看全部命令。", "No command called “{topic}”. Send “{cmd:help}” for all commands."),
     "cancelled": ("已取消当前操作。", "Cancelled."),
     "nothing_to_cancel": ("当前没有进行中的操作。发送「{cmd:help}」查看命令。", "Nothing to cancel. Send “{cmd:help}” to see commands."),
