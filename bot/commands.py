@@ -29,7 +29,7 @@ STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|exc
              "present|late|excused|absent")
 EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
 OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
-PICK = Arg("count", r"[1-9]\d?", "人数", "n", int, optional=True, default=1)
+PICK = Arg("count", r"[1-9]\d?", "人数1-99", "n 1-99", int, optional=True, default=1)
 SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)
 ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 

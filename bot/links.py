@@ -30,6 +30,18 @@ class Links:
             return None
         return str(value)
 
+    def sign(self, purpose: str, value: str) -> str:
+        """A signature of *value* that never expires (printed QR codes live for a term)."""
+        return URLSafeSerializer(self.secret_key, salt=purpose).dumps(value)
+
+    def unsign(self, purpose: str, token: str) -> str | None:
+        """The value signed by sign(), or None when *token* is forged or for another purpose."""
+        try:
+            value = URLSafeSerializer(self.secret_key, salt=purpose).loads(token)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
+
     def url(self, path: str) -> str:
         return self.public_url + path
 

@@ -40,7 +40,7 @@ def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
 
 def _line(ctx: Context, item: ScheduledAnnouncement) -> str:
     text = item.text if len(item.text) <= 30 else item.text[:30] + "…"
-    return f"{ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
+    return f"{ctx.local(item.due_at).strftime('%Y-%m-%d %H:%M')} {text}"
 
 
 def scheduled_list(ctx: Context) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.context import Context, UserError
 from bot.inbox import take_unread
 from bot.prepared import Prepared
-from bot.text import fit_lines
+from bot.text import MAX_REPLY_BYTES, fit_lines
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
@@ -91,7 +91,7 @@ def classes(ctx: Context) -> str:
     mine = scope.my_classes(ctx.user)
     if not mine:
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
-    lines = scope.class_listing(ctx, mine).split("\n")
+    lines = scope.class_lines(ctx, mine)
     if not ctx.user.is_teacher:
         seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where(Membership.user == ctx.user)}
         for index, classroom in enumerate(mine):
@@ -100,7 +100,10 @@ def classes(ctx: Context) -> str:
     else:
         for index, classroom in enumerate(mine):
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
-    return ctx.t("classes_header") + "\n" + "\n".join(lines) + "\n" + ctx.t("classes_footer")
+    footer = ctx.t("classes_footer")
+    listing = fit_lines(ctx.t("classes_header"), lines, lambda n: ctx.t("and_more", n=n),
+                        MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1)
+    return listing + "\n" + footer
 
 
 def _unread(classroom: Classroom, seen_at) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
+from bot import push
 from bot.context import Context, UserError, enqueue_many
 from bot.database import transaction
 from bot.replies import t
@@ -30,6 +31,7 @@ from models import (
     ClassQr,
     Classroom,
     Lesson,
+    Membership,
     School,
     User,
     db,
@@ -220,16 +222,27 @@ def close(ctx: Context) -> str:
 
 
 def announce(ctx: Context, text: str) -> str:
-    """Post an announcement and queue a push to every student of the class."""
+    """Post an announcement, queue a push to every student, and say how many it reaches now."""
     classroom = scope.current_class(ctx)
-    n = post_announcement(classroom, ctx.user, text, ctx.now)
-    return ctx.t("announced", name=classroom.name, n=n)
+    post_announcement(classroom, ctx.user, text, ctx.now)
+    now, unread, unfollowed = 0, 0, 0
+    for student in User.select(User.id, User.subscribed, User.last_seen_at).join(Membership).where(
+            Membership.classroom == classroom):
+        if not student.subscribed:
+            unfollowed += 1
+        elif push.channels(student, "announcement", ctx.now, ctx.settings):
+            now += 1
+        else:
+            unread += 1
+    reply = ctx.t("announced", name=classroom.name, now=now)
+    reply += ctx.t("announced_unread", n=unread) if unread else ""
+    reply += ctx.t("announced_unfollowed", n=unfollowed) if unfollowed else ""
+    return reply + ctx.t("announced_footer")
 
 
-def post_announcement(classroom: Classroom, author, text: str, now) -> int:
-    """Create the announcement and queue its push to every student; return how many students."""
+def post_announcement(classroom: Classroom, author, text: str, now) -> None:
+    """Create the announcement and queue its push to every student."""
     note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
     students = scope.student_ids(classroom)
-    push = t("push_announcement", "zh", name=classroom.name, text=text)
-    enqueue_many(((u, "announcement", push, f"announcement:{note.id}:{u}") for u in students), now)
-    return len(students)
+    text = t("push_announcement", "zh", name=classroom.name, text=text)
+    enqueue_many(((u, "announcement", text, f"announcement:{note.id}:{u}") for u in students), now)
