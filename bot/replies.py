@@ -96,6 +96,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # teacher
     "class_created": ("已创建课堂「{name}」。\n课堂码：{code}\n学生发送「{cmd:join} {code}」即可加入，或扫描二维码：{qr}\n下一步：上课时发送「{cmd:start_lesson}」。", "Created “{name}”.\nClass code: {code}\nStudents send “{cmd:join} {code}” or scan the QR code: {qr}\nNext: send “{cmd:start_lesson}” when the lesson begins."),
     "qr_link": ("「{name}」（课堂码 {code}）的加入二维码：{qr}", "Join QR code of “{name}” (code {code}): {qr}"),
+    "other_lesson_ended": ("「{name}」已先下课（{at} 开始的课还在进行，一次只能上一节课）：关闭了 {closed} 个进行中的活动，签到 {present}/{total} 人，学生已收到本节课小结。\n",
+                           "“{name}” was ended first (its lesson from {at} was still on; one lesson at a time): {closed} open {closed|activity|activities} closed, {present}/{total} checked in, students get their summary.\n"),
+    "now_several_classes": ("你现在有 {n} 个课堂。上课前发送「{cmd:enter} <序号>」选择课堂：\n{listing}",
+                            "You now have {n} {n|class|classes}. Send “{cmd:enter} <n>” to choose one before a lesson:\n{listing}"),
     "lesson_already": ("「{name}」已在 {at} 开始上课。", "“{name}” has been in session since {at}."),
     "lesson_started": ("「{name}」开始上课，已通知 {n} 名学生。\n可以发送：{cmd:open_checkin} [分钟] [口令] / {cmd:quiz} <答案> [分钟] <题目> / {cmd:end_lesson}", "“{name}” is in session; {n} {n|student|students} notified.\nNext: {cmd:open_checkin} [minutes] [code] / {cmd:quiz} <answer> [minutes] <question> / {cmd:end_lesson}"),
     "push_lesson_started": ("「{name}」开始上课了。", "“{name}” has started."),

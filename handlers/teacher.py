@@ -54,8 +54,13 @@ def create_class(ctx: Context, name: str) -> str:
             continue
     else:
         raise RuntimeError("no free class code after 50 tries")
+    reply = ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
+    classes = scope.owned_classes(ctx.user)
+    if len(classes) > 1:  # no silent pick: class commands ask which until the teacher sends 进入
+        User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
+        return reply + "\n" + ctx.t("now_several_classes", n=len(classes), listing=scope.class_listing(ctx, classes))
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
-    return ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
+    return reply
 
 
 def _school_of(teacher: User) -> School | None:
@@ -90,10 +95,24 @@ def start_lesson(ctx: Context) -> str:
             lesson = Lesson.create(classroom=classroom, started_at=ctx.now)
     except IntegrityError:  # another message started it a moment ago
         return ctx.t("lesson_already", name=classroom.name, at=ctx.hhmm(ctx.now))
+    ended = _end_other_lessons(ctx, classroom)
     students = scope.student_ids(classroom)
     text = t("push_lesson_started", "zh", name=classroom.name)
     enqueue_many(((u, "lesson_started", text, f"lesson:{lesson.id}:start:{u}") for u in students), ctx.now)
-    return ctx.t("lesson_started", name=classroom.name, n=len(students))
+    return ended + ctx.t("lesson_started", name=classroom.name, n=len(students))
+
+
+def _end_other_lessons(ctx: Context, classroom: Classroom) -> str:
+    """A teacher teaches one lesson at a time: end any other class's lesson as 下课 would, and say so."""
+    said = []
+    others = (Lesson.select().join(Classroom)
+              .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & (Lesson.classroom != classroom)))
+    for other in list(others):
+        closed, sheet = _finish(other, ctx.now, ctx.now)
+        came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
+        said.append(ctx.t("other_lesson_ended", name=other.classroom.name, at=ctx.hhmm(other.started_at),
+                          closed=closed, present=came, total=len(sheet)))
+    return "".join(said)
 
 
 def end_lesson(ctx: Context) -> str:
