@@ -164,6 +164,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "record_header": ("【我的记录】", "[My record]"),
     "record_line": ("「{name}」已到 {present} · 迟到 {late} · 请假 {excused} · 缺勤 {absent} · 练习答对 {right}/{total}", "“{name}” present {present} · late {late} · excused {excused} · absent {absent} · quizzes {right}/{total}"),
     "export_link": ("「{name}」出勤和成绩表（CSV，Excel 可直接打开），链接 {at} 前有效：\n{url}", "Attendance and scores of “{name}” (CSV, opens in Excel), valid until {at}:\n{url}"),
+    "export_unnamed": ("\n其中 {n} 名学生没有姓名，表中「学生」一列以「未实名(微信号后4位)」标出，与「{cmd:attendance}」一致。",
+                       "\n{n} {n|student has|students have} no name: the first column labels them by the last 4 characters of their WeChat id, as attendance does."),
     "state_open": ("进行中", "open"),
     "state_closed": ("已结束", "closed"),
     "missing_header": ("未到：", "Missing:"),
