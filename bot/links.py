@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import has_request_context, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.clock import epoch
@@ -43,5 +44,15 @@ class Links:
         return value if isinstance(value, str) else None
 
     def url(self, path: str) -> str:
-        return self.public_url + path
+        """*path* on public_url, or, when that is not set, on the address the current request came in on.
+
+        Links are made while answering a message (QR, export), so the request is the address actually
+        served (`make run PORT=8077` gives :8077 links). Outside a request (the scheduler, the CLI)
+        there is no such address: without public_url that is a configuration error, said plainly.
+        """
+        if self.public_url:
+            return self.public_url + path
+        if has_request_context():
+            return request.host_url.rstrip("/") + path
+        raise RuntimeError("[server] public_url is not set: links made outside a request need it")
 

@@ -6,6 +6,8 @@ import csv
 import io
 import re
 
+import pytest
+
 from bot.commands import COMMANDS, command_list_markdown
 from bot.replies import CATALOGUE, t
 from bot.text import MAX_REPLY_BYTES
@@ -233,13 +235,13 @@ def test_join_page_of_a_class_that_does_not_exist_is_404(client, say, teacher, a
 # --- 8. links use the address actually served when public_url is unset ---
 
 def test_links_follow_the_served_address_when_public_url_is_unset(tmp_path, clock):
-    from tests.conftest import build_app, simulator_for
+    from bot.wxsim import WeChatSimulator
+    from tests.conftest import build_app
 
     app = build_app(tmp_path, clock, aes=False, server={"public_url": ""})
     app.test_cli_runner().invoke(args=["make-teacher", "o_teacher"])
     client = app.test_client()
     kt = app.extensions["ketang"]
-    from bot.wxsim import WeChatSimulator
 
     def post(query, body):
         response = client.post("/wechat", query_string=query, data=body, content_type="text/xml",
@@ -254,7 +256,8 @@ def test_links_follow_the_served_address_when_public_url_is_unset(tmp_path, cloc
     assert client.get(qr, base_url="http://127.0.0.1:8077").status_code == 200
     info = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8077/wechat"])
     assert "URL            http://127.0.0.1:8077/wechat" in info.output
-    assert simulator_for  # the usual simulator posts to localhost; this one to the served port
+    with app.app_context(), pytest.raises(RuntimeError, match="public_url is not set"):
+        kt.links.url("/export/x.csv")  # outside a request (the scheduler) there is no served address to use
 
 
 # --- 9. English plurals ---
