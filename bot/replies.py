@@ -92,6 +92,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # notices
     "no_notices": ("「{name}」还没有公告。", "“{name}” has no announcements yet."),
     "notices_header": ("【「{name}」公告 · 共 {n} 条】", "[Announcements of “{name}” · {n}]"),
+    "notices_footer": ("发送「{cmd:notices} <序号>」看全文。", "Send “{cmd:notices} <n>” to read one in full."),
+    "notice_header": ("【「{name}」公告 {n} · {at}】", "[“{name}” announcement {n} · {at}]"),
+    "notice_page_next": ("（第 {page}/{pages} 页，发送「{cmd:notices} {n} {next}」看下一页）", "(Page {page}/{pages}; send “{cmd:notices} {n} {next}” for the next page)"),
+    "notice_page_last": ("（第 {page}/{pages} 页，完）", "(Page {page}/{pages}, the end)"),
+    "no_such_notice": ("「{name}」没有第 {n} 条公告（共 {count} 条）。发送「{cmd:notices}」查看序号。", "“{name}” has no announcement {n} ({count} in all). Send “{cmd:notices}” for the numbers."),
+    "no_such_notice_page": ("公告 {n} 只有 {pages} 页。", "Announcement {n} has only {pages} {pages|page|pages}."),
+    "notice_too_long": ("公告最长 {max} 字，这条有 {n} 字：请分成几条发布。", "An announcement can be at most {max} characters; this one has {n}: post it in parts."),
     "and_more": ("…… 还有 {n} 条", "… and {n} more"),
     # teacher
     "class_created": ("已创建课堂「{name}」。\n课堂码：{code}\n学生发送「{cmd:join} {code}」即可加入，或扫描二维码：{qr}\n下一步：上课时发送「{cmd:start_lesson}」。", "Created “{name}”.\nClass code: {code}\nStudents send “{cmd:join} {code}” or scan the QR code: {qr}\nNext: send “{cmd:start_lesson}” when the lesson begins."),
@@ -251,7 +258,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 CATALOGUE.update({
     "unread_note": ("\n📬 你有 {n} 条未读公告，发送「{cmd:notices}」查看。", "\n📬 You have {n} unread {n|announcement|announcements}; send “{cmd:notices}” to read them."),
     "unread_header": ("【未读公告 · {n} 条】", "[Unread announcements · {n}]"),
-    "unread_footer": ("再发送「{cmd:notices}」查看当前课堂的全部公告。", "Send “{cmd:notices}” again for all announcements of the current class."),
+    "unread_footer": ("再发送「{cmd:notices}」查看当前课堂的全部公告，「{cmd:notices} <序号>」看全文。", "Send “{cmd:notices}” again for all announcements of the current class, “{cmd:notices} <n>” for one in full."),
+    "push_announcement_more": ("\n（未完，发送「{cmd:notices}」查看全文）", "\n(Cut short: send “{cmd:notices}” for the whole text)"),
     "scheduled": ("已定时：{at} 在「{name}」发布这条公告，并推送给学生。发送「{cmd:scheduled}」查看或取消。",
                   "Scheduled: posted to “{name}” and pushed to students at {at}. Send “{cmd:scheduled}” to see or cancel it."),
     "scheduled_header": ("【「{name}」待发布的定时公告 · {n} 条】", "[“{name}” scheduled announcements · {n}]"),

@@ -12,6 +12,7 @@ from bot import push
 from bot.context import Context, UserError, enqueue_many
 from bot.database import transaction
 from bot.replies import t
+from bot.text import MAX_REPLY_BYTES, fit
 from handlers import scope
 from handlers.quiz import options_in, read_key, shown_key
 from handlers.records import queue_summaries
@@ -240,8 +241,19 @@ def close(ctx: Context) -> str:
     return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
 
 
+MAX_ANNOUNCEMENT = 2000  # characters: at most ~6 KB, read in 4 pages of 公告 <序号>; the README says so
+
+
+def check_announcement(text: str) -> str:
+    """Return *text* if it may be published, else refuse with the limit and its length."""
+    if len(text) > MAX_ANNOUNCEMENT:
+        raise UserError("notice_too_long", max=MAX_ANNOUNCEMENT, n=len(text))
+    return text
+
+
 def announce(ctx: Context, text: str) -> str:
     """Post an announcement, queue a push to every student, and say how many it reaches now."""
+    check_announcement(text)
     classroom = scope.current_class(ctx)
     post_announcement(classroom, ctx.user, text, ctx.now)
     now, unread, unfollowed = 0, 0, 0
@@ -264,4 +276,7 @@ def post_announcement(classroom: Classroom, author, text: str, now) -> None:
     note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
     students = scope.student_ids(classroom)
     text = t("push_announcement", "zh", name=classroom.name, text=text)
+    if len(text.encode("utf-8")) > MAX_REPLY_BYTES:  # one WeChat message: the start, and where the rest is
+        more = t("push_announcement_more", "zh")
+        text = fit(text, MAX_REPLY_BYTES - len(more.encode("utf-8"))) + more
     enqueue_many(((u, "announcement", text, f"announcement:{note.id}:{u}") for u in students), now)

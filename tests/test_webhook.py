@@ -193,7 +193,7 @@ def test_long_replies_stay_under_2048_bytes(any_app, say):
     runner.invoke(args=["make-teacher", "o_t"])
     wx = simulator_for(any_app)
     wx.send_text("o_t", "创建课堂 " + "很长的课堂名称" * 10)
-    for i in range(3):
+    for i in range(30):  # previews: it takes many to overflow one reply
         wx.send_text("o_t", "发布公告 " + "这是一条很长的公告。" * 60 + str(i))
     wx.send_text("o_t", "进入 1")
     reply = wx.send_text("o_t", "公告")
