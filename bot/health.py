@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Blueprint, current_app, jsonify
 
-from bot.database import transaction
+from bot.database import is_sqlite, transaction
 from models import WechatState, db
 
 log = logging.getLogger("ketang.health")
 bp = Blueprint("health", __name__)
 
 HEARTBEAT = "healthz"  # the one WechatState row the check rewrites
+MIN_FREE_BYTES = 1 << 20  # SQLite: under this, messages' writes start failing (WAL growth)
 TIMEOUT_CODES = {"57014", "55P03"}  # PostgreSQL: statement or lock timeout fired
 
 
@@ -32,6 +34,7 @@ def healthz():
         with transaction():
             WechatState.insert(name=HEARTBEAT, value=now.isoformat()).on_conflict(
                 conflict_target=[WechatState.name], update={WechatState.value: now.isoformat()}).execute()
+        free = _sqlite_free_bytes()
     except Exception as exc:
         problem = "timed out" if _timed_out(exc) else "unreachable" if step == "connect" else "write failed"
         log.error("health check: database %s: %s", problem, exc)
@@ -39,7 +42,23 @@ def healthz():
         if step == "write":  # the server's own words ("database or disk is full"); connect errors name hosts
             body["detail"] = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return jsonify(body), 503
+    if free is not None and free < MIN_FREE_BYTES:
+        log.error("health check: %d bytes free beside the SQLite database", free)
+        return jsonify(status="error", database="disk full", detail="less than 1 MiB free beside the database"), 503
     return jsonify(status="ok", database="ok")
+
+
+def _sqlite_free_bytes() -> int | None:
+    """Free space on the SQLite database's file system (None on PostgreSQL or in memory).
+
+    A small commit can still fit in WAL space a failed one left behind while every message's
+    larger write fails with "database or disk is full", so the heartbeat alone is not enough.
+    """
+    path = getattr(db.obj, "database", "") or ""
+    if not is_sqlite() or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return stat.f_bavail * stat.f_frsize
 
 
 def _timed_out(exc: BaseException) -> bool:
