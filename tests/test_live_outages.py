@@ -310,3 +310,38 @@ def test_a_table_lock_held_elsewhere_gets_the_busy_reply_within_the_timeout(tmp_
         release.cancel()
         outside.rollback()
         outside.close()
+
+
+@needs_pg
+def test_postgresql_sessions_start_with_the_configured_timeouts(tmp_path):
+    config = write_config(tmp_path, PG_URL)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[database]\n", "[database]\nstatement_timeout_ms = 1500\nlock_timeout_ms = 700\n"), encoding="utf-8")
+    with connected(config) as app:
+        from models import db
+
+        assert app.config["KETANG"].database.statement_timeout_ms == 1500
+        assert db.execute_sql("SHOW statement_timeout").fetchone()[0] == "1500ms"
+        assert db.execute_sql("SHOW lock_timeout").fetchone()[0] == "700ms"
+
+
+def test_a_sqlite_write_lock_held_elsewhere_gets_the_busy_reply_and_healthz_does_not_hang(tmp_path):
+    import sqlite3
+
+    live = LiveServer(tmp_path, workers=2)
+    live.init_db()
+    with live:
+        wx = live.simulator()
+        assert "成为教师" in wx.send_text("o_teacher", f"教师认证 {INVITE}")
+        outside = sqlite3.connect(tmp_path / "ketang.db", isolation_level=None)
+        try:
+            outside.execute("BEGIN IMMEDIATE")  # another program holds SQLite's write lock
+            signed = wx.sign(wx.text_xml("o_teacher", "创建课堂 高等数学"))
+            reply, took = deliver(live, wx, signed)
+            assert reply == BUSY and took < 5, (reply, took)
+            status, body, took = healthz(live)
+            assert (status, body["database"]) == (503, "timed out") and took < 5, (body, took)
+        finally:
+            outside.execute("ROLLBACK")
+            outside.close()
+        assert "已创建课堂" in deliver(live, wx, signed)[0]  # the retry, once the lock is gone
