@@ -255,17 +255,21 @@ def notices(ctx: Context, number: int | None = None, page: int | None = None) ->
     Membership.update(notices_seen_at=ctx.now).where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
-    lines = [f"{i}. 【{ctx.hhmm(a.created_at)}】{preview(a.text, PREVIEW_CHARS)}" for i, a in enumerate(rows, 1)]
+    lines = [f"{number}. 【{ctx.hhmm(a.created_at)}】{preview(a.text, PREVIEW_CHARS)}" for number, a in reversed(rows)]
     footer = ctx.t("notices_footer")
     listing = fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n),
                         MAX_REPLY_BYTES - NOTE_ROOM - len(footer.encode("utf-8")))
     return listing + "\n" + footer
 
 
-def _announcements(classroom: Classroom) -> list[Announcement]:
-    """The class's announcements, newest first: their 序号 order."""
-    return list(Announcement.select().where(Announcement.classroom == classroom)
-                .order_by(Announcement.created_at.desc(), Announcement.id.desc()))
+def _announcements(classroom: Classroom) -> list[tuple[int, Announcement]]:
+    """The class's announcements with their 序号, oldest first: 1 is the first ever posted.
+
+    Numbers never move (announcements are not deleted), so 「公告 2 2」 still means the same page after
+    the teacher posts another one; the list shows them newest first.
+    """
+    rows = Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at, Announcement.id)
+    return list(enumerate(rows, 1))
 
 
 def _notice(ctx: Context, number: int, page: int) -> str:
@@ -274,7 +278,7 @@ def _notice(ctx: Context, number: int, page: int) -> str:
     rows = _announcements(classroom)
     if not 1 <= number <= len(rows):
         raise UserError("no_such_notice", name=classroom.name, n=number, count=len(rows))
-    note = rows[number - 1]
+    note = rows[number - 1][1]
     parts = pages(note.text, PAGE_BYTES)
     if page > len(parts):
         raise UserError("no_such_notice_page", n=number, pages=len(parts))

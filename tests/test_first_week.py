@@ -26,22 +26,23 @@ def test_a_long_announcement_can_be_read_whole_page_by_page(say, teacher):
     push = Outbox.get(Outbox.kind == "announcement").text  # one WeChat message: the start, and where the rest is
     assert len(push.encode("utf-8")) <= MAX_REPLY_BYTES and push.endswith("（未完，发送「公告」查看全文）")
     say(openid, "发布公告 明天停课")
-    listing = say("o_a", "公告")
-    assert "1. 【08:00】明天停课" in listing and "2. 【08:00】第000句话。" in listing
+    listing = say("o_a", "公告")  # newest first; 序号 count from the first ever posted, so they never move
+    assert listing.index("2. 【08:00】明天停课") < listing.index("1. 【08:00】第000句话。")
     assert "第219句话" not in listing and "发送「公告 <序号>」看全文" in listing
-    pages, reply = [], say("o_a", "公告 2")
+    pages, reply = [], say("o_a", "公告 1")
     while True:
         assert len(reply.encode("utf-8")) <= MAX_REPLY_BYTES
         pages.append(reply)
-        more = re.search(r"发送「公告 2 (\d+)」看下一页", reply)
+        more = re.search(r"发送「公告 1 (\d+)」看下一页", reply)
         if not more:
             break
-        reply = say("o_a", f"公告 2 {more.group(1)}")
+        say(openid, "发布公告 又一条")  # a new announcement between pages changes nothing
+        reply = say("o_a", f"公告 1 {more.group(1)}")
     assert len(pages) >= 3 and "第 1/" in pages[0]
     text = "".join(re.sub(r"^【[^\n]*\n|\n（第 \d+/\d+ 页[^\n]*$", "", p) for p in pages)
     assert text == body  # every character, once, in order
-    assert "没有第 3 条公告" in say("o_a", "公告 3")
-    assert "Page 2/" in say("o_a", "notices 2 2")
+    assert "没有第 9 条公告" in say("o_a", "公告 9")
+    assert "Page 2/" in say("o_a", "notices 1 2")
 
 
 def test_the_longest_announcement_is_documented_and_longer_is_refused(say, teacher):
