@@ -12,7 +12,7 @@ from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.migrate import SchemaMigrator, migrate
 
-from models import MODELS, db
+from models import MODELS, OBSOLETE_INDEXES, db
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
@@ -106,7 +106,12 @@ def create_schema() -> None:
             for field in model._meta.sorted_fields:
                 if field.column_name not in present:
                     _add_column(migrator, model, field)
+        for index in OBSOLETE_INDEXES:
+            db.execute_sql(f"DROP INDEX IF EXISTS {index}")
         db.create_tables(MODELS, safe=True)  # new tables, and every index (IF NOT EXISTS)
+        from bot.upgrades import upgrade_rows
+
+        upgrade_rows()
 
 
 def _add_column(migrator, model, field) -> None:
