@@ -13,6 +13,8 @@ from peewee import (
     TextField,
 )
 
+from bot.text import inline
+
 db = DatabaseProxy()
 
 STUDENT, TEACHER = "student", "teacher"
@@ -56,7 +58,7 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.name or f"未实名({self.openid[-4:]})"
+        return inline(self.name) if self.name else f"未实名({self.openid[-4:]})"
 
 
 class Classroom(BaseModel):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.context import Context, UserError
 from bot.hashing import hash_secret
-from bot.text import fit_lines, normalize
+from bot.text import fit_lines, inline, normalize
 from handlers import scope
 from models import UNVERIFIED, VERIFIED, Membership, RosterEntry, School, User
 
@@ -117,7 +117,7 @@ def roster(ctx: Context) -> str:
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
         clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and user.student_no in taken else ""
-        lines.append(f"{user.student_no or '—'} {user.name or ctx.t('no_name')} · {state}{clash}")
+        lines.append(f"{user.student_no or '—'} {inline(user.name) or ctx.t('no_name')} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n))

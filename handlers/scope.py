@@ -8,6 +8,7 @@ from peewee import fn
 
 from bot.context import Context, UserError
 from bot.prepared import Prepared
+from bot.text import inline
 from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
@@ -69,7 +70,7 @@ def class_listing(ctx: Context, classes: list[Classroom]) -> str:
     lines = []
     for index, classroom in enumerate(classes, 1):
         state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
-        lines.append(f"{index}. {classroom.name}（{classroom.code}）{state}")
+        lines.append(f"{index}. {inline(classroom.name)}（{classroom.code}）{state}")
     return "\n".join(lines)
 
 

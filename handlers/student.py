@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.context import Context, UserError
 from bot.inbox import take_unread
 from bot.prepared import Prepared
-from bot.text import fit_lines
+from bot.text import fit_lines, inline
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
@@ -240,6 +240,6 @@ def notices(ctx: Context) -> str:
         (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).execute()
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
-    lines = [f"【{ctx.hhmm(a.created_at)}】{a.text}" for a in rows]
+    lines = [f"【{ctx.hhmm(a.created_at)}】{inline(a.text)}" for a in rows]
     return fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n))
 
