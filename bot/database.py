@@ -50,6 +50,20 @@ def transaction():
     return db.atomic()
 
 
+@contextmanager
+def reading():
+    """A read-only transaction: one consistent snapshot, no writer lock (SQLite's flock and IMMEDIATE
+    are for writers only), and any write inside it fails instead of quietly taking the lock."""
+    sqlite = is_sqlite()
+    with db.atomic() as txn:
+        db.execute_sql("PRAGMA query_only = 1" if sqlite else "SET TRANSACTION READ ONLY")
+        try:
+            yield txn
+        finally:
+            if sqlite:
+                db.execute_sql("PRAGMA query_only = 0")
+
+
 _writer = threading.local()
 
 

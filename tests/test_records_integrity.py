@@ -158,3 +158,28 @@ def test_records_are_read_without_holding_the_writer_lock(say, klass, clock, mon
     assert seen and all(seen)
     assert "缺勤 1" in say("o_s6", "我的记录")  # a second message: its own reply, not the first one's
     assert writer_is_free(path)
+
+
+def test_init_db_upgrades_a_database_from_before_membership_history(app, say, klass, clock):  # noqa: F811
+    """An older database: one membership row per class (unique), deleted on leaving; quiz answers ungraded."""
+    from bot.database import create_schema
+
+    say("o_t", "上课")
+    say("o_t", "练习 C 1 1+1=? A.1 B.3 C.2 D.4")
+    say("o_s1", "答 C")
+    clock.advance(minutes=2)
+    say("o_t", "下课")
+    for sql in ("DROP INDEX membership_user_id_classroom_id_active", "ALTER TABLE membership DROP COLUMN active",
+                "ALTER TABLE membership DROP COLUMN left_at", 'ALTER TABLE response DROP COLUMN "right"',
+                "CREATE UNIQUE INDEX membership_user_id_classroom_id ON membership (user_id, classroom_id)"):
+        db.execute_sql(sql)
+    create_schema()
+    create_schema()  # twice is safe
+    assert "练习答对 1/1" in record_of(say, "o_s1")  # old answers graded by init-db
+    assert "已退出" in say("o_s1", "退出课堂 1")
+    assert "已加入" in say("o_s1", f"加入 {klass}")  # the old one-row-per-class index is gone
+    assert "你已经在「概率论」里了" in say("o_s1", f"加入 {klass}")  # one current membership, still unique
+    from models import Membership
+
+    assert Membership.select().where((Membership.user == User.get(User.openid == "o_s1").id)
+                                     & (Membership.active == 1)).count() == 1
