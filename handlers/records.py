@@ -150,11 +150,11 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     stretches: dict[int, list] = {}
     for m in Membership.select().where(Membership.classroom == classroom).order_by(Membership.joined_at):
         stretches.setdefault(m.user_id, []).append(m)
-    marks = {(r.activity_id, r.user_id): r for r in Response.select(Response.activity, Response.user, Response.status,
-                                                                    Response.marked_by)
-             .where(Response.activity.in_([a.id for a in checkins.values()]))} if checkins else {}
+    marks = {(activity, uid): (status, marked_by) for activity, uid, status, marked_by
+             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by)
+             .where(Response.activity.in_([a.id for a in checkins.values()])).tuples()} if checkins else {}
     quizzes, scores = quiz_counts(where, None), right_answers(where, None)
-    students = sorted(User.select().where(User.id.in_(list(stretches) + [uid for _a, uid in marks])),
+    students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
     header = ["学号", "姓名", "认证"]
     for number, lesson in enumerate(lessons, 1):
@@ -172,9 +172,9 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
         for lesson in lessons:
             checkin = checkins.get(lesson.id)
             mark = checkin and marks.get((checkin.id, user.id))
-            status = mark.status if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
+            status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
             cell = t(f"status_{status}", "zh") if status else "—"
-            if mark and mark.marked_by_id:
+            if mark and mark[1]:
                 cell += "（老师改签）"
             if status:
                 counts[status] += 1
