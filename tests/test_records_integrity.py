@@ -183,3 +183,23 @@ def test_init_db_upgrades_a_database_from_before_membership_history(app, say, kl
 
     assert Membership.select().where((Membership.user == User.get(User.openid == "o_s1").id)
                                      & (Membership.active == 1)).count() == 1
+
+
+def test_a_read_that_fails_is_answered_busy_and_its_retry_computes_it_again(app, say, klass, clock, monkeypatch):  # noqa: F811
+    from bot.dispatch import Inbound
+    from handlers import scope
+
+    original, calls = scope.joined_classes, []
+
+    def flaky(user):
+        calls.append(user.id)
+        if len(calls) == 1:
+            raise RuntimeError("disk hiccup")
+        return original(user)
+
+    monkeypatch.setattr(scope, "joined_classes", flaky)
+    message = Inbound(openid="o_s1", key="msg:read-retry", kind="text", text="我的记录")
+    dispatcher = app.extensions["ketang"].dispatcher
+    assert "系统繁忙" in dispatcher.handle(message)
+    retried = dispatcher.handle(message)  # WeChat's retry of the same MsgId
+    assert "「概率论」已到" in retried and dispatcher.handle(message) == retried  # and then it is stored
