@@ -120,6 +120,7 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     if checkin is None:
         raise UserError("roll_call_needs_checkin")
     came = {uid for uid, status in sheet_for(checkin).items() if status in (PRESENT, LATE)}
+    came &= set(scope.student_ids(classroom))  # the sheet keeps who left since; they cannot answer 到
     called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
     pool = sorted(came - called)
     if not pool:

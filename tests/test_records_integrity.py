@@ -203,3 +203,12 @@ def test_a_read_that_fails_is_answered_busy_and_its_retry_computes_it_again(app,
     assert "系统繁忙" in dispatcher.handle(message)
     retried = dispatcher.handle(message)  # WeChat's retry of the same MsgId
     assert "「概率论」已到" in retried and dispatcher.handle(message) == retried  # and then it is stored
+
+
+def test_roll_call_never_picks_a_student_who_left(say, klass, clock):  # noqa: F811
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    say("o_s1", "签到")
+    say("o_s1", "退出课堂 1")
+    assert "应到 6" in say("o_t", "签到情况")  # still counted for this check-in
+    assert "都被点过名了" in say("o_t", "点名 3")
