@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
-from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, pages, preview
+from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
@@ -93,7 +93,7 @@ def classes(ctx: Context) -> str:
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
     lines = scope.class_lines(ctx, mine)
     if not ctx.user.is_teacher:
-        seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where(Membership.user == ctx.user)}
+        seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))}
         for index, classroom in enumerate(mine):
             if _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
@@ -180,10 +180,11 @@ def answer(ctx: Context, text: str) -> str:
     choice = quiz.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))
+    right = int(quiz.is_right(question, choice)) if question.kind == QUIZ else None  # kept hidden until it closes
     (
-        Response.insert(activity=question, user=ctx.user, answer=choice, created_at=ctx.now, updated_at=ctx.now)
+        Response.insert(activity=question, user=ctx.user, answer=choice, right=right, created_at=ctx.now, updated_at=ctx.now)
         .on_conflict(conflict_target=[Response.activity, Response.user],
-                     update={Response.answer: choice, Response.updated_at: ctx.now})
+                     update={Response.answer: choice, Response.right: right, Response.updated_at: ctx.now})
         .execute()
     )
     shown = quiz.shown_answer(question, choice, ctx.lang)
@@ -224,7 +225,7 @@ def lost(ctx: Context, note: str | None = None) -> str:
 def leave(ctx: Context, ref: str) -> str:
     """Leave a class (its records stay for the teacher)."""
     classroom = scope.pick_class(ctx, ref)
-    Membership.delete().where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
+    scope.leave_classes(ctx.user, ctx.now, classroom)
     if ctx.user.current_class_id == classroom.id:
         User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
     return ctx.t("left_class", name=classroom.name, code=classroom.code)
@@ -252,10 +253,11 @@ def notices(ctx: Context, number: int | None = None, page: int | None = None) ->
         return listing + "\n" + footer
     classroom = scope.current_class(ctx)
     rows = _announcements(classroom)
-    Membership.update(notices_seen_at=ctx.now).where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
+    Membership.update(notices_seen_at=ctx.now).where(
+        (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).execute()
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
-    lines = [f"{number}. 【{ctx.hhmm(a.created_at)}】{preview(a.text, PREVIEW_CHARS)}" for number, a in reversed(rows)]
+    lines = [f"{number}. 【{ctx.hhmm(a.created_at)}】{preview(inline(a.text), PREVIEW_CHARS)}" for number, a in reversed(rows)]
     footer = ctx.t("notices_footer")
     listing = fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n),
                         MAX_REPLY_BYTES - NOTE_ROOM - len(footer.encode("utf-8")))
