@@ -359,36 +359,50 @@ def test_the_number_clash_warning_only_counts_the_same_school(say, school, app, 
     assert "2024001 张三 · 未认证 ⚠学号已被他人认证" in say(openid, "名单")
 
 
-def test_concurrent_guesses_never_pass_the_hourly_limit(app, school):
-    """Item 14: 20 simultaneous wrong guesses, each on its own connection, record at most 5 failures."""
+def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
+    """Send (openid, text) messages all at once from threads, each on its own database connection."""
     from bot.dispatch import Inbound
-    from models import FailedAttempt, db
+    from models import db
 
     dispatcher = app.extensions["ketang"].dispatcher
-    start = threading.Barrier(20)
+    start = threading.Barrier(len(messages))
     replies = []
 
-    def guess(n, text):
+    def send(n, openid, text):
         start.wait(timeout=30)
         db.connect(reuse_if_open=True)  # PostgreSQL: at most 8 pooled connections, the rest queue for one
         try:
-            replies.append(dispatcher.handle(Inbound(openid="o_x", key=f"msg:g{n}", kind="text", text=text)))
+            replies.append(dispatcher.handle(Inbound(openid=openid, key=f"msg:at-once-{n}", kind="text", text=text)))
         finally:
             db.close()
 
-    cases = [f"教师认证 wrong{n}" for n in range(10)] + [f"认证 示范大学 20990{n:02d} 张三" for n in range(10)]
-    db.close()  # the threads use their own connections
-    threads = [threading.Thread(target=guess, args=(n, text)) for n, text in enumerate(cases)]
+    db.close()
+    threads = [threading.Thread(target=send, args=(n, *message)) for n, message in enumerate(messages)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     db.connect(reuse_if_open=True)
-    assert len(replies) == 20 and not [r for r in replies if "系统繁忙" in r]
+    assert len(replies) == len(messages) and not [r for r in replies if "系统繁忙" in r]
+    return replies
+
+
+def test_concurrent_guesses_never_pass_the_hourly_limit(app, school):
+    """Item 14: 20 simultaneous wrong guesses, each on its own connection, record at most 5 failures each."""
+    from models import FailedAttempt
+
+    replies = run_at_once(app, [("o_x", f"教师认证 wrong{n}") for n in range(10)]
+                          + [("o_x", f"认证 示范大学 20990{n:02d} 张三") for n in range(10)])
     for scope_name in ("invite", "auth"):
         assert FailedAttempt.select().where(FailedAttempt.scope == scope_name).count() == 5
     assert sum("邀请码不对" in r for r in replies) == 5 and sum("没有这个学号和姓名" in r for r in replies) == 4
     assert sum("尝试次数太多" in r for r in replies) == 11  # the 5th wrong 认证 already says no tries are left
+
+
+def test_concurrent_binds_of_one_number_send_one_sms(app, caplog):
+    replies = run_at_once(app, [(f"o_p{n}", "绑定手机 13800138000") for n in range(10)])
+    assert sum("验证码已发送" in r for r in replies) == 1 and sum("1 分钟后" in r for r in replies) == 9
+    assert SmsLog.select().count() == 1 and len(sms_codes(caplog)) == 1
 
 
 class Gateway(BaseHTTPRequestHandler):
