@@ -7,7 +7,7 @@ import secrets
 import unicodedata
 from datetime import timedelta
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from bot.context import Context
 from bot.database import serialize, transaction
@@ -58,6 +58,12 @@ def name_of(text: str) -> str | None:
     return text
 
 
+def roster_entry(school_id: int, number: str) -> RosterEntry | None:
+    """The roster row of canonical *number* at the school (rows imported before numbers were upper-cased
+    match too)."""
+    return RosterEntry.get_or_none((RosterEntry.school == school_id) & (fn.UPPER(RosterEntry.student_no) == number))
+
+
 # --- verify --------------------------------------------------------------------------------------
 
 
@@ -101,13 +107,13 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
         return ctx.t("verified_as_other", student_no=user.student_no)
     if scope.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
-    entry = RosterEntry.get_or_none((RosterEntry.school == school) & (RosterEntry.student_no == number))
+    entry = roster_entry(school.id, number)
     if entry is None or not same_name(name, entry.name):
         return _refused(ctx, "no_match", school=school.name, student_no=number)
     if entry.verified_user_id:
         return _refused(ctx, "number_taken", school=school.name, student_no=number)
     if auth is None or normalize(auth).casefold() in NO_CODE or not entry.auth_hash:
-        _claim(user, school, entry.student_no, entry.name, UNVERIFIED)
+        _claim(user, school, number, entry.name, UNVERIFIED)
         return ctx.t("recorded_unverified", school=school.name, student_no=number, name=entry.name)
     if not check_secret(normalize(auth), entry.auth_hash):
         return _refused(ctx, "auth_wrong")
@@ -118,7 +124,7 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
     )
     if not claimed:  # another account won a race for this number
         return ctx.t("number_taken", school=school.name, student_no=number)
-    _claim(user, school, entry.student_no, entry.name, VERIFIED)
+    _claim(user, school, number, entry.name, VERIFIED)
     return ctx.t("verified_ok", school=school.name, student_no=number, name=entry.name)
 
 

@@ -13,7 +13,7 @@ from bot.context import Context, UserError
 from bot.hashing import hash_secret
 from bot.text import fit_lines, normalize
 from handlers import scope
-from handlers.account import NAME_MAX, name_of, student_no_of
+from handlers.account import NAME_MAX, name_of, roster_entry, student_no_of
 from models import UNVERIFIED, VERIFIED, Membership, RosterEntry, School, User
 
 log = logging.getLogger("ketang.roster")
@@ -162,10 +162,8 @@ def import_roster(school_name: str, data: bytes, now: datetime) -> ImportResult:
 
 def release_student(school_name: str, student_no: str, who: str) -> User | None:
     """Undo the verification of *student_no*; the account keeps its claim as 未认证. Return it."""
-    entry = (
-        RosterEntry.select().join(School)
-        .where((School.name == normalize(school_name)) & (RosterEntry.student_no == (student_no_of(student_no) or student_no))).first()
-    )
+    school = School.get_or_none(School.name == normalize(school_name))
+    entry = school and roster_entry(school.id, student_no_of(student_no) or student_no)
     if entry is None or entry.verified_user_id is None:
         return None
     holder = User.get_by_id(entry.verified_user_id)
@@ -192,13 +190,13 @@ def roster(ctx: Context) -> str:
     students = list(User.select().join(Membership).where(Membership.classroom == classroom))
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
-    taken = {(e.school_id, e.student_no) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)
+    taken = {(e.school_id, e.student_no.upper()) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)
              .where(RosterEntry.verified_user.is_null(False))}
     students.sort(key=lambda u: (u.student_no or "~", u.id))
     lines = []
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
-        clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and (user.school_id, user.student_no) in taken else ""
+        clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken else ""
         lines.append(f"{user.student_no or '—'} {user.shown_name or ctx.t('no_name')} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
@@ -210,7 +208,7 @@ def release(ctx: Context, student_no: str) -> str:
     classroom = scope.current_class(ctx)
     if classroom.school_id is None:
         raise UserError("class_has_no_school", name=classroom.name)
-    entry = RosterEntry.get_or_none((RosterEntry.school == classroom.school_id) & (RosterEntry.student_no == student_no))
+    entry = roster_entry(classroom.school_id, student_no)
     if entry is None or entry.verified_user_id is None:
         return ctx.t("release_nothing", student_no=student_no)
     mine = Membership.select().where(

@@ -484,6 +484,9 @@ def test_student_numbers_match_ignoring_case(app, tmp_path, say):
     assert "认证成功：「示范大学」S2024001 张三" in say("o_a", "认证 示范大学 s2024001 张三 839201")
     again = import_file(app, tmp_path, "student_no,name,auth_code\ns2024001,张三丰,1\n".encode(), name="again.csv")
     assert "0 added, 1 updated" in again.output and RosterEntry.select().count() == 1
+    # A row imported before numbers were upper-cased still matches.
+    RosterEntry.create(school=School.get(), student_no="t2024009", name="王五", auth_hash=None)
+    assert "已记录：「示范大学」T2024009 王五" in say("o_b", "认证 示范大学 T2024009 王五 暂无")
     twice = import_file(app, tmp_path, "学号,姓名,认证码\nS1,张三,1\ns1,李四,2\n".encode(), name="twice.csv")
     assert twice.exit_code != 0 and "line 3: student number S1 repeats line 2" in twice.output
 
