@@ -187,7 +187,7 @@ STATES = {VERIFIED: "state_verified", UNVERIFIED: "state_unverified"}
 def roster(ctx: Context) -> str:
     """The current class's students with number, name and verification state."""
     classroom = scope.current_class(ctx)
-    students = list(User.select().join(Membership).where(Membership.classroom == classroom))
+    students = list(User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.active == 1)))
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
     taken = {(e.school_id, e.student_no.upper()) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)
@@ -213,6 +213,7 @@ def release(ctx: Context, student_no: str) -> str:
         return ctx.t("release_nothing", student_no=student_no)
     mine = Membership.select().where(
         (Membership.user == entry.verified_user_id) & (Membership.classroom.in_([c.id for c in scope.owned_classes(ctx.user)]))
+        & (Membership.active == 1)
     ).exists()
     if not mine:
         return ctx.t("release_not_yours", student_no=student_no)
