@@ -10,12 +10,13 @@ from pathlib import Path
 from flask import Flask, jsonify
 from wechatpy.crypto import WeChatCrypto
 
-from bot import cli, database, exports, qr, scheduler, webhook
+from bot import cli, database, scheduler, webhook
 from bot.clock import epoch, utc_now
 from bot.config import Settings, load_settings, settings_from_dict
 from bot.dispatch import Dispatcher
 from bot.links import Links
 from bot.sms import SmsSender
+from handlers import exports, qr
 from models import db
 
 log = logging.getLogger("ketang")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bot.config import Settings
-from bot.replies import t
+from handlers.replies import t
 from models import Dialog, Outbox, User
 
 

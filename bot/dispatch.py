@@ -10,15 +10,15 @@ from datetime import datetime
 from peewee import fn
 
 from bot import inbox
-from bot.commands import COMMANDS, FLOWS, GRAMMAR
 from bot.config import Settings
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.grammar import Invalid, Parsed, Role, Unknown
 from bot.prepared import Prepared
-from bot.replies import t
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import events
+from handlers.commands import COMMANDS, FLOWS, GRAMMAR
+from handlers.replies import t
 from models import UNREAD, Dialog, InboundMessage, Outbox, User, db
 
 log = logging.getLogger("ketang.dispatch")

@@ -10,11 +10,11 @@ import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs import JOBS
-from bot.official_qr import QrRenewer
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
 from handlers.attendance import close_roll_calls
-from handlers.schedule import publish_due_announcements
+from handlers.official_qr import QrRenewer
+from handlers.scheduled_announcements import publish_due_announcements
 from handlers.teacher import end_stale_lessons
 from models import db
 

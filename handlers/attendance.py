@@ -9,9 +9,9 @@ from bot import push
 from bot.context import Context, UserError, enqueue, enqueue_many
 from bot.database import transaction
 from bot.prepared import Prepared
-from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
+from handlers.replies import t
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, Activity, Lesson, Membership, Response, RollCall, User
 
 STATUS_WORDS = {

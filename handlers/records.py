@@ -7,11 +7,11 @@ import io
 from datetime import timedelta
 
 from bot.context import Context, enqueue_many
-from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance_sheet, lesson_checkin
-from handlers.quiz import is_right
+from handlers.grading import is_right
+from handlers.replies import t
 from models import (
     ABSENT,
     EXCUSED,

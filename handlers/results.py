@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
-from handlers.quiz import is_right, shown_answer, shown_key
+from handlers.grading import is_right, shown_answer, shown_key
 from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10

@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.inbox import take_unread
 from bot.prepared import Prepared
 from bot.text import fit_lines
-from handlers import account, quiz, scope
+from handlers import account, grading, scope
 from handlers.attendance import lesson_checkin
 from models import (
     DISCUSSION,
@@ -174,7 +174,7 @@ def answer(ctx: Context, text: str) -> str:
     mine = Response.get_or_none((Response.activity == question) & (Response.user == ctx.user))
     if not question.is_open(ctx.now):
         return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
-    choice = quiz.read_answer(question, text)
+    choice = grading.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))
     (
@@ -183,9 +183,9 @@ def answer(ctx: Context, text: str) -> str:
                      update={Response.answer: choice, Response.updated_at: ctx.now})
         .execute()
     )
-    shown = quiz.shown_answer(question, choice, ctx.lang)
+    shown = grading.shown_answer(question, choice, ctx.lang)
     if mine and mine.answer != choice:
-        old = quiz.shown_answer(question, mine.answer, ctx.lang)
+        old = grading.shown_answer(question, mine.answer, ctx.lang)
         return ctx.t("answer_replaced", answer=shown, old=old, at=ctx.hhmm(question.deadline))
     return ctx.t("answer_saved" if question.kind == QUIZ else "survey_saved", answer=shown, at=ctx.hhmm(question.deadline))
 
@@ -194,9 +194,9 @@ def _verdict(ctx: Context, question: Activity, mine: Response | None) -> str:
     """After a quiz closed: whether the student's answer was right (never before)."""
     if mine is None or question.kind != QUIZ:
         return ""
-    right = quiz.is_right(question, mine.answer)
-    return ctx.t("your_answer_was", answer=quiz.shown_answer(question, mine.answer, ctx.lang),
-                 verdict=ctx.t("right" if right else "wrong"), correct=quiz.shown_key(question, ctx.lang))
+    right = grading.is_right(question, mine.answer)
+    return ctx.t("your_answer_was", answer=grading.shown_answer(question, mine.answer, ctx.lang),
+                 verdict=ctx.t("right" if right else "wrong"), correct=grading.shown_key(question, ctx.lang))
 
 
 def say(ctx: Context, text: str) -> str:

@@ -10,10 +10,10 @@ from peewee import IntegrityError
 
 from bot.context import Context, UserError, enqueue_many
 from bot.database import transaction
-from bot.replies import t
 from handlers import scope
-from handlers.quiz import options_in, read_key, shown_key
+from handlers.grading import options_in, read_key, shown_key
 from handlers.records import queue_summaries
+from handlers.replies import t
 from models import (
     CHECKIN,
     CLOSED,

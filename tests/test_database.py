@@ -31,7 +31,7 @@ def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
 
     import psycopg2
 
-    from tests.live import LiveServer
+    from harness.live import LiveServer
 
     url = os.environ.get("KETANG_TEST_DATABASE_URL")
     if not url:

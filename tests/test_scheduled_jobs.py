@@ -9,7 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.database import create_schema
 from bot.jobs import expire_dialogs
 from bot.scheduler import build_scheduler
-from handlers.schedule import publish_due_announcements
+from handlers.scheduled_announcements import publish_due_announcements
 from handlers.teacher import end_stale_lessons
 from models import Activity, Announcement, Dialog, Lesson, Outbox, ScheduledAnnouncement, User, db
 

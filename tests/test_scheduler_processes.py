@@ -14,9 +14,9 @@ from pathlib import Path
 from app import create_app
 from bot.clock import utc_now
 from bot.database import create_schema, is_sqlite
+from harness.mock_wechat import MockWechat
 from models import MODELS, Activity, Announcement, Classroom, Lesson, Membership, Outbox, ScheduledAnnouncement, User, db
 from tests.conftest import APP_ID, ROOT, TOKEN, Chat
-from tests.mock_wechat import MockWechat
 
 THREADS = 4
 

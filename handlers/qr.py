@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, current_app
 from markupsafe import escape
 from qrcode.image.pure import PyPNGImage
 
-from bot.official_qr import ready_qr
+from handlers.official_qr import ready_qr
 from models import Classroom
 
 bp = Blueprint("qr", __name__)
