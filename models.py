@@ -272,5 +272,7 @@ class ClassQr(BaseModel):
     created_at = DateTimeField()
 
 
+# The machinery's tables (bot/ may use these and no other); every other table is the classroom's.
+MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]

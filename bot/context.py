@@ -6,8 +6,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from bot.catalogue import t
 from bot.config import Settings
-from handlers.replies import t
+from bot.grammar import Command
+from bot.links import Links
+from bot.sms import SmsSender
 from models import Dialog, Outbox, User
 
 
@@ -26,9 +29,9 @@ class Context:
     now: datetime  # naive UTC
     lang: str
     settings: Settings
-    commands: tuple = ()
-    links: object = None  # bot.links.Links
-    sms: object = None  # bot.sms.SmsSender
+    commands: tuple[Command, ...] = ()
+    links: Links | None = None
+    sms: SmsSender | None = None
     after_commit: list = field(default_factory=list)  # callables run once the transaction is committed
 
     def t(self, key: str, **params) -> str:

@@ -132,8 +132,6 @@ def pause(now: datetime, reason: str) -> datetime:
 class Pusher:
     """The drain_outbox job: Pusher(settings, api)(now) delivers what is due."""
 
-    __name__ = "drain_outbox"
-
     def __init__(self, settings: Settings, api=None):
         self.settings = settings
         self.api = api  # bot.wechat_api.WechatApi, or None when no app_secret is configured

@@ -95,24 +95,37 @@ def _claim(user: User, school: School, student_no: str, name: str, state: str) -
     user.school, user.student_no, user.name, user.verify_state = school, student_no, name, state
 
 
-def verify_step(ctx: Context, step: str, data: dict, text: str) -> str:
-    """One answer in the guided `认证` dialog: school → student number → name → auth code."""
+def verify_school(ctx: Context, data: dict, text: str) -> str:
+    """The guided `认证` dialog, step 1 of 4: the school."""
     text = normalize(text)
-    if step == "school":
-        if School.get_or_none(School.name == text) is None:
-            return ctx.t("unknown_school", school=text, schools=school_list())
-        ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
-        return ctx.t("ask_student_no")
-    if step == "student_no":
-        if not STUDENT_NO.fullmatch(text):
-            return ctx.t("bad_student_no")
-        ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=text)
-        return ctx.t("ask_name")
-    if step == "name":
-        ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=text)
-        return ctx.t("ask_auth_code")
+    if School.get_or_none(School.name == text) is None:
+        return ctx.t("unknown_school", school=text, schools=school_list())
+    ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
+    return ctx.t("ask_student_no")
+
+
+def verify_student_no(ctx: Context, data: dict, text: str) -> str:
+    """Step 2 of 4: the student number."""
+    text = normalize(text)
+    if not STUDENT_NO.fullmatch(text):
+        return ctx.t("bad_student_no")
+    ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=text)
+    return ctx.t("ask_name")
+
+
+def verify_name(ctx: Context, data: dict, text: str) -> str:
+    """Step 3 of 4: the name."""
+    ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=normalize(text))
+    return ctx.t("ask_auth_code")
+
+
+def verify_code(ctx: Context, data: dict, text: str) -> str:
+    """Step 4 of 4: the roster's auth code, which decides."""
     ctx.end_dialog()
-    return check_identity(ctx, data["school"], data["student_no"], data["name"], text)
+    return check_identity(ctx, data["school"], data["student_no"], data["name"], normalize(text))
+
+
+VERIFY_STEPS = {"school": verify_school, "student_no": verify_student_no, "name": verify_name, "code": verify_code}
 
 
 # --- the identity question when joining a school's class ----------------------------------------
@@ -127,18 +140,25 @@ def ask_identity_on_join(ctx: Context, classroom: Classroom) -> str:
     return ctx.t("join_ask_student_no", school=classroom.school.name)
 
 
-def join_identity_step(ctx: Context, step: str, data: dict, text: str) -> str:
-    """Record the number and name given after joining (未认证 until verified with a code)."""
+def join_student_no(ctx: Context, data: dict, text: str) -> str:
+    """The identity question after joining, step 1 of 2: the student number."""
     text = normalize(text)
-    if step == "student_no":
-        if not STUDENT_NO.fullmatch(text):
-            return ctx.t("bad_student_no")
-        ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=text)
-        return ctx.t("ask_name")
+    if not STUDENT_NO.fullmatch(text):
+        return ctx.t("bad_student_no")
+    ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=text)
+    return ctx.t("ask_name")
+
+
+def join_name(ctx: Context, data: dict, text: str) -> str:
+    """Step 2 of 2: the name; record number and name (未认证 until verified with a code)."""
+    text = normalize(text)
     ctx.end_dialog()
     school = School.get_by_id(data["school_id"])
     _claim(ctx.user, school, data["student_no"], text, UNVERIFIED)
     return ctx.t("join_recorded", school=school.name, student_no=data["student_no"], name=text)
+
+
+JOIN_IDENTITY_STEPS = {"student_no": join_student_no, "name": join_name}
 
 
 # --- phone ---------------------------------------------------------------------------------------
@@ -188,12 +208,15 @@ def phone_code(ctx: Context, code: str) -> str:
     return ctx.t("phone_bound", phone=mask_phone(data["phone"]))
 
 
-def phone_code_step(ctx: Context, step: str, data: dict, text: str) -> str:
+def phone_code_step(ctx: Context, data: dict, text: str) -> str:
     """A bare reply inside the bind-phone dialog: it must be the 6-digit code."""
     digits = normalize(text)
     if not re.fullmatch(r"\d{6}", digits):
         return ctx.t("code_expected")
     return phone_code(ctx, digits)
+
+
+PHONE_STEPS = {"code": phone_code_step}
 
 
 def unbind_phone(ctx: Context) -> str:

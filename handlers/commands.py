@@ -1,11 +1,9 @@
-"""THE command table: one row per command; help, usage lines and the README list derive from it."""
+"""The classroom's command table: one row per command; help, usage lines and the README list derive from it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from bot.grammar import Arg, Command, Grammar, Role, en, zh
+from bot.grammar import Arg, Command, Role, en, zh
+from bot.plugin import Flow
 from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
@@ -141,24 +139,11 @@ COMMANDS: tuple[Command, ...] = (
             T, "取消一条定时公告", "cancel a scheduled announcement", ("取消定时 1", "unschedule 1"), brief=False),
 )
 
-GRAMMAR = Grammar(COMMANDS)
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A multi-step dialog: the step handler gets (ctx, step, data, text) for every plain reply."""
-
-    step: Callable[..., str]
-    commands: tuple[str, ...] = ()  # commands that belong to the dialog and do not abandon it
-    restart: str = ""  # catalogue key: how to start again after it expired
-
-
 FLOWS = {
-    "verify": Flow(account.verify_step, restart="restart_verify"),
-    "bind_phone": Flow(account.phone_code_step, commands=("verify_code",), restart="restart_bind_phone"),
-    "join_identity": Flow(account.join_identity_step, restart="restart_verify"),
+    "verify": Flow(account.VERIFY_STEPS, restart="restart_verify"),
+    "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone"),
+    "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify"),
 }
-BY_NAME = {command.name: command for command in COMMANDS}
 
 
 def command_list_markdown() -> str:

@@ -6,12 +6,12 @@ import csv
 import io
 from datetime import timedelta
 
+from bot.catalogue import t
 from bot.context import Context, enqueue_many
 from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance_sheet, lesson_checkin
 from handlers.grading import is_right
-from handlers.replies import t
 from models import (
     ABSENT,
     EXCUSED,

@@ -1,16 +1,8 @@
-"""The reply catalogue: every text Ketang says, keyed by id, in Chinese and English."""
+"""The classroom's reply texts, keyed by id, in Chinese and English (merged into bot/catalogue.py by the plugin)."""
 
 from __future__ import annotations
 
 CATALOGUE: dict[str, tuple[str, str]] = {
-    # dispatch
-    "unknown": ("没看懂「{text}」。", "Sorry, I did not understand “{text}”."),
-    "did_you_mean": ("你是不是想发：{options}", "Did you mean: {options}"),
-    "help_pointer": ("发送「帮助」查看全部命令。", "Send “help” to see every command."),
-    "usage": ("格式不对。用法：{usage}\n例如：{example}", "Wrong format. Usage: {usage}\nFor example: {example}"),
-    "teacher_only": ("「{command}」只有教师可以使用。如果你是教师，请发送：教师认证 <邀请码>", "“{command}” is for teachers. If you teach, send: teacher <invite-code>"),
-    "student_only": ("「{command}」是学生命令，教师账号不能使用。", "“{command}” is a student command; teacher accounts cannot use it."),
-    "busy": ("系统繁忙，请稍后再试。你的操作没有被记录，请重新发送。", "The system is busy; nothing was recorded. Please send it again."),
     # help and account
     "help_header_student": ("【学生命令】", "[Student commands]"),
     "help_header_teacher": ("【教师命令】", "[Teacher commands]"),
@@ -170,14 +162,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "push_announcement": ("【「{name}」公告】{text}", "[“{name}” announcement] {text}"),
     "announced": ("公告已发布到「{name}」，将推送给 {n} 名学生；学生发送「公告」可随时查看。", "Announcement posted to “{name}”; it will be pushed to {n} students, who can also send “notices”."),
     # events and other message types
-    "only_text": ("收到你的{kind}，不过我只认识文字命令。发送「帮助」查看命令。", "Got your {kind}, but I only understand text commands. Send “help”."),
-    "kind_image": ("图片", "image"),
-    "kind_voice": ("语音", "voice message"),
-    "kind_video": ("视频", "video"),
-    "kind_shortvideo": ("小视频", "short video"),
-    "kind_location": ("位置", "location"),
-    "kind_link": ("链接", "link"),
-    "kind_other": ("消息", "message"),
     # identity: verification
     "help_teacher_fix": ("老师却显示为学生？发送「教师认证 <邀请码>」即可切换为教师（会退出以学生身份加入的课堂）。", "A teacher shown as a student? Send “teacher <invite-code>” to switch (this leaves classes joined as a student)."),
     "teacher_no_verify": ("教师账号不需要学号认证。", "Teacher accounts do not verify a student number."),
@@ -198,7 +182,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "verified_ok": ("认证成功：「{school}」{student_no} {name}，状态「已认证」。", "Verified: {student_no} {name} of “{school}”."),
     "join_ask_student_no": ("本课堂属于「{school}」。请发送你的学号，老师的名单上会显示（发送「取消」跳过，之后可用「认证」补充）。", "This class belongs to “{school}”. Send your student number for your teacher's roster (“cancel” skips; “verify” later)."),
     "join_recorded": ("已记录「{school}」{student_no} {name}（未认证）。有认证码时发送「认证 {school} {student_no} {name} <认证码>」完成认证。", "Recorded {student_no} {name} of “{school}” (not verified). With an auth code send “verify {school} {student_no} {name} <code>”."),
-    "dialog_expired": ("上一步操作已超时，已自动取消。", "The previous step timed out and was cancelled."),
     "restart_verify": ("请重新发送「认证」开始。", " Send “verify” to start again."),
     "restart_bind_phone": ("请重新发送「绑定手机 <手机号>」获取新验证码。", " Send “bind phone <number>” for a new code."),
     # identity: phone
@@ -232,9 +215,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 
 # pushes, scheduled announcements, official QR codes (bot/push.py, bot/inbox.py, handlers/schedule.py)
 CATALOGUE.update({
-    "unread_note": ("\n📬 你有 {n} 条未读公告，发送「公告」查看。", "\n📬 You have {n} unread announcement(s); send “notices” to read them."),
-    "unread_header": ("【未读公告 · {n} 条】", "[Unread announcements · {n}]"),
-    "unread_footer": ("再发送「公告」查看当前课堂的全部公告。", "Send “notices” again for all announcements of the current class."),
     "scheduled": ("已定时：{at} 在「{name}」发布这条公告，并推送给学生。发送「定时列表」查看或取消。",
                   "Scheduled: posted to “{name}” and pushed to students at {at}. Send “scheduled” to see or cancel it."),
     "scheduled_header": ("【「{name}」待发布的定时公告 · {n} 条】", "[“{name}” scheduled announcements · {n}]"),
@@ -253,7 +233,6 @@ CATALOGUE.update({
 })
 
 
-def t(key: str, lang: str = "zh", **params) -> str:
-    """Return catalogue text *key* in *lang* ("zh" or "en"), formatted with *params*."""
-    zh, en = CATALOGUE[key]
-    return (en if lang == "en" else zh).format(**params)
+
+# The plugin's form: key -> {"zh": ..., "en": ...}.
+REPLIES = {key: {"zh": zh, "en": en} for key, (zh, en) in CATALOGUE.items()}

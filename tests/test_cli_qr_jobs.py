@@ -9,8 +9,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import ConfigError, load_settings, settings_from_dict, write_initial_config
-from bot.jobs import close_due_activities, purge_dedupe
+from bot.jobs import purge_dedupe
 from bot.scheduler import build_scheduler
+from handlers.teacher import close_due_activities
 from models import Activity, InboundMessage, User
 from tests.conftest import ROOT
 

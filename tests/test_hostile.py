@@ -8,8 +8,8 @@ import re
 import pytest
 import xmltodict
 
+from bot.catalogue import t
 from bot.webhook import sha1_signature
-from handlers.replies import t
 from models import MODELS, FailedAttempt, InboundMessage, Membership, Response
 from tests.conftest import TOKEN, build_app, simulator_for
 

@@ -73,7 +73,7 @@ def test_scheduling_refuses_the_past_bad_dates_and_students(say, teacher, clock)
 
 
 def test_an_activity_closes_itself_at_its_deadline(say, teacher, clock, app):
-    from bot.jobs import close_due_activities
+    from handlers.teacher import close_due_activities
 
     openid, _ = teacher
     say(openid, "上课")

@@ -1,0 +1,47 @@
+"""The one reply catalogue: every text the bot says, keyed by id, in Chinese and English.
+
+The machinery's own texts are below; a plugin adds its texts (`Plugin.replies`) when the app is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # dispatch
+    "unknown": ("没看懂「{text}」。", "Sorry, I did not understand “{text}”."),
+    "did_you_mean": ("你是不是想发：{options}", "Did you mean: {options}"),
+    "help_pointer": ("发送「帮助」查看全部命令。", "Send “help” to see every command."),
+    "usage": ("格式不对。用法：{usage}\n例如：{example}", "Wrong format. Usage: {usage}\nFor example: {example}"),
+    "teacher_only": ("「{command}」只有教师可以使用。如果你是教师，请发送：教师认证 <邀请码>", "“{command}” is for teachers. If you teach, send: teacher <invite-code>"),
+    "student_only": ("「{command}」是学生命令，教师账号不能使用。", "“{command}” is a student command; teacher accounts cannot use it."),
+    "busy": ("系统繁忙，请稍后再试。你的操作没有被记录，请重新发送。", "The system is busy; nothing was recorded. Please send it again."),
+    "dialog_expired": ("上一步操作已超时，已自动取消。", "The previous step timed out and was cancelled."),
+    # messages that are not text
+    "only_text": ("收到你的{kind}，不过我只认识文字命令。发送「帮助」查看命令。", "Got your {kind}, but I only understand text commands. Send “help”."),
+    "kind_image": ("图片", "image"),
+    "kind_voice": ("语音", "voice message"),
+    "kind_video": ("视频", "video"),
+    "kind_shortvideo": ("小视频", "short video"),
+    "kind_location": ("位置", "location"),
+    "kind_link": ("链接", "link"),
+    "kind_other": ("消息", "message"),
+    # pushes waiting unread (bot/inbox.py)
+    "unread_note": ("\n📬 你有 {n} 条未读公告，发送「公告」查看。", "\n📬 You have {n} unread announcement(s); send “notices” to read them."),
+    "unread_header": ("【未读公告 · {n} 条】", "[Unread announcements · {n}]"),
+    "unread_footer": ("再发送「公告」查看当前课堂的全部公告。", "Send “notices” again for all announcements of the current class."),
+}
+
+
+def register(replies: Mapping[str, Mapping[str, str]]) -> None:
+    """Add a plugin's texts; a key already there with other text is an error (the same text is fine)."""
+    for key, text in replies.items():
+        pair = (text["zh"], text["en"])
+        if CATALOGUE.setdefault(key, pair) != pair:
+            raise ValueError(f"reply {key!r} is declared twice with different texts")
+
+
+def t(key: str, lang: str = "zh", **params) -> str:
+    """Return catalogue text *key* in *lang* ("zh" or "en"), formatted with *params*."""
+    zh, en = CATALOGUE[key]
+    return (en if lang == "en" else zh).format(**params)
