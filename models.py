@@ -13,6 +13,8 @@ from peewee import (
     TextField,
 )
 
+from bot.catalogue import t
+
 db = DatabaseProxy()
 
 STUDENT, TEACHER = "student", "teacher"
@@ -56,7 +58,7 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.name or f"未实名({self.openid[-4:]})"
+        return self.name or t("unnamed", "zh", tail=self.openid[-4:])
 
 
 class Classroom(BaseModel):

@@ -17,6 +17,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "student_only": ("「{command}」是学生命令，教师账号不能使用。", "“{command}” is a student command; teacher accounts cannot use it."),
     "busy": ("系统繁忙，请稍后再试。你的操作没有被记录，请重新发送。", "The system is busy; nothing was recorded. Please send it again."),
     "dialog_expired": ("上一步操作已超时，已自动取消。", "The previous step timed out and was cancelled."),
+    # a user without a name, shown by the last 4 characters of the openid (models.User.display_name)
+    "unnamed": ("未实名({tail})", "unnamed({tail})"),
     # messages that are not text
     "only_text": ("收到你的{kind}，不过我只认识文字命令。发送「帮助」查看命令。", "Got your {kind}, but I only understand text commands. Send “help”."),
     "kind_image": ("图片", "image"),

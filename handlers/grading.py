@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from bot.catalogue import t
 from bot.text import normalize
 from models import FILL, MULTIPLE, SINGLE, TRUE_FALSE, Activity
 
 TRUE_WORDS = {"对", "t", "true", "√", "✓", "是", "正确", "y", "yes"}
 FALSE_WORDS = {"错", "f", "false", "×", "✗", "x", "否", "错误", "n", "no"}
+TRUE_FALSE_SHOWN = {"T": "tf_true", "F": "tf_false"}  # catalogue keys
 OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
 
 
@@ -68,11 +70,11 @@ def shown_key(activity: Activity, lang: str = "zh") -> str:
     if activity.answer_type == FILL:
         return " / ".join(activity.accepted.split("|"))
     if activity.answer_type == TRUE_FALSE:
-        return {"T": ("对", "true"), "F": ("错", "false")}[activity.correct][lang == "en"]
+        return t(TRUE_FALSE_SHOWN[activity.correct], lang)
     return activity.correct
 
 
 def shown_answer(activity: Activity, answer: str, lang: str = "zh") -> str:
     if activity.answer_type == TRUE_FALSE and answer in ("T", "F"):
-        return {"T": ("对", "true"), "F": ("错", "false")}[answer][lang == "en"]
+        return t(TRUE_FALSE_SHOWN[answer], lang)
     return answer

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 
 import qrcode
-from flask import Blueprint, Response, abort, current_app
-from markupsafe import escape
+from flask import Blueprint, Response, abort, current_app, render_template
 from qrcode.image.pure import PyPNGImage
 
 from handlers.official_qr import ready_qr
 from models import Classroom
 
-bp = Blueprint("qr", __name__)
+bp = Blueprint("qr", __name__, template_folder="templates")
 
 
 def png(data: str) -> bytes:
@@ -45,12 +44,4 @@ def join_page(code: str):
     """What a phone shows after scanning the class QR code: how to join in the official account."""
     if not (code.isdigit() and len(code) == 6):
         abort(404)
-    code = escape(code)
-    html = (
-        "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        "<title>加入课堂</title><body style='font:18px sans-serif;margin:2em'>"
-        f"<h2>加入课堂 {code}</h2><p>请在学校公众号的聊天框里发送：</p>"
-        f"<p style='font-size:28px'><b>加入 {code}</b></p>"
-        "<p>还没关注公众号？先关注，再发送上面的文字。</p></body>"
-    )
-    return Response(html, mimetype="text/html")
+    return Response(render_template("join.html", code=code), mimetype="text/html")

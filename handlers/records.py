@@ -102,28 +102,28 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     lessons = list(Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at))
     students = sorted(User.select().join(Membership).where(Membership.classroom == classroom),
                       key=lambda u: (u.student_no or "~", u.id))
-    header = ["学号", "姓名", "认证"]
+    header = [t("csv_student_no", "zh"), t("csv_name", "zh"), t("csv_verified", "zh")]
     columns = []
     for number, lesson in enumerate(lessons, 1):
         day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
-        header += [f"第{number}次 {day} 签到", f"第{number}次 练习"]
+        header += [t("csv_lesson_checkin", "zh", n=number, day=day), t("csv_lesson_quizzes", "zh", n=number)]
         checkin = lesson_checkin(lesson)
         marks = {r.user_id: r for r in Response.select().where(Response.activity == checkin)} if checkin else {}
         columns.append((attendance_sheet(lesson), quiz_scores(lesson), marks))
-    header += ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
+    header += t("csv_totals", "zh").split("|")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    states = {VERIFIED: "已认证", UNVERIFIED: "未认证"}
+    states = {VERIFIED: t("csv_state_verified", "zh"), UNVERIFIED: t("csv_state_unverified", "zh")}
     for user in students:
-        row = [user.student_no or "", user.name or "", states.get(user.verify_state, "未填写")]
+        row = [user.student_no or "", user.name or "", states.get(user.verify_state, t("csv_state_not_given", "zh"))]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for sheet, (quizzes, scores), marks in columns:
             status = sheet.get(user.id)
             cell = t(f"status_{status}", "zh") if status else "—"
             if status and user.id in marks and marks[user.id].marked_by_id:
-                cell += "（老师改签）"
+                cell += t("csv_marked_by_teacher", "zh")
             if status:
                 counts[status] += 1
             row += [cell, f"{scores.get(user.id, 0)}/{quizzes}" if quizzes else ""]
