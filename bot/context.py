@@ -1,4 +1,4 @@
-"""What a handler gets: the user, the time, the language, settings, and the outbox."""
+"""What a handler gets: the user, the time, the language, settings, and the dialog it is in."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.grammar import Command
 from bot.links import Links
 from bot.sms import SmsSender
-from models import Dialog, Outbox, User
+from models import Dialog, User
 
 
 class UserError(Exception):
@@ -68,23 +68,3 @@ class Context:
 
     def end_dialog(self) -> None:
         Dialog.delete().where(Dialog.user == self.user).execute()
-
-
-def enqueue(user, kind: str, text: str, key: str, now: datetime) -> bool:
-    """Write one push to the outbox (inside the caller's transaction); False if *key* was queued before."""
-    return enqueue_many([(user, kind, text, key)], now) == 1
-
-
-def enqueue_many(pushes, now: datetime) -> int:
-    """Write (user, kind, text, key) pushes to the outbox in a few statements; return how many were new.
-
-    A class's announcement is one row per student, written while the SQLite write lock is held: batches
-    keep a 500-student class from stalling everyone's check-ins. Keys queued before are skipped.
-    """
-    rows = [{"key": key, "user": user, "kind": kind, "text": text, "next_try_at": now, "created_at": now}
-            for user, kind, text, key in pushes]
-    return sum(Outbox.insert_many(rows[i:i + PUSH_BATCH]).on_conflict_ignore().as_rowcount().execute()
-               for i in range(0, len(rows), PUSH_BATCH))
-
-
-PUSH_BATCH = 150  # rows per INSERT: 6 columns each stays under SQLite's oldest 999-variable limit

@@ -11,7 +11,7 @@ from peewee import IntegrityError
 from bot.context import Context
 from bot.hashing import check_secret, hash_secret
 from bot.text import normalize
-from handlers import scope
+from handlers import limits
 from models import NOT_GIVEN, UNVERIFIED, VERIFIED, Classroom, RosterEntry, School, SmsLog, User, db
 
 DIALOG_TTL = timedelta(minutes=10)
@@ -67,17 +67,17 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
         return ctx.t("number_taken", school=school.name, student_no=student_no)
     if user.verify_state == VERIFIED:
         return ctx.t("verified_as_other", student_no=user.student_no)
-    if scope.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
+    if limits.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
     if not same_name(name, entry.name):
-        scope.record_failure(ctx, "auth")
+        limits.record_failure(ctx, "auth")
         return ctx.t("name_mismatch", student_no=student_no)
     if auth is None or normalize(auth).casefold() in NO_CODE or not entry.auth_hash:
         _claim(user, school, entry.student_no, entry.name, UNVERIFIED)
         return ctx.t("recorded_unverified", school=school.name, student_no=student_no, name=entry.name)
     if not check_secret(normalize(auth), entry.auth_hash):
-        scope.record_failure(ctx, "auth")
-        left = AUTH_TRIES_PER_HOUR - scope.failures(ctx, "auth", timedelta(hours=1))
+        limits.record_failure(ctx, "auth")
+        left = AUTH_TRIES_PER_HOUR - limits.failures(ctx, "auth", timedelta(hours=1))
         return ctx.t("auth_wrong", left=left) if left else ctx.t("too_many_tries", minutes=60)
     claimed = (
         RosterEntry.update(verified_user=user, verified_at=ctx.now)

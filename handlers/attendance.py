@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from bot import push
 from bot.catalogue import t
-from bot.context import Context, UserError, enqueue, enqueue_many
+from bot.context import Context, UserError
 from bot.jobs import claim_each
+from bot.outbox import channels, enqueue, enqueue_many
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import scope
@@ -109,7 +109,7 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     users = [User.get_by_id(uid) for uid in picked]
     reply = ctx.t("roll_called", names="、".join(u.display_name for u in users), at=ctx.hhmm(deadline),
                   left=len(pool) - len(picked))
-    unreachable = [u.display_name for u in users if not push.channels(u, "roll_call", ctx.now, ctx.settings)]
+    unreachable = [u.display_name for u in users if not channels(u, "roll_call", ctx.now, ctx.settings)]
     if unreachable:  # say so now rather than count them as not answering
         key = "roll_call_unreachable" if ctx.settings.wechat.app_secret else "roll_call_no_pushes"
         reply += "\n" + ctx.t(key, names="、".join(unreachable))

@@ -9,7 +9,8 @@ from datetime import timedelta
 from bot.context import Context
 from bot.grammar import Role
 from handlers.account import mask_phone
-from handlers.scope import failures, my_classes, record_failure
+from handlers.limits import failures, record_failure
+from handlers.scope import my_classes
 from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, Membership, RosterEntry, User
 
 

@@ -7,7 +7,8 @@ import io
 from datetime import timedelta
 
 from bot.catalogue import t
-from bot.context import Context, enqueue_many
+from bot.context import Context
+from bot.outbox import enqueue_many
 from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance_sheet, lesson_checkin

@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.inbox import take_unread
 from bot.prepared import Prepared
 from bot.text import fit_lines
-from handlers import account, grading, scope
+from handlers import account, grading, limits, scope
 from handlers.attendance import lesson_checkin
 from models import (
     DISCUSSION,
@@ -40,11 +40,11 @@ def join(ctx: Context, code: str) -> str:
     """Join the class whose 6-digit code is *code*."""
     if ctx.user.is_teacher:
         return ctx.t("teacher_cannot_join")
-    if scope.failures(ctx, "join", timedelta(hours=1)) >= JOIN_GUESSES_PER_HOUR:
+    if limits.failures(ctx, "join", timedelta(hours=1)) >= JOIN_GUESSES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
     classroom = Classroom.get_or_none(Classroom.code == code)
     if classroom is None:
-        scope.record_failure(ctx, "join")
+        limits.record_failure(ctx, "join")
         return ctx.t("class_not_found", code=code)
     return enroll(ctx, classroom)
 
@@ -150,13 +150,13 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
 def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> str:
     """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited."""
     tries = f"passcode:{activity.id}"
-    if scope.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
+    if limits.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
         return ctx.t("passcode_locked")
     if passcode is None:
         return ctx.t("passcode_needed")
     if passcode != activity.passcode:
-        scope.record_failure(ctx, tries)
-        left = PASSCODE_TRIES - scope.failures(ctx, tries, timedelta(days=1))
+        limits.record_failure(ctx, tries)
+        left = PASSCODE_TRIES - limits.failures(ctx, tries, timedelta(days=1))
         return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
     return ""
 

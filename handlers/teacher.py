@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError
 
 from bot.catalogue import t
-from bot.context import Context, UserError, enqueue_many
+from bot.context import Context, UserError
 from bot.jobs import claim_each
+from bot.outbox import enqueue_many
 from handlers import scope
 from handlers.grading import options_in, read_key, shown_key
 from handlers.records import queue_summaries
