@@ -99,7 +99,6 @@ class Invalid:
 class Unknown:
     text: str
     suggestions: tuple[Command, ...] = field(default_factory=tuple)
-    lang: str = "zh"
 
 
 class Grammar:

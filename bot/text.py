@@ -10,7 +10,7 @@ SEPARATORS = re.compile(r"[\s,;:、，；：]+")
 MAX_REPLY_BYTES = 2000  # WeChat's limit is 2048 bytes; leave room for the cut marker
 
 
-def fold(text: str) -> str:
+def fold_width(text: str) -> str:
     """Fold width (NFKC), drop control characters and collapse whitespace (case is kept)."""
     return fold_with_map(text)[0]
 
@@ -42,7 +42,7 @@ def clean(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Fold *text* and drop trailing 。！？!?~ (case is kept; matching casefolds)."""
-    text = fold(text)
+    text = fold_width(text)
     stripped = text.rstrip(TRAILING).rstrip()
     return stripped or text  # "?" alone stays "?" (it is the help alias)
 

@@ -18,7 +18,7 @@ def read_key(key: str) -> tuple[str, str, str]:
     """Return (answer_type, correct, accepted) for a teacher's answer key: B, AC, 对, =北京/北平."""
     key = normalize(key)
     if key.startswith("="):
-        accepted = [fold(a) for a in re.split(r"[|/｜]", key[1:]) if fold(a)]
+        accepted = [comparable_answer(a) for a in re.split(r"[|/｜]", key[1:]) if comparable_answer(a)]
         return FILL, "", "|".join(accepted)
     folded = key.casefold()
     if folded in TRUE_WORDS:
@@ -37,7 +37,7 @@ def options_in(question: str, correct: str) -> str:
     return "".join(sorted(set("ABCD") | set(correct)))
 
 
-def fold(text: str) -> str:
+def comparable_answer(text: str) -> str:
     """Compare fill-in answers ignoring width, case and spaces."""
     return normalize(text).casefold().replace(" ", "")
 
@@ -61,7 +61,7 @@ def read_answer(activity: Activity, text: str) -> str | None:
 
 def is_right(activity: Activity, answer: str) -> bool:
     if activity.answer_type == FILL:
-        return fold(answer) in activity.accepted.split("|")
+        return comparable_answer(answer) in activity.accepted.split("|")
     return answer == activity.correct
 
 

@@ -178,7 +178,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # events and other message types
     # identity: verification
     "help_teacher_fix": ("老师却显示为学生？发送「教师认证 <邀请码>」即可切换为教师（会退出以学生身份加入的课堂）。", "A teacher shown as a student? Send “teacher <invite-code>” to switch (this leaves classes joined as a student)."),
-    "teacher_no_verify": ("教师账号不需要学号认证。", "Teacher accounts do not verify a student number."),
     "verify_usage": ("用法：认证 <学校> <学号> <姓名> [认证码]（没有认证码写「暂无认证码」），或只发「认证」一步步来。", "Usage: verify <school> <student-no> <name> [auth-code] (no code: “none”), or just “verify” to be guided."),
     "ask_school": ("开始学号认证（随时发送「取消」退出）。\n第 1 步：请发送学校名称。可选：{schools}", "Student verification (send “cancel” to stop).\nStep 1: send your school's name. Known: {schools}"),
     "ask_student_no": ("第 2 步：请发送你的学号。", "Step 2: send your student number."),
