@@ -16,6 +16,8 @@ import requests
 from harness.live import INVITE, LiveServer, connected
 from models import Announcement, FailedAttempt, InboundMessage, Membership, Response, User
 
+pytestmark = pytest.mark.live
+
 STUDENTS = 1000
 RETRIED = 300
 THREADS = 32
