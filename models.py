@@ -14,6 +14,7 @@ from peewee import (
 )
 
 from bot.catalogue import t
+from bot.text import inline
 
 db = DatabaseProxy()
 
@@ -58,7 +59,7 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.name or t("unnamed", "zh", tail=self.openid[-4:])
+        return inline(self.name) if self.name else t("unnamed", "zh", tail=self.openid[-4:])
 
 
 class Classroom(BaseModel):
@@ -70,13 +71,21 @@ class Classroom(BaseModel):
 
 
 class Membership(BaseModel):
+    """One stretch of a student's membership: leaving ends it (left_at), rejoining starts another.
+
+    Rows are never deleted when a student leaves, so lessons held while they were a member still
+    count them (absences survive leaving and rejoining)."""
+
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     classroom = ForeignKeyField(Classroom, backref="memberships", on_delete="CASCADE")
     joined_at = DateTimeField()
     notices_seen_at = DateTimeField(null=True)
+    left_at = DateTimeField(null=True)
+    # 1 while a member, NULL after leaving: the unique key allows one current stretch per class.
+    active = IntegerField(null=True, default=1)
 
     class Meta:
-        indexes = ((("user", "classroom"), True),)
+        indexes = ((("user", "classroom", "active"), True),)
 
 
 class Lesson(BaseModel):
@@ -120,6 +129,7 @@ class Response(BaseModel):
     updated_at = DateTimeField()
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
+    right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
 
     class Meta:
         indexes = ((("activity", "user"), True),)
@@ -276,5 +286,8 @@ class ClassQr(BaseModel):
 
 # The machinery's tables (bot/ may use these and no other); every other table is the classroom's.
 MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
+# Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
+OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
+
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]

@@ -56,6 +56,7 @@ class Plugin:
     cli: tuple[click.Command, ...] = ()
     blueprints: tuple[flask.Blueprint, ...] = ()
     replies: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)  # key -> {"zh": ..., "en": ...}
+    upgrades: tuple[Callable[[], object], ...] = ()  # init-db: bring rows an older version wrote up to date
 
     def __add__(self, other: Plugin) -> Plugin:
         combined = {}

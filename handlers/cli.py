@@ -25,7 +25,7 @@ def make_teacher_command(openid: str, school: str | None):
         if school and found is None:
             raise click.ClickException(f"no school named {school!r}: import its roster first")
         user = touch_user(openid, kt.clock())
-        left = make_teacher(user, found)
+        left = make_teacher(user, kt.clock(), found)
     click.echo(f"{openid} is now a teacher" + (f" (left {left} class(es) joined as a student)" if left else ""))
 
 

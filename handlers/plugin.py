@@ -14,6 +14,7 @@ from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
 from handlers.student import join_by_scene
+from handlers.upgrades import upgrade_rows
 
 
 def end_stale_lessons_job(settings, api) -> Job:
@@ -42,4 +43,5 @@ CLASSROOM = Plugin(
     cli=cli.COMMANDS,
     blueprints=(qr.bp, exports.bp),
     replies=REPLIES,
+    upgrades=(upgrade_rows,),
 )
