@@ -32,7 +32,9 @@ class Context:
     commands: tuple[Command, ...] = ()
     links: Links | None = None
     sms: SmsSender | None = None
-    after_commit: list = field(default_factory=list)  # callables run once the transaction is committed
+    # Callables run once the transaction is committed (slow calls such as the SMS gateway hold no lock);
+    # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
+    after_commit: list = field(default_factory=list)
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
