@@ -1,39 +1,19 @@
-"""WeChat events and non-text messages: follow, QR scans, unfollow, images and the rest."""
+"""WeChat events the classroom answers: a new follower is welcomed; a class QR scene joins the class.
+
+Following, unfollowing and the other events are the machinery's (bot/dispatch.py); this module only says
+what the classroom adds to them.
+"""
 
 from __future__ import annotations
 
 from bot.context import Context
-from handlers.student import join_by_scene
-from models import User
 
 
-def subscribe(ctx: Context, scene: str = "") -> str:
-    """A new follower; with a class QR scene they join that class at once."""
-    User.update(subscribed=True).where(User.id == ctx.user.id).execute()
-    if scene:
-        return ctx.t("welcome_short") + "\n" + join_by_scene(ctx, scene)
+def subscribe(ctx: Context, event_key: str) -> str:
+    """A new follower: how students and teachers begin."""
     return ctx.t("welcome")
 
 
-def scan(ctx: Context, scene: str) -> str:
-    """An existing follower scanned a class QR code."""
-    return join_by_scene(ctx, scene)
-
-
-def unsubscribe(ctx: Context) -> str:
-    """The user unfollowed: stop pushing to them (no reply reaches them)."""
-    User.update(subscribed=False).where(User.id == ctx.user.id).execute()
-    return ""
-
-
-def other_message(ctx: Context, kind: str) -> str:
-    """Answer an image, voice, location, link or unknown event kindly."""
-    return ctx.t("only_text", kind=ctx.t(f"kind_{kind}") if f"kind_{kind}" in KINDS else ctx.t("kind_other"))
-
-
-def silent_event(ctx: Context) -> str:
-    """Events that need no reply (menu views, location reports, delivery reports)."""
-    return ""
-
-
-KINDS = {"kind_image", "kind_voice", "kind_video", "kind_shortvideo", "kind_location", "kind_link"}
+def subscribe_scan(ctx: Context, event_key: str) -> str:
+    """A new follower who came by scanning a class QR code: a short welcome (the scene joins them)."""
+    return ctx.t("welcome_short")
