@@ -16,6 +16,7 @@ from bot.config import Settings, load_settings, settings_from_dict
 from bot.dispatch import Dispatcher
 from bot.links import Links
 from bot.sms import SmsSender
+from handlers.screen import plugin as screen  # screen:
 from models import db
 
 log = logging.getLogger("ketang")
@@ -60,6 +61,8 @@ def create_app(config: Settings | dict | str | Path | None = None, clock=None) -
     app.register_blueprint(webhook.bp)
     app.register_blueprint(qr.bp)
     app.register_blueprint(exports.bp)
+    for blueprint in screen.BLUEPRINTS:  # screen:
+        app.register_blueprint(blueprint)
     cli.init_app(app)
     scheduler.init_app(app)
 

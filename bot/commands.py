@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.grammar import Arg, Command, Grammar, Role, en, zh
 from handlers import account, attendance, common, records, results, roster, schedule, student, teacher
+from handlers.screen import plugin as screen  # screen:
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
@@ -139,7 +140,7 @@ COMMANDS: tuple[Command, ...] = (
             T, "待发布的定时公告", "scheduled announcements still to be posted", ("定时列表", "scheduled"), brief=False),
     Command("unschedule", schedule.unschedule, zh("取消定时") + en("unschedule"), (SCHEDULED_NO,),
             T, "取消一条定时公告", "cancel a scheduled announcement", ("取消定时 1", "unschedule 1"), brief=False),
-)
+) + screen.COMMANDS  # screen:
 
 GRAMMAR = Grammar(COMMANDS)
 

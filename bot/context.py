@@ -30,6 +30,7 @@ class Context:
     links: object = None  # bot.links.Links
     sms: object = None  # bot.sms.SmsSender
     after_commit: list = field(default_factory=list)  # callables run once the transaction is committed
+    inbound: object = None  # screen: the message itself (an event's CreateTime, a scanner's result)
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)

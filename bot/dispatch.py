@@ -19,6 +19,7 @@ from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import events
+from handlers.screen import plugin as screen  # screen: its events and the version bump below
 from models import UNREAD, Dialog, InboundMessage, Outbox, User, db
 
 log = logging.getLogger("ketang.dispatch")
@@ -38,6 +39,8 @@ class Inbound:
     event_key: str = ""
     msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
     status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
+    created: int = 0  # screen: WeChat's CreateTime (epoch seconds)
+    scan_result: str = ""  # screen: what a scancode_waitmsg/scancode_push event read
 
 
 class Dispatcher:
@@ -58,6 +61,7 @@ class Dispatcher:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
                 user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
                 reply = self.route(user, inbound, now, after_commit)
+                screen.touched(user)  # screen: what this message changed shows on the class's screen
                 SAVE_REPLY.rowcount(reply, inbound.key)
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
@@ -73,7 +77,7 @@ class Dispatcher:
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links,
-                      sms=self.sms, after_commit=after_commit)
+                      sms=self.sms, after_commit=after_commit, inbound=inbound)  # screen: inbound
         reply = self.answer(ctx, inbound)
         # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
         note = inbox.unread_note(user, ctx.lang) if reply and user.unread_at_start else ""
@@ -96,6 +100,8 @@ class Dispatcher:
             return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
         if inbound.event == "templatesendjobfinish":
             return inbox.template_finished(ctx.user, inbound.msg_id, inbound.status, ctx.now)
+        if inbound.event in screen.EVENTS:  # screen:
+            return screen.EVENTS[inbound.event](ctx, inbound.event_key)
         if inbound.event in SILENT_EVENTS:
             return events.silent_event(ctx)
         return events.other_message(ctx, "other")

@@ -252,6 +252,10 @@ CATALOGUE.update({
     "qr_page": ("\n扫码后按页面提示在公众号发送「加入 {code}」。", "\nAfter scanning, students send “join {code}” in the official account as the page says."),
 })
 
+from handlers.screen.replies import REPLIES as _SCREEN  # noqa: E402  screen:
+
+CATALOGUE.update({key: (text["zh"], text["en"]) for key, text in _SCREEN.items()})  # screen:
+
 
 def t(key: str, lang: str = "zh", **params) -> str:
     """Return catalogue text *key* in *lang* ("zh" or "en"), formatted with *params*."""

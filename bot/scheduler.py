@@ -15,6 +15,7 @@ from bot.push import Pusher
 from bot.wechat_api import WechatApi
 from handlers.attendance import close_roll_calls
 from handlers.schedule import publish_due_announcements
+from handlers.screen import plugin as screen  # screen:
 from handlers.teacher import end_stale_lessons
 from models import db
 
@@ -41,7 +42,7 @@ def process_jobs(settings, clock) -> tuple:
     end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
     end_lessons.__name__ = "end_stale_lessons"
     jobs = ((publish_due_announcements, 5), (end_lessons, 60), (close_roll_calls, 10), (Pusher(settings, api), 2))
-    return jobs + (((QrRenewer(api), 60),) if api else ())
+    return jobs + (((QrRenewer(api), 60),) if api else ()) + screen.jobs(settings, api)  # screen:
 
 
 def _runner(app, job, clock):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Context
+from handlers.screen import plugin as screen  # screen:
 from handlers.student import join_by_scene
 from models import User
 
@@ -10,6 +11,8 @@ from models import User
 def subscribe(ctx: Context, scene: str = "") -> str:
     """A new follower; with a class QR scene they join that class at once."""
     User.update(subscribed=True).where(User.id == ctx.user.id).execute()
+    if scene.startswith(screen.SCENE):  # screen:
+        return ctx.t("welcome_short") + "\n" + screen.SCENES[screen.SCENE](ctx, scene[len(screen.SCENE):])
     if scene:
         return ctx.t("welcome_short") + "\n" + join_by_scene(ctx, scene)
     return ctx.t("welcome")
@@ -17,6 +20,8 @@ def subscribe(ctx: Context, scene: str = "") -> str:
 
 def scan(ctx: Context, scene: str) -> str:
     """An existing follower scanned a class QR code."""
+    if scene.startswith(screen.SCENE):  # screen:
+        return screen.SCENES[screen.SCENE](ctx, scene[len(screen.SCENE):])
     return join_by_scene(ctx, scene)
 
 
