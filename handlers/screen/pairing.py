@@ -123,12 +123,14 @@ def hide(ctx: Context, number: int) -> str:
 
 def end_screens(now: datetime) -> int:
     """Job: end screens whose lesson ended more than the grace ago (or paired too long); purge old rows."""
-    ended_lesson = Lesson.select(Lesson.id).where(
-        (Lesson.classroom == Screen.classroom) & (Lesson.ended_at >= Screen.paired_at) & (Lesson.ended_at < now - GRACE_AFTER_LESSON))
+    on = list(Screen.select(Screen.id, Screen.classroom, Screen.paired_at)
+              .where(Screen.ended_at.is_null() & Screen.paired_at.is_null(False)))
+    due = [screen.id for screen in on if screen.paired_at < now - MAX_PAIRED or Lesson.select().where(
+        (Lesson.classroom == screen.classroom_id) & (Lesson.ended_at >= screen.paired_at)
+        & (Lesson.ended_at < now - GRACE_AFTER_LESSON)).exists()]
     with transaction():
         ended = Screen.update(ended_at=now, version=Screen.version + 1).where(
-            Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
-            & (ended_lesson.exists() | (Screen.paired_at < now - MAX_PAIRED))).execute()
+            Screen.id.in_(due) & Screen.ended_at.is_null()).execute() if due else 0
         Screen.delete().where(((Screen.paired_at.is_null()) & (Screen.code_expires_at < now - timedelta(days=1)))
                               | (Screen.ended_at < now - timedelta(days=1))).execute()
     return ended
