@@ -63,6 +63,8 @@ def create_app(config: Settings | dict | str | Path | None = None, clock=None) -
     app.register_blueprint(exports.bp)
     for blueprint in screen.BLUEPRINTS:  # screen:
         app.register_blueprint(blueprint)
+    for middleware in screen.MIDDLEWARE:  # screen:
+        app.wsgi_app = middleware(app.wsgi_app, app.extensions["ketang"])
     cli.init_app(app)
     scheduler.init_app(app)
 

@@ -124,6 +124,8 @@ def test_new_codes_are_limited_per_address_and_unknown_screens_get_404(room):
     assert room.client.get("/screen/state").status_code == 404
     assert room.client.get("/screen/state", headers={"X-Screen": "x" * 43}).status_code == 404
     assert room.client.get("/screen/state", headers={"X-Screen": "<script>"}).status_code == 404
+    forged = {"X-Screen": "x" * 43, "If-None-Match": '"1.1.178873920"'}
+    assert room.client.get("/screen/state", headers=forged).status_code == 404  # a guessed ETag gets no 304
     assert Screen.select().count() == before
 
 

@@ -27,6 +27,7 @@ SCENES = {SCENE: scan.scene}  # QR scene prefix → handler(ctx, rest)
 EVENTS = {"scancode_waitmsg": scan.scanner, "scancode_push": scan.scanner}  # event → handler(ctx, event_key)
 JOBS = (("end_screens", pairing.end_screens, 30),)  # (name, run(now), seconds); the QR minter joins with the API
 BLUEPRINTS = (view.bp,)
+MIDDLEWARE = (view.NotModified,)  # wsgi_app wrappers (app, ketang): an unchanged screen's poll never reaches Flask
 
 
 def jobs(settings, api) -> tuple:
