@@ -120,6 +120,10 @@ def test_new_codes_are_limited_per_address_and_unknown_screens_get_404(room):
     for _ in range(20):
         assert room.client.post("/screen/new").status_code == 200
     assert room.client.post("/screen/new").status_code == 429
+    # behind nginx every PC arrives from loopback: its X-Real-IP is what is limited
+    assert room.client.post("/screen/new", headers={"X-Real-IP": "10.0.0.7"}).status_code == 200
+    outside = room.client.post("/screen/new", headers={"X-Real-IP": "10.0.0.8"}, environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    assert outside.status_code == 200 and Screen.select().where(Screen.ip == "203.0.113.5").count() == 1  # not trusted
     before = Screen.select().count()
     assert room.client.get("/screen/state").status_code == 404
     assert room.client.get("/screen/state", headers={"X-Screen": "x" * 43}).status_code == 404

@@ -79,11 +79,19 @@ def page():
 def new():
     """A fresh 投屏码 for this browser, and the secret it polls with (never shown, never in a URL)."""
     kt = current_app.extensions["ketang"]
-    made = new_screen(request.remote_addr or "?", kt.clock())
+    made = new_screen(client_address(), kt.clock())
     if made is None:
         return jsonify(error="too many screens from this address; wait a few minutes"), 429
     secret, code = made
     return jsonify(secret=secret, code=code, expires_in=int(CODE_TTL.total_seconds()))
+
+
+def client_address() -> str:
+    """The classroom PC's address: nginx's X-Real-IP when the request came through it on loopback."""
+    address = request.remote_addr or "?"
+    if address in ("127.0.0.1", "::1") and request.headers.get("X-Real-IP"):
+        return request.headers["X-Real-IP"][:64]
+    return address
 
 
 @bp.get("/screen/state")
