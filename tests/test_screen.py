@@ -13,7 +13,7 @@ from bot.database import create_schema
 from handlers.screen import rotation
 from handlers.screen.pairing import end_screens
 from handlers.screen.view import svg_qr
-from models import Activity, Response, Screen, StaleCode, User, db
+from models import Activity, Membership, Response, Screen, StaleCode, User, db
 from tests.conftest import build_app, simulator_for
 
 
@@ -215,6 +215,7 @@ def test_a_first_time_follower_gets_the_longer_grace_from_wechats_create_time(ro
     late = room.wx.event_xml("o_new2", "subscribe", f"qrscene_ci_{token}", create_time=scanned_at + 10 + 91)
     clock.advance(seconds=45)
     assert "已过期" in room.wx.deliver(late)
+    assert not Membership.select().join(User).where(User.openid == "o_new2").exists()  # a stale photo joins nobody
 
 
 def test_forged_tokens_and_foreign_qr_codes_check_nobody_in(room, clock):
