@@ -203,6 +203,7 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)  # the servers are stopped by now
 
     fan = fanout.run(args.fanout, database_url=database_url)
+    in_process = screens.app_cpu(2000, database_url)
 
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
@@ -230,6 +231,9 @@ def main(argv=None) -> int:
     print(f"  server CPU per request (workers' user+sys, same run): check-in {screen['cpu_checkin'] * 1000:.2f} ms, "
           f"304 poll {screen['cpu_poll'] * 1000:.3f} ms ({screen['polls_cpu_304']:.0%} of {screen['n_polls']} were 304): "
           f"a poll costs {screen['cpu_poll'] / screen['cpu_checkin']:.1%} of a check-in (target < 10%)")
+    print(f"  the app alone, in one process (no gunicorn): check-in {in_process['checkin'] * 1000:.2f} ms, 304 poll "
+          f"{in_process['poll'] * 1000:.3f} ms ({in_process['polls_304']:.0%} 304): "
+          f"{in_process['poll'] / in_process['checkin']:.1%} of a check-in")
     if crashed:
         print("server log shows errors:", *crashed[:5], sep="\n  ")
     verdict = [

@@ -122,3 +122,59 @@ def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dic
         return stats
 
     return asyncio.run(run())
+
+
+def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
+    """The app alone, in this process (no gunicorn, no sockets): CPU per unchanged screen poll (the 304
+    middleware) and per signed, encrypted check-in through the webhook, on the same fresh database."""
+    import re
+    import shutil
+    import tempfile
+
+    from werkzeug.test import EnvironBuilder
+
+    from app import create_app
+    from bot.wxsim import WeChatSimulator
+    from tests.live import INVITE, close_pool, reset_database, write_config
+
+    directory = Path(tempfile.mkdtemp(prefix="ketang-screen-cpu-"))
+    config = write_config(directory, database_url)
+    reset_database(config)
+    app = create_app(config)
+    client = app.test_client()
+
+    def post(query, body):
+        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+        return response.status_code, response.get_data()
+
+    wx = WeChatSimulator(app.extensions["ketang"].settings, post)
+    wx.send_text("o_teacher", f"教师认证 {INVITE}")
+    code = re.search(r"课堂码：(\d{6})", wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
+    key = client.post("/screen/new").json["secret"]
+    wx.send_text("o_teacher", "上课")
+    shown = client.get("/screen/state", headers={"X-Screen": key}).get_data(as_text=True)
+    wx.send_text("o_teacher", "投屏 " + re.search(r'id="pair-code">(\d{6})', shown).group(1))
+    passcode = re.search(r"签到码：(\d{4})", wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
+    students = [f"o_c{i:05d}" for i in range(n)]
+    for openid in students:
+        wx.send_text(openid, f"加入 {code}")
+    signed = [wx.sign(wx.text_xml(openid, f"签到 {passcode}")) for openid in students]
+
+    def started(status, headers, exc_info=None):
+        started.status = status
+
+    polls = 0
+    start = time.process_time()
+    for query, body in signed:  # each check-in bumps the screen: the next poll renders, as in class
+        assert post(query, body)[0] == 200
+    checkin = (time.process_time() - start) / n
+    etag = client.get("/screen/state", headers={"X-Screen": key}).headers["ETag"]
+    environ = EnvironBuilder(path="/screen/state", headers={"X-Screen": key, "If-None-Match": etag}).get_environ()
+    start = time.process_time()
+    for _ in range(n):
+        b"".join(app.wsgi_app(dict(environ), started))
+        polls += started.status.startswith("304")
+    poll = (time.process_time() - start) / n
+    close_pool()
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"checkin": checkin, "poll": poll, "polls_304": polls / n}
