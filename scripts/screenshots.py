@@ -35,7 +35,7 @@ def main() -> None:
 
     clock = FrozenClock(datetime(2026, 9, 7, 1, 58, 0))  # 09:58 in Shanghai
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"wechat": {"app_id": "wx5823bf96d3bd56c7", "token": "screenshots", "encoding_aes_key": AES_KEY},
+        app = create_app({"wechat": {"app_id": "wx5823bf96d3bd56c7", "token": "ketangScreenshots2026", "encoding_aes_key": AES_KEY},
                           "database": {"url": f"sqlite:///{tmp}/ketang.db"},
                           "server": {"public_url": "https://ketang.example.edu", "secret_key": "screenshots"}}, clock=clock)
         with app.app_context():

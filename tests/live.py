@@ -23,7 +23,7 @@ from bot.wxsim import WeChatSimulator
 ROOT = Path(__file__).resolve().parent.parent
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx5823bf96d3bd56c7"
-TOKEN = "ketangtesttoken"
+TOKEN = "ketangTestToken2026"
 INVITE = "JOIN-STAFF"
 
 
@@ -34,14 +34,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(directory: Path, database_url: str | None = None) -> Path:
+def write_config(directory: Path, database_url: str | None = None, secret_key: str = "live-secret") -> Path:
     """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*."""
     url = database_url or f"sqlite:///{(directory / 'ketang.db').resolve()}"
     path = directory / "config.toml"
     path.write_text(
         f'[wechat]\napp_id = "{APP_ID}"\ntoken = "{TOKEN}"\nencoding_aes_key = "{AES_KEY}"\n'
         f'[database]\nurl = "{url}"\n'
-        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "live-secret"\n'
+        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "{secret_key}"\n'
         f'[roles]\nteacher_invite_code = "{INVITE}"\n',
         encoding="utf-8",
     )
@@ -84,9 +84,11 @@ class LiveServer:
     """gunicorn serving *app* (default Ketang's factory) on 127.0.0.1; use as a context manager."""
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
-                 app: str = "app:create_app()", extra: tuple[str, ...] = ()):
+                 app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = "live-secret",
+                 healthy: bool = True):
         self.directory = Path(directory)
-        self.config = write_config(self.directory, database_url)
+        self.config = write_config(self.directory, database_url, secret_key)
+        self.healthy = healthy  # False: the database is meant to be down, so /healthz's 503 counts as up
         self.workers = workers
         self.app = app
         self.extra = extra
@@ -117,7 +119,8 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + probe, timeout=1).status_code < 500:
+                status = requests.get(self.url + probe, timeout=5).status_code
+                if status < 500 or (status == 503 and not self.healthy):
                     return self
             except requests.RequestException:
                 pass

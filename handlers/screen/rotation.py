@@ -26,9 +26,7 @@ STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
 
 def _key(settings) -> bytes:
     """One key for every process of a deployment (web workers show, the scheduler mints, any worker checks)."""
-    material = "\0".join(("ketang-screen-v1", settings.server.secret_key, settings.wechat.token,
-                          settings.wechat.encoding_aes_key, settings.wechat.app_id))
-    return hashlib.sha256(material.encode("utf-8")).digest()
+    return hashlib.sha256(f"ketang/screen-code-key/v1\0{settings.link_secret}".encode("utf-8")).digest()
 
 
 def _mac(settings, purpose: str, activity_id: int, slot: int) -> bytes:
