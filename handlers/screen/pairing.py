@@ -25,7 +25,7 @@ MAX_PAIRED = timedelta(hours=12)  # a screen paired between lessons and never us
 # statement; no row matches unless such a class has a screen on.
 _TOUCH = Prepared(lambda user: Screen.update(version=Screen.version + 1).where(
     Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
-    & (Screen.classroom.in_(Membership.select(Membership.classroom).where(Membership.user == user))
+    & (Screen.classroom.in_(Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1)))
        | (Screen.teacher == user))))
 
 

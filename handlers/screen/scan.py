@@ -49,7 +49,7 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
             return student.check_in_to(ctx, classroom, activity, scanned=True)
         return rotation.record_stale(ctx, activity, kind)
     joined = ""
-    if not Membership.select().where((Membership.user == ctx.user) & (Membership.classroom == classroom)).exists():
+    if not Membership.select().where((Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).exists():
         joined = student.enroll(ctx, classroom).split("\n", 1)[0] + "\n"  # someone in the room, reading the class's code
     return joined + student.check_in_to(ctx, classroom, activity, scanned=True)
 
