@@ -51,7 +51,7 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # empty: links use the address each request came in on (bot/links.py)
     secret_key: str = ""
 
 

@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
-from handlers.quiz import is_right, shown_answer, shown_key
+from handlers.quiz import fold, is_right, shown_answer, shown_key
 from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
@@ -69,7 +69,13 @@ def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, 
     """(option as shown, how many chose it, whether it is right) per option; fill-ins per distinct answer.
     The teacher's 结果 and the classroom screen's bars both draw this."""
     if activity.answer_type == FILL and activity.kind == QUIZ:
-        return [(answer, n, is_right(activity, answer)) for answer, n in Counter(answers).most_common()]
+        # Group by the graded form ("北 平" is "北平"), shown as its most frequent spelling.
+        groups: dict[str, Counter] = {}
+        for answer in answers:
+            groups.setdefault(fold(answer), Counter())[answer] += 1
+        ranked = sorted(groups.values(), key=lambda spellings: -sum(spellings.values()))
+        return [(spellings.most_common(1)[0][0], sum(spellings.values()), is_right(activity, spellings.most_common(1)[0][0]))
+                for spellings in ranked]
     keys = "TF" if activity.options == "" else activity.options
     counted = Counter(ch for answer in answers for ch in answer) if activity.answer_type == "multiple" else Counter(answers)
     return [(shown_answer(activity, key, lang), counted.get(key, 0), key in activity.correct) for key in keys]
