@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test bench config clean readme lint
+.PHONY: install run test bench config clean readme lint screenshots
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ test: install
 # BENCH_DATABASE_URL=postgresql://... runs it on PostgreSQL; BENCH_ARGS="--runs 5" and so on.
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The README's pictures of the classroom screen, from a real run on Debian's Chromium (docs/*.png).
+screenshots: install
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache

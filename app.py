@@ -16,7 +16,7 @@ from bot.dispatch import Dispatcher
 from bot.links import Links
 from bot.plugin import Plugin
 from bot.sms import SmsSender
-from handlers.plugin import CLASSROOM
+from handlers.plugin import EVERYTHING
 
 log = logging.getLogger("ketang")
 
@@ -37,7 +37,7 @@ class Ketang:
 
 
 def create_app(config: Settings | dict | str | Path | None = None, clock: Clock | None = None,
-               plugin: Plugin = CLASSROOM) -> Flask:
+               plugin: Plugin = EVERYTHING) -> Flask:
     """Build the app from *config* (Settings, a TOML mapping, a path, or None for config.toml) running *plugin*."""
     if isinstance(config, Settings):
         settings = config
@@ -64,6 +64,8 @@ def create_app(config: Settings | dict | str | Path | None = None, clock: Clock 
     app.register_blueprint(health.bp)
     for blueprint in plugin.blueprints:
         app.register_blueprint(blueprint)
+    for middleware in plugin.middleware:  # outermost last: each wraps what is there so far
+        app.wsgi_app = middleware(app.wsgi_app, app.extensions["ketang"])
     cli.init_app(app, plugin.cli)
     scheduler.init_app(app)
 

@@ -152,6 +152,7 @@ class Post(BaseModel):
     user = ForeignKeyField(User, on_delete="CASCADE")
     text = TextField()
     created_at = DateTimeField()
+    hidden = BooleanField(default=False)  # screen: 隐藏 <n> takes it off the classroom screen
 
 
 class LostSignal(BaseModel):
@@ -294,10 +295,55 @@ class ClassQr(BaseModel):
     created_at = DateTimeField()
 
 
+# The classroom screen (handlers/screen/).
+class Screen(BaseModel):
+    """A browser showing a class on the projector, paired by the teacher with its one-time 投屏码."""
+
+    token_hash = CharField(max_length=64, unique=True)  # SHA-256 of the browser's secret; the secret is never stored
+    code = CharField(max_length=6, null=True, unique=True)  # the 投屏码 until it is used (then NULL)
+    code_expires_at = DateTimeField()
+    ip = CharField(max_length=64)
+    created_at = DateTimeField(index=True)
+    classroom = ForeignKeyField(Classroom, null=True, on_delete="CASCADE")
+    teacher = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    paired_at = DateTimeField(null=True)
+    ended_at = DateTimeField(null=True)
+    version = IntegerField(default=0)  # bumped by every change the screen shows: its ETag
+
+    class Meta:
+        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False))
+
+
+class StaleCode(BaseModel):
+    """A rotating check-in code (QR or 口令) that arrived after it had left the screen: a relay shows up here."""
+
+    activity = ForeignKeyField(Activity, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    kind = CharField(max_length=8)  # qr | code
+    at = DateTimeField()
+
+    class Meta:
+        indexes = ((("activity", "at"), False),)
+
+
+class CheckinQr(BaseModel):
+    """An official-account QR code (QR_STR_SCENE `ci_<token>`) the scheduler minted ahead for one rotation slot."""
+
+    activity = ForeignKeyField(Activity, on_delete="CASCADE")
+    slot = IntegerField()
+    url = CharField(max_length=255, index=True)
+    expires_at = DateTimeField(index=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("activity", "slot"), True),)
+
+
 # The machinery's tables (bot/ may use these and no other); every other table is the classroom's.
 MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 # Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
 OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
 
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
-          FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]
+          FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr,
+          Screen, StaleCode, CheckinQr]

@@ -22,7 +22,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench import fanout, loadgen, semester
+from bench import fanout, loadgen, screens, semester
 from harness.live import INVITE, LiveServer, connected
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
@@ -178,6 +178,32 @@ def check_replies(hall: Hall, bodies: list[bytes], sample: int = 200) -> int:
     return bad
 
 
+def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict) -> dict:
+    """100 screens polling during a second burst (a third, without them, follows); CPU of a poll vs a check-in."""
+    keys = screens.setup(ketang, hall, 100)
+    burst = hall.checkins(args.burst)
+    before = hall.responses()
+    result, polls = pool.submit(screens.burst_with_screens, ketang.port, burst, args.burst_seconds, keys).result(timeout=180)
+    with_row = summarize(result)
+    with_row["recorded"] = hall.responses() - before
+    after = summarize(pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds).result(timeout=120))
+    without = statistics.median([before_row["p99"], after["p99"]])
+    pids = ketang.worker_pids()
+    checkins = hall.checkins(4000)
+    start = screens.cpu_of(pids)
+    done = pool.submit(loadgen.closed_loop, ketang.port, checkins, args.connections, 0.0, 3.0).result(timeout=120)
+    cpu_checkin = (screens.cpu_of(pids) - start) / max(1, len(done["latencies"]))
+    start = screens.cpu_of(pids)
+    polled = pool.submit(screens.poll_loop, ketang.port, keys[1], 3.0, args.connections).result(timeout=120)
+    n_polls = sum(v for k, v in polled.items() if isinstance(k, int))
+    cpu_poll = (screens.cpu_of(pids) - start) / max(1, n_polls)
+    answered = sum(v for k, v in polls.items() if isinstance(k, int) and k in (200, 304))
+    return {"screens": len(keys), "with": with_row, "after": after, "without_p99": without,
+            "rise": with_row["p99"] / without - 1, "polls": answered, "polls_304": polls.get(304, 0) / max(1, answered),
+            "poll_p99": pct(polls["latencies"], 0.99), "cpu_checkin": cpu_checkin, "cpu_poll": cpu_poll,
+            "n_polls": n_polls, "polls_cpu_304": polled.get(304, 0) / max(1, n_polls)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=4)
@@ -234,6 +260,7 @@ def main(argv=None) -> int:
             burst_row["recorded"] = hall.responses() - before
             burst_row["bad_replies"] = check_replies(hall, result["bodies"], sample=args.burst)
 
+            screen = screen_figures(args, pool, ketang, hall, burst_row)
             sem = semester_runs(ketang, pool, args)
             memory = {"ketang": peak_memory(ketang), "bare": peak_memory(bare)}
             crashed = [line for line in ketang.log().splitlines() if "Traceback" in line or "database is locked" in line]
@@ -242,6 +269,7 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)  # the servers are stopped by now
 
     fan = fanout.run(args.fanout, database_url=database_url)
+    in_process = screens.app_cpu(2000, database_url)
 
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
@@ -271,6 +299,17 @@ def main(argv=None) -> int:
         if peaks:
             print(f"peak memory per worker ({name}): max {max(peaks):.1f} MiB, mean {statistics.mean(peaks):.1f} MiB "
                   f"over {len(peaks)} workers (VmHWM)")
+    print(f"classroom screen: {screen['screens']} screens polling once a second during a second burst of {args.burst}:")
+    print(f"  burst p99 {ms(screen['with']['p99'])} with them, {ms(screen['without_p99'])} without (the bursts before "
+          f"and after: {ms(burst_row['p99'])}, {ms(screen['after']['p99'])}): {screen['rise']:+.0%} (target < +20%)")
+    print(f"  polls answered {screen['polls']} ({screen['polls_304']:.0%} 304), poll p99 {ms(screen['poll_p99'])}; "
+          f"burst lost {args.burst - screen['with']['recorded']}")
+    print(f"  server CPU per request (workers' user+sys, same run): check-in {screen['cpu_checkin'] * 1000:.2f} ms, "
+          f"304 poll {screen['cpu_poll'] * 1000:.3f} ms ({screen['polls_cpu_304']:.0%} of {screen['n_polls']} were 304): "
+          f"a poll costs {screen['cpu_poll'] / screen['cpu_checkin']:.1%} of a check-in (target < 10%)")
+    print(f"  the app alone, in one process (no gunicorn): check-in {in_process['checkin'] * 1000:.2f} ms, 304 poll "
+          f"{in_process['poll'] * 1000:.3f} ms ({in_process['polls_304']:.0%} 304): "
+          f"{in_process['poll'] / in_process['checkin']:.1%} of a check-in")
     if crashed:
         print("server log shows errors:", *crashed[:5], sep="\n  ")
     verdict = [
@@ -282,6 +321,8 @@ def main(argv=None) -> int:
         ("semester: every check-in recorded", sem["recorded"] == sem["expected"]),
         ("fan-out >= %d deliveries/s" % TARGET_FANOUT, fan["per_second"] >= TARGET_FANOUT),
         ("fan-out sent each push once", fan["delivered"] == fan["students"] == fan["sent_rows"] == args.fanout),
+        ("burst p99 with 100 screens polling rises < 20%", screen["rise"] < 0.20),
+        ("a 304 poll costs < 1/10 of a check-in", screen["cpu_poll"] < screen["cpu_checkin"] / 10),
     ]
     print("\n== targets")
     for label, met in verdict:

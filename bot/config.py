@@ -84,6 +84,15 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class ScreenSettings:
+    """The classroom screen's rotating check-in code (handlers/screen/rotation.py)."""
+
+    rotate_seconds: int = 10
+    grace_seconds: int = 5
+    follow_grace_seconds: int = 90
+
+
+@dataclass(frozen=True)
 class Settings:
     wechat: WechatSettings = field(default_factory=WechatSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -92,6 +101,7 @@ class Settings:
     roles: RolesSettings = field(default_factory=RolesSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
 
     @property
     def link_secret(self) -> str:
@@ -170,6 +180,8 @@ def _validate(settings: Settings) -> Settings:
     scheduler = settings.scheduler
     if min(scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second, scheduler.push_lease_seconds) < 1:
         raise ConfigError("every [scheduler] value must be 1 or more")
+    if not 3 <= settings.screen.rotate_seconds <= 300 or min(settings.screen.grace_seconds, settings.screen.follow_grace_seconds) < 0:
+        raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

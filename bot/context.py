@@ -35,6 +35,7 @@ class Context:
     # Callables run once the transaction is committed (slow calls such as the SMS gateway hold no lock);
     # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
     after_commit: list = field(default_factory=list)
+    inbound: object = None  # the message being answered (bot.dispatch.Inbound: its CreateTime, a scanner's result)
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)

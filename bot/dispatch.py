@@ -45,6 +45,8 @@ class Inbound:
     event_key: str = ""
     msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
     status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
+    created: int = 0  # WeChat's CreateTime (epoch seconds; 0 when missing or not a number)
+    scan_result: str = ""  # scancode_waitmsg / scancode_push: what the menu's scanner read (ScanResult)
 
 
 class Dispatcher:
@@ -72,6 +74,7 @@ class Dispatcher:
         if clash:
             raise ValueError(f"the machinery answers events {sorted(clash)} itself")
         self.plugin_events = plugin.events
+        self.message_hooks = plugin.message_hooks
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -93,6 +96,8 @@ class Dispatcher:
                     SAVE_REPLY.rowcount(t("busy", "zh"), inbound.key)
                 else:
                     reply = self.route(user, inbound, now, after_commit)
+                    for hook in self.message_hooks:  # still inside the transaction: what the message changed
+                        hook(user)
                     SAVE_REPLY.rowcount(reply, inbound.key)
             if read_only:
                 with reading():
@@ -128,7 +133,7 @@ class Dispatcher:
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
-                      sms=self.sms, after_commit=after_commit)
+                      sms=self.sms, after_commit=after_commit, inbound=inbound)
         reply = self.answer(ctx, inbound)
         # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
         note = inbox.unread_note(user, ctx.lang) if reply and user.unread_at_start else ""

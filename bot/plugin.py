@@ -3,7 +3,7 @@
 The machinery knows nothing of classrooms. `app.create_app(plugin=...)` hands it one Plugin (the classroom's
 is `handlers.plugin.CLASSROOM`; plugins combine with `+`), and the webhook, the dispatcher, the scheduler,
 the CLI and the reply catalogue take their commands, dialog flows, events, QR scenes, jobs, CLI commands,
-HTTP routes and texts from it.
+HTTP routes (and WSGI middleware), per-message hooks and texts from it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ class Plugin:
     blueprints: tuple[flask.Blueprint, ...] = ()
     replies: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)  # key -> {"zh": ..., "en": ...}
     upgrades: tuple[Callable[[], object], ...] = ()  # init-db: bring rows an older version wrote up to date
+    # WSGI wrappers f(wsgi_app, ketang) -> wsgi_app, for answers that must not wait for Flask (e.g. a 304).
+    middleware: tuple[Callable[..., Callable], ...] = ()
+    # f(user), run for every message that writes, after its handler and inside its transaction (so what it
+    # writes commits or rolls back with the message); keep it to one cheap statement: every message pays it.
+    message_hooks: tuple[Callable[..., object], ...] = ()
 
     def __add__(self, other: Plugin) -> Plugin:
         combined = {}

@@ -126,9 +126,9 @@ class WechatApi(WeChatClient):
         result = self.call(lambda: self.message.send_template(openid, template_id, data, url=url))
         return str(result.get("msgid", ""))
 
-    def create_join_qr(self, scene: str) -> dict:
+    def create_join_qr(self, scene: str, seconds: int = QR_SECONDS) -> dict:
         """Create a temporary string-scene QR code; return {ticket, url, expire_seconds}."""
-        body = {"expire_seconds": QR_SECONDS, "action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+        body = {"expire_seconds": seconds, "action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
         return self.call(lambda: self.qrcode.create(body))
 
 

@@ -14,6 +14,7 @@ from bot.outbox import channels, enqueue, enqueue_many
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import scope
+from handlers.screen.rotation import stale_note  # screen:
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
 STATUS_WORDS = {
@@ -69,6 +70,7 @@ def attendance(ctx: Context) -> str:
         state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),
         present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
     )
+    header += stale_note(ctx, checkin)  # screen: how many expired screen codes were tried
     missing = User.select().where(User.id.in_([uid for uid, s in sheet.items() if s == ABSENT]))
     names = [f"{u.student_no or '—'} {u.display_name}" for u in sorted(missing, key=lambda u: (u.student_no or "~", u.id))]
     if not names:

@@ -1,7 +1,7 @@
 """The classroom, plugged into the machinery: everything it adds, declared in one place.
 
-`app.create_app()` passes CLASSROOM to the machinery by default; another feature (the classroom screen)
-declares its own Plugin and is added with `+`.
+`app.create_app()` passes EVERYTHING to the machinery by default: CLASSROOM plus the features that declare
+their own Plugin and are added with `+` (the classroom screen, handlers/screen/plugin.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from handlers import attendance, cli, events, exports, qr, scheduled_announcemen
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
+from handlers.screen.plugin import SCREEN
 from handlers.student import join_by_scene
 from handlers.upgrades import upgrade_rows
 
@@ -45,3 +46,5 @@ CLASSROOM = Plugin(
     replies=REPLIES,
     upgrades=(upgrade_rows,),
 )
+
+EVERYTHING = CLASSROOM + SCREEN  # what `app.create_app()` runs

@@ -49,18 +49,7 @@ def _chart(ctx: Context, activity: Activity) -> str:
         present = len(scope.student_ids(activity.lesson.classroom))
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
-    if activity.answer_type == FILL and activity.kind == QUIZ:
-        # Group by the graded form ("北 平" is "北平"), shown as its most frequent spelling.
-        groups: dict[str, Counter] = {}
-        for answer in answers:
-            groups.setdefault(comparable_answer(answer), Counter())[answer] += 1
-        ranked = sorted(groups.values(), key=lambda spellings: -sum(spellings.values()))
-        rows = [(spellings.most_common(1)[0][0], sum(spellings.values()), is_right(activity, spellings.most_common(1)[0][0]))
-                for spellings in ranked]
-    else:
-        keys = "TF" if activity.options == "" else activity.options
-        counted = Counter(ch for answer in answers for ch in answer) if activity.answer_type == "multiple" else Counter(answers)
-        rows = [(shown_answer(activity, key, ctx.lang), counted.get(key, 0), key in activity.correct) for key in keys]
+    rows = tally(activity, answers, ctx.lang)
     top = max([n for _key, n, _right in rows] + [1])
     for key, n, right in rows[:12]:
         bar = "█" * round(BAR_WIDTH * n / top) if n else "▏"
@@ -74,6 +63,22 @@ def _chart(ctx: Context, activity: Activity) -> str:
     else:
         lines.append(ctx.t("survey_footer", answered=len(answers), present=present))
     return "\n".join(lines)
+
+
+def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, int, bool]]:
+    """(option as shown, how many chose it, whether it is right) per option; fill-ins per distinct answer.
+    The teacher's 结果 and the classroom screen's bars both draw this."""
+    if activity.answer_type == FILL and activity.kind == QUIZ:
+        # Group by the graded form ("北 平" is "北平"), shown as its most frequent spelling.
+        groups: dict[str, Counter] = {}
+        for answer in answers:
+            groups.setdefault(comparable_answer(answer), Counter())[answer] += 1
+        ranked = sorted(groups.values(), key=lambda spellings: -sum(spellings.values()))
+        return [(spellings.most_common(1)[0][0], sum(spellings.values()), is_right(activity, spellings.most_common(1)[0][0]))
+                for spellings in ranked]
+    keys = "TF" if activity.options == "" else activity.options
+    counted = Counter(ch for answer in answers for ch in answer) if activity.answer_type == "multiple" else Counter(answers)
+    return [(shown_answer(activity, key, lang), counted.get(key, 0), key in activity.correct) for key in keys]
 
 
 def _posts(ctx: Context, activity: Activity) -> str:

@@ -10,6 +10,7 @@ from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
 from handlers import account, grading, limits, scope
 from handlers.attendance import lesson_checkin
+from handlers.screen.rotation import screen_code  # screen:
 from models import (
     DISCUSSION,
     LATE,
@@ -130,6 +131,12 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
     activity = lesson_checkin(lesson)
     if activity is None:
         return ctx.t("no_checkin", name=classroom.name)
+    return check_in_to(ctx, classroom, activity, passcode)
+
+
+def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode: str | None = None,
+                scanned: bool = False) -> str:
+    """Check in to *activity*; *scanned*: a fresh screen QR proved presence, as the 口令 would."""
     mine = _MY_RESPONSE.first(activity, ctx.user)
     if mine and mine.marked_by_id:
         return ctx.t("teacher_marked", status=ctx.t(f"status_{mine.status}"), name=classroom.name)
@@ -137,7 +144,7 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
         return ctx.t("already_checked_in", at=ctx.hhmm(mine.created_at), name=classroom.name)
     if not activity.is_open(ctx.now):
         return ctx.t("checkin_closed", at=ctx.hhmm(_closed_at(activity)), name=classroom.name)
-    if activity.passcode:
+    if activity.passcode and not scanned:
         refusal = _check_passcode(ctx, activity, passcode)
         if refusal:
             return refusal
@@ -156,6 +163,9 @@ def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> s
     if passcode is None:
         return ctx.t("passcode_needed")
     if passcode != activity.passcode:
+        rotating = screen_code(ctx, activity, passcode)  # screen: None: not a screen code; "": fresh; else refused
+        if rotating is not None:
+            return rotating
         limits.record_failure(ctx, tries)
         left = PASSCODE_TRIES - limits.failures(ctx, tries, timedelta(days=1))
         return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")

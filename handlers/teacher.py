@@ -16,6 +16,7 @@ from bot.text import MAX_REPLY_BYTES, fit
 from handlers import scope
 from handlers.grading import options_in, read_key, shown_key
 from handlers.records import queue_summaries
+from handlers.screen.pairing import screen_note, screen_on  # screen:
 from models import (
     CHECKIN,
     CLOSED,
@@ -193,10 +194,11 @@ def _close_expired(activities: list[Activity]) -> None:
 
 def open_checkin(ctx: Context, minutes: int = 5, passcode: str | None = None) -> str:
     """Open a check-in, optionally with a 4-digit code shown to the teacher only."""
-    code = f"{secrets.randbelow(10000):04d}" if passcode else None
+    on_screen = screen_on(ctx)  # screen: a paired screen makes every check-in need its rotating code
+    code = f"{secrets.randbelow(10000):04d}" if passcode or on_screen else None
     classroom, activity = _open(ctx, CHECKIN, minutes, passcode=code)
     reply = ctx.t("checkin_opened", name=classroom.name, minutes=minutes, at=ctx.hhmm(activity.deadline))
-    return reply + (ctx.t("checkin_code", code=code) if code else "")
+    return reply + (ctx.t("checkin_code", code=code) if code else "") + (screen_note(ctx) if on_screen else "")  # screen:
 
 
 def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:

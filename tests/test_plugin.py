@@ -92,3 +92,33 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
     assert wx.send_event("o_p", "SCAN", "screen_42") == "screen 42"  # longest prefix wins over the classroom's ""
     assert "课堂" in wx.send_event("o_p", "SCAN", "join_000000")  # the classroom's scene still answers
     db.close()
+
+
+def test_a_plugin_wraps_the_wsgi_app_and_hooks_every_message_that_writes(tmp_path, clock):
+    seen = []
+
+    def teapot(wsgi_app, kt):  # answers one path before Flask builds a request; the rest goes on
+        def wrapped(environ, start_response):
+            if environ.get("PATH_INFO") == "/teapot":
+                start_response("418 I'M A TEAPOT", [("X-Clock", str(kt.clock() is not None))])
+                return [b"short and stout"]
+            return wsgi_app(environ, start_response)
+        return wrapped
+
+    def hook(user):
+        seen.append((user.openid, db.in_transaction()))  # inside the message's transaction
+
+    app = create_app(settings_dict(tmp_path), clock=clock,
+                     plugin=CLASSROOM + Plugin(middleware=(teapot,), message_hooks=(hook,)))
+    with app.app_context():
+        if not is_sqlite():
+            db.drop_tables(models.MODELS, safe=True, cascade=True)
+        create_schema()
+    client = app.test_client()
+    answer = client.get("/teapot")
+    assert answer.status_code == 418 and answer.data == b"short and stout" and answer.headers["X-Clock"] == "True"
+    assert client.get("/healthz").status_code in (200, 503)  # everything else still reaches Flask
+    wx = simulator_for(app)
+    wx.send_text("o_h", "加入 000000")
+    assert seen == [("o_h", True)]
+    db.close()

@@ -1,0 +1,180 @@
+"""The classroom screen under load (`make bench`): 100 screens polling /screen/state once a second with
+their ETag while a class bursts in, and the server CPU of a 304 poll against a check-in, in the same run.
+
+Each screen is a real paired Screen row; one shows the bursting class (every check-in there bumps its
+version, so it re-renders about once a second), the other 99 show classes with an open check-in of their own
+(their ETag changes with the rotation slot, so each re-renders every `rotate_seconds`; every other poll is a
+304). Polls update their ETag from the answers, as the page does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets as random
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench import loadgen
+from harness.live import connected
+
+
+def setup(server, hall, n: int = 100) -> list[str]:
+    """*n* paired screens (the first on *hall*'s class, the rest on classes of their own); their secrets."""
+    from bot.clock import utc_now
+    from handlers.screen.pairing import digest
+    from models import CHECKIN, Activity, Classroom, Lesson, Screen, User, db
+
+    now = utc_now()
+    keys = [random.token_urlsafe(32) for _ in range(n)]
+    with connected(server.config):
+        teacher = User.get(User.openid == "o_teacher")
+        with db.atomic():
+            classes = [Classroom.get(Classroom.code == hall.code).id]
+            for i in range(n - 1):
+                room = Classroom.create(name=f"教室{i:03d}", code=f"{900000 + i}", owner=teacher, created_at=now)
+                lesson = Lesson.create(classroom=room, started_at=now)
+                Activity.create(lesson=lesson, kind=CHECKIN, passcode="1234", opened_at=now, deadline=now + timedelta(hours=1))
+                classes.append(room.id)
+            for key, classroom in zip(keys, classes, strict=True):
+                Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
+                              classroom=classroom, teacher=teacher, paired_at=now)
+    return keys
+
+
+def poll_request(port: int, key: str, etag: str | None) -> bytes:
+    match = f"If-None-Match: {etag}\r\n" if etag else ""
+    return (f"GET /screen/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Screen: {key}\r\n{match}"
+            f"Connection: close\r\n\r\n").encode("ascii")
+
+
+async def _get(port: int, request: bytes) -> tuple[int, str | None]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        data = await reader.read()
+    finally:
+        writer.close()
+    head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+    etag = next((line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("etag:")), None)
+    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), etag
+
+
+async def _screens(port: int, keys: list[str], until: float, stats: dict) -> None:
+    """Each screen polls once a second (staggered), carrying the ETag of its last answer."""
+    async def screen(index: int, key: str):
+        etag = None
+        next_at = time.perf_counter() + index / len(keys)
+        while next_at < until:
+            await asyncio.sleep(max(0, next_at - time.perf_counter()))
+            started = time.perf_counter()
+            try:
+                status, new = await _get(port, poll_request(port, key, etag))
+            except OSError:
+                status, new = -1, None
+            stats["latencies"].append(time.perf_counter() - started)
+            stats[status] = stats.get(status, 0) + 1
+            etag = new or etag
+            next_at += 1.0
+
+    await asyncio.gather(*(screen(i, k) for i, k in enumerate(keys)))
+
+
+def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: list[str]) -> tuple[dict, dict]:
+    """The open-loop burst while *keys* screens poll (from 2 s before to 1 s after it)."""
+    async def run():
+        stats: dict = {"latencies": []}
+        until = time.perf_counter() + 2 + seconds + 1.2
+        polling = asyncio.ensure_future(_screens(port, keys, until, stats))
+        await asyncio.sleep(2)
+        burst = await loadgen._open(port, requests, seconds, True)
+        await polling
+        return burst, stats
+
+    return asyncio.run(run())
+
+
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes *pids* have used so far."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dict:
+    """Closed loop of polls of one unchanged screen with its current ETag: 304s (bar one per slot)."""
+    async def run():
+        stats: dict = {"latencies": []}
+        _status, etag = await _get(port, poll_request(port, key, None))
+        stop = time.perf_counter() + duration
+
+        async def worker():
+            nonlocal etag
+            while time.perf_counter() < stop:
+                status, new = await _get(port, poll_request(port, key, etag))
+                stats[status] = stats.get(status, 0) + 1
+                etag = new or etag
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return stats
+
+    return asyncio.run(run())
+
+
+def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
+    """The app alone, in this process (no gunicorn, no sockets): CPU per unchanged screen poll (the 304
+    middleware) and per signed, encrypted check-in through the webhook, on the same fresh database."""
+    import re
+    import shutil
+    import tempfile
+
+    from werkzeug.test import EnvironBuilder
+
+    from app import create_app
+    from bot.wxsim import WeChatSimulator
+    from harness.live import INVITE, close_pool, reset_database, write_config
+
+    directory = Path(tempfile.mkdtemp(prefix="ketang-screen-cpu-"))
+    config = write_config(directory, database_url)
+    reset_database(config)
+    app = create_app(config)
+    client = app.test_client()
+
+    def post(query, body):
+        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+        return response.status_code, response.get_data()
+
+    wx = WeChatSimulator(app.extensions["ketang"].settings, post)
+    wx.send_text("o_teacher", f"教师认证 {INVITE}")
+    code = re.search(r"课堂码：(\d{6})", wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
+    key = client.post("/screen/new").json["secret"]
+    wx.send_text("o_teacher", "上课")
+    shown = client.get("/screen/state", headers={"X-Screen": key}).get_data(as_text=True)
+    wx.send_text("o_teacher", "投屏 " + re.search(r'id="pair-code">(\d{6})', shown).group(1))
+    passcode = re.search(r"签到码：(\d{4})", wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
+    students = [f"o_c{i:05d}" for i in range(n)]
+    for openid in students:
+        wx.send_text(openid, f"加入 {code}")
+    signed = [wx.sign(wx.text_xml(openid, f"签到 {passcode}")) for openid in students]
+
+    def started(status, headers, exc_info=None):
+        started.status = status
+
+    polls = 0
+    start = time.process_time()
+    for query, body in signed:  # each check-in bumps the screen: the next poll renders, as in class
+        assert post(query, body)[0] == 200
+    checkin = (time.process_time() - start) / n
+    etag = client.get("/screen/state", headers={"X-Screen": key}).headers["ETag"]
+    environ = EnvironBuilder(path="/screen/state", headers={"X-Screen": key, "If-None-Match": etag}).get_environ()
+    start = time.process_time()
+    for _ in range(n):
+        b"".join(app.wsgi_app(dict(environ), started))
+        polls += started.status.startswith("304")
+    poll = (time.process_time() - start) / n
+    close_pool()
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"checkin": checkin, "poll": poll, "polls_304": polls / n}

@@ -1,0 +1,75 @@
+"""The scheduler mints the screen's official-account check-in QR codes (QR_STR_SCENE `ci_<token>`) a few
+slots ahead, so a web request only ever shows what is ready (never calls the API).
+
+Quota: qrcode/create allows 100,000 codes a day per account. One code per slot of an open check-in on a
+screen: at 10 s a 2-minute check-in takes 12 (+ AHEAD minted early), so a day's quota is about 8,000
+check-in minutes, e.g. 1,600 five-minute check-ins. When WeChat answers 45009 (quota spent) minting stops
+for an hour, and the screen falls back to the link QR and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from bot.clock import epoch
+from bot.wechat_api import TokenError
+from handlers.screen import rotation
+from handlers.screen.scan import SCENE
+from models import CHECKIN, OPEN, Activity, CheckinQr, Lesson, Screen, WechatState
+
+log = logging.getLogger("ketang.screen")
+
+AHEAD = 2  # slots minted beyond the current one
+PAUSE_KEY = "checkin_qr_paused"
+QUOTA = 45009
+
+
+class CheckinQrMinter:
+    """Job: for every open check-in of a class on a screen, make the QR codes of this slot and the next ones."""
+
+    __name__ = "mint_checkin_qr"
+
+    def __init__(self, settings, api):
+        self.settings, self.api = settings, api
+
+    def __call__(self, now: datetime) -> int:
+        CheckinQr.delete().where(CheckinQr.expires_at < now - timedelta(hours=1)).execute()
+        paused = WechatState.get_or_none((WechatState.name == PAUSE_KEY) & (WechatState.expires_at > now))
+        if paused:
+            return 0
+        on_screen = Screen.select(Screen.classroom).where(Screen.ended_at.is_null() & Screen.paired_at.is_null(False))
+        checkins = (Activity.select(Activity.id, Activity.deadline).join(Lesson)
+                    .where((Activity.kind == CHECKIN) & (Activity.status == OPEN) & (Activity.deadline > now)
+                           & Lesson.classroom.in_(on_screen)))
+        current, made = rotation.slot_at(self.settings, now), 0
+        for activity in list(checkins):
+            last = min(current + AHEAD, rotation.slot_at(self.settings, activity.deadline))
+            have = {q.slot for q in CheckinQr.select(CheckinQr.slot).where(
+                (CheckinQr.activity == activity.id) & (CheckinQr.slot >= current))}
+            for slot in range(current, last + 1):
+                if slot in have:
+                    continue
+                # Scannable while the slot is on screen and through a new follower's grace, at least 60 s.
+                seconds = max(60, rotation.slot_ends(self.settings, slot) + self.settings.screen.follow_grace_seconds - epoch(now))
+                try:
+                    result = self.api.create_join_qr(SCENE + rotation.token(self.settings, activity.id, slot), seconds=seconds)
+                except (WeChatClientException, requests.RequestException) as error:
+                    log.warning("check-in QR not minted: %s", error)
+                    if getattr(error, "errcode", None) == QUOTA:
+                        fields = dict(value="45009", expires_at=now + timedelta(hours=1))
+                        WechatState.insert(name=PAUSE_KEY, **fields).on_conflict(
+                            conflict_target=[WechatState.name], update=fields).execute()
+                        log.error("qrcode/create quota spent: screens show the link QR for an hour")
+                    if isinstance(error, TokenError) or getattr(error, "errcode", None) == QUOTA:
+                        return made
+                    continue
+                CheckinQr.insert(activity=activity.id, slot=slot, url=result["url"], created_at=now,
+                                 expires_at=now + timedelta(seconds=int(result.get("expire_seconds") or seconds))
+                                 ).on_conflict_ignore().execute()
+                made += 1
+        return made
+

@@ -1,0 +1,136 @@
+"""Pairing a browser as a class's screen (投屏 <码>), ending it, hiding posts, and the version every change bumps."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from peewee import IntegrityError
+
+from bot.context import Context, UserError
+from bot.database import transaction
+from bot.prepared import Prepared
+from handlers import limits, scope
+from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Screen, db
+
+CODE_TTL = timedelta(minutes=10)  # a 投屏码 on an unpaired screen
+PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
+NEW_CODES_PER_IP = 20  # per 10 minutes, so nobody fills the code space
+PENDING_CAP = 5000  # live unpaired codes (of 900,000): a guess hits one at most 0.6 % of the time
+GRACE_AFTER_LESSON = timedelta(minutes=15)  # the screen stays on after 下课, then ends
+MAX_PAIRED = timedelta(hours=12)  # a screen paired between lessons and never used ends anyway
+
+# Every message runs this: bump the screens of the classes the sender belongs to or teaches. One
+# statement; no row matches unless such a class has a screen on.
+_TOUCH = Prepared(lambda user: Screen.update(version=Screen.version + 1).where(
+    Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
+    & (Screen.classroom.in_(Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1)))
+       | (Screen.teacher == user))))
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def touched(user) -> None:
+    """Whatever *user*'s message changed may show on a screen: make every screen of theirs re-render."""
+    _TOUCH.rowcount(user)
+
+
+def bump(classroom_id: int) -> None:
+    Screen.update(version=Screen.version + 1).where((Screen.classroom == classroom_id) & Screen.ended_at.is_null()).execute()
+
+
+def active_screen(classroom: Classroom) -> Screen | None:
+    return Screen.get_or_none((Screen.classroom == classroom) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False))
+
+
+def screen_on(ctx: Context) -> bool:
+    """Whether the teacher's current class is on a screen now (then check-ins need the rotating code)."""
+    return active_screen(scope.current_class(ctx)) is not None
+
+
+def screen_note(ctx: Context) -> str:
+    return ctx.t("screen_checkin_note", seconds=ctx.settings.screen.rotate_seconds)
+
+
+def new_screen(ip: str, now: datetime) -> tuple[str, str] | None:
+    """Make an unpaired screen; return (browser secret, 投屏码), or None when *ip* asked too often."""
+    with transaction():
+        recent = Screen.select().where((Screen.ip == ip) & (Screen.created_at > now - timedelta(minutes=10))).count()
+        pending = Screen.select().where(Screen.paired_at.is_null() & (Screen.code_expires_at > now)).count()
+        if recent >= NEW_CODES_PER_IP or pending >= PENDING_CAP:
+            return None
+        secret = secrets.token_urlsafe(32)
+        for _ in range(20):
+            code = f"{secrets.randbelow(900000) + 100000}"
+            try:
+                with db.atomic():
+                    Screen.create(token_hash=digest(secret), code=code, code_expires_at=now + CODE_TTL, ip=ip[:64],
+                                  created_at=now)
+                return secret, code
+            except IntegrityError:  # the code is taken (perhaps by an expired screen not yet purged)
+                continue
+    raise RuntimeError("no free 投屏码 after 20 tries")
+
+
+def pair(ctx: Context, code: str | None = None) -> str:
+    """`投屏 <码>`: make the browser showing *code* the screen of the current class; `投屏` alone: how."""
+    classroom = scope.current_class(ctx)
+    address = ctx.links.url("/screen").split("://", 1)[-1]  # no scheme: it works on whichever one is served
+    if code is None:
+        on = active_screen(classroom)
+        state = ctx.t("screen_is_on" if on else "screen_is_off", name=classroom.name)
+        return ctx.t("screen_how", address=address) + "\n" + state
+    if limits.failures(ctx, "screen_pair", timedelta(hours=1)) >= PAIR_GUESSES_PER_HOUR:
+        return ctx.t("too_many_tries", minutes=60)
+    screen = Screen.get_or_none((Screen.code == code) & Screen.paired_at.is_null() & (Screen.code_expires_at >= ctx.now))
+    if screen is None:
+        limits.record_failure(ctx, "screen_pair")
+        return ctx.t("screen_code_unknown", code=code, address=address)
+    # Pairing another screen ends the teacher's previous one: a teacher is in one room at a time.
+    Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
+        (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
+    claimed = Screen.update(code=None, classroom=classroom, teacher=ctx.user, paired_at=ctx.now,
+                            version=Screen.version + 1).where((Screen.id == screen.id) & Screen.paired_at.is_null()).execute()
+    if not claimed:  # the same code used a moment ago by another message: single use
+        return ctx.t("screen_code_unknown", code=code, address=address)
+    return ctx.t("screen_paired", name=classroom.name, seconds=ctx.settings.screen.rotate_seconds)
+
+
+def unpair(ctx: Context) -> str:
+    """`结束投屏`: the teacher's screen goes back to showing a new 投屏码."""
+    ended = Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
+        (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
+    return ctx.t("screen_ended") if ended else ctx.t("screen_none")
+
+
+def hide(ctx: Context, number: int) -> str:
+    """`隐藏 <n>`: take post #n of the latest discussion off the screen (the teacher still reads it with 结果)."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.lesson_in_view(classroom)
+    topic = (Activity.select().where((Activity.lesson == lesson) & (Activity.kind == DISCUSSION))
+             .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()) if lesson else None
+    if topic is None:
+        raise UserError("screen_no_discussion", name=classroom.name)
+    posts = list(Post.select(Post.id).where(Post.activity == topic).order_by(Post.created_at, Post.id))
+    if not 1 <= number <= len(posts):
+        raise UserError("screen_no_such_post", n=number, total=len(posts))
+    Post.update(hidden=True).where(Post.id == posts[number - 1].id).execute()
+    return ctx.t("screen_post_hidden", n=number)
+
+
+def end_screens(now: datetime) -> int:
+    """Job: end screens whose lesson ended more than the grace ago (or paired too long); purge old rows."""
+    on = list(Screen.select(Screen.id, Screen.classroom, Screen.paired_at)
+              .where(Screen.ended_at.is_null() & Screen.paired_at.is_null(False)))
+    due = [screen.id for screen in on if screen.paired_at < now - MAX_PAIRED or Lesson.select().where(
+        (Lesson.classroom == screen.classroom_id) & (Lesson.ended_at >= screen.paired_at)
+        & (Lesson.ended_at < now - GRACE_AFTER_LESSON)).exists()]
+    with transaction():
+        ended = Screen.update(ended_at=now, version=Screen.version + 1).where(
+            Screen.id.in_(due) & Screen.ended_at.is_null()).execute() if due else 0
+        Screen.delete().where(((Screen.paired_at.is_null()) & (Screen.code_expires_at < now - timedelta(days=1)))
+                              | (Screen.ended_at < now - timedelta(days=1))).execute()
+    return ended

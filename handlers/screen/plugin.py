@@ -1,0 +1,41 @@
+"""Everything the classroom screen adds, declared as one Plugin: handlers/plugin.py runs it as `CLASSROOM + SCREEN`."""
+
+from __future__ import annotations
+
+from bot.grammar import Arg, Command, Role, en, zh
+from bot.plugin import Job, Plugin
+from handlers.screen import pairing, scan, view
+from handlers.screen.minting import CheckinQrMinter
+from handlers.screen.replies import REPLIES
+
+SCREEN_CODE = Arg("code", r"\d{6}", "投屏码", "screen code", optional=True)
+POST_NO = Arg("number", r"[1-9]\d{0,2}", "序号", "n", int)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("screen", pairing.pair, zh("投屏") + en("screen"), (SCREEN_CODE,),
+            Role.TEACHER, "投屏到教室电脑（结束投屏、隐藏 <n>）", "make the classroom PC the class's screen (alone: how)",
+            ("投屏", "投屏 123456", "screen 123456"), brief=False),
+    Command("end_screen", pairing.unpair, zh("结束投屏") + en("end screen"), (),
+            Role.TEACHER, "结束投屏", "turn the classroom screen off", ("结束投屏", "end screen"), brief=False),
+    Command("hide", pairing.hide, zh("隐藏") + en("hide"), (POST_NO,),
+            Role.TEACHER, "从屏幕上隐藏第 n 条发言", "hide post n from the screen", ("隐藏 3", "hide 3"), brief=False),
+)
+
+
+def mint_checkin_qr_job(settings, api) -> Job | None:
+    """Mint the screen's official-account check-in QR codes ahead (needs the WeChat API: an app_secret)."""
+    return Job("mint_checkin_qr", CheckinQrMinter(settings, api), 2) if api else None
+
+
+SCREEN = Plugin(
+    commands=COMMANDS,
+    # The official-account QR on the screen (SCAN, or subscribe for a new follower) is `ci_<token>`.
+    scenes={scan.SCENE: scan.scene},
+    # The menu's scanner reading the screen's link QR (or its official QR's URL).
+    events={"scancode_waitmsg": scan.scanner, "scancode_push": scan.scanner},
+    jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job),
+    blueprints=(view.bp,),
+    middleware=(view.NotModified,),  # an unchanged screen's poll is answered 304 before Flask builds a request
+    message_hooks=(pairing.touched,),  # what a message changed shows on its class's screen: bump the version
+    replies=REPLIES,
+)

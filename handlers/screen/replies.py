@@ -1,0 +1,40 @@
+"""The screen's reply texts (the Plugin's replies, joined into the one catalogue, bot/catalogue.py)."""
+
+REPLIES: dict[str, dict[str, str]] = {
+    "screen_how": {
+        "zh": "投屏步骤：\n1. 在教室电脑的浏览器打开 {address}，屏幕上会显示 6 位投屏码；\n2. 用手机发送「投屏 <投屏码>」，2 秒内那台电脑就显示当前课堂。\n发送「结束投屏」结束。",
+        "en": "To put the class on a screen:\n1. open {address} in the classroom PC's browser; it shows a 6-digit code;\n2. send “screen <code>” from your phone; within 2 s that browser shows the current class.\nSend “end screen” to stop.",
+    },
+    "screen_is_on": {"zh": "「{name}」正在投屏。", "en": "“{name}” is on a screen now."},
+    "screen_is_off": {"zh": "「{name}」现在没有投屏。", "en": "“{name}” is not on a screen now."},
+    "screen_code_unknown": {
+        "zh": "投屏码 {code} 不对或已过期（10 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
+        "en": "Screen code {code} is wrong or expired (valid 10 minutes, single use). Read the code on the classroom screen, or reload {address} for a new one.",
+    },
+    "screen_paired": {
+        "zh": "已投屏：屏幕正在显示「{name}」。开启签到后屏幕显示每 {seconds} 秒更换的签到二维码和口令，学生扫码或发送口令签到。下课 15 分钟后或发送「结束投屏」结束。",
+        "en": "On screen: the screen now shows “{name}”. Once you open a check-in it shows a QR code and a code that change every {seconds} s; students scan it or send the code. It ends 15 minutes after the lesson, or send “end screen”.",
+    },
+    "screen_ended": {"zh": "已结束投屏，屏幕回到投屏码页面。", "en": "The screen is off; it shows a new pairing code again."},
+    "screen_none": {"zh": "你现在没有投屏。发送「投屏」查看步骤。", "en": "You have no screen on. Send “screen” for the steps."},
+    "screen_no_discussion": {"zh": "「{name}」本节课还没有讨论。", "en": "“{name}” has no discussion in this lesson."},
+    "screen_no_such_post": {"zh": "没有第 {n} 条发言（共 {total} 条）。屏幕上每条发言前有序号。", "en": "There is no post {n} ({total} in all). Each post on the screen shows its number."},
+    "screen_post_hidden": {"zh": "第 {n} 条发言已从屏幕上隐藏（「结果」里仍可看到）。", "en": "Post {n} is hidden from the screen (you still see it in “results”)."},
+    "screen_code_expired": {
+        "zh": "这个签到码已过期：屏幕上的二维码和口令每 {seconds} 秒更换一次。请扫描屏幕上现在的二维码，或发送现在的口令。",
+        "en": "That check-in code has expired: the QR code and code on the screen change every {seconds} s. Scan the QR code on the screen now, or send the code shown now.",
+    },
+    "screen_not_checkin_qr": {
+        "zh": "这不是有效的签到二维码。请扫描教室屏幕上正在显示的签到二维码。",
+        "en": "That is not a valid check-in QR code. Scan the check-in QR code on the classroom screen now.",
+    },
+    "screen_scan_name": {"zh": "扫码签到", "en": "scan to check in"},
+    "stale_codes": {
+        "zh": "过期签到码：{n} 次（{people} 人）——可能有人把屏幕上的码转发给了不在场的同学。",
+        "en": "Expired screen codes tried: {n} ({people} people): someone may have relayed the code to students who are not here.",
+    },
+    "screen_checkin_note": {
+        "zh": "\n正在投屏：屏幕显示每 {seconds} 秒更换的二维码和口令，学生扫码或发送屏幕上的口令；上面的固定签到码请勿公开。",
+        "en": "\nOn screen: the screen shows a QR code and a code that change every {seconds} s; students scan it or send the code shown. Keep the fixed code above to yourself.",
+    },
+}

@@ -1,0 +1,98 @@
+"""The rotating check-in code: a QR token and a 4-digit 口令 per time slot, checked for freshness on the server.
+
+A slot is `epoch // rotate_seconds`; slot s is on screen from s·R to (s+1)·R. Its QR token is
+`<check-in id>-<slot>-<mac>` and its 口令 four digits, both HMACs of (check-in, slot) under a key every
+process derives from the deployment's secrets, so nothing is stored and the web side can only show the
+slot that is on now. A token or 口令 is accepted until `grace_seconds` after it left the screen
+(`follow_grace_seconds` for a first-time follower, timed from WeChat's CreateTime); later it is refused
+and counted (StaleCode), which is how a photo relayed to a dorm group shows up for the teacher.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+from bot.clock import epoch
+from bot.context import Context
+from handlers import limits
+from models import StaleCode
+
+TOKEN = re.compile(r"([1-9]\d{0,11})-([1-9]\d{0,11})-([a-z2-7]{16})")
+STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
+
+
+def _key(settings) -> bytes:
+    """One key for every process of a deployment (web workers show, the scheduler mints, any worker checks)."""
+    return hashlib.sha256(f"ketang/screen-code-key/v1\0{settings.link_secret}".encode("utf-8")).digest()
+
+
+def _mac(settings, purpose: str, activity_id: int, slot: int) -> bytes:
+    return hmac.new(_key(settings), f"{purpose}:{activity_id}:{slot}".encode(), hashlib.sha256).digest()
+
+
+def slot_at(settings, moment) -> int:
+    seconds = moment if isinstance(moment, int) else epoch(moment)
+    return seconds // settings.screen.rotate_seconds
+
+
+def slot_ends(settings, slot: int) -> int:
+    """The epoch second at which *slot* leaves the screen."""
+    return (slot + 1) * settings.screen.rotate_seconds
+
+
+def token(settings, activity_id: int, slot: int) -> str:
+    """The QR token of *slot* (80 bits of MAC: unguessable, bound to one check-in and one slot)."""
+    mac = base64.b32encode(_mac(settings, "qr", activity_id, slot)[:10]).decode().lower()
+    return f"{activity_id}-{slot}-{mac}"
+
+
+def read_token(settings, text: str) -> tuple[int, int] | None:
+    """(check-in id, slot) of a genuine token, else None."""
+    found = TOKEN.fullmatch(text or "")
+    if not found:
+        return None
+    activity_id, slot = int(found.group(1)), int(found.group(2))
+    return (activity_id, slot) if hmac.compare_digest(token(settings, activity_id, slot), text) else None
+
+
+def passcode(settings, activity_id: int, slot: int) -> str:
+    return f"{int.from_bytes(_mac(settings, 'code', activity_id, slot)[:8], 'big') % 10000:04d}"
+
+
+def is_fresh(settings, slot: int, at: int, grace: int) -> bool:
+    """Whether slot *slot* was on screen at most *grace* seconds before *at* (and not in the future)."""
+    return slot * settings.screen.rotate_seconds - 2 <= at <= slot_ends(settings, slot) + grace
+
+
+def record_stale(ctx: Context, activity, kind: str) -> str:
+    StaleCode.create(activity=activity, user=ctx.user, kind=kind, at=ctx.now)
+    return ctx.t("screen_code_expired", seconds=ctx.settings.screen.rotate_seconds)
+
+
+def screen_code(ctx: Context, activity, code: str) -> str | None:
+    """Judge a 口令 that is not the check-in's fixed code: "" when it is on screen now (or just was),
+    the refusal when it is one that rotated out (counted), None when it was never shown."""
+    settings = ctx.settings
+    now = epoch(ctx.now)
+    current = slot_at(settings, now)
+    for slot in (current, current - 1):
+        if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, now, settings.screen.grace_seconds):
+            return ""
+    first = max(slot_at(settings, activity.opened_at) - 1, current - STALE_LOOKBACK)
+    if any(code == passcode(settings, activity.id, slot) for slot in range(current, first - 1, -1)):
+        limits.record_failure(ctx, f"passcode:{activity.id}")  # a stale code uses up a try, as a wrong one does
+        return record_stale(ctx, activity, "code")
+    return None
+
+
+def stale_note(ctx: Context, checkin) -> str:
+    """签到情况's line about expired screen codes (empty when there were none)."""
+    n = StaleCode.select().where(StaleCode.activity == checkin).count()
+    if not n:
+        return ""
+    people = StaleCode.select(StaleCode.user).where(StaleCode.activity == checkin).distinct().count()
+    return "\n" + ctx.t("stale_codes", n=n, people=people)
+

@@ -1,0 +1,58 @@
+"""A scan of the screen's check-in QR: the official-account QR (SCAN, or subscribe for a new follower) or the
+link QR read by the menu's scanner (scancode_waitmsg / scancode_push). All end in the same check-in."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bot.clock import epoch
+from bot.context import Context
+from handlers import student
+from handlers.screen import rotation
+from models import CHECKIN, Activity, CheckinQr, Membership, Response
+
+SCENE = "ci_"  # QR_STR_SCENE prefix of a check-in token
+
+
+def scene(ctx: Context, token: str) -> str:
+    """SCAN / subscribe with scene `ci_<token>` (the official-account QR on the screen)."""
+    return check_in_by_token(ctx, token, "qr")
+
+
+def scanner(ctx: Context, event_key: str) -> str:
+    """scancode_waitmsg / scancode_push: WeChat's scanner read *scan_result* from the screen."""
+    read = getattr(ctx.inbound, "scan_result", "") or ""
+    official = CheckinQr.get_or_none(CheckinQr.url == read) if read.startswith("http") else None
+    if official is not None:  # the official QR scanned with the menu's scanner
+        return check_in_by_token(ctx, rotation.token(ctx.settings, official.activity_id, official.slot), "qr")
+    path = urlsplit(read).path if "://" in read else read
+    if "/c/" not in path:
+        return ctx.t("screen_not_checkin_qr")
+    return check_in_by_token(ctx, path.rsplit("/c/", 1)[1], "qr")
+
+
+def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
+    settings = ctx.settings
+    read = rotation.read_token(settings, token)
+    activity = Activity.get_or_none(Activity.id == read[0]) if read else None
+    if activity is None or activity.kind != CHECKIN:
+        return ctx.t("screen_not_checkin_qr")
+    if ctx.user.is_teacher:
+        return ctx.t("student_only", command=ctx.t("screen_scan_name"))
+    inbound = ctx.inbound
+    follower = getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
+    now = epoch(ctx.now)
+    at, grace = (min(inbound.created, now), settings.screen.follow_grace_seconds) if follower else (now, settings.screen.grace_seconds)
+    classroom = activity.lesson.classroom
+    if not rotation.is_fresh(settings, read[1], at, grace) and activity.is_open(ctx.now):
+        if _responded(ctx, activity):  # already checked in: an old photo scanned again is no relay
+            return student.check_in_to(ctx, classroom, activity, scanned=True)
+        return rotation.record_stale(ctx, activity, kind)
+    joined = ""
+    if not Membership.select().where((Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).exists():
+        joined = student.enroll(ctx, classroom).split("\n", 1)[0] + "\n"  # someone in the room, reading the class's code
+    return joined + student.check_in_to(ctx, classroom, activity, scanned=True)
+
+
+def _responded(ctx: Context, activity) -> bool:
+    return Response.select().where((Response.activity == activity) & (Response.user == ctx.user)).exists()

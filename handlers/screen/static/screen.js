@@ -1,0 +1,65 @@
+// The classroom screen: poll the state with an ETag (about 1/s while visible, rarely when hidden),
+// show a banner while polls fail, recover by itself. No library, no build step.
+(function () {
+  "use strict";
+  var KEY = "ketang-screen";
+  var main = document.getElementById("main"), banner = document.getElementById("banner");
+  var secret = localStorage.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null;
+  var visibleMs = 1000, hiddenMs = 30000;
+
+  function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
+  function interval() { return document.hidden ? hiddenMs : visibleMs; }
+  function trouble() { failures += 1; if (failures >= 2) banner.hidden = false; schedule(Math.min(1000 * failures, 5000)); }
+
+  function pairAgain() {
+    secret = null; etag = null; localStorage.removeItem(KEY);
+    fetch("/screen/new", { method: "POST", cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error("status " + r.status);
+      return r.json();
+    }).then(function (data) {
+      secret = data.secret; localStorage.setItem(KEY, secret); failures = 0; banner.hidden = true; poll();
+    }).catch(trouble);
+  }
+
+  function poll() {
+    if (!secret) { pairAgain(); return; }
+    var headers = { "X-Screen": secret };
+    if (etag) headers["If-None-Match"] = etag;
+    fetch("/screen/state", { headers: headers, cache: "no-store" }).then(function (r) {
+      if (r.status === 404) { pairAgain(); return null; }
+      if (r.status === 304) { return null; }
+      if (!r.ok) throw new Error("status " + r.status);
+      etag = r.headers.get("ETag");
+      return r.text();
+    }).then(function (html) {
+      failures = 0; banner.hidden = true;
+      if (html !== null && html !== undefined) show(html);
+      if (secret) schedule(interval());
+    }).catch(trouble);
+  }
+
+  function show(html) {
+    main.innerHTML = html;
+    var state = document.getElementById("state");
+    if (!state) return;
+    offset = Number(state.dataset.now) - Date.now() / 1000;
+    visibleMs = Number(state.dataset.visible) || visibleMs; hiddenMs = Number(state.dataset.hidden) || hiddenMs;
+    var kind = state.dataset.state;
+    if (kind === "ended" || kind === "expired") setTimeout(pairAgain, kind === "ended" ? 5000 : 0);
+    tick();
+  }
+
+  function tick() {  // countdowns against the server's clock
+    var now = Date.now() / 1000 + offset;
+    var items = main.querySelectorAll("[data-until]");
+    for (var i = 0; i < items.length; i++) {
+      var left = Math.max(0, Math.ceil(Number(items[i].dataset.until) - now));
+      if (items[i].dataset.span) { items[i].style.width = Math.min(100, 100 * left / Number(items[i].dataset.span)) + "%"; continue; }
+      items[i].textContent = Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
+    }
+  }
+
+  setInterval(tick, 250);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
+  poll();
+})();
