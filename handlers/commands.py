@@ -151,9 +151,12 @@ FLOWS = {
 
 
 def command_list_markdown() -> str:
-    """Render the command table as the README's command list."""
+    """Render the command table of everything `create_app` runs (the classroom's and the screen's) as the
+    README's command list."""
+    from handlers.plugin import EVERYTHING  # it imports this module
+
     lines = ["| command | Chinese | English | who | what it does |", "|---|---|---|---|---|"]
-    for c in COMMANDS:
+    for c in EVERYTHING.commands:
         zh_forms = " ".join(f"`{a.text}`" for a in c.aliases if a.lang == "zh")
         en_forms = " ".join(f"`{a.text}`" for a in c.aliases if a.lang == "en")
         args = " ".join(a.hint("zh") for a in c.args)
