@@ -274,3 +274,16 @@ class ClassQr(BaseModel):
 
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]
+
+
+class MenuTag(BaseModel):
+    """A user's place in the teacher tag (bot/menu.py): tagged by the scheduler, or why not yet."""
+
+    user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    tag_id = IntegerField(default=0)  # the tag the user is in; 0 = not tagged yet
+    tagged_at = DateTimeField(null=True)
+    retry_at = DateTimeField(null=True)  # after a failed call, not before
+    last_error = CharField(max_length=200, null=True)
+
+
+MODELS.append(MenuTag)  # menu:

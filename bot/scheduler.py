@@ -10,6 +10,7 @@ import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs import JOBS
+from bot.menu import TagTeachers
 from bot.official_qr import QrRenewer
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
@@ -41,7 +42,7 @@ def process_jobs(settings, clock) -> tuple:
     end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
     end_lessons.__name__ = "end_stale_lessons"
     jobs = ((publish_due_announcements, 5), (end_lessons, 60), (close_roll_calls, 10), (Pusher(settings, api), 2))
-    return jobs + (((QrRenewer(api), 60),) if api else ())
+    return jobs + (((QrRenewer(api), 60), (TagTeachers(api), 30)) if api else ())  # menu: TagTeachers
 
 
 def _runner(app, job, clock):
