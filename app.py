@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, jsonify
 from wechatpy.crypto import WeChatCrypto
 
-from bot import cli, database, exports, menu, qr, scheduler, webhook
+from bot import cli, database, exports, menu, qr, scheduler, simulator, webhook
 from bot.clock import epoch, utc_now
 from bot.config import Settings, load_settings, settings_from_dict
 from bot.dispatch import Dispatcher
@@ -62,6 +62,7 @@ def create_app(config: Settings | dict | str | Path | None = None, clock=None) -
     app.register_blueprint(exports.bp)
     cli.init_app(app)
     menu.init_app(app)  # menu: `flask --app app menu`
+    simulator.init_app(app)  # simulator: /simulator, local only
     scheduler.init_app(app)
 
     @app.get("/healthz")

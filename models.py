@@ -287,3 +287,15 @@ class MenuTag(BaseModel):
 
 
 MODELS.append(MenuTag)  # menu:
+
+
+class SimMessage(BaseModel):
+    """A bubble in the web simulator's phones (bot/simulator.py): what a phone sent, the reply, a push."""
+
+    openid = CharField(max_length=64, index=True)
+    origin = CharField(max_length=8)  # user | reply | push
+    text = TextField()
+    created_at = DateTimeField()
+
+
+MODELS.append(SimMessage)  # simulator:

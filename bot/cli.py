@@ -78,6 +78,13 @@ def init_app(app) -> None:
         click.echo(f"  Token          {wechat.token}")
         click.echo(f"  EncodingAESKey {wechat.encoding_aes_key or '(empty: plaintext mode)'}")
         click.echo(f"  消息加解密方式  {'安全模式 (safe mode)' if wechat.safe_mode else '明文模式 (plaintext)'}")
+        from bot.simulator import enabled  # simulator:
+
+        if enabled(kt.settings):
+            click.echo(f"Try it in a browser (phones, menu, pushes, screen): {local.rsplit('/wechat', 1)[0]}/simulator")
+        if "/simulator/api" in wechat.api_base_url:
+            click.echo(f"  WeChat API: this server's simulator ({wechat.api_base_url}); for a real account set "
+                       "wechat.api_base_url = \"https://api.weixin.qq.com\" and the real app_secret")
         click.echo("Try it without WeChat, in another terminal:")
         click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
         click.echo(f"  .venv/bin/flask --app app chat --as o_teacher --url {local}")

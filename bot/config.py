@@ -78,6 +78,14 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class SimulatorSettings:
+    """The web simulator (/simulator): it speaks as any user, so it is for local runs (bot/simulator.py)."""
+
+    enabled: str = "auto"  # auto: only when server.public_url is a loopback address; on; off
+    allow_remote: bool = False  # answer clients that are not on the loopback interface
+
+
+@dataclass(frozen=True)
 class Settings:
     wechat: WechatSettings = field(default_factory=WechatSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -86,6 +94,7 @@ class Settings:
     roles: RolesSettings = field(default_factory=RolesSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
 
 
 ENV_OVERRIDES = {
@@ -124,6 +133,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("wechat.token must not be empty")
     if settings.sms.backend not in ("console", "http"):
         raise ConfigError("sms.backend must be 'console' or 'http'")
+    if settings.simulator.enabled not in ("auto", "on", "off"):
+        raise ConfigError("simulator.enabled must be 'auto', 'on' or 'off'")
     if settings.wechat.max_clock_skew_seconds < 0:
         raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
     scheduler = settings.scheduler
@@ -177,6 +188,9 @@ def random_token(length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+SIMULATOR_API = "http://127.0.0.1:8000/simulator/api"
+
+
 def write_initial_config(example: Path, target: Path) -> bool:
     """Create *target* from *example* with a random token, AES key and secret; False if it exists."""
     if target.exists():
@@ -185,6 +199,10 @@ def write_initial_config(example: Path, target: Path) -> bool:
     text = text.replace('token = "change-me-token"', f'token = "{random_token(32)}"', 1)
     text = text.replace('encoding_aes_key = ""', f'encoding_aes_key = "{random_token(43)}"', 1)
     text = text.replace('secret_key = ""', f'secret_key = "{secrets.token_urlsafe(32)}"', 1)
+    # simulator: a fresh local config uses the web simulator as its WeChat API (pushes land in its phones);
+    # a real account replaces both lines (`flask --app app info` says so).
+    text = text.replace('app_secret = ""', 'app_secret = "simulator"', 1)
+    text = text.replace('api_base_url = "https://api.weixin.qq.com"', f'api_base_url = "{SIMULATOR_API}"', 1)
     target.write_text(text, encoding="utf-8")
     return True
 

@@ -1,0 +1,155 @@
+"""The web simulator: local only, phones through the real webhook, and the WeChat API it plays for pushes."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from bot.official_qr import QrRenewer
+from bot.push import Pusher
+from bot.wechat_api import WechatApi
+from models import ClassQr, InboundMessage, Membership, SimMessage, User
+from tests.conftest import build_app
+
+LOCAL = "http://127.0.0.1:8000"
+
+
+def local_app(tmp_path, clock, **simulator):
+    return build_app(tmp_path, clock, server={"public_url": LOCAL},
+                     wechat={"app_secret": "simulator", "api_base_url": LOCAL + "/simulator/api"},
+                     simulator=simulator)
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    return local_app(tmp_path, clock)
+
+
+class Phones:
+    """The page's requests, as the browser makes them."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def send(self, openid, action, value=""):
+        response = self.client.post("/simulator/send", json={"openid": openid, "action": action, "value": value})
+        assert response.status_code == 200, response.status_code
+        return response.get_json()["reply"]
+
+    def state(self, *phones, after=0):
+        return self.client.get(f"/simulator/state?after={after}&phones={','.join(phones)}").get_json()
+
+    def bubbles(self, openid, origin=None):
+        return [m["text"] for m in self.state(openid)["messages"] if origin in (None, m["origin"])]
+
+
+class FlaskTransport(requests.adapters.BaseAdapter):
+    """Lets the scheduler's WeChat client reach the app's /simulator/api in-process (no socket)."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.client = app.test_client()
+
+    def send(self, request, **kwargs):
+        url = urlsplit(request.url)
+        answer = self.client.open(url.path, query_string=url.query, method=request.method, data=request.body,
+                                  headers={"Content-Type": "application/json"})
+        response = requests.Response()
+        response.status_code, response._content = answer.status_code, answer.get_data()
+        response.headers, response.url, response.request = CaseInsensitiveDict(answer.headers), request.url, request
+        return response
+
+    def close(self):
+        pass
+
+
+def scheduler_api(app, clock):
+    api = WechatApi(app.extensions["ketang"].settings.wechat, clock)
+    api._http.mount(api.base, FlaskTransport(app))
+    return api
+
+
+def test_the_page_is_served_locally(app):
+    page = app.test_client().get("/simulator")
+    assert page.status_code == 200 and "模拟器" in page.get_data(as_text=True)
+
+
+def test_off_unless_local_or_enabled(tmp_path, clock):
+    deployed = build_app(tmp_path, clock)  # public_url https://ketang.example.edu
+    client = deployed.test_client()
+    assert client.get("/simulator").status_code == 404
+    assert client.post("/simulator/send", json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"}).status_code == 404
+    assert client.get("/simulator/api/cgi-bin/token?appid=x&secret=y").status_code == 404
+    enabled = build_app(tmp_path, clock, fresh=False, simulator={"enabled": "on"})
+    assert enabled.test_client().get("/simulator").status_code == 200
+    off = local_app(tmp_path, clock, enabled="off")
+    assert off.test_client().get("/simulator").status_code == 404
+
+
+def test_refuses_remote_clients_proxied_requests_and_other_hosts(app, tmp_path, clock):
+    client = app.test_client()
+    assert client.get("/simulator", environ_base={"REMOTE_ADDR": "192.168.1.20"}).status_code == 404
+    assert client.get("/simulator", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+    assert client.get("/simulator", headers={"Host": "rebound.attacker.example"}).status_code == 404
+    assert client.get("/simulator", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    remote = local_app(tmp_path, clock, allow_remote=True)
+    assert remote.test_client().get("/simulator", environ_base={"REMOTE_ADDR": "192.168.1.20"}).status_code == 200
+
+
+def test_other_sites_cannot_make_a_phone_speak(app):
+    client = app.test_client()
+    body = {"openid": "o_sim_student1", "action": "text", "value": "退出课堂 1"}
+    assert client.post("/simulator/send", json=body, headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/simulator/send", data=body).status_code == 415  # a cross-site form
+    assert client.post("/simulator/send", json={**body, "openid": "o_real_user"}).status_code == 400
+    assert SimMessage.select().count() == 0 and InboundMessage.select().count() == 0
+
+
+def test_a_phone_talks_through_the_real_webhook(app):
+    phones = Phones(app)
+    reply = phones.send("o_sim_student1", "text", "帮助")
+    assert "【学生命令】" in reply
+    assert InboundMessage.select().where(InboundMessage.openid == "o_sim_student1").count() == 1  # deduplicated path
+    assert phones.bubbles("o_sim_student1") == ["帮助", reply]
+    assert "课堂" in phones.send("o_sim_student1", "click", "我的课堂")
+    assert phones.state("o_sim_student1")["phones"][0]["menu"]["button"][0]["type"] == "scancode_waitmsg"
+
+
+def test_a_lesson_with_pushes_landing_in_the_phones(app, clock):
+    phones = Phones(app)
+    assert app.test_client().post("/simulator/teacher", json={"openid": "o_sim_teacher"}).status_code == 200
+    teacher = phones.state("o_sim_teacher")["phones"][0]
+    assert teacher["teacher"] and teacher["menu"]["button"][0]["name"] == "上课"
+    code = re.search(r"课堂码：(\d{6})", phones.send("o_sim_teacher", "text", "创建课堂 高等数学")).group(1)
+
+    # The student scans the class QR image the teacher's phone shows (the server says what it encodes).
+    qr_link = re.search(r"https?://\S+/qr/\S+\.png", phones.send("o_sim_teacher", "text", "二维码")).group(0)
+    assert "高等数学" in phones.send("o_sim_student1", "scan", qr_link)
+    assert Membership.select().join(User).where(User.openid == "o_sim_student1").exists()
+
+    # The scheduler makes the class's official QR through the simulated API; scanning it is a SCAN event.
+    api = scheduler_api(app, clock)
+    assert QrRenewer(api)(clock()) == 1
+    official = ClassQr.get().url
+    assert official == f"http://weixin.qq.com/q/sim_join_{code}"
+    assert "高等数学" in phones.send("o_sim_student2", "scan", official)
+
+    for student in ("o_sim_student1", "o_sim_student2"):  # a typed message opens the 48-hour window
+        phones.send(student, "text", "我的课堂")
+    phones.send("o_sim_teacher", "text", "上课")
+    assert Pusher(app.extensions["ketang"].settings, api)(clock()) == 2
+    for student in ("o_sim_student1", "o_sim_student2"):
+        assert any("高等数学" in text for text in phones.bubbles(student, "push"))
+
+
+def test_the_simulated_api_checks_credentials_like_wechat(app):
+    client = app.test_client()
+    assert client.get("/simulator/api/cgi-bin/token?grant_type=client_credential&appid=wx5823bf96d3bd56c7&secret=no"
+                      ).get_json()["errcode"] == 40125
+    sent = client.post("/simulator/api/cgi-bin/message/custom/send?access_token=forged",
+                       json={"touser": "o_sim_student1", "msgtype": "text", "text": {"content": "hi"}})
+    assert sent.get_json()["errcode"] == 40001 and SimMessage.select().count() == 0
