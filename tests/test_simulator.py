@@ -153,3 +153,17 @@ def test_the_simulated_api_checks_credentials_like_wechat(app):
     sent = client.post("/simulator/api/cgi-bin/message/custom/send?access_token=forged",
                        json={"touser": "o_sim_student1", "msgtype": "text", "text": {"content": "hi"}})
     assert sent.get_json()["errcode"] == 40001 and SimMessage.select().count() == 0
+
+
+def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(tmp_path, clock):
+    from bot.config import SIMULATOR_API, load_settings, write_initial_config
+    from bot.simulator import enabled
+    from tests.conftest import ROOT
+
+    target = tmp_path / "config.toml"
+    write_initial_config(ROOT / "config.example.toml", target)
+    settings = load_settings(target, environ={})
+    assert enabled(settings) and settings.wechat.api_base_url == SIMULATOR_API and settings.wechat.app_secret
+    app = local_app(tmp_path, clock)
+    shown = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8000/wechat"]).output
+    assert "http://127.0.0.1:8000/simulator" in shown and "api.weixin.qq.com" in shown
