@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from bot import wechat_side
+from bot.database import is_sqlite, transaction
 from bot.menu import STUDENT_MENU, TEACHER_MENU
-from models import SimMessage, User
+from models import SimMessage, User, WechatState
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -32,6 +34,7 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
 OFFICIAL_QR = re.compile(r"https?://weixin\.qq\.com/q/sim_(.{1,64})")  # the QR codes this API makes
 WINDOW = timedelta(hours=48)
+MENUS_KEY = "simulator_menus"  # WechatState row: the menus and tags this API holds (bot/wechat_side.py)
 MAX_TEXT = 600
 PAGE = Path(__file__).with_name("simulator.html")
 
@@ -89,15 +92,22 @@ def state():
     after = int(after) if after.isdigit() else 0
     wanted = [o for o in request.args.get("phones", "").split(",") if OPENID.fullmatch(o)] or [o for o, _ in PHONES]
     teachers = {u.openid for u in User.select(User.openid).where(User.openid.in_(wanted) & (User.role == "teacher"))}
+    row = WechatState.get_or_none(WechatState.name == MENUS_KEY)
+    held = json.loads(row.value) if row and row.value else None
     rows = (SimMessage.select().where((SimMessage.id > after) & SimMessage.openid.in_(wanted))
             .order_by(SimMessage.id).limit(500))
     screen = any(rule.rule == "/screen" for rule in current_app.url_map.iter_rules())
     return jsonify(
-        phones=[{"openid": o, "teacher": o in teachers, "menu": TEACHER_MENU if o in teachers else STUDENT_MENU}
-                for o in wanted],
+        phones=[{"openid": o, "teacher": o in teachers, "menu": _menu(held, o, o in teachers)} for o in wanted],
         messages=[{"id": m.id, "openid": m.openid, "origin": m.origin, "text": m.text} for m in rows],
         screen=screen,
     )
+
+
+def _menu(held: dict | None, openid: str, teacher: bool) -> dict:
+    """The menu this API holds for *openid* once `flask menu` made one; until then the definition, by role."""
+    menu = wechat_side.menu_for(held, openid) if held and held["menu"] else None
+    return {"button": menu["button"]} if menu else TEACHER_MENU if teacher else STUDENT_MENU
 
 
 @bp.post("/send")
@@ -213,7 +223,21 @@ def api(endpoint: str):
         scene = str(((body.get("action_info") or {}).get("scene") or {}).get("scene_str", ""))[:64]
         ticket = f"sim_{scene}"
         return jsonify(ticket=ticket, expire_seconds=int(body.get("expire_seconds") or 60), url=f"http://weixin.qq.com/q/{ticket}")
+    if "/cgi-bin/" + endpoint in wechat_side.MENU_PATHS:
+        return jsonify(_menus("/cgi-bin/" + endpoint, body))
     return jsonify(errcode=48001, errmsg=f"api unauthorized: the simulator does not play {endpoint}")
+
+
+def _menus(path: str, body: dict) -> dict:
+    """A menu or tag call against the state kept in the database (every worker sees one state)."""
+    with transaction():
+        WechatState.insert(name=MENUS_KEY, value=json.dumps(wechat_side.new_state())).on_conflict_ignore().execute()
+        query = WechatState.select().where(WechatState.name == MENUS_KEY)
+        row = (query if is_sqlite() else query.for_update()).get()  # SQLite: the transaction holds the write lock
+        state = json.loads(row.value)
+        result = wechat_side.answer(state, path, body)
+        WechatState.update(value=json.dumps(state, ensure_ascii=False)).where(WechatState.name == MENUS_KEY).execute()
+    return result
 
 
 def init_app(app) -> None:

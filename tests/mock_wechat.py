@@ -19,15 +19,11 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from bot import wechat_side
+
 PATHS = {"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/message/custom/send",
          "/cgi-bin/message/template/send", "/cgi-bin/qrcode/create"}
-# menu: the custom-menu and user-tag endpoints (bot/menu.py)
-MENU_PATHS = {"/cgi-bin/menu/create", "/cgi-bin/menu/get", "/cgi-bin/menu/delete", "/cgi-bin/menu/addconditional",
-              "/cgi-bin/menu/delconditional", "/cgi-bin/tags/create", "/cgi-bin/tags/get",
-              "/cgi-bin/tags/members/batchtagging", "/cgi-bin/tags/members/batchuntagging", "/cgi-bin/tags/getidlist"}
-PATHS |= MENU_PATHS
-BUTTON_TYPES = {"click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
-                "location_select", "media_id", "article_id", "article_view_limited", "miniprogram"}
+PATHS |= wechat_side.MENU_PATHS  # menu: the custom-menu and user-tag endpoints (bot/wechat_side.py)
 
 
 class MockWechat:
@@ -43,10 +39,7 @@ class MockWechat:
         self.stable_current: str | None = None
         self.injected: list[dict] = []  # {"path", "errcode", "times", "openid"}
         self._ids = itertools.count(1)
-        self.menu: dict | None = None  # the default menu, as created
-        self.conditional: list[dict] = []  # personalised menus, each with "menuid" and "matchrule"
-        self.tags: dict[int, str] = {}  # tag id -> name
-        self.tagged: dict[int, set[str]] = {}  # tag id -> openids
+        self.menus = wechat_side.new_state()  # menus and tags: {"menu", "conditional", "tags", "tagged"}
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -102,74 +95,15 @@ class MockWechat:
             scene = body["action_info"]["scene"]["scene_str"]
             ticket = f"gQ{next(self._ids)}_{scene}"
             return 200, {"ticket": ticket, "expire_seconds": body.get("expire_seconds", 60), "url": f"http://weixin.qq.com/q/{ticket}"}
-        if path in MENU_PATHS:
+        if path in wechat_side.MENU_PATHS:
             with self.lock:
-                return 200, self._menus(path, body)
+                return 200, wechat_side.answer(self.menus, path, body)
         return 200, self._accept(path, body)
 
-    def _menus(self, path: str, body: dict) -> dict:
-        """The menu and tag endpoints, with WeChat's error codes for what it refuses."""
-        ok = {"errcode": 0, "errmsg": "ok"}
-        if path == "/cgi-bin/menu/create":
-            error = _menu_error(body)
-            if error:
-                return error
-            self.menu = {"button": body["button"], "menuid": next(self._ids)}
-            return ok
-        if path == "/cgi-bin/menu/get":
-            if self.menu is None:
-                return {"errcode": 46003, "errmsg": "menu no exist"}
-            return {"menu": self.menu, "conditionalmenu": self.conditional} if self.conditional else {"menu": self.menu}
-        if path == "/cgi-bin/menu/delete":
-            self.menu, self.conditional = None, []
-            return ok
-        if path == "/cgi-bin/menu/addconditional":
-            rule = body.get("matchrule") or {}
-            error = _menu_error(body)
-            if error:
-                return error
-            if not rule or (rule.get("tag_id") and int(rule["tag_id"]) not in self.tags):
-                return {"errcode": 40055, "errmsg": "invalid matchrule"}  # real code unverified: any error is refused
-            menu_id = next(self._ids)
-            self.conditional.append({"button": body["button"], "matchrule": rule, "menuid": menu_id})
-            return {"menuid": menu_id}
-        if path == "/cgi-bin/menu/delconditional":
-            before = len(self.conditional)
-            self.conditional = [m for m in self.conditional if str(m["menuid"]) != str(body.get("menuid"))]
-            return ok if len(self.conditional) < before else {"errcode": 65301, "errmsg": "no such conditional menu"}
-        if path == "/cgi-bin/tags/create":
-            name = (body.get("tag") or {}).get("name", "")
-            if name in self.tags.values():
-                return {"errcode": 45157, "errmsg": "invalid tag name"}
-            if not 0 < len(name) <= 30:
-                return {"errcode": 45158, "errmsg": "tag name too long"}
-            tag_id = 100 + len(self.tags)
-            self.tags[tag_id] = name
-            return {"tag": {"id": tag_id, "name": name}}
-        if path == "/cgi-bin/tags/get":
-            return {"tags": [{"id": i, "name": n, "count": len(self.tagged.get(i, ()))} for i, n in self.tags.items()]}
-        if path == "/cgi-bin/tags/getidlist":
-            return {"tagid_list": sorted(i for i, users in self.tagged.items() if body.get("openid") in users)}
-        tag_id, openids = body.get("tagid"), body.get("openid_list") or []
-        if tag_id not in self.tags:
-            return {"errcode": 45159, "errmsg": "invalid tag id"}
-        if not 0 < len(openids) <= 50:
-            return {"errcode": 40032, "errmsg": "invalid openid list size"}
-        members = self.tagged.setdefault(tag_id, set())
-        if path.endswith("batchtagging"):
-            members.update(openids)
-        else:
-            members.difference_update(openids)
-        return ok
-
     def menu_for(self, openid: str) -> dict | None:
-        """The menu WeChat would show *openid*: the first personalised menu whose tag they carry, else the default."""
+        """The menu WeChat would show *openid* (its personalised menu when it carries the tag)."""
         with self.lock:
-            for menu in reversed(self.conditional):  # the newest rule wins
-                tag = menu["matchrule"].get("tag_id")
-                if tag and openid in self.tagged.get(int(tag), ()):
-                    return menu
-            return self.menu
+            return wechat_side.menu_for(self.menus, openid)
 
     def _injected(self, path: str, openid: str | None) -> int | None:
         for rule in self.injected:
@@ -209,27 +143,6 @@ class MockWechat:
     def stats(self) -> dict:
         with self.lock:
             return {"calls": dict(self.calls), "sent": len(self.sent), "students": len({m["touser"] for m in self.sent})}
-
-
-def _menu_error(body: dict) -> dict | None:
-    """WeChat's answer to a menu it refuses, else None (limits of menu/create)."""
-    buttons = body.get("button")
-    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
-        return {"errcode": 40016, "errmsg": "invalid button size"}
-    for button in buttons:
-        if not 0 < len(str(button.get("name", "")).encode()) <= 16:
-            return {"errcode": 40018, "errmsg": "invalid button name size"}
-        subs = button.get("sub_button") or []
-        if len(subs) > 5:
-            return {"errcode": 40023, "errmsg": "invalid sub button size"}
-        for leaf in subs or [button]:
-            if subs and not 0 < len(str(leaf.get("name", "")).encode()) <= 60:
-                return {"errcode": 40025, "errmsg": "invalid sub button name size"}
-            if leaf.get("type") not in BUTTON_TYPES:
-                return {"errcode": 40017, "errmsg": "invalid button type"}
-            if leaf["type"] != "view" and not 0 < len(str(leaf.get("key", "")).encode()) <= 128:
-                return {"errcode": 40019, "errmsg": "invalid button key size"}
-    return None
 
 
 def _handler(mock: MockWechat):

@@ -61,18 +61,18 @@ def test_menu_creates_both_menus_and_show_and_delete_inspect_them(app, mock):
     result = run(app, "menu")
     assert result.exit_code == 0, result.output
     assert "created the student menu and the teacher menu" in result.output
-    assert mock.menu["button"] == STUDENT_MENU["button"]
-    [teacher_menu] = mock.conditional
-    assert mock.tags[int(teacher_menu["matchrule"]["tag_id"])] == TEACHER_TAG
+    assert mock.menus["menu"]["button"] == STUDENT_MENU["button"]
+    [teacher_menu] = mock.menus["conditional"]
+    assert mock.menus["tags"][str(teacher_menu["matchrule"]["tag_id"])] == TEACHER_TAG
     assert teacher_menu["button"] == TEACHER_MENU["button"]
 
     again = run(app, "menu")  # run it again (after a change): still one teacher menu, one tag
-    assert again.exit_code == 0 and len(mock.conditional) == 1 and len(mock.tags) == 1
+    assert again.exit_code == 0 and len(mock.menus["conditional"]) == 1 and len(mock.menus["tags"]) == 1
 
     shown = run(app, "menu", "--show")
     assert shown.exit_code == 0 and json.loads(shown.output)["conditionalmenu"][0]["matchrule"]["tag_id"]
     deleted = run(app, "menu", "--delete")
-    assert deleted.exit_code == 0 and mock.menu is None and mock.conditional == []
+    assert deleted.exit_code == 0 and mock.menus["menu"] is None and mock.menus["conditional"] == []
     assert "has no custom menu" in run(app, "menu", "--show").output
 
 
@@ -81,7 +81,7 @@ def test_menu_explains_an_account_without_the_permission(app, mock):
     result = run(app, "menu")
     assert result.exit_code != 0
     assert "no permission" in result.output and "48001" in result.output
-    assert mock.menu is None
+    assert mock.menus["menu"] is None
 
 
 def test_menu_refused_by_wechat_says_why(app, mock):
@@ -105,10 +105,10 @@ def test_a_new_teacher_gets_the_teacher_menu_through_the_scheduler(app, mock, cl
     assert run(app, "menu").exit_code == 0
     assert say("o_new", "教师认证 JOIN-STAFF").startswith("你已成为教师")
     assert User.get(User.openid == "o_new").is_teacher
-    assert mock.menu_for("o_new") == mock.menu  # the request itself called no API
+    assert mock.menu_for("o_new") == mock.menus["menu"]  # the request itself called no API
     assert job(clock()) == 1
     assert mock.menu_for("o_new")["button"] == TEACHER_MENU["button"]
-    assert mock.menu_for("o_student") == mock.menu
+    assert mock.menu_for("o_student") == mock.menus["menu"]
     assert job(clock()) == 0  # done once
 
 

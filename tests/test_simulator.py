@@ -167,3 +167,19 @@ def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(
     app = local_app(tmp_path, clock)
     shown = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8000/wechat"]).output
     assert "http://127.0.0.1:8000/simulator" in shown and "api.weixin.qq.com" in shown
+
+
+def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them(app, clock):
+    from bot.menu import TagTeachers, install
+
+    phones = Phones(app)
+    app.test_client().post("/simulator/teacher", json={"openid": "o_sim_teacher"})
+    api = scheduler_api(app, clock)
+    install(api)  # what `flask --app app menu` does
+    menus = {p["openid"]: p["menu"]["button"][0]["name"] for p in phones.state("o_sim_teacher", "o_sim_student1")["phones"]}
+    assert menus == {"o_sim_teacher": "签到", "o_sim_student1": "签到"}  # not tagged yet: the default menu, as on WeChat
+    assert TagTeachers(api)(clock()) == 1
+    menus = {p["openid"]: p["menu"]["button"][0]["name"] for p in phones.state("o_sim_teacher", "o_sim_student1")["phones"]}
+    assert menus == {"o_sim_teacher": "上课", "o_sim_student1": "签到"}
+    install(api)  # run again: still one teacher menu
+    assert api.menu.get()["conditionalmenu"][0]["button"][0]["name"] == "上课" and len(api.menu.get()["conditionalmenu"]) == 1
