@@ -189,9 +189,10 @@ def random_token(length: int) -> str:
 
 
 SIMULATOR_API = "http://127.0.0.1:8000/simulator/api"
+LOCAL_URL = "http://127.0.0.1:8000"
 
 
-def write_initial_config(example: Path, target: Path) -> bool:
+def write_initial_config(example: Path, target: Path, local_url: str = LOCAL_URL) -> bool:
     """Create *target* from *example* with a random token, AES key and secret; False if it exists."""
     if target.exists():
         return False
@@ -202,7 +203,8 @@ def write_initial_config(example: Path, target: Path) -> bool:
     # simulator: a fresh local config uses the web simulator as its WeChat API (pushes land in its phones);
     # a real account replaces both lines (`flask --app app info` says so).
     text = text.replace('app_secret = ""', 'app_secret = "simulator"', 1)
-    text = text.replace('api_base_url = "https://api.weixin.qq.com"', f'api_base_url = "{SIMULATOR_API}"', 1)
+    text = text.replace('api_base_url = "https://api.weixin.qq.com"', f'api_base_url = "{local_url}/simulator/api"', 1)
+    text = text.replace(f'public_url = "{LOCAL_URL}"', f'public_url = "{local_url}"', 1)  # `make run PORT=9000`
     target.write_text(text, encoding="utf-8")
     return True
 
@@ -211,5 +213,6 @@ if __name__ == "__main__":
     import sys
 
     here = Path(__file__).resolve().parent.parent
-    created = write_initial_config(here / "config.example.toml", Path(sys.argv[1] if len(sys.argv) > 1 else "config.toml"))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "config.toml")
+    created = write_initial_config(here / "config.example.toml", target, *(sys.argv[2:3] or [LOCAL_URL]))
     print("created config.toml with a random token, AES key and secret key" if created else "config.toml exists; kept it")
