@@ -105,6 +105,9 @@ def test_other_sites_cannot_make_a_phone_speak(app):
     body = {"openid": "o_sim_student1", "action": "text", "value": "退出课堂 1"}
     assert client.post("/simulator/send", json=body, headers={"Origin": "http://evil.example"}).status_code == 403
     assert client.post("/simulator/send", data=body).status_code == 415  # a cross-site form
+    push = {"touser": "o_sim_student1", "msgtype": "text", "text": {"content": "phish"}}
+    assert client.post("/simulator/api/cgi-bin/message/custom/send?access_token=x", json=push,
+                       headers={"Origin": "http://evil.example"}).status_code == 403
     assert client.post("/simulator/send", json={**body, "openid": "o_real_user"}).status_code == 400
     assert SimMessage.select().count() == 0 and InboundMessage.select().count() == 0
 
