@@ -118,7 +118,8 @@ def reason(error: Exception) -> str:
     if isinstance(error, requests.RequestException):
         return f"the WeChat API is unreachable ({type(error).__name__}: {error})"
     explained = REASONS.get(code)
-    detail = f"errcode {code}: {getattr(error, 'errmsg', '') or error}"
+    message = getattr(error, "errmsg", "") or error
+    detail = f"errcode {code}: {message}" if code is not None else f"the WeChat API is unreachable or refused: {message}"
     return f"{explained} ({detail})" if explained else detail
 
 

@@ -90,6 +90,12 @@ def test_menu_refused_by_wechat_says_why(app, mock):
     assert result.exit_code != 0 and "button name too long" in result.output
 
 
+def test_menu_says_when_the_api_cannot_be_reached(tmp_path, clock):
+    app = build_app(tmp_path, clock, wechat={"app_secret": "s3cret", "api_base_url": "http://127.0.0.1:9"})
+    result = run(app, "menu")
+    assert result.exit_code != 0 and "unreachable" in result.output and "Traceback" not in result.output
+
+
 def test_menu_needs_the_app_secret(tmp_path, clock):
     app = build_app(tmp_path, clock)
     result = run(app, "menu")
