@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -56,8 +57,11 @@ class FlaskTransport(requests.adapters.BaseAdapter):
 
     def send(self, request, **kwargs):
         url = urlsplit(request.url)
-        answer = self.client.open(url.path, query_string=url.query, method=request.method, data=request.body,
-                                  headers={"Content-Type": "application/json"})
+        # On its own thread, like the separate server it stands for: the request's teardown closes that
+        # thread's database connection, not the caller's (a push thread holds its own).
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(self.client.open, url.path, query_string=url.query, method=request.method,
+                                 data=request.body, headers={"Content-Type": "application/json"}).result()
         response = requests.Response()
         response.status_code, response._content = answer.status_code, answer.get_data()
         response.headers, response.url, response.request = CaseInsensitiveDict(answer.headers), request.url, request
