@@ -255,7 +255,7 @@ class ScheduledAnnouncement(BaseModel):
 
 
 class WechatState(BaseModel):
-    """Shared WeChat API state owned by the scheduler: the access token, a quota pause."""
+    """Shared state by name: the scheduler's access token and quota pause, /healthz's heartbeat row."""
 
     name = CharField(max_length=100, unique=True)
     value = TextField(default="")

@@ -78,6 +78,9 @@ def init_app(app) -> None:
         click.echo(f"  Token          {wechat.token}")
         click.echo(f"  EncodingAESKey {wechat.encoding_aes_key or '(empty: plaintext mode)'}")
         click.echo(f"  消息加解密方式  {'安全模式 (safe mode)' if wechat.safe_mode else '明文模式 (plaintext)'}")
+        if not wechat.safe_mode:
+            click.echo("WARNING: plaintext mode: the signature does not cover the message body, so anyone who sees "
+                       "one request's URL can send any text as any user. Set encoding_aes_key and choose 安全模式.")
         from bot.simulator import enabled  # simulator:
 
         if enabled(kt.settings):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -27,7 +29,7 @@ class Templates:
 class WechatSettings:
     app_id: str = "wx0000000000000000"
     app_secret: str = ""
-    token: str = "change-me-token"
+    token: str = ""
     encoding_aes_key: str = ""
     api_base_url: str = "https://api.weixin.qq.com"
     max_clock_skew_seconds: int = 300
@@ -41,6 +43,10 @@ class WechatSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///ketang.db"
+    # PostgreSQL only: a statement (or a wait for a lock) running longer is cancelled, so a message
+    # gets the busy reply within WeChat's 5 s instead of hanging (SQLite's busy timeout is 4 s).
+    statement_timeout_ms: int = 3000
+    lock_timeout_ms: int = 2000
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,21 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
 
+    @property
+    def link_secret(self) -> str:
+        """The key that signs links: server.secret_key, or one derived from the WeChat token and AES key.
+
+        Every process (each web worker, the scheduler, the CLI) derives the same key from the same
+        config, so a link made by one worker is good on every other one and after a restart. The
+        token is already the secret every worker must share, and whoever holds it can act as any
+        user, so deriving from it opens nothing new. Changing the token (or the AES key) then voids
+        links already handed out: set server.secret_key to keep them apart.
+        """
+        if self.server.secret_key:
+            return self.server.secret_key
+        material = f"{self.wechat.token}\0{self.wechat.encoding_aes_key}".encode("utf-8")
+        return hmac.new(material, b"ketang/link-signing-key/v1", hashlib.sha256).hexdigest()
+
 
 ENV_OVERRIDES = {
     "WECHAT_APP_SECRET": ("wechat", "app_secret"),
@@ -125,12 +146,29 @@ def _build(cls, data: dict, where: str):
     return cls(**values)
 
 
+MIN_TOKEN = 16
+GENERATE_HINT = ("generate one: `make config` writes config.toml with a random token, AES key and secret key, or "
+                 "`.venv/bin/python -c 'from bot.config import random_token; print(random_token(32))'`")
+
+
+def _check_token(token: str) -> None:
+    """Refuse the example's placeholder and tokens short enough to guess from one signed request."""
+    if "changeme" in re.sub(r"[^a-z0-9]", "", token.lower()):
+        raise ConfigError(f"wechat.token is the example's placeholder {token!r}: anyone could sign messages "
+                          f"as any user; {GENERATE_HINT}")
+    if not re.fullmatch(rf"[A-Za-z0-9]{{{MIN_TOKEN},32}}", token):
+        shown = "is empty" if not token else f"has {len(token)} characters" if re.fullmatch("[A-Za-z0-9]+", token) else "has other characters"
+        raise ConfigError(f"wechat.token must be {MIN_TOKEN}–32 letters and digits (WeChat allows 32 at most) "
+                          f"but {shown}; {GENERATE_HINT}")
+
+
 def _validate(settings: Settings) -> Settings:
     key = settings.wechat.encoding_aes_key
     if key and not re.fullmatch(r"[A-Za-z0-9]{43}", key):
         raise ConfigError("wechat.encoding_aes_key must be empty or 43 letters and digits")
-    if not settings.wechat.token:
-        raise ConfigError("wechat.token must not be empty")
+    for name in ("statement_timeout_ms", "lock_timeout_ms"):
+        if not 100 <= getattr(settings.database, name) <= 4500:
+            raise ConfigError(f"database.{name} must be 100–4500: a message must be answered within WeChat's 5 s")
     if settings.sms.backend not in ("console", "http"):
         raise ConfigError("sms.backend must be 'console' or 'http'")
     if settings.simulator.enabled not in ("auto", "on", "off"):
@@ -144,6 +182,7 @@ def _validate(settings: Settings) -> Settings:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"school.timezone {settings.school.timezone!r} is not a known time zone") from None
+    _check_token(settings.wechat.token)
     return settings
 
 
@@ -168,7 +207,8 @@ def load_settings(path: str | Path | None = None, environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     path = Path(path) if path else config_path(environ)
     if not path.exists():
-        raise ConfigError(f"{path} not found: copy config.example.toml to config.toml (`make run` does it)")
+        raise ConfigError(f"{path} not found: `make config` writes one from config.example.toml with random secrets "
+                          "(`make run` does it too)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -23,8 +23,13 @@ SQLITE_PRAGMAS = {
 }
 
 
-def connect(url: str) -> Database:
-    """Return a peewee database for *url* (not yet connected)."""
+def connect(url: str, statement_timeout_ms: int = 3000, lock_timeout_ms: int = 2000) -> Database:
+    """Return a peewee database for *url* (not yet connected).
+
+    PostgreSQL sessions start with statement and lock timeouts (libpq `options`, no extra round
+    trip), so a held lock makes a message fail fast with the busy reply instead of hanging past
+    WeChat's 5 s; connecting gives up after 2 s (libpq's smallest) for a host that does not answer.
+    """
     if url.startswith("sqlite:"):
         # One connection per thread, kept open: reconnecting per request costs two thirds of
         # the write throughput. The busy timeout stays under WeChat's 5 s reply deadline.
@@ -34,7 +39,8 @@ def connect(url: str) -> Database:
         url = "postgresql+pool://" + url.split("://", 1)[1]
         sep = "&" if "?" in url else "?"
         url += f"{sep}max_connections=8&stale_timeout=300&timeout=10"
-        return connect_url(url)
+        options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+        return connect_url(url, options=options, connect_timeout=2)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
 
 
@@ -96,7 +102,7 @@ def _lock_fd() -> int | None:
 
 def create_schema() -> None:
     """Create every missing table, then add columns that newer versions of a table have."""
-    with db.connection_context():
+    with db.connection_context(), _no_statement_timeout():
         migrator = SchemaMigrator.from_database(db)
         tables = set(db.get_tables())
         for model in MODELS:
@@ -107,6 +113,19 @@ def create_schema() -> None:
                 if field.column_name not in present:
                     _add_column(migrator, model, field)
         db.create_tables(MODELS, safe=True)  # new tables, and every index (IF NOT EXISTS)
+
+
+@contextmanager
+def _no_statement_timeout():
+    """Let a schema upgrade run as long as it needs (filling a new column of a big table)."""
+    if is_sqlite():
+        yield
+        return
+    db.execute_sql("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        db.execute_sql("RESET statement_timeout")  # back to the session's configured value
 
 
 def _add_column(migrator, model, field) -> None:
@@ -122,12 +141,13 @@ def _add_column(migrator, model, field) -> None:
 
 
 def init_app(app) -> None:
-    """Bind the database proxy, keep a connection per worker, and register `init-db`."""
-    db.initialize(connect(app.config["KETANG"].database.url))
+    """Bind the database proxy, keep a connection per worker, and register `init-db`.
 
-    @app.before_request
-    def _connect():
-        db.connect(reuse_if_open=True)
+    A request connects on its first query (peewee's autoconnect), inside the code that answers for
+    failures: an unreachable database gets the webhook's busy reply and /healthz's 503, not a 500.
+    """
+    settings = app.config["KETANG"].database
+    db.initialize(connect(settings.url, settings.statement_timeout_ms, settings.lock_timeout_ms))
 
     @app.teardown_appcontext
     def _release(exc):

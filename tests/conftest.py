@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from app import create_app
 from bot.clock import FrozenClock
+from bot.config import settings_from_dict
 from bot.database import create_schema, is_sqlite
 from bot.dispatch import Inbound
 from bot.wxsim import WeChatSimulator
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx5823bf96d3bd56c7"
-TOKEN = "ketangtesttoken"
+TOKEN = "ketangTestToken2026"
 T0 = datetime(2026, 9, 7, 0, 0, 0)  # Monday 08:00 in Asia/Shanghai, naive UTC
 
 
@@ -37,9 +39,16 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     return data
 
 
-def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, **sections):
-    """An app on the test's database; fresh=False joins the data another app of this test made."""
-    app = create_app(settings_dict(tmp_path, aes, **sections), clock=clock)
+def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", **sections):
+    """An app on the test's database; fresh=False joins the data another app of this test made.
+
+    *vector_token* is the token of one of WeChat's official test vectors (`AAAAA`), which a config
+    file may not use (too short): it replaces the validated one, as code building Settings may.
+    """
+    settings = settings_from_dict(settings_dict(tmp_path, aes, **sections))
+    if vector_token:
+        settings = dataclasses.replace(settings, wechat=dataclasses.replace(settings.wechat, token=vector_token))
+    app = create_app(settings, clock=clock)
     with app.app_context():
         if fresh and not is_sqlite():
             db.drop_tables(MODELS, safe=True, cascade=True)

@@ -24,7 +24,7 @@ from bot.wxsim import WeChatSimulator
 ROOT = Path(__file__).resolve().parent.parent
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx5823bf96d3bd56c7"
-TOKEN = "ketangtesttoken"
+TOKEN = "ketangTestToken2026"
 INVITE = "JOIN-STAFF"
 
 
@@ -35,12 +35,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(directory: Path, database_url: str | None = None, **sections) -> Path:
+def write_config(directory: Path, database_url: str | None = None, secret_key: str = "live-secret", **sections) -> Path:
     """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*;
     *sections* ({"server": {"public_url": ...}}) override or add keys."""
     url = database_url or f"sqlite:///{(directory / 'ketang.db').resolve()}"
     data = {"wechat": {"app_id": APP_ID, "token": TOKEN, "encoding_aes_key": AES_KEY}, "database": {"url": url},
-            "server": {"public_url": "https://ketang.example.edu", "secret_key": "live-secret"},
+            "server": {"public_url": "https://ketang.example.edu", "secret_key": secret_key},
             "roles": {"teacher_invite_code": INVITE}}
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
@@ -86,12 +86,15 @@ class LiveServer:
     """gunicorn serving *app* (default Ketang's factory) on 127.0.0.1; use as a context manager."""
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
-                 app: str = "app:create_app()", extra: tuple[str, ...] = (), sections=None):
+                 app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = "live-secret",
+                 healthy: bool = True, sections=None):
         self.directory = Path(directory)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # sections: config overrides, or a function of the server's URL returning them
-        self.config = write_config(self.directory, database_url, **((sections(self.url) if callable(sections) else sections) or {}))
+        sections = (sections(self.url) if callable(sections) else sections) or {}
+        self.config = write_config(self.directory, database_url, secret_key, **sections)
+        self.healthy = healthy  # False: the database is meant to be down, so /healthz's 503 counts as up
         self.workers = workers
         self.app = app
         self.extra = extra
@@ -120,7 +123,8 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + probe, timeout=1).status_code < 500:
+                status = requests.get(self.url + probe, timeout=5).status_code
+                if status < 500 or (status == 503 and not self.healthy):
                     return self
             except requests.RequestException:
                 pass

@@ -34,7 +34,7 @@ def clock_at(epoch: str) -> FrozenClock:
 
 def test_url_verification_vector(tmp_path):
     v = VECTORS["url_verification"]
-    app = build_app(tmp_path, clock_at(v["timestamp"]), aes=False, wechat={"token": v["token"]})
+    app = build_app(tmp_path, clock_at(v["timestamp"]), aes=False, vector_token=v["token"])
     query = {k: v[k] for k in ("signature", "timestamp", "nonce", "echostr")}
     response = app.test_client().get("/wechat", query_string=query)
     assert response.status_code == 200 and response.get_data(as_text=True) == v["echostr"]
@@ -44,7 +44,7 @@ def test_url_verification_vector(tmp_path):
 
 def test_plaintext_post_signature_vector(tmp_path):
     v = VECTORS["plaintext_post_signature"]
-    app = build_app(tmp_path, clock_at(v["timestamp"]), aes=False, wechat={"token": v["token"]})
+    app = build_app(tmp_path, clock_at(v["timestamp"]), aes=False, vector_token=v["token"])
     wx = simulator_for(app)
     body = wx.text_xml("o_vector", "帮助", msg_id=1).encode()
     query = {k: v[k] for k in ("signature", "timestamp", "nonce")}
@@ -64,7 +64,8 @@ def test_aes_encrypt_vector(monkeypatch):
 def test_safe_mode_message_vector(tmp_path):
     v = VECTORS["safe_mode_text_message"]
     app = build_app(tmp_path, clock_at(v["timestamp"]), aes=True,
-                    wechat={"token": v["token"], "encoding_aes_key": v["encoding_aes_key"], "app_id": v["app_id"]})
+                    vector_token=v["token"],
+                    wechat={"encoding_aes_key": v["encoding_aes_key"], "app_id": v["app_id"]})
     query = {"timestamp": v["timestamp"], "nonce": v["nonce"], "msg_signature": v["msg_signature"], "encrypt_type": "aes"}
     body = f"<xml><ToUserName><![CDATA[{v['to_user_name']}]]></ToUserName><Encrypt><![CDATA[{v['encrypt']}]]></Encrypt></xml>"
     response = app.test_client().post("/wechat", query_string=query, data=body)
