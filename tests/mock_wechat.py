@@ -164,8 +164,13 @@ def _handler(mock: MockWechat):
             try:
                 body = json.loads(raw.decode("utf-8")) if raw else {}
             except ValueError:
-                body = {}
-            status, data = (200, mock.stats()) if url.path == "/mock/stats" else mock.answer(method, url.path, query, body)
+                body = None  # e.g. cut short by a killed client: WeChat refuses it, so does the mock
+            if url.path == "/mock/stats":
+                status, data = 200, mock.stats()
+            elif not isinstance(body, dict):
+                status, data = 200, {"errcode": 47001, "errmsg": "data format error"}
+            else:
+                status, data = mock.answer(method, url.path, query, body)
             out = json.dumps(data, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
