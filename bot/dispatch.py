@@ -39,7 +39,7 @@ class Inbound:
     event_key: str = ""
     msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
     status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
-    scanned: str = ""  # menu: scancode_waitmsg / scancode_push: what the scanner read (ScanResult)
+    scan_result: str = ""  # menu: scancode_waitmsg / scancode_push: what the scanner read (ScanResult)
 
 
 class Dispatcher:
@@ -97,7 +97,7 @@ class Dispatcher:
         if inbound.event == "click":
             return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
         if inbound.event in SCANNER_EVENTS:  # menu: a scanned QR goes where a scan or typed text goes
-            return events.scanned(ctx, inbound.scanned, self.run_text)
+            return events.scanned(ctx, inbound.scan_result, self.run_text)
         if inbound.event == "templatesendjobfinish":
             return inbox.template_finished(ctx.user, inbound.msg_id, inbound.status, ctx.now)
         if inbound.event in SILENT_EVENTS:

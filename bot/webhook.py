@@ -140,7 +140,7 @@ def _parse(xml: bytes):
     scanned = _scanned(data)  # menu: two different QR codes scanned in one second are two events
     if scanned:
         key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]
-    return message, Inbound(scanned=scanned, openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
+    return message, Inbound(scan_result=scanned, openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
                             event_key=event_key, msg_id=data.get("MsgID") or "", status=data.get("Status") or "")
 
 
