@@ -13,6 +13,8 @@ from peewee import (
     TextField,
 )
 
+from bot.text import inline
+
 db = DatabaseProxy()
 
 STUDENT, TEACHER = "student", "teacher"
@@ -56,7 +58,7 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.name or f"未实名({self.openid[-4:]})"
+        return inline(self.name) if self.name else f"未实名({self.openid[-4:]})"
 
 
 class Classroom(BaseModel):
@@ -68,13 +70,21 @@ class Classroom(BaseModel):
 
 
 class Membership(BaseModel):
+    """One stretch of a student's membership: leaving ends it (left_at), rejoining starts another.
+
+    Rows are never deleted when a student leaves, so lessons held while they were a member still
+    count them (absences survive leaving and rejoining)."""
+
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     classroom = ForeignKeyField(Classroom, backref="memberships", on_delete="CASCADE")
     joined_at = DateTimeField()
     notices_seen_at = DateTimeField(null=True)
+    left_at = DateTimeField(null=True)
+    # 1 while a member, NULL after leaving: the unique key allows one current stretch per class.
+    active = IntegerField(null=True, default=1)
 
     class Meta:
-        indexes = ((("user", "classroom"), True),)
+        indexes = ((("user", "classroom", "active"), True),)
 
 
 class Lesson(BaseModel):
@@ -118,6 +128,7 @@ class Response(BaseModel):
     updated_at = DateTimeField()
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
+    right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
 
     class Meta:
         indexes = ((("activity", "user"), True),)
@@ -271,6 +282,9 @@ class ClassQr(BaseModel):
     expires_at = DateTimeField(index=True)
     created_at = DateTimeField()
 
+
+# Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
+OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
 
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]

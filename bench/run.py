@@ -1,5 +1,6 @@
 """`make bench`: Ketang's check-in path under gunicorn vs. a bare Flask endpoint, the class burst,
-push fan-out, and peak memory per worker. Prints figures and ratios measured in the same run.
+check-ins late in a semester with and without concurrent 我的记录, push fan-out, and peak memory
+per worker. Prints figures and ratios measured in the same run.
 
     python -m bench.run [--workers 4] [--runs 3] [--duration 5] [--connections 16] [--burst 2000]
     BENCH_DATABASE_URL=postgresql://user:pass@127.0.0.1/db python -m bench.run   # on PostgreSQL
@@ -21,7 +22,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench import fanout, loadgen
+from bench import fanout, loadgen, semester
 from tests.live import INVITE, LiveServer, connected
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
@@ -90,6 +91,66 @@ class Hall:
             return Response.select().count()
 
 
+class Semester:
+    """A second class late in the semester (*students* × *lessons* lessons of a check-in and 3 quizzes),
+    in a live lesson with an open check-in: check-ins measured alone, then beside a stream of 我的记录."""
+
+    def __init__(self, server: LiveServer, students: int, lessons: int):
+        import re
+
+        self.server, self.wx = server, server.simulator()
+        assert "成为教师" in self.wx.send_text("o_teacher_sem", f"教师认证 {INVITE}")
+        self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher_sem", "创建课堂 学期末")).group(1)
+        self.students = semester.seed(server.config, self.code, students, lessons, 3, prefix="o_bsem")
+        self.wx.send_text("o_teacher_sem", "上课")
+        opened = self.wx.send_text("o_teacher_sem", "开启签到 600 口令")
+        self.passcode = re.search(r"签到码：(\d{4})", opened).group(1)
+
+    def requests(self, openids: list[str], text: str) -> list[bytes]:
+        built = []
+        for openid in openids:
+            query, body = self.wx.sign(self.wx.text_xml(openid, text))
+            built.append(loadgen.build_request(self.server.port, urlencode(query), body))
+        return built
+
+    def checked_in(self) -> int:
+        from models import Activity, Response
+
+        with connected(self.server.config):
+            live = Activity.select().where(Activity.passcode == self.passcode).order_by(Activity.id.desc()).get()
+            return Response.select().where(Response.activity == live).count()
+
+
+def semester_runs(server: LiveServer, pool, args) -> dict:
+    """Check-in latency in the semester class: a burst alone, then a burst while *records_connections*
+    clients send 我的记录 back to back. Returns both summaries and the 我的记录 figures."""
+    import time
+
+    sem = Semester(server, args.semester_students, args.semester_lessons)
+    n = min(args.semester_checkins, len(sem.students) // 3)
+    alone_ids, beside_ids, readers = sem.students[:n], sem.students[n:2 * n], sem.students[2 * n:]
+    records = sem.requests([readers[i % len(readers)] for i in range(args.records_per_run)], "我的记录")
+    out = {}
+    for label, ids in (("alone", alone_ids), ("beside", beside_ids)):
+        checkins = sem.requests(ids, f"签到 {sem.passcode}")
+        reading = None
+        if label == "beside":  # the readers start first, so every check-in meets a full stream of 我的记录
+            reading = pool.submit(loadgen.closed_loop, server.port, records, args.records_connections, 0.0,
+                                  args.burst_seconds + 2.0, True)
+            time.sleep(0.5)
+        result = pool.submit(loadgen.open_loop, server.port, checkins, args.burst_seconds, True).result(timeout=180)
+        row = summarize(result)
+        row["bad_replies"] = sum("签到成功" not in sem.wx.read_reply(b) for b in result["bodies"])
+        row["late"] = sum(latency >= 5.0 for latency in result["latencies"])
+        out[label] = row
+        if reading is not None:
+            read = reading.result(timeout=300)
+            out["records"] = summarize(read)
+            out["records"]["bad_replies"] = sum("「学期末」已到" not in sem.wx.read_reply(b) for b in read["bodies"][:200])
+    out["recorded"], out["expected"] = sem.checked_in(), 2 * n
+    return out
+
+
 def peak_memory(server: LiveServer) -> list[float]:
     """VmHWM (peak resident set) of each worker, in MiB."""
     peaks = []
@@ -127,6 +188,11 @@ def main(argv=None) -> int:
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--burst-seconds", type=float, default=2.0)
     parser.add_argument("--fanout", type=int, default=10000)
+    parser.add_argument("--semester-students", type=int, default=300)
+    parser.add_argument("--semester-lessons", type=int, default=40)
+    parser.add_argument("--semester-checkins", type=int, default=100, help="check-ins per burst (alone, then beside reads)")
+    parser.add_argument("--records-connections", type=int, default=30, help="clients sending 我的记录 back to back")
+    parser.add_argument("--records-per-run", type=int, default=3000)
     args = parser.parse_args(argv)
     database_url = os.environ.get("BENCH_DATABASE_URL") or None
     ceiling = 3500  # requests/s we budget pre-built requests for; a run ends early if it runs out
@@ -140,7 +206,7 @@ def main(argv=None) -> int:
     (work / "bare").mkdir()
     bare = LiveServer(work / "bare", workers=args.workers, app="bench.bare_app:create_app()")
     ketang.init_db()
-    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
     try:
         with ketang, bare:
             hall = Hall(ketang)
@@ -168,6 +234,7 @@ def main(argv=None) -> int:
             burst_row["recorded"] = hall.responses() - before
             burst_row["bad_replies"] = check_replies(hall, result["bodies"], sample=args.burst)
 
+            sem = semester_runs(ketang, pool, args)
             memory = {"ketang": peak_memory(ketang), "bare": peak_memory(bare)}
             crashed = [line for line in ketang.log().splitlines() if "Traceback" in line or "database is locked" in line]
     finally:
@@ -189,6 +256,16 @@ def main(argv=None) -> int:
           f"(WeChat gives up at 5000 ms; target p99 < {ms(TARGET_BURST_P99)})")
     print(f"  answered 200: {burst_row['n'] - burst_row['errors']}/{args.burst}, rows recorded {burst_row['recorded']}, "
           f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
+    print(f"late in the semester ({args.semester_students} students, {args.semester_lessons} lessons × 3 quizzes of history): "
+          f"{sem['expected'] // 2} check-ins in {args.burst_seconds:g} s (open loop)")
+    for label, text in (("alone", "alone"), ("beside", f"with {args.records_connections} clients sending 我的记录")):
+        row = sem[label]
+        print(f"  check-in {text:32s}: p50 {ms(row['p50'])}  p99 {ms(row['p99'])}  slowest {ms(row['max'])}  "
+              f"past 5 s {row['late']}  errors {row['errors']}  wrong replies {row['bad_replies']}")
+    reads = sem["records"]
+    print(f"  我的记录 meanwhile: {reads['n']} answered, {reads['rps']:.0f}/s, p50 {ms(reads['p50'])}, p99 {ms(reads['p99'])}, "
+          f"errors {reads['errors']}, wrong replies in a sample {reads['bad_replies']}")
+    print(f"  check-in rows recorded {sem['recorded']}/{sem['expected']}")
     print(f"push fan-out (a real scheduler process, loopback mock API): {fanout.describe(fan)}")
     for name, peaks in memory.items():
         if peaks:
@@ -201,6 +278,8 @@ def main(argv=None) -> int:
         ("ratio to bare Flask >= %d%%" % (TARGET_RATIO * 100), ratio >= TARGET_RATIO),
         ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
         ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
+        ("semester: no check-in past 5 s beside 我的记录", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),
+        ("semester: every check-in recorded", sem["recorded"] == sem["expected"]),
         ("fan-out >= %d deliveries/s" % TARGET_FANOUT, fan["per_second"] >= TARGET_FANOUT),
         ("fan-out sent each push once", fan["delivered"] == fan["students"] == fan["sent_rows"] == args.fanout),
     ]

@@ -23,7 +23,7 @@ def init_app(app) -> None:
             if school and found is None:
                 raise click.ClickException(f"no school named {school!r}: import its roster first")
             user = touch_user(openid, kt.clock())
-            left = make_teacher(user, found)
+            left = make_teacher(user, kt.clock(), found)
         click.echo(f"{openid} is now a teacher" + (f" (left {left} class(es) joined as a student)" if left else ""))
 
     @app.cli.command("import-roster")

@@ -12,7 +12,7 @@ from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.migrate import SchemaMigrator, migrate
 
-from models import MODELS, db
+from models import MODELS, OBSOLETE_INDEXES, db
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
@@ -54,6 +54,20 @@ def transaction():
     if is_sqlite():
         return _queued(db.atomic("IMMEDIATE"))
     return db.atomic()
+
+
+@contextmanager
+def reading():
+    """A read-only transaction: one consistent snapshot, no writer lock (SQLite's flock and IMMEDIATE
+    are for writers only), and any write inside it fails instead of quietly taking the lock."""
+    sqlite = is_sqlite()
+    with db.atomic() as txn:
+        db.execute_sql("PRAGMA query_only = 1" if sqlite else "SET TRANSACTION READ ONLY")
+        try:
+            yield txn
+        finally:
+            if sqlite:
+                db.execute_sql("PRAGMA query_only = 0")
 
 
 _writer = threading.local()
@@ -112,7 +126,12 @@ def create_schema() -> None:
             for field in model._meta.sorted_fields:
                 if field.column_name not in present:
                     _add_column(migrator, model, field)
+        for index in OBSOLETE_INDEXES:
+            db.execute_sql(f"DROP INDEX IF EXISTS {index}")
         db.create_tables(MODELS, safe=True)  # new tables, and every index (IF NOT EXISTS)
+        from bot.upgrades import upgrade_rows
+
+        upgrade_rows()
 
 
 @contextmanager

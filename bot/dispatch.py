@@ -13,7 +13,7 @@ from bot import inbox
 from bot.commands import COMMANDS, FLOWS, GRAMMAR
 from bot.config import Settings
 from bot.context import Context, UserError
-from bot.database import transaction
+from bot.database import reading, transaction
 from bot.grammar import Invalid, Parsed, Role, Unknown
 from bot.prepared import Prepared
 from bot.replies import t
@@ -50,20 +50,36 @@ class Dispatcher:
         self.sms = sms
 
     def handle(self, inbound: Inbound) -> str:
-        """Process *inbound* exactly once; a repeat gets the stored reply."""
+        """Process *inbound* exactly once; a repeat gets the stored reply.
+
+        A message that only reads (a `reads` command, outside any dialog) holds the write transaction
+        just for the claim; its reply is computed in a read-only transaction and saved after, so a
+        class checking in never waits behind someone's 我的记录."""
         now = self.clock()
         after_commit: list = []
+        read_only = False
         try:
             with transaction():
                 claimed = CLAIM.rowcount(inbound.key, inbound.openid, now)
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
                 user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
-                reply = self.route(user, inbound, now, after_commit)
-                SAVE_REPLY.rowcount(reply, inbound.key)
+                read_only = only_reads(user, inbound)
+                if read_only:  # a retry while the reply is computed is told to try again, not given ""
+                    SAVE_REPLY.rowcount(t("busy", "zh"), inbound.key)
+                else:
+                    reply = self.route(user, inbound, now, after_commit)
+                    SAVE_REPLY.rowcount(reply, inbound.key)
+            if read_only:
+                with reading():
+                    reply = self.route(user, inbound, now, after_commit)
+                with transaction():
+                    SAVE_REPLY.rowcount(reply, inbound.key)
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
+            if read_only:
+                self.release_claim(inbound.key)
             return t("busy", "zh")
         for action in after_commit:  # outside the transaction: e.g. the SMS gateway call
             try:
@@ -71,6 +87,15 @@ class Dispatcher:
             except Exception:
                 log.exception("after-commit action of message %s failed", inbound.key)
         return reply
+
+    @staticmethod
+    def release_claim(key: str) -> None:
+        """Forget a read-only message whose reply failed, so WeChat's retry computes it again."""
+        try:
+            with transaction():
+                InboundMessage.delete().where(InboundMessage.key == key).execute()
+        except Exception:
+            log.exception("could not release the claim of message %s", key)
 
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
@@ -145,6 +170,20 @@ class Dispatcher:
                 return flow.step(ctx, dialog.step, json.loads(dialog.data), text)
         except UserError as error:
             return ctx.t(error.key, **error.params)
+
+
+def only_reads(user: User, inbound: Inbound) -> bool:
+    """Whether answering *inbound* only reads: a command marked `reads` in bot/commands.py, outside a dialog."""
+    if user.in_dialog:
+        return False
+    if inbound.kind == "text":
+        text = inbound.text
+    elif inbound.kind == "event" and inbound.event == "click":
+        text = inbound.event_key
+    else:
+        return False
+    parsed = GRAMMAR.parse(text)
+    return isinstance(parsed, Parsed) and parsed.command.reads
 
 
 def unknown_reply(parsed: Unknown) -> str:

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app
 
+from bot.database import reading
 from handlers.records import export_csv
 from models import Classroom
 
@@ -19,6 +20,7 @@ def class_export(token: str):
     class_id = kt.links.value("export", token, kt.clock())
     if class_id is None or not class_id.isdigit() or Classroom.get_or_none(Classroom.id == int(class_id)) is None:
         abort(403)
-    name, data = export_csv(int(class_id), kt.settings.school.tz)
+    with reading():  # one consistent snapshot, and no writer lock while the file is built
+        name, data = export_csv(int(class_id), kt.settings.school.tz)
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "Cache-Control": "no-store"}
     return Response(data, mimetype="text/csv", headers=headers)

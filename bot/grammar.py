@@ -71,6 +71,7 @@ class Command:
     examples: tuple[str, ...] = ()
     escape: bool = False  # works inside a dialog (help, cancel)
     brief: bool = True  # in 帮助's short list; if False only `帮助 <命令>`, other replies and the README show it
+    reads: bool = False  # only reads: answered outside the write transaction (bot/dispatch.py), never holding the writer lock
 
     def alias(self, lang: str) -> str:
         return next(a.text for a in self.aliases if a.lang == lang)

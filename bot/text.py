@@ -8,6 +8,9 @@ import unicodedata
 TRAILING = "。！？!?~～."
 SEPARATORS = re.compile(r"[\s,;:、，；：]+")
 MAX_REPLY_BYTES = 2000  # WeChat's limit is 2048 bytes; leave room for the cut marker
+# Every way to start a new line on a phone screen (NEL, line and paragraph separators included).
+LINE_BREAK = re.compile(r"[^\S\n]*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029][\s]*")
+LIST_MARKERS = str.maketrans({"【": "〔", "】": "〕"})  # lists mark entries with 【…】: user text may not
 
 
 def fold(text: str) -> str:
@@ -69,9 +72,25 @@ def fit(text: str, limit: int = MAX_REPLY_BYTES) -> str:
     return cut + marker
 
 
+def inline(text: str) -> str:
+    """User text (a name, a post, a note) shown inside a list: one line, without the list's 【】 markers.
+
+    Folded into one line it can never start a line of its own, so it cannot pass for another entry
+    ("李雷：…") or a system line; with 【】 swapped for 〔〕 it cannot fake an entry's 【12:00】 either."""
+    return LINE_BREAK.sub(" ", text or "").strip().translate(LIST_MARKERS)
+
+
+def one_line(line: str) -> str:
+    """A list entry as one line (line breaks folded to a space)."""
+    return LINE_BREAK.sub(" ", line).strip()
+
+
 def fit_lines(header: str, lines: list[str], more, limit: int = MAX_REPLY_BYTES) -> str:
-    """Join *header* and as many *lines* as fit; end with more(n), n being how many were left out."""
+    """Join *header* and as many *lines* as fit; end with more(n), n being how many were left out.
+
+    Every list goes through here, and each entry is one line whatever text it carries (see inline)."""
     out = [header] if header else []
+    lines = [one_line(line) for line in lines]
     for index, line in enumerate(lines):
         rest = len(lines) - index
         candidate = "\n".join(out + [line])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from peewee import fn
+
 from bot import push
 from bot.context import Context, UserError, enqueue, enqueue_many
 from bot.database import transaction
@@ -12,7 +14,7 @@ from bot.prepared import Prepared
 from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
-from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, Activity, Lesson, Membership, Response, RollCall, User
+from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
 STATUS_WORDS = {
     "已到": PRESENT, "到": PRESENT, "present": PRESENT, "迟到": LATE, "late": LATE,
@@ -30,12 +32,18 @@ def lesson_checkin(lesson: Lesson) -> Activity | None:
     return _LATEST_CHECKIN.first(lesson, CHECKIN)
 
 
+def member_during(checkin, membership=Membership):
+    """SQL: *membership* (a row or alias of Membership) covers *checkin*: joined before it closed and
+    had not left before it opened. A student who left later still counts (and is absent if they did not come)."""
+    return ((membership.joined_at <= fn.COALESCE(checkin.closed_at, checkin.deadline))
+            & (membership.left_at.is_null() | (membership.left_at > checkin.opened_at)))
+
+
 def sheet_for(checkin: Activity) -> dict[int, str]:
-    """Status per student counted for *checkin*; students who joined after it closed are not counted."""
-    until = checkin.closed_at or checkin.deadline
-    members = Membership.select(Membership.user).where(
-        (Membership.classroom == checkin.lesson.classroom_id) & (Membership.joined_at <= until)
-    )
+    """Status per student counted for *checkin*: members while it was open (see member_during), and
+    whoever has a status on it."""
+    members = (Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin.id))
+               .where((Membership.classroom == checkin.lesson.classroom_id) & member_during(Activity)))
     sheet = {m.user_id: ABSENT for m in members}
     for response in Response.select(Response.user, Response.status).where(Response.activity == checkin):
         sheet[response.user_id] = response.status
@@ -74,19 +82,34 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
     checkin = scope.latest_activity(classroom, CHECKIN)
     if checkin is None:
         raise UserError("no_checkin_yet", name=classroom.name)
-    student = (
-        User.select().join(Membership)
-        .where((Membership.classroom == classroom) & (User.student_no == student_no)).first()
-    )
-    if student is None:
-        raise UserError("no_such_student", student_no=student_no, name=classroom.name)
+    student, note = _student_by_number(ctx, classroom, student_no)
     value = STATUS_WORDS[status.casefold()]
     changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
     Response.insert(activity=checkin, user=student, status=value, created_at=ctx.now, updated_at=ctx.now,
                     marked_by=ctx.user, marked_at=ctx.now).on_conflict(
         conflict_target=[Response.activity, Response.user], update=changes).execute()
-    return ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(checkin.opened_at),
-                 status=ctx.t(f"status_{value}"))
+    return note + ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(checkin.opened_at),
+                        status=ctx.t(f"status_{value}"))
+
+
+def _student_by_number(ctx: Context, classroom, student_no: str) -> tuple[User, str]:
+    """The current member with *student_no*, and a note ('' or a warning line) when several claim it.
+
+    Anyone may type any number when joining (unverified), so the account the roster verified wins;
+    several unverified accounts and none verified is refused rather than guessed."""
+    found = list(User.select().join(Membership)
+                 .where((Membership.classroom == classroom) & (Membership.active == 1) & (User.student_no == student_no))
+                 .order_by(User.id))
+    if not found:
+        raise UserError("no_such_student", student_no=student_no, name=classroom.name)
+    if len(found) == 1:
+        return found[0], ""
+    names = "、".join(u.display_name for u in found)
+    verified = [u for u in found if u.verify_state == VERIFIED]
+    if len(verified) != 1:
+        raise UserError("mark_ambiguous", student_no=student_no, n=len(found), names=names)
+    return verified[0], ctx.t("mark_chose_verified", student_no=student_no, n=len(found), names=names,
+                              student=verified[0].display_name) + "\n"
 
 
 def roll_call(ctx: Context, count: int = 1) -> str:
@@ -97,6 +120,7 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     if checkin is None:
         raise UserError("roll_call_needs_checkin")
     came = {uid for uid, status in sheet_for(checkin).items() if status in (PRESENT, LATE)}
+    came &= set(scope.student_ids(classroom))  # the sheet keeps who left since; they cannot answer 到
     called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
     pool = sorted(came - called)
     if not pool:

@@ -9,8 +9,8 @@ from datetime import timedelta
 from bot.context import Context
 from bot.grammar import Role
 from handlers.account import mask_phone
-from handlers.scope import failures, my_classes, record_failure
-from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, Membership, RosterEntry, User
+from handlers.scope import failures, leave_classes, my_classes, record_failure
+from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, RosterEntry, User
 
 
 def help(ctx: Context, topic: str | None = None) -> str:
@@ -65,9 +65,9 @@ def me(ctx: Context) -> str:
     )
 
 
-def make_teacher(user: User, school=None) -> int:
-    """Turn *user* into a teacher; a teacher is never enrolled as a student. Return classes left."""
-    left = Membership.delete().where(Membership.user == user).execute()
+def make_teacher(user: User, now, school=None) -> int:
+    """Turn *user* into a teacher; a teacher is never enrolled as a student. Return classes left (kept as history)."""
+    left = leave_classes(user, now)
     Dialog.delete().where(Dialog.user == user).execute()
     RosterEntry.update(verified_user=None, verified_at=None).where(RosterEntry.verified_user == user).execute()
     changes = {User.role: TEACHER, User.current_class_id: None, User.verify_state: NOT_GIVEN, User.student_no: None}
@@ -90,6 +90,6 @@ def become_teacher(ctx: Context, invite: str) -> str:
     if not hmac.compare_digest(invite.encode(), expected.encode()):
         record_failure(ctx, "invite")
         return ctx.t("invite_wrong")
-    left = make_teacher(ctx.user)
+    left = make_teacher(ctx.user, ctx.now)
     return ctx.t("now_teacher") + (ctx.t("left_student_classes", n=left) if left else "")
 

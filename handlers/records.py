@@ -6,16 +6,19 @@ import csv
 import io
 from datetime import timedelta
 
+from peewee import JOIN, fn
+
 from bot.context import Context, enqueue_many
 from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
-from handlers.attendance import attendance_sheet, lesson_checkin
-from handlers.quiz import is_right
+from handlers.attendance import attendance_sheet, member_during
 from models import (
     ABSENT,
+    CHECKIN,
     EXCUSED,
     LATE,
+    OPEN,
     PRESENT,
     QUIZ,
     UNVERIFIED,
@@ -31,27 +34,51 @@ from models import (
 EXPORT_TTL = timedelta(hours=1)
 
 
-def quiz_scores(lesson: Lesson) -> tuple[int, dict[int, int]]:
-    """Return (number of quizzes in *lesson*, right answers per student)."""
-    quizzes = list(Activity.select().where((Activity.lesson == lesson) & (Activity.kind == QUIZ)))
-    right: dict[int, int] = {}
-    for quiz in quizzes:
-        for response in Response.select(Response.user, Response.answer).where(Response.activity == quiz):
-            if is_right(quiz, response.answer):
-                right[response.user_id] = right.get(response.user_id, 0) + 1
-    return len(quizzes), right
+def closed_quiz(now):
+    """SQL: a quiz whose answers may be graded in front of students at *now* (None: any quiz, for the teacher).
+
+    While a quiz is open nothing a student reads may depend on whether their answer is right."""
+    quiz = Activity.kind == QUIZ
+    return quiz if now is None else quiz & ((Activity.status != OPEN) | (Activity.deadline < now))
 
 
-def lesson_summaries(lesson: Lesson, sheet: dict[int, str]) -> dict[int, str]:
+def quiz_counts(where, now) -> dict[int, int]:
+    """Closed quizzes per lesson among the lessons *where* selects: one query."""
+    rows = (Activity.select(Activity.lesson, fn.COUNT(Activity.id).alias("n")).join(Lesson)
+            .where(where & closed_quiz(now)).group_by(Activity.lesson).tuples())
+    return dict(rows)
+
+
+def right_answers(where, now, user=None) -> dict[tuple[int, int], int]:
+    """Right answers per (lesson, student) to the closed quizzes of the lessons *where* selects: one query."""
+    query = (Response.select(Activity.lesson, Response.user, fn.SUM(Response.right)).join(Activity).join(Lesson)
+             .where(where & closed_quiz(now)))
+    if user is not None:
+        query = query.where(Response.user == user)
+    return {(lesson, uid): int(n or 0) for lesson, uid, n in query.group_by(Activity.lesson, Response.user).tuples()}
+
+
+def latest_checkins(where):
+    """The check-in that decides each lesson's attendance (its latest) among the lessons *where* selects."""
+    later = Activity.alias()
+    newer = later.select(later.id).where(
+        (later.lesson == Activity.lesson) & (later.kind == CHECKIN)
+        & ((later.opened_at > Activity.opened_at) | ((later.opened_at == Activity.opened_at) & (later.id > Activity.id))))
+    return Activity.select().join(Lesson).where(where & (Activity.kind == CHECKIN) & ~fn.EXISTS(newer))
+
+
+def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, str]:
     """A one-line personal summary for every student of the lesson's class."""
-    total, right = quiz_scores(lesson)
+    where = Lesson.id == lesson.id
+    total = quiz_counts(where, now).get(lesson.id, 0)
+    right = right_answers(where, now)
     summaries = {}
     for user_id in scope.student_ids(lesson.classroom):
         parts = []
         if user_id in sheet:
             parts.append(t("summary_attendance", "zh", status=t(f"status_{sheet[user_id]}", "zh")))
         if total:
-            parts.append(t("summary_quizzes", "zh", right=right.get(user_id, 0), total=total))
+            parts.append(t("summary_quizzes", "zh", right=right.get((lesson.id, user_id), 0), total=total))
         summaries[user_id] = "；".join(parts) or t("summary_nothing", "zh")
     return summaries
 
@@ -61,8 +88,31 @@ def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
     sheet = attendance_sheet(lesson)
     name = lesson.classroom.name
     enqueue_many(((u, "lesson_summary", t("push_summary", "zh", name=name, summary=line), f"lesson:{lesson.id}:summary:{u}")
-                  for u, line in lesson_summaries(lesson, sheet).items()), now)
+                  for u, line in lesson_summaries(lesson, sheet, now).items()), now)
     return sheet
+
+
+def student_record(user: User, classes: list[Classroom], now) -> dict[int, dict]:
+    """Per class: the student's attendance counts and right answers / closed quizzes, from three aggregate
+    queries whatever the number of lessons, quizzes and classmates."""
+    ids = [c.id for c in classes]
+    where = Lesson.classroom.in_(ids)
+    out = {cid: {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0, "right": 0, "total": 0} for cid in ids}
+    member = Membership.alias()
+    was_member = fn.EXISTS(member.select(member.id).where(
+        (member.user == user) & (member.classroom == Lesson.classroom) & member_during(Activity, member)))
+    checkins = latest_checkins(where).switch(Activity).join(
+        Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == user)))
+    rows = (checkins.select(Lesson.classroom, Response.status, fn.COUNT(Activity.id))
+            .where(Response.id.is_null(False) | was_member).group_by(Lesson.classroom, Response.status).tuples())
+    for cid, status, n in rows:
+        out[cid][status or ABSENT] += n
+    lessons = dict(Lesson.select(Lesson.id, Lesson.classroom).where(where).tuples())
+    for lesson_id, n in quiz_counts(where, now).items():
+        out[lessons[lesson_id]]["total"] += n
+    for (lesson_id, _uid), n in right_answers(where, now, user).items():
+        out[lessons[lesson_id]]["right"] += n
+    return out
 
 
 def record(ctx: Context) -> str:
@@ -70,19 +120,12 @@ def record(ctx: Context) -> str:
     classes = scope.joined_classes(ctx.user)
     if not classes:
         return ctx.t("no_class_student")
+    counts = student_record(ctx.user, classes, ctx.now)
     lines = []
     for classroom in classes:
-        counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
-        right = total = 0
-        for lesson in Lesson.select().where(Lesson.classroom == classroom):
-            status = attendance_sheet(lesson).get(ctx.user.id)
-            if status:
-                counts[status] += 1
-            quizzes, scores = quiz_scores(lesson)
-            total += quizzes
-            right += scores.get(ctx.user.id, 0)
-        lines.append(ctx.t("record_line", name=classroom.name, present=counts[PRESENT], late=counts[LATE],
-                           excused=counts[EXCUSED], absent=counts[ABSENT], right=right, total=total))
+        mine = counts[classroom.id]
+        lines.append(ctx.t("record_line", name=classroom.name, present=mine[PRESENT], late=mine[LATE],
+                           excused=mine[EXCUSED], absent=mine[ABSENT], right=mine["right"], total=mine["total"]))
     return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n))
 
 
@@ -95,21 +138,28 @@ def export(ctx: Context) -> str:
 
 
 def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
-    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores."""
+    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores.
+
+    Everyone who was ever a member is listed; a lesson counts them as 签到情况 does (member_during)."""
     from datetime import timezone
 
     classroom = Classroom.get_by_id(classroom_id)
-    lessons = list(Lesson.select().where(Lesson.classroom == classroom).order_by(Lesson.started_at))
-    students = sorted(User.select().join(Membership).where(Membership.classroom == classroom),
+    where = Lesson.classroom == classroom.id
+    lessons = list(Lesson.select().where(where).order_by(Lesson.started_at, Lesson.id))
+    checkins = {a.lesson_id: a for a in latest_checkins(where)}
+    stretches: dict[int, list] = {}
+    for m in Membership.select().where(Membership.classroom == classroom).order_by(Membership.joined_at):
+        stretches.setdefault(m.user_id, []).append(m)
+    marks = {(activity, uid): (status, marked_by) for activity, uid, status, marked_by
+             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by)
+             .where(Response.activity.in_([a.id for a in checkins.values()])).tuples()} if checkins else {}
+    quizzes, scores = quiz_counts(where, None), right_answers(where, None)
+    students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
     header = ["学号", "姓名", "认证"]
-    columns = []
     for number, lesson in enumerate(lessons, 1):
         day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
         header += [f"第{number}次 {day} 签到", f"第{number}次 练习"]
-        checkin = lesson_checkin(lesson)
-        marks = {r.user_id: r for r in Response.select().where(Response.activity == checkin)} if checkin else {}
-        columns.append((attendance_sheet(lesson), quiz_scores(lesson), marks))
     header += ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
     out = io.StringIO()
     writer = csv.writer(out)
@@ -119,15 +169,24 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
         row = [user.student_no or "", user.name or "", states.get(user.verify_state, "未填写")]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
-        for sheet, (quizzes, scores), marks in columns:
-            status = sheet.get(user.id)
+        for lesson in lessons:
+            checkin = checkins.get(lesson.id)
+            mark = checkin and marks.get((checkin.id, user.id))
+            status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
             cell = t(f"status_{status}", "zh") if status else "—"
-            if status and user.id in marks and marks[user.id].marked_by_id:
+            if mark and mark[1]:
                 cell += "（老师改签）"
             if status:
                 counts[status] += 1
-            row += [cell, f"{scores.get(user.id, 0)}/{quizzes}" if quizzes else ""]
-            right, total = right + scores.get(user.id, 0), total + quizzes
+            n, score = quizzes.get(lesson.id, 0), scores.get((lesson.id, user.id), 0)
+            row += [cell, f"{score}/{n}" if n else ""]
+            right, total = right + score, total + n
         row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
         writer.writerow(row)
     return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _counted(stretches, checkin: Activity) -> bool:
+    """Python twin of attendance.member_during, over one student's membership rows."""
+    until = checkin.closed_at or checkin.deadline
+    return any(m.joined_at <= until and (m.left_at is None or m.left_at > checkin.opened_at) for m in stretches)

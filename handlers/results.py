@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bot.context import Context, UserError
-from bot.text import fit_lines
+from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
 from handlers.quiz import is_right, shown_answer, shown_key
@@ -75,7 +75,7 @@ def _posts(ctx: Context, activity: Activity) -> str:
     posts = list(Post.select().where(Post.activity == activity).order_by(Post.created_at.desc(), Post.id.desc()))
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
-    lines = [f"{p.user.display_name}：{p.text}" for p in posts]
+    lines = [f"{p.user.display_name}：{inline(p.text)}" for p in posts]
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")
 
 
@@ -86,6 +86,6 @@ def lost_report(ctx: Context) -> str:
     if not signals:
         return ctx.t("no_lost", name=classroom.name)
     students = len({s.user_id for s in signals})
-    notes = [f"【{ctx.hhmm(s.created_at)}】{s.note}" for s in signals if s.note]
+    notes = [f"【{ctx.hhmm(s.created_at)}】{inline(s.note)}" for s in signals if s.note]
     header = ctx.t("lost_header", students=students, n=len(signals))
     return fit_lines(header, notes, lambda n: ctx.t("and_more", n=n)) if notes else header

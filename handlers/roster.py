@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.context import Context, UserError
 from bot.hashing import hash_secret
-from bot.text import fit_lines, normalize
+from bot.text import fit_lines, inline, normalize
 from handlers import scope
 from models import UNVERIFIED, VERIFIED, Membership, RosterEntry, School, User
 
@@ -108,7 +108,7 @@ STATES = {VERIFIED: "state_verified", UNVERIFIED: "state_unverified"}
 def roster(ctx: Context) -> str:
     """The current class's students with number, name and verification state."""
     classroom = scope.current_class(ctx)
-    students = list(User.select().join(Membership).where(Membership.classroom == classroom))
+    students = list(User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.active == 1)))
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
     taken = {e.student_no for e in RosterEntry.select(RosterEntry.student_no).where(RosterEntry.verified_user.is_null(False))}
@@ -117,7 +117,7 @@ def roster(ctx: Context) -> str:
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
         clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and user.student_no in taken else ""
-        lines.append(f"{user.student_no or '—'} {user.name or ctx.t('no_name')} · {state}{clash}")
+        lines.append(f"{user.student_no or '—'} {inline(user.name) or ctx.t('no_name')} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n))
@@ -133,6 +133,7 @@ def release(ctx: Context, student_no: str) -> str:
         return ctx.t("release_nothing", student_no=student_no)
     mine = Membership.select().where(
         (Membership.user == entry.verified_user_id) & (Membership.classroom.in_([c.id for c in scope.owned_classes(ctx.user)]))
+        & (Membership.active == 1)
     ).exists()
     if not mine:
         return ctx.t("release_not_yours", student_no=student_no)

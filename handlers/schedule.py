@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.context import Context, UserError
 from bot.database import transaction
-from bot.text import fit_lines
+from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.teacher import post_announcement
 from models import Classroom, ScheduledAnnouncement, User
@@ -39,7 +39,8 @@ def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
 
 
 def _line(ctx: Context, item: ScheduledAnnouncement) -> str:
-    text = item.text if len(item.text) <= 30 else item.text[:30] + "…"
+    text = inline(item.text)
+    text = text if len(text) <= 30 else text[:30] + "…"
     return f"{ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
 
 

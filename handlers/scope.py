@@ -8,11 +8,12 @@ from peewee import fn
 
 from bot.context import Context, UserError
 from bot.prepared import Prepared
+from bot.text import inline
 from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
 _OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
-_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where(Membership.user == user)
+_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where((Membership.user == user) & (Membership.active == 1))
                    .order_by(Membership.joined_at, Classroom.id))
 _OPEN_ACTIVITIES = Prepared(lambda lesson: Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
                             .order_by(Activity.opened_at.desc(), Activity.id.desc()))
@@ -69,7 +70,7 @@ def class_listing(ctx: Context, classes: list[Classroom]) -> str:
     lines = []
     for index, classroom in enumerate(classes, 1):
         state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
-        lines.append(f"{index}. {classroom.name}（{classroom.code}）{state}")
+        lines.append(f"{index}. {inline(classroom.name)}（{classroom.code}）{state}")
     return "\n".join(lines)
 
 
@@ -120,4 +121,14 @@ def record_failure(ctx: Context, scope: str) -> None:
 
 
 def student_ids(classroom: Classroom) -> list[int]:
-    return [m.user_id for m in Membership.select(Membership.user).where(Membership.classroom == classroom)]
+    """The class's current members (not those who left)."""
+    return [m.user_id for m in Membership.select(Membership.user)
+            .where((Membership.classroom == classroom) & (Membership.active == 1))]
+
+
+def leave_classes(user: User, now, classroom: Classroom | None = None) -> int:
+    """End *user*'s current membership of *classroom* (of every class when None); the rows stay as history."""
+    current = (Membership.user == user) & (Membership.active == 1)
+    if classroom is not None:
+        current &= Membership.classroom == classroom
+    return Membership.update(active=None, left_at=now).where(current).execute()

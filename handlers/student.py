@@ -7,7 +7,7 @@ from datetime import timedelta
 from bot.context import Context, UserError
 from bot.inbox import take_unread
 from bot.prepared import Prepared
-from bot.text import fit_lines
+from bot.text import fit_lines, inline
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
@@ -93,7 +93,7 @@ def classes(ctx: Context) -> str:
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
     lines = scope.class_listing(ctx, mine).split("\n")
     if not ctx.user.is_teacher:
-        seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where(Membership.user == ctx.user)}
+        seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))}
         for index, classroom in enumerate(mine):
             if _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
@@ -177,10 +177,11 @@ def answer(ctx: Context, text: str) -> str:
     choice = quiz.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))
+    right = int(quiz.is_right(question, choice)) if question.kind == QUIZ else None  # kept hidden until it closes
     (
-        Response.insert(activity=question, user=ctx.user, answer=choice, created_at=ctx.now, updated_at=ctx.now)
+        Response.insert(activity=question, user=ctx.user, answer=choice, right=right, created_at=ctx.now, updated_at=ctx.now)
         .on_conflict(conflict_target=[Response.activity, Response.user],
-                     update={Response.answer: choice, Response.updated_at: ctx.now})
+                     update={Response.answer: choice, Response.right: right, Response.updated_at: ctx.now})
         .execute()
     )
     shown = quiz.shown_answer(question, choice, ctx.lang)
@@ -221,7 +222,7 @@ def lost(ctx: Context, note: str | None = None) -> str:
 def leave(ctx: Context, ref: str) -> str:
     """Leave a class (its records stay for the teacher)."""
     classroom = scope.pick_class(ctx, ref)
-    Membership.delete().where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
+    scope.leave_classes(ctx.user, ctx.now, classroom)
     if ctx.user.current_class_id == classroom.id:
         User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
     return ctx.t("left_class", name=classroom.name, code=classroom.code)
@@ -235,9 +236,10 @@ def notices(ctx: Context) -> str:
         return listing + "\n" + ctx.t("unread_footer")
     classroom = scope.current_class(ctx)
     rows = list(Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at.desc(), Announcement.id.desc()))
-    Membership.update(notices_seen_at=ctx.now).where((Membership.user == ctx.user) & (Membership.classroom == classroom)).execute()
+    Membership.update(notices_seen_at=ctx.now).where(
+        (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).execute()
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
-    lines = [f"【{ctx.hhmm(a.created_at)}】{a.text}" for a in rows]
+    lines = [f"【{ctx.hhmm(a.created_at)}】{inline(a.text)}" for a in rows]
     return fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n))
 

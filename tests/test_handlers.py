@@ -151,7 +151,8 @@ def test_become_teacher_with_invite_code_leaves_student_classes(say, teacher):
     reply = say("o_a", "教师认证 JOIN-STAFF")
     assert "已成为教师" in reply and "退出之前加入的 1 个课堂" in reply
     assert User.get(User.openid == "o_a").role == "teacher"
-    assert Membership.select().count() == 0
+    assert Membership.select().where(Membership.active == 1).count() == 0  # no class as a student now
+    assert Membership.select().where(Membership.left_at.is_null(False)).count() == 1  # the history stays
 
 
 def test_unexpected_errors_are_answered_politely_and_leave_nothing(say, teacher, monkeypatch):

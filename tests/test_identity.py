@@ -176,7 +176,8 @@ def test_teacher_shown_as_student_has_a_one_command_fix(say, school, teacher):
     assert "教师认证 <邀请码>" in say("o_prof", "帮助")
     fixed = say("o_prof", "教师认证 JOIN-STAFF")
     assert "已成为教师" in fixed and "退出" in fixed
-    assert Membership.select().count() == 0
+    assert Membership.select().where(Membership.active == 1).count() == 0  # no class as a student now
+    assert Membership.select().where(Membership.left_at.is_null(False)).count() == 1  # the history stays
     assert "还没有学生" in say(openid, "名单")
 
 
