@@ -154,7 +154,7 @@ def make_teacher():
         abort(400)
     kt = current_app.extensions["ketang"]
     with transaction():
-        promote(touch_user(openid, kt.clock(), wrote=False))
+        promote(touch_user(openid, kt.clock(), wrote=False), kt.clock())
     SimMessage.create(openid=openid, origin="reply", text="[管理员已将此账号设为教师（同 flask make-teacher）]",
                       created_at=kt.clock())
     return jsonify(ok=True)
