@@ -24,6 +24,7 @@ OPEN, CLOSED = "open", "closed"
 PRESENT, LATE, EXCUSED, ABSENT = "present", "late", "excused", "absent"
 PENDING, SENT = "pending", "sent"
 NOT_GIVEN, UNVERIFIED, VERIFIED = "not_given", "unverified", "verified"
+SHOWN_NAME = 40  # characters of a name shown in a list (handlers/account.py validates names to this)
 
 
 class BaseModel(Model):
@@ -57,8 +58,17 @@ class User(BaseModel):
         return self.role == TEACHER
 
     @property
+    def shown_name(self) -> str | None:
+        """The name as lists show it: one line of at most SHOWN_NAME characters (names are validated
+        where they enter, but rows written before that may hold anything)."""
+        if not self.name:
+            return None
+        name = " ".join(inline(self.name).split())
+        return name if len(name) <= SHOWN_NAME else name[: SHOWN_NAME - 1] + "…"
+
+    @property
     def display_name(self) -> str:
-        return inline(self.name) if self.name else f"未实名({self.openid[-4:]})"
+        return self.shown_name or f"未实名({self.openid[-4:]})"
 
 
 class Classroom(BaseModel):

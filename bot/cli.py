@@ -30,7 +30,8 @@ def init_app(app) -> None:
     @click.argument("school")
     @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
     def import_roster_command(school: str, csv_file: str):
-        """Load SCHOOL's roster from CSV_FILE (student_no,name,auth_code); all rows or none."""
+        """Load SCHOOL's roster from CSV_FILE (UTF-8 or GBK CSV, or .xlsx; student_no,name,auth_code or
+        学号,姓名,认证码); all rows or none."""
         from handlers.roster import RosterError, import_roster
 
         kt = app.extensions["ketang"]

@@ -19,12 +19,13 @@ INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
 
 
 SCHOOL = Arg("school", r"\S{1,64}", "学校", "school", optional=True)
-STUDENT_NO = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", optional=True)
+# Student numbers are matched ignoring case: the canonical form is upper case (handlers/account.py).
+STUDENT_NO = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper, optional=True)
 NAME = Arg("name", r"\S{1,32}", "姓名", "name", optional=True)
 AUTH = Arg("auth", r"\S{1,64}", "认证码", "auth-code", optional=True)
 PHONE = Arg("phone", r"1[3-9]\d{9}", "手机号", "mobile number")
 SMS_CODE = Arg("code", r"\d{6}", "6位验证码", "6-digit code")
-NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no")
+NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper)
 STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|excused|absent", "已到|迟到|请假|缺勤",
              "present|late|excused|absent")
 EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)

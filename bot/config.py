@@ -171,6 +171,9 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"database.{name} must be 100–4500: a message must be answered within WeChat's 5 s")
     if settings.sms.backend not in ("console", "http"):
         raise ConfigError("sms.backend must be 'console' or 'http'")
+    if settings.sms.backend == "http" and not re.match(r"https?://\S+$", settings.sms.url):
+        raise ConfigError('sms.url must be the SMS gateway\'s http:// or https:// address when sms.backend = "http" '
+                          '(or use backend = "console" to log codes instead)')
     if settings.simulator.enabled not in ("auto", "on", "off"):
         raise ConfigError("simulator.enabled must be 'auto', 'on' or 'off'")
     if settings.wechat.max_clock_skew_seconds < 0:

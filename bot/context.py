@@ -29,7 +29,9 @@ class Context:
     commands: tuple = ()
     links: object = None  # bot.links.Links
     sms: object = None  # bot.sms.SmsSender
-    after_commit: list = field(default_factory=list)  # callables run once the transaction is committed
+    # Callables run once the transaction is committed (slow calls such as the SMS gateway hold no lock);
+    # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
+    after_commit: list = field(default_factory=list)
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)

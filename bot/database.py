@@ -56,6 +56,17 @@ def transaction():
     return db.atomic()
 
 
+def serialize(key: str) -> None:
+    """Queue this transaction behind any other holding *key* until it ends (check-then-insert made atomic).
+
+    SQLite's write transactions are already one at a time (BEGIN IMMEDIATE and the writer flock); on
+    PostgreSQL a transaction-scoped advisory lock does it, so two workers counting the same user's
+    guesses or the same phone's SMS cannot both see "4 of 5" and both go ahead.
+    """
+    if not is_sqlite():
+        db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
 @contextmanager
 def reading():
     """A read-only transaction: one consistent snapshot, no writer lock (SQLite's flock and IMMEDIATE

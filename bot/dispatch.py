@@ -83,7 +83,11 @@ class Dispatcher:
             return t("busy", "zh")
         for action in after_commit:  # outside the transaction: e.g. the SMS gateway call
             try:
-                action()
+                replaced = action()  # an action may undo its part and return the reply that says so
+                if isinstance(replaced, str):
+                    with transaction():
+                        SAVE_REPLY.rowcount(replaced, inbound.key)  # a retry gets the truthful reply too
+                    reply = replaced
             except Exception:
                 log.exception("after-commit action of message %s failed", inbound.key)
         return reply

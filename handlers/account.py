@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from bot.context import Context
+from bot.database import serialize, transaction
 from bot.hashing import check_secret, hash_secret
 from bot.text import normalize
 from handlers import scope
-from models import NOT_GIVEN, UNVERIFIED, VERIFIED, Classroom, RosterEntry, School, SmsLog, User, db
+from models import NOT_GIVEN, SHOWN_NAME, UNVERIFIED, VERIFIED, Classroom, Dialog, RosterEntry, School, SmsLog, User, db
 
 DIALOG_TTL = timedelta(minutes=10)
 JOIN_DIALOG_TTL = timedelta(minutes=30)
 AUTH_TRIES_PER_HOUR = 5
 CODE_TRIES = 5
-SMS_PER_DAY = 5
-STUDENT_NO = re.compile(r"[A-Za-z0-9-]{1,32}")
+SMS_PER_DAY = 5  # per account, and again per phone number
+STUDENT_NO = re.compile(r"[A-Za-z0-9-]{1,32}")  # what the chat grammar accepts (bot/commands.py)
+NAME_MAX = SHOWN_NAME  # 40 characters; the name columns hold 64
+NAME_MARKS = set(" ·・.-'’")
 NO_CODE = {"暂无认证码", "暂无", "无", "没有", "none", "no code", "nocode", "-"}
 
 
@@ -29,6 +33,35 @@ def mask_phone(phone: str | None) -> str:
 
 def same_name(a: str, b: str) -> bool:
     return normalize(a).replace(" ", "").casefold() == normalize(b).replace(" ", "").casefold()
+
+
+def student_no_of(text: str) -> str | None:
+    """The canonical form of a student number (upper case: `s2024001` is `S2024001`), or None if invalid."""
+    text = normalize(text)
+    return text.upper() if STUDENT_NO.fullmatch(text) else None
+
+
+def name_of(text: str) -> str | None:
+    """A person's name as stored, or None: 1–40 characters, a letter (any script) first, then letters,
+    digits, spaces and · - . ' (`学生1`, `Anne-Marie O'Neil`, `买买提·艾力`).
+
+    No other symbols, control characters or line breaks, so a name can neither overflow a column, nor
+    forge a line in a list, nor start a spreadsheet formula.
+    """
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text.strip()):
+        return None
+    text = normalize(text)
+    if not 1 <= len(text) <= NAME_MAX or not unicodedata.category(text[0]).startswith("L"):
+        return None
+    if any(not (unicodedata.category(ch)[0] in "LMN" or ch in NAME_MARKS) for ch in text):
+        return None
+    return text
+
+
+def roster_entry(school_id: int, number: str) -> RosterEntry | None:
+    """The roster row of canonical *number* at the school (rows imported before numbers were upper-cased
+    match too)."""
+    return RosterEntry.get_or_none((RosterEntry.school == school_id) & (fn.UPPER(RosterEntry.student_no) == number))
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -53,41 +86,53 @@ def school_list() -> str:
 
 
 def check_identity(ctx: Context, school_name: str, student_no: str, name: str, auth: str | None) -> str:
-    """Verify (with a code) or record as 未认证 (without one); never take over another account's number."""
+    """Verify (with a code) or record as 未认证 (without one); never take over another account's number.
+
+    Every answer that tells something about the roster (no such number or name, number already
+    verified, wrong code) counts against the same hourly limit, and an unknown number and a wrong name
+    get the same answer: the roster cannot be enumerated.
+    """
     user = ctx.user
     school = School.get_or_none(School.name == normalize(school_name))
     if school is None:
         return ctx.t("unknown_school", school=school_name, schools=school_list())
-    entry = RosterEntry.get_or_none((RosterEntry.school == school) & (RosterEntry.student_no == student_no))
-    if entry is None:
-        return ctx.t("not_on_roster", school=school.name, student_no=student_no)
-    if entry.verified_user_id == user.id:
-        return ctx.t("already_verified", school=school.name, student_no=student_no)
-    if entry.verified_user_id:
-        return ctx.t("number_taken", school=school.name, student_no=student_no)
+    number = student_no_of(student_no)
+    if number is None:
+        return ctx.t("bad_student_no")
+    if name_of(name) is None:
+        return ctx.t("bad_name", max=NAME_MAX)
     if user.verify_state == VERIFIED:
+        if user.school_id == school.id and user.student_no == number:
+            return ctx.t("already_verified", school=school.name, student_no=number)
         return ctx.t("verified_as_other", student_no=user.student_no)
     if scope.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
-    if not same_name(name, entry.name):
-        scope.record_failure(ctx, "auth")
-        return ctx.t("name_mismatch", student_no=student_no)
+    entry = roster_entry(school.id, number)
+    if entry is None or not same_name(name, entry.name):
+        return _refused(ctx, "no_match", school=school.name, student_no=number)
+    if entry.verified_user_id:
+        return _refused(ctx, "number_taken", school=school.name, student_no=number)
     if auth is None or normalize(auth).casefold() in NO_CODE or not entry.auth_hash:
-        _claim(user, school, entry.student_no, entry.name, UNVERIFIED)
-        return ctx.t("recorded_unverified", school=school.name, student_no=student_no, name=entry.name)
+        _claim(user, school, number, entry.name, UNVERIFIED)
+        return ctx.t("recorded_unverified", school=school.name, student_no=number, name=entry.name)
     if not check_secret(normalize(auth), entry.auth_hash):
-        scope.record_failure(ctx, "auth")
-        left = AUTH_TRIES_PER_HOUR - scope.failures(ctx, "auth", timedelta(hours=1))
-        return ctx.t("auth_wrong", left=left) if left else ctx.t("too_many_tries", minutes=60)
+        return _refused(ctx, "auth_wrong")
     claimed = (
         RosterEntry.update(verified_user=user, verified_at=ctx.now)
         .where((RosterEntry.id == entry.id) & RosterEntry.verified_user.is_null())
         .execute()
     )
     if not claimed:  # another account won a race for this number
-        return ctx.t("number_taken", school=school.name, student_no=student_no)
-    _claim(user, school, entry.student_no, entry.name, VERIFIED)
-    return ctx.t("verified_ok", school=school.name, student_no=student_no, name=entry.name)
+        return ctx.t("number_taken", school=school.name, student_no=number)
+    _claim(user, school, number, entry.name, VERIFIED)
+    return ctx.t("verified_ok", school=school.name, student_no=number, name=entry.name)
+
+
+def _refused(ctx: Context, key: str, **params) -> str:
+    """Count a failed verification and say *key* with the tries left (or that none are left)."""
+    scope.record_failure(ctx, "auth")
+    left = AUTH_TRIES_PER_HOUR - scope.failures(ctx, "auth", timedelta(hours=1))
+    return ctx.t(key, left=left, **params) if left > 0 else ctx.t("too_many_tries", minutes=60)
 
 
 def _claim(user: User, school: School, student_no: str, name: str, state: str) -> None:
@@ -97,19 +142,23 @@ def _claim(user: User, school: School, student_no: str, name: str, state: str) -
 
 def verify_step(ctx: Context, step: str, data: dict, text: str) -> str:
     """One answer in the guided `认证` dialog: school → student number → name → auth code."""
-    text = normalize(text)
+    raw, text = text, normalize(text)
     if step == "school":
         if School.get_or_none(School.name == text) is None:
             return ctx.t("unknown_school", school=text, schools=school_list())
         ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
         return ctx.t("ask_student_no")
     if step == "student_no":
-        if not STUDENT_NO.fullmatch(text):
+        number = student_no_of(text)
+        if number is None:
             return ctx.t("bad_student_no")
-        ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=text)
+        ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=number)
         return ctx.t("ask_name")
     if step == "name":
-        ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=text)
+        name = name_of(raw)
+        if name is None:
+            return ctx.t("bad_name", max=NAME_MAX)
+        ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=name)
         return ctx.t("ask_auth_code")
     ctx.end_dialog()
     return check_identity(ctx, data["school"], data["student_no"], data["name"], text)
@@ -129,38 +178,61 @@ def ask_identity_on_join(ctx: Context, classroom: Classroom) -> str:
 
 def join_identity_step(ctx: Context, step: str, data: dict, text: str) -> str:
     """Record the number and name given after joining (未认证 until verified with a code)."""
-    text = normalize(text)
     if step == "student_no":
-        if not STUDENT_NO.fullmatch(text):
+        number = student_no_of(text)
+        if number is None:
             return ctx.t("bad_student_no")
-        ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=text)
+        ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=number)
         return ctx.t("ask_name")
+    name = name_of(text)
+    if name is None:
+        return ctx.t("bad_name", max=NAME_MAX)  # still in the dialog: the next message is the name again
     ctx.end_dialog()
     school = School.get_by_id(data["school_id"])
-    _claim(ctx.user, school, data["student_no"], text, UNVERIFIED)
-    return ctx.t("join_recorded", school=school.name, student_no=data["student_no"], name=text)
+    _claim(ctx.user, school, data["student_no"], name, UNVERIFIED)
+    return ctx.t("join_recorded", school=school.name, student_no=data["student_no"], name=name)
 
 
 # --- phone ---------------------------------------------------------------------------------------
 
 
 def bind_phone(ctx: Context, phone: str) -> str:
-    """Send a 6-digit code to *phone*; the user replies with it within 10 minutes."""
+    """Send a 6-digit code to *phone*; the user replies with it within 10 minutes.
+
+    The reply is the same whether or not another account holds the number (that is only said once the
+    code proves the phone is yours), and SMS are capped per account and per number. The gateway is
+    called after the commit (no lock held while it answers); if it fails, the SMS is not counted and the
+    reply says so instead.
+    """
     if ctx.user.phone == phone:
         return ctx.t("phone_already_yours", phone=mask_phone(phone))
-    if User.select().where((User.phone == phone) & (User.id != ctx.user.id)).exists():
-        return ctx.t("phone_taken", phone=mask_phone(phone))
-    sent = SmsLog.select().where((SmsLog.user == ctx.user) & (SmsLog.at > ctx.now - timedelta(days=1)))
-    if sent.where(SmsLog.at > ctx.now - timedelta(minutes=1)).exists():
+    serialize(f"sms-user:{ctx.user.id}")  # concurrent requests count each other (user first, then phone)
+    serialize(f"sms-phone:{phone}")
+    day = SmsLog.select().where(SmsLog.at > ctx.now - timedelta(days=1))
+    mine, to_phone = day.where(SmsLog.user == ctx.user), day.where(SmsLog.phone == phone)
+    minute = ctx.now - timedelta(minutes=1)
+    if mine.where(SmsLog.at > minute).exists() or to_phone.where(SmsLog.at > minute).exists():
         return ctx.t("sms_wait")
-    if sent.count() >= SMS_PER_DAY:
+    if mine.count() >= SMS_PER_DAY:
         return ctx.t("sms_daily", n=SMS_PER_DAY)
+    if to_phone.count() >= SMS_PER_DAY:
+        return ctx.t("sms_phone_daily", phone=mask_phone(phone), n=SMS_PER_DAY)
     code = f"{secrets.randbelow(10**6):06d}"
-    SmsLog.create(user=ctx.user, phone=phone, at=ctx.now)
+    sent = SmsLog.create(user=ctx.user, phone=phone, at=ctx.now)
     ctx.start_dialog("bind_phone", "code", DIALOG_TTL, phone=phone, hash=hash_secret(code, 1000), tries=0)
     text = ctx.t("sms_text", code=code)
-    ctx.after_commit.append(lambda: ctx.sms.send(phone, text))
+    ctx.after_commit.append(lambda: _send_code(ctx, sent.id, phone, text))
     return ctx.t("code_sent", phone=mask_phone(phone))
+
+
+def _send_code(ctx: Context, sms_id: int, phone: str, text: str) -> str | None:
+    """Call the SMS gateway (after the commit); on failure undo the SMS and return the reply saying so."""
+    if ctx.sms.send(phone, text):
+        return None
+    with transaction():
+        SmsLog.delete().where(SmsLog.id == sms_id).execute()
+        Dialog.delete().where((Dialog.user == ctx.user) & (Dialog.flow == "bind_phone")).execute()
+    return ctx.t("sms_failed", phone=mask_phone(phone))
 
 
 def phone_code(ctx: Context, code: str) -> str:

@@ -137,6 +137,16 @@ def export(ctx: Context) -> str:
     return ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """A CSV cell Excel shows as text, never runs: one starting with = + - @ tab or CR gets a leading '
+    (OWASP's CSV-injection rule). This also keeps a student number such as -1-1 text, not a sum."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores.
 
@@ -163,10 +173,10 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     header += ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(header)
+    writer.writerow([spreadsheet_safe(cell) for cell in header])
     states = {VERIFIED: "已认证", UNVERIFIED: "未认证"}
     for user in students:
-        row = [user.student_no or "", user.name or "", states.get(user.verify_state, "未填写")]
+        row = [user.student_no or "", user.shown_name or "", states.get(user.verify_state, "未填写")]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
@@ -182,7 +192,7 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
             row += [cell, f"{score}/{n}" if n else ""]
             right, total = right + score, total + n
         row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
-        writer.writerow(row)
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

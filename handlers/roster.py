@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.context import Context, UserError
 from bot.hashing import hash_secret
-from bot.text import fit_lines, inline, normalize
+from bot.text import fit_lines, normalize
 from handlers import scope
+from handlers.account import NAME_MAX, name_of, roster_entry, student_no_of
 from models import UNVERIFIED, VERIFIED, Membership, RosterEntry, School, User
 
 log = logging.getLogger("ketang.roster")
 COLUMNS = ("student_no", "name", "auth_code")
+HEADERS = {"student_no": "student_no", "学号": "student_no", "name": "name", "姓名": "name",
+           "auth_code": "auth_code", "认证码": "auth_code"}
+MAX_PROBLEMS = 10  # problems listed in one report; the rest are counted
 
 
 class RosterError(Exception):
@@ -29,34 +34,110 @@ class ImportResult:
 
 
 def read_roster(data: bytes) -> list[tuple[int, str, str, str]]:
-    """Parse CSV bytes into (line, student_no, name, auth_code) rows, or raise RosterError naming the line."""
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RosterError(f"line {number}: not UTF-8 text (save the file as CSV UTF-8)") from None
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if tuple(header[:3]) != COLUMNS:
-        raise RosterError(f"line 1: the header must be {','.join(COLUMNS)}")
-    rows, seen = [], {}
-    for row in reader:
-        number = reader.line_num
-        if not any(cell.strip() for cell in row):
+    """Parse a CSV or .xlsx roster into (line, student_no, name, auth_code) rows, or raise RosterError.
+
+    Every row is checked and every problem reported with its line number; student numbers are stored
+    in their canonical (upper-case) form, so matching ignores case.
+    """
+    table = _xlsx_rows(data) if data[:4] == b"PK\x03\x04" else _csv_rows(data)
+    if not table:
+        raise RosterError("the file has no students")
+    first_line, header = table[0]
+    columns = [HEADERS.get(normalize(h).lower()) for h in header]
+    if sorted(c for c in columns if c) != sorted(COLUMNS) or len(set(filter(None, columns))) != 3:
+        raise RosterError(f"line {first_line}: the header must be {','.join(COLUMNS)} (or 学号,姓名,认证码)")
+    at = {column: columns.index(column) for column in COLUMNS}
+    rows, seen, problems = [], {}, []
+    for number, cells in table[1:]:
+        if not any(cell.strip() for cell in cells):
             continue
-        if len(row) != len(header):
-            raise RosterError(f"line {number}: expected {len(header)} fields, found {len(row)}")
-        student_no, name, code = (normalize(cell) for cell in row[:3])
-        if not student_no or not name:
-            raise RosterError(f"line {number}: student_no and name are required")
-        if student_no in seen:
-            raise RosterError(f"line {number}: student number {student_no} repeats line {seen[student_no]}")
-        seen[student_no] = number
-        rows.append((number, student_no, name, code))
+        if len(cells) != len(header):
+            problems.append(f"line {number}: expected {len(header)} fields, found {len(cells)}")
+            continue
+        raw_no, raw_name, code = (cells[at[column]] for column in COLUMNS)
+        student_no, name = student_no_of(raw_no), name_of(raw_name)
+        if not normalize(raw_no) or not normalize(raw_name):
+            problems.append(f"line {number}: student_no and name are required")
+        elif student_no is None:
+            problems.append(f"line {number}: student number {normalize(raw_no)[:40]!r} cannot be typed in chat "
+                            "(letters, digits and - only, at most 32)")
+        elif name is None:
+            problems.append(f"line {number}: name {normalize(raw_name)[:40]!r} is not a name (1-{NAME_MAX} characters: a letter "
+                            "first, then letters, digits, spaces and · - . ')")
+        elif student_no in seen:
+            problems.append(f"line {number}: student number {student_no} repeats line {seen[student_no]}")
+        else:
+            seen[student_no] = number
+            rows.append((number, student_no, name, normalize(code)))
+    if problems:
+        more = f"\n... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise RosterError("\n".join(problems[:MAX_PROBLEMS]) + more)
     if not rows:
         raise RosterError("the file has no students")
     return rows
+
+
+def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    """(line, cells) of a CSV file in UTF-8 (with or without BOM) or GBK/GB18030; any line ending."""
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=None))  # universal newlines: \r\n, \n and a lone \r
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise RosterError(f"line {reader.line_num}: {error}") from None
+    return rows
+
+
+def _decode(data: bytes) -> str:
+    """Decode strictly as UTF-8, else as GB18030 (a superset of GBK, what Chinese Excel writes).
+
+    Neither is guessed: a file is taken as GB18030 only when UTF-8 fails and every byte decodes to an
+    assigned, non-private character; otherwise the first line that fails is reported.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+        if not any(unicodedata.category(ch) in ("Co", "Cn") for ch in text):
+            return text
+    except UnicodeDecodeError:
+        pass
+    for number, line in enumerate(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"), 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RosterError(f"line {number}: neither UTF-8 nor GBK text (save the file as CSV UTF-8)") from None
+    raise RosterError("line 1: neither UTF-8 nor GBK text (save the file as CSV UTF-8)")
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    """(row number, cells as text) of the first sheet of an .xlsx workbook."""
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    except Exception as error:  # a corrupt zip or not a workbook at all
+        raise RosterError(f"not a readable .xlsx workbook ({error.__class__.__name__})") from None
+    rows = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        cells = [_cell_text(v) for v in values]
+        while cells and not cells[-1]:
+            cells.pop()  # Excel's empty trailing columns
+        rows.append((number, cells))
+    width = len(rows[0][1]) if rows else 0
+    return [(n, cells + [""] * (width - len(cells)) if any(cells) else cells) for n, cells in rows]
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 2024001 typed as a number
+    return str(value)
 
 
 def import_roster(school_name: str, data: bytes, now: datetime) -> ImportResult:
@@ -65,7 +146,7 @@ def import_roster(school_name: str, data: bytes, now: datetime) -> ImportResult:
     school_name = normalize(school_name)
     School.insert(name=school_name, created_at=now).on_conflict_ignore().execute()
     school = School.get(School.name == school_name)
-    existing = {e.student_no: e for e in RosterEntry.select().where(RosterEntry.school == school)}
+    existing = {e.student_no.upper(): e for e in RosterEntry.select().where(RosterEntry.school == school)}
     added = updated = 0
     for _line, student_no, name, code in rows:
         auth_hash = hash_secret(code) if code else None
@@ -74,17 +155,15 @@ def import_roster(school_name: str, data: bytes, now: datetime) -> ImportResult:
             RosterEntry.create(school=school, student_no=student_no, name=name, auth_hash=auth_hash)
             added += 1
         else:
-            RosterEntry.update(name=name, auth_hash=auth_hash).where(RosterEntry.id == entry.id).execute()
+            RosterEntry.update(student_no=student_no, name=name, auth_hash=auth_hash).where(RosterEntry.id == entry.id).execute()
             updated += 1
     return ImportResult(added, updated)
 
 
 def release_student(school_name: str, student_no: str, who: str) -> User | None:
     """Undo the verification of *student_no*; the account keeps its claim as 未认证. Return it."""
-    entry = (
-        RosterEntry.select().join(School)
-        .where((School.name == normalize(school_name)) & (RosterEntry.student_no == student_no)).first()
-    )
+    school = School.get_or_none(School.name == normalize(school_name))
+    entry = school and roster_entry(school.id, student_no_of(student_no) or student_no)
     if entry is None or entry.verified_user_id is None:
         return None
     holder = User.get_by_id(entry.verified_user_id)
@@ -111,13 +190,14 @@ def roster(ctx: Context) -> str:
     students = list(User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.active == 1)))
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
-    taken = {e.student_no for e in RosterEntry.select(RosterEntry.student_no).where(RosterEntry.verified_user.is_null(False))}
+    taken = {(e.school_id, e.student_no.upper()) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)
+             .where(RosterEntry.verified_user.is_null(False))}
     students.sort(key=lambda u: (u.student_no or "~", u.id))
     lines = []
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
-        clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and user.student_no in taken else ""
-        lines.append(f"{user.student_no or '—'} {inline(user.name) or ctx.t('no_name')} · {state}{clash}")
+        clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken else ""
+        lines.append(f"{user.student_no or '—'} {user.shown_name or ctx.t('no_name')} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n))
@@ -128,7 +208,7 @@ def release(ctx: Context, student_no: str) -> str:
     classroom = scope.current_class(ctx)
     if classroom.school_id is None:
         raise UserError("class_has_no_school", name=classroom.name)
-    entry = RosterEntry.get_or_none((RosterEntry.school == classroom.school_id) & (RosterEntry.student_no == student_no))
+    entry = roster_entry(classroom.school_id, student_no)
     if entry is None or entry.verified_user_id is None:
         return ctx.t("release_nothing", student_no=student_no)
     mine = Membership.select().where(

