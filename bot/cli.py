@@ -69,13 +69,15 @@ def init_app(app) -> None:
 
     @app.cli.command("info")
     @click.option("--local", default="http://127.0.0.1:8000/wechat", show_default=True,
-                  help="The webhook of the server started beside it (for the chat line).")
+                  help="The webhook of the server started beside it (the chat line; the URL when public_url is unset).")
     def info_command(local: str):
         """Print what to paste into the official account's admin page, and how to try the bot."""
         kt = app.extensions["ketang"]
         wechat = kt.settings.wechat
         click.echo("Paste into 公众号后台 → 设置与开发 → 基本配置 → 服务器配置:")
-        click.echo(f"  URL            {kt.settings.server.public_url.rstrip('/')}/wechat")
+        public = kt.settings.server.public_url.rstrip("/")
+        # Without public_url, links follow the address served, which --local names (make run passes HOST:PORT).
+        click.echo(f"  URL            {public + '/wechat' if public else local}")
         click.echo(f"  Token          {wechat.token}")
         click.echo(f"  EncodingAESKey {wechat.encoding_aes_key or '(empty: plaintext mode)'}")
         click.echo(f"  消息加解密方式  {'安全模式 (safe mode)' if wechat.safe_mode else '明文模式 (plaintext)'}")

@@ -30,9 +30,11 @@ STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|exc
              "present|late|excused|absent")
 EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
 OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
-PICK = Arg("count", r"[1-9]\d?", "人数", "n", int, optional=True, default=1)
+PICK = Arg("count", r"[1-9]\d?", "人数1-99", "n 1-99", int, optional=True, default=1)
 SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)
 ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
+NOTICE_NO = Arg("number", r"[1-9]\d{0,3}", "序号", "n", int, optional=True)
+PAGE = Arg("page", r"[1-9]\d?", "页", "page", int, optional=True)
 
 
 def rest(name: str, hint_zh: str, hint_en: str) -> Arg:
@@ -65,8 +67,9 @@ COMMANDS: tuple[Command, ...] = (
             Role.ANY, "我的课堂列表", "my classes", ("我的课堂", "classes"), reads=True),
     Command("enter", student.enter, zh("进入") + en("enter"), (REF,),
             Role.ANY, "切换当前课堂", "choose the current class", ("进入 1", "enter 2")),
-    Command("notices", student.notices, zh("公告", "查看公告") + en("notices"), (),
-            Role.ANY, "查看当前课堂公告", "the current class's announcements", ("公告", "notices")),
+    Command("notices", student.notices, zh("公告", "查看公告") + en("notices"), (NOTICE_NO, PAGE),
+            Role.ANY, "查看当前课堂公告（带序号看全文，长的分页）", "the current class's announcements (n: one in full, by page)",
+            ("公告", "公告 1", "公告 1 2", "notices", "notices 1")),
     # students
     Command("join", student.join, zh("加入", "加入课堂") + en("join"), (CODE,),
             S, "加入课堂", "join a class", ("加入 123456", "加入课堂123456", "join 123456")),

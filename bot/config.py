@@ -51,7 +51,7 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # empty: links use the address each request came in on (bot/links.py)
     secret_key: str = ""
 
 
@@ -87,7 +87,7 @@ class SchedulerSettings:
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (bot/simulator.py)."""
 
-    enabled: str = "auto"  # auto: only when server.public_url is a loopback address; on; off
+    enabled: str = "auto"  # auto: unless server.public_url is set to an address that is not loopback; on; off
     allow_remote: bool = False  # answer clients that are not on the loopback interface
 
 
@@ -247,7 +247,6 @@ def write_initial_config(example: Path, target: Path, local_url: str = LOCAL_URL
     # a real account replaces both lines (`flask --app app info` says so).
     text = text.replace('app_secret = ""', 'app_secret = "simulator"', 1)
     text = text.replace('api_base_url = "https://api.weixin.qq.com"', f'api_base_url = "{local_url}/simulator/api"', 1)
-    text = text.replace(f'public_url = "{LOCAL_URL}"', f'public_url = "{local_url}"', 1)  # `make run PORT=9000`
     target.write_text(text, encoding="utf-8")
     return True
 

@@ -148,6 +148,7 @@ class Dispatcher:
             elif not (parsed.command.escape or belongs):
                 dialog.delete_instance()  # a new command abandons the dialog
         if isinstance(parsed, Unknown):
+            ctx.lang = parsed.lang
             return unknown_reply(parsed)
         ctx.lang = parsed.lang
         command = parsed.command
@@ -191,11 +192,15 @@ def only_reads(user: User, inbound: Inbound) -> bool:
 
 
 def unknown_reply(parsed: Unknown) -> str:
+    """Say what was not understood and suggest commands, in the message's language."""
+    lang = parsed.lang
     shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
-    lines = [t("unknown", "zh", text=shown)]
+    lines = [t("unknown", lang, text=shown)]
     if parsed.suggestions:
-        lines.append(t("did_you_mean", "zh", options="、".join(f"「{c.usage('zh')}」" for c in parsed.suggestions)))
-    lines.append(t("help_pointer", "zh"))
+        quote = "「{}」" if lang == "zh" else "“{}”"
+        options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in parsed.suggestions)
+        lines.append(t("did_you_mean", lang, options=options))
+    lines.append(t("help_pointer", lang))
     return "\n".join(lines)
 
 

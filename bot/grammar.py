@@ -141,7 +141,9 @@ class Grammar:
             if args is None:
                 return Invalid(command, alias.lang)
             return Parsed(command, args, alias.lang)
-        return Unknown(core, self.suggest(core))
+        # All ASCII with a letter in it is English ("jion 123456"); bare digits say nothing, so Chinese.
+        english = core.isascii() and any(ch.isalpha() for ch in core)
+        return Unknown(core, self.suggest(core), "en" if english else "zh")
 
     @staticmethod
     def _bind(command: Command, rest: str, raw_from: Callable[[int], str]) -> dict | None:

@@ -28,13 +28,17 @@ def unread_note(user: User, lang: str) -> str:
     return t("unread_note", lang, n=n) if n else ""
 
 
-def take_unread(user: User) -> list[str]:
-    """Return the user's unread push texts, oldest first, and mark them read."""
-    rows = list(Outbox.select(Outbox.id, Outbox.text).where((Outbox.user == user) & (Outbox.status == UNREAD))
-                .order_by(Outbox.created_at, Outbox.id))
-    if rows:
-        Outbox.update(status=READ).where(Outbox.id.in_([r.id for r in rows])).execute()
-    return [r.text for r in rows]
+def unread_rows(user: User) -> list[tuple[int, str]]:
+    """The user's unread pushes as (id, text), oldest first."""
+    rows = (Outbox.select(Outbox.id, Outbox.text).where((Outbox.user == user) & (Outbox.status == UNREAD))
+            .order_by(Outbox.created_at, Outbox.id))
+    return [(row.id, row.text) for row in rows]
+
+
+def mark_read(ids: list[int]) -> None:
+    """Mark the pushes *ids* read: only those a reply actually showed (公告 may show fewer than wait)."""
+    for i in range(0, len(ids), 500):
+        Outbox.update(status=READ).where(Outbox.id.in_(ids[i:i + 500]) & (Outbox.status == UNREAD)).execute()
 
 
 def template_finished(user: User, msg_id: str, status: str, now: datetime) -> str:

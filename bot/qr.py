@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 import qrcode
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort, current_app, request
 from markupsafe import escape
 from qrcode.image.pure import PyPNGImage
 
 from bot.official_qr import ready_qr
+from bot.replies import t
 from models import Classroom
 
 bp = Blueprint("qr", __name__)
@@ -34,23 +35,41 @@ def class_qr(token: str):
 
 
 def qr_content(kt, code: str) -> str:
-    """The class's official-account QR link when the scheduler made one, else our join page."""
+    """The class's official-account QR link when the scheduler made one, else our signed join page."""
     classroom = Classroom.get_or_none(Classroom.code == code)
     official = ready_qr(classroom.id, kt.clock()) if classroom else None
-    return official.url if official else kt.links.url(f"/join/{code}")
+    return official.url if official else kt.links.url(f"/join/{code}?k={kt.links.sign('join', code)}")
 
 
 @bp.get("/join/<code>")
 def join_page(code: str):
-    """What a phone shows after scanning the class QR code: how to join in the official account."""
+    """What a phone shows after scanning the class QR code: how to join in the official account.
+
+    Only a link from a class QR code (signed, ?k=) says whether the class exists: 200 with the join
+    steps, or 404 "no such class" once it is gone. Any other /join/<code> answers 404 with the steps
+    and no verdict, so this page can never be used to test class codes without the chat's guess limit.
+    """
     if not (code.isdigit() and len(code) == 6):
         abort(404)
+    kt = current_app.extensions["ketang"]
+    signed = kt.links.unsign("join", request.args.get("k", "")) == code
+    if signed and Classroom.get_or_none(Classroom.code == code) is None:
+        return _page(code, t("class_not_found", "zh", code=code), ""), 404
+    if not signed:
+        return _page(code, t("join_page_unconfirmed", "zh", code=code), _steps(code)), 404
+    return _page(code, "", _steps(code))
+
+
+def _steps(code: str) -> str:
+    return (f"<p>请在学校公众号的聊天框里发送：</p><p style='font-size:28px'><b>加入 {code}</b></p>"
+            "<p>还没关注公众号？先关注，再发送上面的文字。</p>")
+
+
+def _page(code: str, note: str, steps: str) -> Response:
     code = escape(code)
     html = (
         "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
         "<title>加入课堂</title><body style='font:18px sans-serif;margin:2em'>"
-        f"<h2>加入课堂 {code}</h2><p>请在学校公众号的聊天框里发送：</p>"
-        f"<p style='font-size:28px'><b>加入 {code}</b></p>"
-        "<p>还没关注公众号？先关注，再发送上面的文字。</p></body>"
+        f"<h2>加入课堂 {code}</h2>" + (f"<p>{escape(note)}</p>" if note else "") + steps + "</body>"
     )
     return Response(html, mimetype="text/html")

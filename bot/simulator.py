@@ -40,11 +40,12 @@ PAGE = Path(__file__).with_name("simulator.html")
 
 
 def enabled(settings) -> bool:
-    """On, off, or (auto) on while the public URL is a loopback address."""
+    """On, off, or (auto) on unless the public URL is set to an address that is not loopback."""
     mode = settings.simulator.enabled
     if mode != "auto":
         return mode == "on"
-    return _loopback_name(urlsplit(settings.server.public_url).hostname or "")
+    public = settings.server.public_url
+    return not public or _loopback_name(urlsplit(public).hostname or "")
 
 
 def _loopback_name(host: str) -> bool:
@@ -118,7 +119,7 @@ def send():
     if not (isinstance(openid, str) and OPENID.fullmatch(openid)) or not isinstance(value, str) or len(value) > MAX_TEXT:
         abort(400)
     kt = current_app.extensions["ketang"]
-    wechat = _wechat(current_app)
+    wechat = _wechat(current_app._get_current_object())
     if action == "text":
         shown, xml = value, wechat.text_xml(openid, value)
     elif action == "click":
@@ -163,7 +164,7 @@ def make_teacher():
 def _scan_xml(kt, wechat, openid: str, content: str) -> str:
     """What WeChat sends when *content* is scanned: a SCAN for its own QR codes, else the menu scanner's event."""
     content = content.strip()
-    ours = re.fullmatch(re.escape(kt.links.public_url) + r"/qr/([A-Za-z0-9_.-]+)\.png", content)
+    ours = re.fullmatch(re.escape(kt.links.url("")) + r"/qr/([A-Za-z0-9_.-]+)\.png", content)
     if ours:  # a QR image Ketang linked: scan what it shows (the server knows; nothing is decoded)
         from bot.qr import qr_content
 
@@ -176,9 +177,18 @@ def _scan_xml(kt, wechat, openid: str, content: str) -> str:
 
 
 def _wechat(app):
-    from bot.cli import simulator
+    """A WeChatSimulator posting in-process through the real /wechat view, on the address the page uses
+    (so links in replies point where the browser can open them)."""
+    from bot.wxsim import WeChatSimulator
 
-    return simulator(app._get_current_object(), None)  # in-process, through the real /wechat view
+    client, base = app.test_client(), request.host_url
+    kt = app.extensions["ketang"]
+
+    def post(query, body):
+        response = client.post("/wechat", base_url=base, query_string=query, data=body, content_type="text/xml")
+        return response.status_code, response.get_data()
+
+    return WeChatSimulator(kt.settings, post, now=kt.epoch)
 
 
 # --- the WeChat API, as the simulator plays it -------------------------------------------------------

@@ -89,6 +89,11 @@ def fit_lines(header: str, lines: list[str], more, limit: int = MAX_REPLY_BYTES)
     """Join *header* and as many *lines* as fit; end with more(n), n being how many were left out.
 
     Every list goes through here, and each entry is one line whatever text it carries (see inline)."""
+    return fit_lines_counted(header, lines, more, limit)[0]
+
+
+def fit_lines_counted(header: str, lines: list[str], more, limit: int = MAX_REPLY_BYTES) -> tuple[str, int]:
+    """fit_lines(), and how many of *lines* it shows (what was shown may be marked read, no more)."""
     out = [header] if header else []
     lines = [one_line(line) for line in lines]
     for index, line in enumerate(lines):
@@ -96,6 +101,32 @@ def fit_lines(header: str, lines: list[str], more, limit: int = MAX_REPLY_BYTES)
         candidate = "\n".join(out + [line])
         tail = "\n" + more(rest - 1) if rest > 1 else ""
         if len((candidate + tail).encode("utf-8")) > limit:
-            return "\n".join(out + [more(rest)])
+            return "\n".join(out + [more(rest)]), index
         out.append(line)
-    return "\n".join(out)
+    return "\n".join(out), len(lines)
+
+
+def preview(text: str, chars: int) -> str:
+    """The start of *text* on one line, at most *chars* characters, "…" when cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[: chars - 1] + "…"
+
+
+BREAKS = "\n。！？；!?;"
+
+
+def pages(text: str, limit: int) -> list[str]:
+    """Split *text* into pages of at most *limit* UTF-8 bytes that join back to *text* exactly.
+
+    A page ends after a line break or a sentence end in its last third when there is one, else at the
+    byte limit (never inside a character). The split depends only on *text*, so page n is stable.
+    """
+    out: list[str] = []
+    while len(text.encode("utf-8")) > limit:
+        cut = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+        end = max(cut.rfind(ch) for ch in BREAKS) + 1
+        if end <= len(cut) * 2 // 3:
+            end = len(cut)
+        out.append(text[:end])
+        text = text[end:]
+    return out + [text] if text or not out else out

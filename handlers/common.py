@@ -8,19 +8,19 @@ from datetime import timedelta
 
 from bot.context import Context
 from bot.grammar import Role
+from bot.text import normalize
 from handlers.account import mask_phone
 from handlers.scope import failures, leave_classes, my_classes, record_failure
 from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, RosterEntry, User
 
 
 def help(ctx: Context, topic: str | None = None) -> str:
-    """List the commands this user's role may use, one example each; `帮助 <命令>` explains one."""
+    """List the commands this user's role may use, one example each; `帮助 <命令>` explains any command."""
     role = Role.TEACHER if ctx.user.is_teacher else Role.STUDENT
-    mine = [c for c in ctx.commands if c.role in (Role.ANY, role) and c.examples]
     if topic:
-        return _explain(ctx, mine, topic)
+        return _explain(ctx, role, topic)
     lines = [ctx.t("help_header_teacher" if role is Role.TEACHER else "help_header_student")]
-    for command in (c for c in mine if c.brief):
+    for command in (c for c in ctx.commands if c.role in (Role.ANY, role) and c.examples and c.brief):
         example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
         lines.append(f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}")
     lines.append(ctx.t("help_footer"))
@@ -33,13 +33,19 @@ def _lang_of(example: str) -> str:
     return "en" if example[:1].isascii() else "zh"
 
 
-def _explain(ctx: Context, commands: list, topic: str) -> str:
-    """Usage, summary and every example of the command named *topic* (any alias)."""
-    wanted = topic.strip().casefold()
-    for command in commands:
+def _explain(ctx: Context, role: Role, topic: str) -> str:
+    """Usage, summary and every example of the command named *topic* (any alias, several words too).
+
+    A command of the other role is explained as well, saying whom it is for.
+    """
+    wanted = normalize(topic).casefold()
+    for command in ctx.commands:
         if any(alias.text.casefold() == wanted for alias in command.aliases):
             examples = "\n".join(f"  {e}" for e in command.examples)
-            return ctx.t("help_command", usage=command.usage(ctx.lang), summary=command.summary(ctx.lang), examples=examples)
+            reply = ctx.t("help_command", usage=command.usage(ctx.lang), summary=command.summary(ctx.lang), examples=examples)
+            if command.role not in (Role.ANY, role):
+                reply += "\n" + ctx.t(f"help_for_{command.role.value}")
+            return reply
     return ctx.t("help_unknown_topic", topic=topic[:20])
 
 

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl
 
 from bot.context import Context
 from handlers.student import join_by_scene
 from models import ClassQr, User
 
-# What the menu's scanner button (scancode_waitmsg) read → the scene a scan of WeChat's own QR would
-# carry, so both reach scan(). One row per kind of link QR Ketang draws: (path under server.public_url,
-# scene template). The classroom screen's check-in link adds its row here.
-SCANNED_LINKS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"/join/(\d{6})"), r"join_\1"),
+# What the menu's scanner button (scancode_waitmsg) read, when it is a link under this server: one row per
+# kind of link QR Ketang draws, (path pattern, f(ctx, match, query) -> ("scene", s) | ("text", s) | None).
+# A scene goes where a scan of WeChat's own QR goes; text runs through the grammar like typed text.
+# The classroom screen's check-in link adds its row here.
+
+
+def _join_link(ctx: Context, found: re.Match, query: dict) -> tuple[str, str]:
+    """A class QR's join page: signed (?k=, from the class QR) joins at once; unsigned is `加入 <code>`,
+    which counts wrong guesses like typed text (so crafted QR codes cannot probe class codes)."""
+    code = found.group(1)
+    if ctx.links.unsign("join", query.get("k", "")) == code:
+        return "scene", f"join_{code}"
+    return "text", f"加入 {code}"
+
+
+SCANNED_LINKS: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"/join/(\d{6})"), _join_link),
 ]
 MAX_SCANNED = 512
 
@@ -30,18 +43,23 @@ def scan(ctx: Context, scene: str) -> str:
     return join_by_scene(ctx, scene)
 
 
-def scene_of(ctx: Context, text: str) -> str | None:
-    """The scene of a scanned Ketang QR: one of our links, or a class's official QR URL; else None."""
+def read_scanned(ctx: Context, text: str) -> tuple[str, str] | None:
+    """What a scanned Ketang QR means: ("scene", s) for one of our links or a class's official QR URL,
+    ("text", s) for a link that stands for a command; None when it is not ours."""
+    try:
+        base = re.sub(r"^https?://", "", ctx.links.url(""), flags=re.IGNORECASE)
+    except RuntimeError:  # no public_url and no request: only official QR URLs can be recognised
+        base = None
     bare = re.sub(r"^https?://", "", text, flags=re.IGNORECASE)
-    base = re.sub(r"^https?://", "", ctx.links.public_url, flags=re.IGNORECASE)
-    if bare.startswith(base + "/"):
-        path = bare[len(base):].split("?", 1)[0].split("#", 1)[0]
-        for pattern, scene in SCANNED_LINKS:
-            found = pattern.fullmatch(path)
+    if base and bare.startswith(base + "/"):
+        path, _, rest = bare[len(base):].partition("?")
+        query = dict(parse_qsl(rest.split("#", 1)[0]))
+        for pattern, meaning in SCANNED_LINKS:
+            found = pattern.fullmatch(path.split("#", 1)[0])
             if found:
-                return found.expand(scene)
+                return meaning(ctx, found, query)
     official = ClassQr.get_or_none(ClassQr.url == text) if len(text) <= 255 else None
-    return f"join_{official.classroom.code}" if official else None
+    return ("scene", f"join_{official.classroom.code}") if official else None
 
 
 def scanned(ctx: Context, text: str, run_text) -> str:
@@ -49,9 +67,11 @@ def scanned(ctx: Context, text: str, run_text) -> str:
     text = text.strip()[:MAX_SCANNED]
     if not text:
         return ctx.t("scan_empty")
-    scene = scene_of(ctx, text)
-    if scene:
-        return scan(ctx, scene)
+    meaning = read_scanned(ctx, text)
+    if meaning and meaning[0] == "scene":
+        return scan(ctx, meaning[1])
+    if meaning:
+        return run_text(ctx, meaning[1])
     if "://" in text:
         return ctx.t("scan_not_ours")
     return run_text(ctx, text)

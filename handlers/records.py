@@ -134,7 +134,10 @@ def export(ctx: Context) -> str:
     classroom = scope.current_class(ctx)
     token = ctx.links.token("export", str(classroom.id), ctx.now, EXPORT_TTL)
     url = ctx.links.url(f"/export/{token}.csv")
-    return ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
+    reply = ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
+    ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows
+    unnamed = User.select().where(User.id.in_(ever) & (User.name.is_null() | (User.name == ""))).count()
+    return reply + (ctx.t("export_unnamed", n=unnamed) if unnamed else "")
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -166,7 +169,7 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     quizzes, scores = quiz_counts(where, None), right_answers(where, None)
     students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
-    header = ["学号", "姓名", "认证"]
+    header = ["学生", "学号", "姓名", "认证"]  # 学生: the label the chat uses, so every row can be told apart
     for number, lesson in enumerate(lessons, 1):
         day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
         header += [f"第{number}次 {day} 签到", f"第{number}次 练习"]
@@ -176,7 +179,7 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     writer.writerow([spreadsheet_safe(cell) for cell in header])
     states = {VERIFIED: "已认证", UNVERIFIED: "未认证"}
     for user in students:
-        row = [user.student_no or "", user.shown_name or "", states.get(user.verify_state, "未填写")]
+        row = [user.display_name, user.student_no or "", user.shown_name or "", states.get(user.verify_state, "未填写")]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:

@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
-from handlers.quiz import is_right, shown_answer, shown_key
+from handlers.quiz import fold, is_right, shown_answer, shown_key
 from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
@@ -50,8 +50,13 @@ def _chart(ctx: Context, activity: Activity) -> str:
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
     if activity.answer_type == FILL and activity.kind == QUIZ:
-        counted = Counter(answers).most_common()
-        rows = [(answer, n, is_right(activity, answer)) for answer, n in counted]
+        # Group by the graded form ("北 平" is "北平"), shown as its most frequent spelling.
+        groups: dict[str, Counter] = {}
+        for answer in answers:
+            groups.setdefault(fold(answer), Counter())[answer] += 1
+        ranked = sorted(groups.values(), key=lambda spellings: -sum(spellings.values()))
+        rows = [(spellings.most_common(1)[0][0], sum(spellings.values()), is_right(activity, spellings.most_common(1)[0][0]))
+                for spellings in ranked]
     else:
         keys = "TF" if activity.options == "" else activity.options
         counted = Counter(ch for answer in answers for ch in answer) if activity.answer_type == "multiple" else Counter(answers)

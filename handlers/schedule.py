@@ -10,7 +10,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.text import fit_lines, inline
 from handlers import scope
-from handlers.teacher import post_announcement
+from handlers.teacher import check_announcement, post_announcement
 from models import Classroom, ScheduledAnnouncement, User
 
 log = logging.getLogger("ketang.schedule")
@@ -23,6 +23,7 @@ def schedule(ctx: Context, date: str, text: str) -> str:
     """Schedule an announcement for `YYYY-MM-DD HH:MM` (school time) in the current class."""
     classroom = scope.current_class(ctx)
     due, body = _parse(ctx, date, text)
+    check_announcement(body)
     if due <= ctx.now:
         raise UserError("schedule_in_past", at=ctx.local(due).strftime("%Y-%m-%d %H:%M"))
     if due > ctx.now + HORIZON:
@@ -41,7 +42,7 @@ def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
 def _line(ctx: Context, item: ScheduledAnnouncement) -> str:
     text = inline(item.text)
     text = text if len(text) <= 30 else text[:30] + "…"
-    return f"{ctx.local(item.due_at).strftime('%m-%d %H:%M')} {text}"
+    return f"{ctx.local(item.due_at).strftime('%Y-%m-%d %H:%M')} {text}"
 
 
 def scheduled_list(ctx: Context) -> str:

@@ -9,7 +9,7 @@ from peewee import fn
 from bot.context import Context, UserError
 from bot.database import serialize
 from bot.prepared import Prepared
-from bot.text import inline
+from bot.text import fit_lines, inline
 from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
@@ -67,12 +67,21 @@ def current_class(ctx: Context) -> Classroom:
     raise UserError("choose_class", listing=class_listing(ctx, classes))
 
 
-def class_listing(ctx: Context, classes: list[Classroom]) -> str:
+def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:
+    """One numbered line per class (the 序号 of 进入), with whether it is in session."""
     lines = []
     for index, classroom in enumerate(classes, 1):
         state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
         lines.append(f"{index}. {inline(classroom.name)}（{classroom.code}）{state}")
-    return "\n".join(lines)
+    return lines
+
+
+LISTING_BYTES = 1600  # a class list inside a reply leaves room for the reply's own words
+
+
+def class_listing(ctx: Context, classes: list[Classroom]) -> str:
+    """The numbered class list, ending in "…… 还有 N 条" when it does not all fit in a reply."""
+    return fit_lines("", class_lines(ctx, classes), lambda n: ctx.t("and_more", n=n), LISTING_BYTES)
 
 
 def pick_class(ctx: Context, ref: str) -> Classroom:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context, UserError
-from bot.inbox import take_unread
+from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
-from bot.text import fit_lines, inline
+from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
 from handlers import account, quiz, scope
 from handlers.attendance import lesson_checkin
 from models import (
@@ -91,7 +91,7 @@ def classes(ctx: Context) -> str:
     mine = scope.my_classes(ctx.user)
     if not mine:
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
-    lines = scope.class_listing(ctx, mine).split("\n")
+    lines = scope.class_lines(ctx, mine)
     if not ctx.user.is_teacher:
         seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))}
         for index, classroom in enumerate(mine):
@@ -100,7 +100,10 @@ def classes(ctx: Context) -> str:
     else:
         for index, classroom in enumerate(mine):
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
-    return ctx.t("classes_header") + "\n" + "\n".join(lines) + "\n" + ctx.t("classes_footer")
+    footer = ctx.t("classes_footer")
+    listing = fit_lines(ctx.t("classes_header"), lines, lambda n: ctx.t("and_more", n=n),
+                        MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1)
+    return listing + "\n" + footer
 
 
 def _unread(classroom: Classroom, seen_at) -> int:
@@ -228,18 +231,62 @@ def leave(ctx: Context, ref: str) -> str:
     return ctx.t("left_class", name=classroom.name, code=classroom.code)
 
 
-def notices(ctx: Context) -> str:
-    """Show pushes that waited unread, if any; otherwise the current class's announcements, newest first."""
-    unread = take_unread(ctx.user)
+PREVIEW_CHARS = 40  # what a list shows of each announcement; 公告 <序号> shows it whole
+NOTE_ROOM = 200  # bytes a listing leaves for the unread note the dispatcher may add after it
+PAGE_BYTES = MAX_REPLY_BYTES - NOTE_ROOM - 200  # one page of an announcement, under its header and footer
+
+
+def notices(ctx: Context, number: int | None = None, page: int | None = None) -> str:
+    """Unread pushes first, if any; else the current class's announcements, newest first, as previews.
+
+    `公告 <序号> [页]` shows one announcement whole, split into pages that fit one reply.
+    """
+    if number is not None:
+        return _notice(ctx, number, page or 1)
+    unread = unread_rows(ctx.user)
     if unread:
-        listing = fit_lines(ctx.t("unread_header", n=len(unread)), unread, lambda n: ctx.t("and_more", n=n))
-        return listing + "\n" + ctx.t("unread_footer")
+        lines = [preview(text, PREVIEW_CHARS) for _id, text in unread]
+        footer = ctx.t("unread_footer")
+        listing, shown = fit_lines_counted(ctx.t("unread_header", n=len(unread)), lines, lambda n: ctx.t("and_more", n=n),
+                                           MAX_REPLY_BYTES - NOTE_ROOM - len(footer.encode("utf-8")))
+        mark_read([row_id for row_id, _text in unread[:shown]])  # only what the student was shown
+        return listing + "\n" + footer
     classroom = scope.current_class(ctx)
-    rows = list(Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at.desc(), Announcement.id.desc()))
+    rows = _announcements(classroom)
     Membership.update(notices_seen_at=ctx.now).where(
         (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).execute()
     if not rows:
         return ctx.t("no_notices", name=classroom.name)
-    lines = [f"【{ctx.hhmm(a.created_at)}】{inline(a.text)}" for a in rows]
-    return fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n))
+    lines = [f"{number}. 【{ctx.hhmm(a.created_at)}】{preview(inline(a.text), PREVIEW_CHARS)}" for number, a in reversed(rows)]
+    footer = ctx.t("notices_footer")
+    listing = fit_lines(ctx.t("notices_header", name=classroom.name, n=len(rows)), lines, lambda n: ctx.t("and_more", n=n),
+                        MAX_REPLY_BYTES - NOTE_ROOM - len(footer.encode("utf-8")))
+    return listing + "\n" + footer
 
+
+def _announcements(classroom: Classroom) -> list[tuple[int, Announcement]]:
+    """The class's announcements with their 序号, oldest first: 1 is the first ever posted.
+
+    Numbers never move (announcements are not deleted), so 「公告 2 2」 still means the same page after
+    the teacher posts another one; the list shows them newest first.
+    """
+    rows = Announcement.select().where(Announcement.classroom == classroom).order_by(Announcement.created_at, Announcement.id)
+    return list(enumerate(rows, 1))
+
+
+def _notice(ctx: Context, number: int, page: int) -> str:
+    """Page *page* of announcement *number* of the current class."""
+    classroom = scope.current_class(ctx)
+    rows = _announcements(classroom)
+    if not 1 <= number <= len(rows):
+        raise UserError("no_such_notice", name=classroom.name, n=number, count=len(rows))
+    note = rows[number - 1][1]
+    parts = pages(note.text, PAGE_BYTES)
+    if page > len(parts):
+        raise UserError("no_such_notice_page", n=number, pages=len(parts))
+    header = ctx.t("notice_header", name=classroom.name, n=number, at=ctx.hhmm(note.created_at))
+    reply = header + "\n" + parts[page - 1]
+    if len(parts) > 1:
+        key = "notice_page_next" if page < len(parts) else "notice_page_last"
+        reply += "\n" + ctx.t(key, page=page, pages=len(parts), n=number, next=page + 1)
+    return reply

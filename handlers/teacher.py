@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
+from bot import push
 from bot.context import Context, UserError, enqueue_many
 from bot.database import transaction
 from bot.replies import t
+from bot.text import MAX_REPLY_BYTES, fit
 from handlers import scope
 from handlers.quiz import options_in, read_key, shown_key
 from handlers.records import queue_summaries
@@ -30,6 +32,7 @@ from models import (
     ClassQr,
     Classroom,
     Lesson,
+    Membership,
     School,
     User,
     db,
@@ -52,8 +55,13 @@ def create_class(ctx: Context, name: str) -> str:
             continue
     else:
         raise RuntimeError("no free class code after 50 tries")
+    reply = ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
+    classes = scope.owned_classes(ctx.user)
+    if len(classes) > 1:  # no silent pick: class commands ask which until the teacher sends 进入
+        User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
+        return reply + "\n" + ctx.t("now_several_classes", n=len(classes), listing=scope.class_listing(ctx, classes))
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
-    return ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
+    return reply
 
 
 def _school_of(teacher: User) -> School | None:
@@ -88,10 +96,24 @@ def start_lesson(ctx: Context) -> str:
             lesson = Lesson.create(classroom=classroom, started_at=ctx.now)
     except IntegrityError:  # another message started it a moment ago
         return ctx.t("lesson_already", name=classroom.name, at=ctx.hhmm(ctx.now))
+    ended = _end_other_lessons(ctx, classroom)
     students = scope.student_ids(classroom)
     text = t("push_lesson_started", "zh", name=classroom.name)
     enqueue_many(((u, "lesson_started", text, f"lesson:{lesson.id}:start:{u}") for u in students), ctx.now)
-    return ctx.t("lesson_started", name=classroom.name, n=len(students))
+    return ended + ctx.t("lesson_started", name=classroom.name, n=len(students))
+
+
+def _end_other_lessons(ctx: Context, classroom: Classroom) -> str:
+    """A teacher teaches one lesson at a time: end any other class's lesson as 下课 would, and say so."""
+    said = []
+    others = (Lesson.select().join(Classroom)
+              .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & (Lesson.classroom != classroom)))
+    for other in list(others):
+        closed, sheet = _finish(other, ctx.now, ctx.now)
+        came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
+        said.append(ctx.t("other_lesson_ended", name=other.classroom.name, at=ctx.hhmm(other.started_at),
+                          closed=closed, present=came, total=len(sheet)))
+    return "".join(said)
 
 
 def end_lesson(ctx: Context) -> str:
@@ -148,7 +170,8 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     activity = Activity.create(
         lesson=lesson, kind=kind, opened_at=ctx.now, deadline=ctx.now + timedelta(minutes=minutes), **fields
     )
-    text = t(f"push_{kind}_opened", "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
+    key = f"push_{kind}_opened" + ("_fill" if fields.get("answer_type") == FILL else "")
+    text = t(key, "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
     enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in scope.student_ids(classroom)), ctx.now)
     return classroom, activity
 
@@ -218,17 +241,42 @@ def close(ctx: Context) -> str:
     return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
 
 
+MAX_ANNOUNCEMENT = 2000  # characters: at most ~6 KB, read in 4 pages of 公告 <序号>; the README says so
+
+
+def check_announcement(text: str) -> str:
+    """Return *text* if it may be published, else refuse with the limit and its length."""
+    if len(text) > MAX_ANNOUNCEMENT:
+        raise UserError("notice_too_long", max=MAX_ANNOUNCEMENT, n=len(text))
+    return text
+
+
 def announce(ctx: Context, text: str) -> str:
-    """Post an announcement and queue a push to every student of the class."""
+    """Post an announcement, queue a push to every student, and say how many it reaches now."""
+    check_announcement(text)
     classroom = scope.current_class(ctx)
-    n = post_announcement(classroom, ctx.user, text, ctx.now)
-    return ctx.t("announced", name=classroom.name, n=n)
+    post_announcement(classroom, ctx.user, text, ctx.now)
+    now, unread, unfollowed = 0, 0, 0
+    for student in User.select(User.id, User.subscribed, User.last_seen_at).join(Membership).where(
+            Membership.classroom == classroom):
+        if not student.subscribed:
+            unfollowed += 1
+        elif push.channels(student, "announcement", ctx.now, ctx.settings):
+            now += 1
+        else:
+            unread += 1
+    reply = ctx.t("announced", name=classroom.name, now=now)
+    reply += ctx.t("announced_unread", n=unread) if unread else ""
+    reply += ctx.t("announced_unfollowed", n=unfollowed) if unfollowed else ""
+    return reply + ctx.t("announced_footer")
 
 
-def post_announcement(classroom: Classroom, author, text: str, now) -> int:
-    """Create the announcement and queue its push to every student; return how many students."""
+def post_announcement(classroom: Classroom, author, text: str, now) -> None:
+    """Create the announcement and queue its push to every student."""
     note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
     students = scope.student_ids(classroom)
-    push = t("push_announcement", "zh", name=classroom.name, text=text)
-    enqueue_many(((u, "announcement", push, f"announcement:{note.id}:{u}") for u in students), now)
-    return len(students)
+    text = t("push_announcement", "zh", name=classroom.name, text=text)
+    if len(text.encode("utf-8")) > MAX_REPLY_BYTES:  # one WeChat message: the start, and where the rest is
+        more = t("push_announcement_more", "zh")
+        text = fit(text, MAX_REPLY_BYTES - len(more.encode("utf-8"))) + more
+    enqueue_many(((u, "announcement", text, f"announcement:{note.id}:{u}") for u in students), now)

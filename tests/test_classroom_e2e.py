@@ -98,7 +98,7 @@ def test_a_whole_lesson(lesson_app, clock):
     assert "只能查看「公告」" in wx.send_text(students[0], "答 B")
 
     # An announcement is stored, queued for all 30, and visible to students with 公告.
-    assert "推送给 30 名学生" in wx.send_text("o_teacher", "发布公告 下周一停课，作业周三交")
+    assert "30 名学生下次发消息时会看到未读提醒" in wx.send_text("o_teacher", "发布公告 下周一停课，作业周三交")
     assert Announcement.select().count() == 1
     assert Outbox.select().where(Outbox.kind == "announcement").count() == 30
     assert "有新公告" in wx.send_text(students[5], "我的课堂")

@@ -139,7 +139,7 @@ def test_announcement_queues_one_push_per_student(say, teacher):
     openid, code = teacher
     for i in range(3):
         say(f"o_{i}", f"加入 {code}")
-    assert "推送给 3 名学生" in say(openid, "发布公告 期中考试在 3 号楼")
+    assert "3 名学生下次发消息时会看到未读提醒" in say(openid, "发布公告 期中考试在 3 号楼")
     pushes = list(Outbox.select().where(Outbox.kind == "announcement"))
     assert len(pushes) == 3 and all("期中考试在 3 号楼" in p.text for p in pushes)
 
@@ -202,7 +202,7 @@ def test_a_class_larger_than_one_insert_batch_gets_every_push_once(say, teacher,
     students = [f"o_s{i}" for i in range(2 * PUSH_BATCH + 20)]
     for student in students:
         say(student, f"加入 {code}")
-    assert f"将推送给 {len(students)} 名学生" in say(openid, "发布公告 明天交作业")
+    assert f"{len(students)} 名学生下次发消息时会看到未读提醒" in say(openid, "发布公告 明天交作业")
     pushes = list(Outbox.select().where(Outbox.kind == "announcement"))
     assert len(pushes) == len({p.user_id for p in pushes}) == len(students)
     again = [(p.user_id, p.kind, p.text, p.key) for p in pushes]

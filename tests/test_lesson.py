@@ -122,13 +122,13 @@ def test_a_lesson_with_every_activity_type(app, klass, clock, client):
     assert "「概率论」已到 0 · 迟到 1 · 请假 0 · 缺勤 0 · 练习答对 0/4" in record
 
     rows, _ = export_rows(client, wx.send_text(t, "导出"))
-    header, by_no = rows[0], {row[0]: row for row in rows[1:]}
-    assert header[:3] == ["学号", "姓名", "认证"] and header[-5:] == ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
-    assert by_no["2024001"][3:5] == ["已到", "4/4"]
-    assert by_no["2024003"][3] == "迟到"
-    assert by_no["2024004"][3] == "请假（老师改签）"  # manual marks are visible in the export
-    assert by_no["2024005"][3] == "已到（老师改签）"
-    assert by_no["2024006"][3] == "缺勤" and by_no["2024006"][-1] == "0/4"
+    header, by_no = rows[0], {row[1]: row for row in rows[1:]}
+    assert header[:4] == ["学生", "学号", "姓名", "认证"] and header[-5:] == ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
+    assert by_no["2024001"][4:6] == ["已到", "4/4"]
+    assert by_no["2024003"][4] == "迟到"
+    assert by_no["2024004"][4] == "请假（老师改签）"  # manual marks are visible in the export
+    assert by_no["2024005"][4] == "已到（老师改签）"
+    assert by_no["2024006"][4] == "缺勤" and by_no["2024006"][-1] == "0/4"
 
 
 def test_correctness_never_leaks_before_close(say, klass, clock):
@@ -156,8 +156,8 @@ def test_a_late_joiner_is_not_counted_absent(say, klass, clock, client):
     assert "应到 6：" in report and "未实名" not in report
     say("o_t", "下课")
     rows, _ = export_rows(client, say("o_t", "导出"))
-    newcomer = [row for row in rows[1:] if row[0] == ""][0]
-    assert newcomer[3] == "—"  # not counted, not absent
+    newcomer = [row for row in rows[1:] if row[1] == ""][0]
+    assert newcomer[0].startswith("未实名(") and newcomer[4] == "—"  # labelled; not counted, not absent
 
 
 def test_export_link_expired_or_tampered_is_refused(say, klass, clock, client):
@@ -205,11 +205,11 @@ def test_export_cells_never_start_a_spreadsheet_formula(say, klass, client, teac
     rows, _ = export_rows(client, say("o_t", "导出"))
     cells = [cell for row in rows for cell in row]
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
-    names = {row[1] for row in rows[1:]}
+    names = {row[2] for row in rows[1:]}  # column 0 is the 学生 label, 1 the number
     # Lists show a name on one line, so the tab and CR fold away (and "\r=1" is then "=1").
     assert {"'" + hostile["o_s1"], "'@SUM(A1:A9)", "'+1+2", "cmd", "'=1"} <= names
     assert [spreadsheet_safe(v) for v in ("\tx", "\r=1", "-2", "2024001", 3)] == ["'\tx", "'\r=1", "'-2", "2024001", "3"]
-    assert ["'-1-1", "李雷"] == [row[:2] for row in rows if row[1] == "李雷"][0]
+    assert ["李雷", "'-1-1", "李雷"] == [row[:3] for row in rows if row[2] == "李雷"][0]
 
 
 @pytest.fixture

@@ -152,11 +152,12 @@ def lesson(app, say):
 
 def test_menu_clicks_and_scanner_buttons_reach_the_grammar(app, lesson):
     wechat = simulator_for(app)
-    # A student taps 课堂 → 扫码加入 and scans the class QR: the join page link.
-    reply = wechat.send_scan("o_s1", f"https://ketang.example.edu/join/{lesson}", key="scan_join")
+    # A student taps 课堂 → 扫码加入 and scans the class QR: the signed join page link.
+    signed = app.extensions["ketang"].links.sign("join", lesson)
+    reply = wechat.send_scan("o_s1", f"https://ketang.example.edu/join/{lesson}?k={signed}", key="scan_join")
     assert "高等数学" in reply and Membership.select().join(User).where(User.openid == "o_s1").exists()
     assert "高等数学" in wechat.send_event("o_s1", "CLICK", "我的课堂")  # a click key is command text
-    # The same scan over http (a link typed without https) and the official QR URL also join.
+    # An unsigned link counts as typing 加入 <code> (over http too), and the official QR URL also joins.
     assert "高等数学" in wechat.send_scan("o_s2", f"http://ketang.example.edu/join/{lesson}?from=poster")
     classroom = Classroom.get(Classroom.code == lesson)
     ClassQr.create(classroom=classroom, ticket="T1", url="http://weixin.qq.com/q/abc", created_at=app.extensions["ketang"].clock(),
@@ -174,4 +175,17 @@ def test_a_scanned_text_is_a_typed_command_and_strangers_get_a_clear_answer(app,
     assert "不是课堂的二维码" in wechat.send_scan("o_s1", "https://evil.example.com/join/123456")
     assert "不是课堂的二维码" in wechat.send_scan("o_s1", f"https://ketang.example.edu.evil.com/join/{lesson}")
     assert "没有扫到内容" in wechat.send_scan("o_s1", "")
-    assert "没看懂" in wechat.send_scan("o_s1", "hello there")
+    assert "did not understand" in wechat.send_scan("o_s1", "hello there")
+
+
+def test_a_crafted_join_link_counts_as_a_guess(app, lesson):
+    from models import FailedAttempt
+
+    wechat = simulator_for(app)
+    wrong = "000000" if lesson != "000000" else "000001"
+    signed_other = app.extensions["ketang"].links.sign("join", lesson)
+    wechat.send_scan("o_s1", f"https://ketang.example.edu/join/{wrong}")
+    assert FailedAttempt.select().count() == 1  # like typing 加入 000000
+    wechat.send_scan("o_s1", f"https://ketang.example.edu/join/{wrong}?k={signed_other}")  # another code's signature
+    assert FailedAttempt.select().count() == 2
+    assert not Membership.select().join(User).where(User.openid == "o_s1").exists()

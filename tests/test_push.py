@@ -70,7 +70,7 @@ def world_factory(tmp_path, clock, mock):
 
 def test_an_announcement_reaches_every_student_once_by_customer_service(world_factory, mock):
     w = world_factory()
-    assert "将推送给 6 名学生" in w.say("o_teacher", "发布公告 下周一停课")
+    assert "现在推送给 6 名学生" in w.say("o_teacher", "发布公告 下周一停课")
     assert w.drain() == 6
     assert mock.received("text") == {openid: 1 for openid in STUDENTS}
     assert all("下周一停课" in m["content"] for m in mock.sent)
@@ -312,11 +312,11 @@ def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
 
     w = world_factory()
     kt = w.app.extensions["ketang"]
-    assert qr_content(kt, w.code) == f"https://ketang.example.edu/join/{w.code}"
+    assert qr_content(kt, w.code) == f"https://ketang.example.edu/join/{w.code}?k={kt.links.sign('join', w.code)}"
     QrRenewer(w.api)(clock())
     assert qr_content(kt, w.code) == ClassQr.get().url
     clock.advance(days=31)
-    assert qr_content(kt, w.code).endswith(f"/join/{w.code}")  # expired and not renewed: our page again
+    assert qr_content(kt, w.code).endswith(f"/join/{w.code}?k={kt.links.sign('join', w.code)}")  # expired and not renewed: our page again
 
 
 def test_the_per_minute_limit_waits_a_minute(world_factory, mock, clock):

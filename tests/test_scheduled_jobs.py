@@ -46,9 +46,9 @@ def test_a_teacher_lists_and_cancels_scheduled_announcements(say, teacher, clock
     say(openid, "定时公告 2026-09-07 09:30 带计算器")
     listing = say(openid, "定时列表")
     assert "待发布的定时公告 · 2 条" in listing
-    assert listing.index("1. 09-07 09:30 带计算器") < listing.index("2. 09-07 15:00 下午停课")  # soonest first
+    assert listing.index("1. 2026-09-07 09:30 带计算器") < listing.index("2. 2026-09-07 15:00 下午停课")  # soonest first
     assert "没有第 3 条定时公告（共 2 条）" in say(openid, "取消定时 3")
-    assert "已取消「高等数学」的定时公告：09-07 15:00 下午停课" in say(openid, "取消定时 2")
+    assert "已取消「高等数学」的定时公告：2026-09-07 15:00 下午停课" in say(openid, "取消定时 2")
     assert "「取消定时」只有教师可以使用" in say("o_a", "取消定时 1")
     clock.advance(hours=8)
     assert publish_due_announcements(clock()) == 1  # only the one left

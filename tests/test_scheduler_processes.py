@@ -90,7 +90,7 @@ def test_a_scheduler_killed_mid_drain_loses_nothing_and_repeats_only_what_was_in
     with MockWechat(latency_ms=20) as mock:
         config = write_config(tmp_path, mock.url, lease=2)  # the restarted process takes over after 2 s
         say, students = seed(config, 300)
-        assert "将推送给 300 名学生" in say("o_teacher", "发布公告 期中考试改到周五")
+        assert "现在推送给 300 名学生" in say("o_teacher", "发布公告 期中考试改到周五")
         first = start(config, tmp_path / "first.log")
         try:
             wait_until(lambda: len(mock.sent) >= 60, 20, "the first scheduler to start sending")
