@@ -164,7 +164,9 @@ def _handler(mock: MockWechat):
             try:
                 body = json.loads(raw.decode("utf-8")) if raw else {}
             except ValueError:
-                body = None  # e.g. cut short by a killed client: WeChat refuses it, so does the mock
+                body = None
+            if len(raw) < length:
+                body = None  # cut short by a killed client: WeChat refuses it, so does the mock
             if url.path == "/mock/stats":
                 status, data = 200, mock.stats()
             elif not isinstance(body, dict):

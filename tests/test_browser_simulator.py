@@ -120,7 +120,11 @@ def test_a_short_lesson_in_the_simulator(page, server):
     say(page, teacher, "练习 B 3 1+1=? A.1 B.2 C.3")
     expect(last_reply(page, teacher)).to_contain_text("单选题已发布")
     # The scheduler pushes the quiz to the student's phone through the simulated WeChat API.
-    expect(phone(page, student).locator(".bubble.push").last).to_contain_text("发布了练习", timeout=45_000)
+    try:
+        expect(phone(page, student).locator(".bubble.push").last).to_contain_text("发布了练习", timeout=45_000)
+    except AssertionError as error:
+        logs = {name: (server.directory / name).read_text(errors="replace")[-3000:] for name in ("scheduler.log", "gunicorn.log")}
+        raise AssertionError(f"{error}\n--- logs ---\n{logs}") from None
     say(page, student, "答 B")
     expect(last_reply(page, student)).to_contain_text("已提交答案 B")
     tap(page, teacher, "互动", "结果")
