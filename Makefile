@@ -41,7 +41,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 readme: install
-	$(BIN)/python -m bot.commands
+	$(BIN)/python -m handlers.commands
 
 lint: install
 	$(BIN)/ruff check .

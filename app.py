@@ -9,32 +9,36 @@ from pathlib import Path
 from flask import Flask
 from wechatpy.crypto import WeChatCrypto
 
-from bot import cli, database, exports, health, menu, qr, scheduler, simulator, webhook
-from bot.clock import epoch, utc_now
+from bot import catalogue, cli, database, health, scheduler, webhook
+from bot.clock import Clock, epoch, utc_now
 from bot.config import Settings, load_settings, settings_from_dict
 from bot.dispatch import Dispatcher
 from bot.links import Links
+from bot.plugin import Plugin
 from bot.sms import SmsSender
+from handlers.plugin import CLASSROOM
 
 log = logging.getLogger("ketang")
 
 
 @dataclass
 class Ketang:
-    """What the webhook and the CLI share: settings, clock, crypto, links and the dispatcher."""
+    """What the webhook, the CLI and the scheduler share: settings, clock, crypto, links, dispatcher, plugin."""
 
     settings: Settings
-    clock: object
+    clock: Clock
     crypto: WeChatCrypto | None
     links: Links
     dispatcher: Dispatcher
+    plugin: Plugin
 
     def epoch(self) -> int:
         return epoch(self.clock())
 
 
-def create_app(config: Settings | dict | str | Path | None = None, clock=None) -> Flask:
-    """Build the app from *config* (Settings, a TOML mapping, a path, or None for config.toml)."""
+def create_app(config: Settings | dict | str | Path | None = None, clock: Clock | None = None,
+               plugin: Plugin = CLASSROOM) -> Flask:
+    """Build the app from *config* (Settings, a TOML mapping, a path, or None for config.toml) running *plugin*."""
     if isinstance(config, Settings):
         settings = config
     elif isinstance(config, dict):
@@ -51,17 +55,16 @@ def create_app(config: Settings | dict | str | Path | None = None, clock=None) -
                     "%d s. Set encoding_aes_key and choose 安全模式 in the admin page.", wechat.max_clock_skew_seconds)
     crypto = WeChatCrypto(wechat.token, wechat.encoding_aes_key, wechat.app_id) if wechat.safe_mode else None
     links = Links(settings.link_secret, settings.server.public_url)
-    dispatcher = Dispatcher(settings, links, clock, SmsSender(settings.sms))
-    app.extensions["ketang"] = Ketang(settings, clock, crypto, links, dispatcher)
+    catalogue.register(plugin.replies, plugin.commands)
+    dispatcher = Dispatcher(settings, links, clock, SmsSender(settings.sms), plugin)
+    app.extensions["ketang"] = Ketang(settings, clock, crypto, links, dispatcher, plugin)
 
     database.init_app(app)
     app.register_blueprint(webhook.bp)
-    app.register_blueprint(qr.bp)
-    app.register_blueprint(exports.bp)
     app.register_blueprint(health.bp)
-    cli.init_app(app)
-    menu.init_app(app)  # menu: `flask --app app menu`
-    simulator.init_app(app)  # simulator: /simulator, local only
+    for blueprint in plugin.blueprints:
+        app.register_blueprint(blueprint)
+    cli.init_app(app, plugin.cli)
     scheduler.init_app(app)
 
     return app

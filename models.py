@@ -13,6 +13,7 @@ from peewee import (
     TextField,
 )
 
+from bot.catalogue import t
 from bot.text import inline
 
 db = DatabaseProxy()
@@ -68,7 +69,7 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.shown_name or f"未实名({self.openid[-4:]})"
+        return self.shown_name or t("unnamed", "zh", tail=self.openid[-4:])
 
 
 class Classroom(BaseModel):
@@ -258,7 +259,7 @@ class SmsLog(BaseModel):
 
 
 
-# Pushes and the scheduler process (bot/push.py, bot/wechat_api.py, handlers/schedule.py).
+# Pushes and the scheduler process (bot/push.py, bot/wechat_api.py, handlers/scheduled_announcements.py).
 UNREAD, READ = "unread", "read"  # kept for the student's next reply / shown with 公告
 DROPPED, SKIPPED, FAILED = "dropped", "skipped", "failed"  # unsubscribed / no channel / gave up
 ANNOUNCEMENT_KINDS = ("announcement",)  # kept unread when no channel reaches the student; others are skipped
@@ -293,6 +294,8 @@ class ClassQr(BaseModel):
     created_at = DateTimeField()
 
 
+# The machinery's tables (bot/ may use these and no other); every other table is the classroom's.
+MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 # Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
 OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
 

@@ -2,7 +2,7 @@
 
     python -m bench.fanout [--n 10000] [--latency-ms 20]      (also part of `make bench`)
 
-The mock API (tests/mock_wechat.py) answers every call after *latency_ms*. N students who wrote within
+The mock API (harness/mock_wechat.py) answers every call after *latency_ms*. N students who wrote within
 the last hour (so the customer-service channel is open) each get one pending announcement, written
 straight into the database; then `flask --app app scheduler` is started with the shipped defaults for
 `[scheduler] push_threads` and `push_per_second`, and the clock runs from its first delivery to its
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
-from tests.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
-from tests.mock_wechat import MockWechat
+from harness.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
+from harness.mock_wechat import MockWechat
 
 DEADLINE = 600  # seconds: give up (and say so) rather than wait forever
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from app import create_app
-from tests.live import INVITE, close_pool, reset_database, write_config
+from harness.live import INVITE, close_pool, reset_database, write_config
 
 
 def main(n: int = 2000) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import fanout, loadgen, semester
-from tests.live import INVITE, LiveServer, connected
+from harness.live import INVITE, LiveServer, connected
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
 

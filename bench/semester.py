@@ -15,8 +15,8 @@ def seed(config, code: str, students: int, lessons: int = 40, quizzes: int = 3, 
     quizzes each; return the students' openids. Roughly 85% come on time, 5% late, 10% are absent;
     90% answer each quiz, a quarter of them rightly."""
     from bot.clock import utc_now
+    from harness.live import connected
     from models import CHECKIN, CLOSED, LATE, PRESENT, QUIZ, SINGLE, Activity, Classroom, Lesson, Membership, Response, User, db
-    from tests.live import connected
 
     rng = random.Random(f"{code}:{students}:{lessons}")
     graded = "right" in Response._meta.fields  # older versions graded on reading, not on answering

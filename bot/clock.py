@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+
+Clock = Callable[[], datetime]  # returns naive UTC: utc_now, or a FrozenClock in tests
 
 
 def utc_now() -> datetime:

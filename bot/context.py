@@ -1,4 +1,4 @@
-"""What a handler gets: the user, the time, the language, settings, and the outbox."""
+"""What a handler gets: the user, the time, the language, settings, and the dialog it is in."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from bot.catalogue import t
 from bot.config import Settings
-from bot.replies import t
-from models import Dialog, Outbox, User
+from bot.grammar import Command
+from bot.links import Links
+from bot.sms import SmsSender
+from models import Dialog, User
 
 
 class UserError(Exception):
@@ -26,9 +29,9 @@ class Context:
     now: datetime  # naive UTC
     lang: str
     settings: Settings
-    commands: tuple = ()
-    links: object = None  # bot.links.Links
-    sms: object = None  # bot.sms.SmsSender
+    commands: tuple[Command, ...] = ()
+    links: Links | None = None
+    sms: SmsSender | None = None
     # Callables run once the transaction is committed (slow calls such as the SMS gateway hold no lock);
     # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
     after_commit: list = field(default_factory=list)
@@ -67,23 +70,3 @@ class Context:
 
     def end_dialog(self) -> None:
         Dialog.delete().where(Dialog.user == self.user).execute()
-
-
-def enqueue(user, kind: str, text: str, key: str, now: datetime) -> bool:
-    """Write one push to the outbox (inside the caller's transaction); False if *key* was queued before."""
-    return enqueue_many([(user, kind, text, key)], now) == 1
-
-
-def enqueue_many(pushes, now: datetime) -> int:
-    """Write (user, kind, text, key) pushes to the outbox in a few statements; return how many were new.
-
-    A class's announcement is one row per student, written while the SQLite write lock is held: batches
-    keep a 500-student class from stalling everyone's check-ins. Keys queued before are skipped.
-    """
-    rows = [{"key": key, "user": user, "kind": kind, "text": text, "next_try_at": now, "created_at": now}
-            for user, kind, text, key in pushes]
-    return sum(Outbox.insert_many(rows[i:i + PUSH_BATCH]).on_conflict_ignore().as_rowcount().execute()
-               for i in range(0, len(rows), PUSH_BATCH))
-
-
-PUSH_BATCH = 150  # rows per INSERT: 6 columns each stays under SQLite's oldest 999-variable limit

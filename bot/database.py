@@ -125,8 +125,9 @@ def _lock_fd() -> int | None:
     return _writer.fd
 
 
-def create_schema() -> None:
-    """Create every missing table, then add columns that newer versions of a table have."""
+def create_schema(upgrades: tuple = ()) -> None:
+    """Create every missing table, add columns that newer versions of a table have, then run *upgrades*
+    (a plugin's functions that bring rows an older version wrote up to date)."""
     with db.connection_context(), _no_statement_timeout():
         migrator = SchemaMigrator.from_database(db)
         tables = set(db.get_tables())
@@ -140,9 +141,8 @@ def create_schema() -> None:
         for index in OBSOLETE_INDEXES:
             db.execute_sql(f"DROP INDEX IF EXISTS {index}")
         db.create_tables(MODELS, safe=True)  # new tables, and every index (IF NOT EXISTS)
-        from bot.upgrades import upgrade_rows
-
-        upgrade_rows()
+        for upgrade in upgrades:
+            upgrade()
 
 
 @contextmanager
@@ -187,5 +187,5 @@ def init_app(app) -> None:
     @app.cli.command("init-db")
     def init_db_command():
         """Create or upgrade the schema (safe to run twice)."""
-        create_schema()
+        create_schema(app.extensions["ketang"].plugin.upgrades)
         click.echo(f"database ready: {len(MODELS)} tables")

@@ -10,21 +10,29 @@ from datetime import datetime
 from peewee import fn
 
 from bot import inbox
-from bot.commands import COMMANDS, FLOWS, GRAMMAR
+from bot.catalogue import t
+from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context, UserError
 from bot.database import reading, transaction
-from bot.grammar import Invalid, Parsed, Role, Unknown
+from bot.grammar import Grammar, Invalid, Parsed, Role, Unknown
+from bot.links import Links
+from bot.plugin import Flow, Plugin
 from bot.prepared import Prepared
-from bot.replies import t
+from bot.sms import SmsSender
 from bot.text import MAX_REPLY_BYTES, fit
-from handlers import events
 from models import UNREAD, Dialog, InboundMessage, Outbox, User, db
 
 log = logging.getLogger("ketang.dispatch")
 
-SCANNER_EVENTS = {"scancode_waitmsg", "scancode_push"}  # menu: the menu's scanner buttons
-SILENT_EVENTS = {"view", "location", "templatesendjobfinish", "masssendjobfinish", "view_miniprogram"}
+NOTHING = Plugin()  # the machinery alone: no commands, no flows
+
+SILENT_EVENTS = {"view", "location", "masssendjobfinish", "view_miniprogram"}  # no reply
+SUBSCRIBED = {"subscribe": True, "subscribe_scan": True, "unsubscribe": False}  # what follow events set
+SCENE_EVENTS = {"scan", "subscribe_scan"}  # their EventKey is a QR scene (wechatpy drops "qrscene_")
+SCANNER_EVENTS = {"scancode_waitmsg", "scancode_push"}  # menu: the menu's scanner buttons (what they read: scan_result)
+MAX_SCANNED = 512
+KINDS = {"image", "voice", "video", "shortvideo", "location", "link"}  # messages that are not text, named
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,32 @@ class Inbound:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, links, clock, sms=None):
+    """Routes a message to the plugin's commands, dialog flows, events and QR scenes."""
+
+    def __init__(self, settings: Settings, links: Links, clock: Clock, sms: SmsSender | None = None,
+                 plugin: Plugin = NOTHING):
         self.settings = settings
         self.links = links
         self.clock = clock
         self.sms = sms
+        self.commands = plugin.commands
+        self.grammar = Grammar(plugin.commands)
+        self.flows = plugin.flows
+        self.scenes = sorted(plugin.scenes.items(), key=lambda item: -len(item[0]))  # longest prefix first
+        # The event table: the machinery's own handlers f(ctx, inbound); the plugin's f(ctx, event_key) beside.
+        self.events = {
+            "click": lambda ctx, inbound: self.run_text(ctx, inbound.event_key),  # menu keys are command texts
+            "templatesendjobfinish": lambda ctx, inbound: inbox.template_finished(ctx.user, inbound.msg_id,
+                                                                                  inbound.status, ctx.now),
+            **{event: lambda ctx, inbound: "" for event in SILENT_EVENTS | {"unsubscribe"}},  # no reply reaches them
+            **{event: lambda ctx, inbound: self.scene(ctx, inbound.event_key) for event in SCENE_EVENTS},
+            # menu: what a scanner read goes where a scan goes, or runs as typed text (the plugin's reader decides)
+            **{event: lambda ctx, inbound: self.scanned(ctx, inbound.scan_result) for event in SCANNER_EVENTS},
+        }
+        clash = (set(self.events) - SCENE_EVENTS) & set(plugin.events)
+        if clash:
+            raise ValueError(f"the machinery answers events {sorted(clash)} itself")
+        self.plugin_events = plugin.events
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -64,7 +93,7 @@ class Dispatcher:
                 if not claimed:
                     return InboundMessage.get(InboundMessage.key == inbound.key).reply
                 user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
-                read_only = only_reads(user, inbound)
+                read_only = only_reads(self.grammar, user, inbound)
                 if read_only:  # a retry while the reply is computed is told to try again, not given ""
                     SAVE_REPLY.rowcount(t("busy", "zh"), inbound.key)
                 else:
@@ -103,7 +132,7 @@ class Dispatcher:
 
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
-        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=COMMANDS, links=self.links,
+        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
                       sms=self.sms, after_commit=after_commit)
         reply = self.answer(ctx, inbound)
         # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
@@ -111,33 +140,49 @@ class Dispatcher:
         return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
 
     def answer(self, ctx: Context, inbound: Inbound) -> str:
+        """Text runs a command; another message kind is named kindly; an event goes through the event table.
+
+        A follow event also records whether pushes may reach the user. An event with a QR scene (scan, a
+        follow by scanning) gets the plugin's own handler for it first (a greeting), then the scene's.
+        """
         if inbound.kind == "text":
             return self.run_text(ctx, inbound.text)
         if inbound.kind != "event":
-            return events.other_message(ctx, inbound.kind)
-        if inbound.event == "subscribe":
-            return events.subscribe(ctx)
-        if inbound.event == "subscribe_scan":
-            return events.subscribe(ctx, inbound.event_key)
-        if inbound.event == "scan":
-            return events.scan(ctx, inbound.event_key)
-        if inbound.event == "unsubscribe":
-            return events.unsubscribe(ctx)
-        if inbound.event == "click":
-            return self.run_text(ctx, inbound.event_key)  # menu keys are command texts
-        if inbound.event in SCANNER_EVENTS:  # menu: a scanned QR goes where a scan or typed text goes
-            return events.scanned(ctx, inbound.scan_result, self.run_text)
-        if inbound.event == "templatesendjobfinish":
-            return inbox.template_finished(ctx.user, inbound.msg_id, inbound.status, ctx.now)
-        if inbound.event in SILENT_EVENTS:
-            return events.silent_event(ctx)
-        return events.other_message(ctx, "other")
+            return other_message(ctx, inbound.kind)
+        if inbound.event in SUBSCRIBED:
+            User.update(subscribed=SUBSCRIBED[inbound.event]).where(User.id == ctx.user.id).execute()
+        own, plugin = self.events.get(inbound.event), self.plugin_events.get(inbound.event)
+        if own is None and plugin is None:
+            return other_message(ctx, "other")
+        replies = [plugin(ctx, inbound.event_key) if plugin else "", own(ctx, inbound) if own else ""]
+        return "\n".join(r for r in replies if r)
+
+    def scanned(self, ctx: Context, text: str) -> str:  # menu:
+        """A scanner button read *text*: the plugin's "scanned" reader names a scene or a command for the QR
+        codes it draws; otherwise a link is not ours and other text is a typed command."""
+        text = text.strip()[:MAX_SCANNED]
+        if not text:
+            return ctx.t("scan_empty")
+        reader = self.plugin_events.get("scanned")
+        meaning = reader(ctx, text) if reader else None
+        if meaning and meaning[0] == "scene":
+            return self.scene(ctx, meaning[1])
+        if meaning:
+            return self.run_text(ctx, meaning[1])
+        return ctx.t("scan_not_ours") if "://" in text else self.run_text(ctx, text)
+
+    def scene(self, ctx: Context, scene: str) -> str:
+        """Answer a QR scene with the handler of its longest matching prefix (no handler: no reply)."""
+        for prefix, handler in self.scenes:
+            if scene.startswith(prefix):
+                return handler(ctx, scene[len(prefix):])
+        return ""
 
     def run_text(self, ctx: Context, text: str) -> str:
-        parsed = GRAMMAR.parse(text)
+        parsed = self.grammar.parse(text)
         dialog = DIALOG_OF.first(ctx.user) if ctx.user.in_dialog else None
         if dialog is not None:
-            flow = FLOWS.get(dialog.flow)
+            flow = self.flows.get(dialog.flow)
             belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
             if flow is None or dialog.expires_at < ctx.now:
                 dialog.delete_instance()
@@ -169,16 +214,22 @@ class Dispatcher:
 
 
     @staticmethod
-    def run_step(ctx: Context, flow, dialog: Dialog, text: str) -> str:
+    def run_step(ctx: Context, flow: Flow, dialog: Dialog, text: str) -> str:
+        """Answer a plain reply with the flow's step table entry for the user's step."""
         try:
             with db.atomic():
-                return flow.step(ctx, dialog.step, json.loads(dialog.data), text)
+                return flow.steps[dialog.step](ctx, json.loads(dialog.data), text)
         except UserError as error:
             return ctx.t(error.key, **error.params)
 
 
-def only_reads(user: User, inbound: Inbound) -> bool:
-    """Whether answering *inbound* only reads: a command marked `reads` in bot/commands.py, outside a dialog."""
+def other_message(ctx: Context, kind: str) -> str:
+    """Answer an image, voice, location, link or unknown event kindly."""
+    return ctx.t("only_text", kind=ctx.t(f"kind_{kind}") if kind in KINDS else ctx.t("kind_other"))
+
+
+def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
+    """Whether answering *inbound* only reads: a command marked `reads` in the plugin's table, outside a dialog."""
     if user.in_dialog:
         return False
     if inbound.kind == "text":
@@ -187,7 +238,7 @@ def only_reads(user: User, inbound: Inbound) -> bool:
         text = inbound.event_key
     else:
         return False
-    parsed = GRAMMAR.parse(text)
+    parsed = grammar.parse(text)
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 

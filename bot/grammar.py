@@ -100,7 +100,7 @@ class Invalid:
 class Unknown:
     text: str
     suggestions: tuple[Command, ...] = field(default_factory=tuple)
-    lang: str = "zh"
+    lang: str = "zh"  # all-ASCII text is answered in English
 
 
 class Grammar:

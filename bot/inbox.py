@@ -7,8 +7,8 @@ from datetime import datetime
 
 from peewee import fn
 
+from bot.catalogue import t
 from bot.prepared import Prepared
-from bot.replies import t
 from models import ANNOUNCEMENT_KINDS, PENDING, READ, SENT, UNREAD, Outbox, User
 
 log = logging.getLogger("ketang.inbox")

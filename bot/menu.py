@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 import click
 import requests
+from flask import current_app
+from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
 from bot.wechat_api import TokenError
@@ -212,30 +214,37 @@ class TagTeachers:
 
 # --- the command ------------------------------------------------------------------------------------
 
-def init_app(app) -> None:
-    @app.cli.command("menu")
-    @click.option("--show", is_flag=True, help="Print the menus the account has now.")
-    @click.option("--delete", is_flag=True, help="Delete every custom menu of the account (default and personalised).")
-    def menu_command(show: bool, delete: bool):
-        """Create the student menu and the teacher (personalised) menu through the WeChat API."""
-        from bot.wechat_api import WechatApi
+def tag_teachers_job(settings, api):
+    """The tag_teachers job (needs the WeChat API: an app_secret)."""
+    from bot.plugin import Job
 
-        kt = app.extensions["ketang"]
-        if not kt.settings.wechat.app_secret:
-            raise click.ClickException("wechat.app_secret is empty (or set WECHAT_APP_SECRET): the menu API needs it")
-        api = WechatApi(kt.settings.wechat, kt.clock)
-        try:
-            if show:
-                current = api.call(lambda: api.menu.get())
-                click.echo(json.dumps(current, ensure_ascii=False, indent=2) if current else "the account has no custom menu")
-            elif delete:
-                api.call(lambda: api.menu.delete())
-                click.echo("deleted every custom menu of the account (students and teachers see none now)")
-            else:
-                tag_id, menu_id = install(api)
-                teachers = User.select().where(User.role == TEACHER).count()
-                click.echo(f"created the student menu and the teacher menu (menuid {menu_id}, tag {TEACHER_TAG!r} id {tag_id}).")
-                click.echo(f"The scheduler puts the {teachers} teacher(s) in the tag within a minute; WeChat shows "
-                           "a changed menu when the chat is next opened (at most 5 minutes; re-follow to see it at once).")
-        except (WeChatClientException, requests.RequestException) as error:
-            raise click.ClickException(f"the WeChat API refused: {reason(error)}") from None
+    return Job("tag_teachers", TagTeachers(api), 30) if api else None
+
+
+@click.command("menu")
+@with_appcontext
+@click.option("--show", is_flag=True, help="Print the menus the account has now.")
+@click.option("--delete", is_flag=True, help="Delete every custom menu of the account (default and personalised).")
+def menu_command(show: bool, delete: bool):
+    """Create the student menu and the teacher (personalised) menu through the WeChat API."""
+    from bot.wechat_api import WechatApi
+
+    kt = current_app.extensions["ketang"]
+    if not kt.settings.wechat.app_secret:
+        raise click.ClickException("wechat.app_secret is empty (or set WECHAT_APP_SECRET): the menu API needs it")
+    api = WechatApi(kt.settings.wechat, kt.clock)
+    try:
+        if show:
+            current = api.call(lambda: api.menu.get())
+            click.echo(json.dumps(current, ensure_ascii=False, indent=2) if current else "the account has no custom menu")
+        elif delete:
+            api.call(lambda: api.menu.delete())
+            click.echo("deleted every custom menu of the account (students and teachers see none now)")
+        else:
+            tag_id, menu_id = install(api)
+            teachers = User.select().where(User.role == TEACHER).count()
+            click.echo(f"created the student menu and the teacher menu (menuid {menu_id}, tag {TEACHER_TAG!r} id {tag_id}).")
+            click.echo(f"The scheduler puts the {teachers} teacher(s) in the tag within a minute; WeChat shows "
+                       "a changed menu when the chat is next opened (at most 5 minutes; re-follow to see it at once).")
+    except (WeChatClientException, requests.RequestException) as error:
+        raise click.ClickException(f"the WeChat API refused: {reason(error)}") from None

@@ -23,12 +23,12 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.config import Settings
 from bot.database import is_sqlite, transaction
+from bot.outbox import channels, template_id
 from bot.wechat_api import TokenError
 from models import ANNOUNCEMENT_KINDS, DROPPED, FAILED, PENDING, SENT, SKIPPED, UNREAD, Outbox, User, WechatState, db
 
 log = logging.getLogger("ketang.push")
 
-WINDOW = timedelta(hours=48) - timedelta(minutes=5)  # customer-service window, with a safety margin
 OUT_OF_WINDOW = {45015, 45047}  # outside the 48 h window / over its message count: next channel
 UNFOLLOWED = 43004
 QUOTA = 45009  # daily quota spent: stop calling
@@ -131,8 +131,6 @@ def pause(now: datetime, reason: str) -> datetime:
 
 class Pusher:
     """The drain_outbox job: Pusher(settings, api)(now) delivers what is due."""
-
-    __name__ = "drain_outbox"
 
     def __init__(self, settings: Settings, api=None):
         self.settings = settings
@@ -238,20 +236,6 @@ class Pusher:
     def keep(self, row: Outbox) -> Outcome:
         """No channel reaches the student: an announcement waits for their next reply; the rest is stale by then."""
         return Outcome(UNREAD if row.kind in ANNOUNCEMENT_KINDS else SKIPPED)
-
-
-def template_id(kind: str, settings: Settings) -> str:
-    templates = settings.wechat.templates
-    return templates.announcement if kind in ANNOUNCEMENT_KINDS else templates.activity
-
-
-def channels(user: User, kind: str, now: datetime, settings: Settings) -> list[str]:
-    """How a push of *kind* can reach *user* now, best first ([] = it would wait unread or be skipped)."""
-    if not settings.wechat.app_secret or not user.subscribed:
-        return []
-    seen = user.last_seen_at
-    open_window = seen is not None and now - seen < WINDOW
-    return (["custom"] if open_window else []) + (["template"] if template_id(kind, settings) else [])
 
 
 def template_data(row: Outbox, now: datetime, settings: Settings) -> dict:

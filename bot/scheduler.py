@@ -4,59 +4,53 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from functools import partial
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs import JOBS
-from bot.menu import TagTeachers
-from bot.official_qr import QrRenewer
+from bot.plugin import Job, Plugin
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
-from handlers.attendance import close_roll_calls
-from handlers.schedule import publish_due_announcements
-from handlers.teacher import end_stale_lessons
 from models import db
 
 log = logging.getLogger("ketang.scheduler")
 
 
 def build_scheduler(app, kind=BlockingScheduler):
-    """Return a scheduler of *kind* with every job registered (not started)."""
+    """Return a scheduler of *kind* with every job of the job table registered (not started)."""
     kt = app.extensions["ketang"]
     scheduler = kind(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
     start = datetime.now(timezone.utc)  # run everything once at start-up, then on the interval
-    for job, seconds in JOBS + process_jobs(kt.settings, kt.clock):
-        scheduler.add_job(_runner(app, job, kt.clock), "interval", seconds=seconds, id=job.__name__,
-                          name=job.__name__, replace_existing=True, next_run_time=start)
+    for job in job_table(kt.settings, kt.clock, kt.plugin):
+        scheduler.add_job(_runner(app, job, kt.clock), "interval", seconds=job.seconds, id=job.name,
+                          name=job.name, replace_existing=True, next_run_time=start)
     return scheduler
 
 
-def process_jobs(settings, clock) -> tuple:
-    """The jobs that need settings or this process's WeChat API client (the one token owner)."""
+def job_table(settings, clock, plugin: Plugin) -> list[Job]:
+    """The machinery's jobs, outbox delivery, and the plugin's; a plugin's job factory gets this process's
+    settings and WeChat API client (the one token owner, None without an app_secret)."""
     api = WechatApi(settings.wechat, clock, pool=settings.scheduler.push_threads + 2) if settings.wechat.app_secret else None
-    end_lessons = partial(end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours)
-    end_lessons.__name__ = "end_stale_lessons"
-    jobs = ((publish_due_announcements, 5), (end_lessons, 60), (close_roll_calls, 10), (Pusher(settings, api), 2))
-    return jobs + (((QrRenewer(api), 60), (TagTeachers(api), 30)) if api else ())  # menu: TagTeachers
+    rows = JOBS + (Job("drain_outbox", Pusher(settings, api), 2),) + plugin.jobs
+    jobs = [row if isinstance(row, Job) else row(settings, api) for row in rows]
+    return [job for job in jobs if job is not None]
 
 
-def _runner(app, job, clock):
+def _runner(app, job: Job, clock):
     def run():
         with app.app_context():
             db.connect(reuse_if_open=True)
             try:
-                job(clock())
+                job.run(clock())
             except Exception:
-                log.exception("job %s failed; it runs again at its next interval", job.__name__)
+                log.exception("job %s failed; it runs again at its next interval", job.name)
             finally:
                 db.close()
 
-    run.__name__ = job.__name__
     return run
 
 

@@ -13,7 +13,7 @@ LINE_BREAK = re.compile(r"[^\S\n]*[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029][\s]*")
 LIST_MARKERS = str.maketrans({"【": "〔", "】": "〕"})  # lists mark entries with 【…】: user text may not
 
 
-def fold(text: str) -> str:
+def fold_width(text: str) -> str:
     """Fold width (NFKC), drop control characters and collapse whitespace (case is kept)."""
     return fold_with_map(text)[0]
 
@@ -45,7 +45,7 @@ def clean(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Fold *text* and drop trailing 。！？!?~ (case is kept; matching casefolds)."""
-    text = fold(text)
+    text = fold_width(text)
     stripped = text.rstrip(TRAILING).rstrip()
     return stripped or text  # "?" alone stays "?" (it is the help alias)
 

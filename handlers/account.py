@@ -13,7 +13,7 @@ from bot.context import Context
 from bot.database import serialize, transaction
 from bot.hashing import check_secret, hash_secret
 from bot.text import normalize
-from handlers import scope
+from handlers import limits
 from models import NOT_GIVEN, SHOWN_NAME, UNVERIFIED, VERIFIED, Classroom, Dialog, RosterEntry, School, SmsLog, User, db
 
 DIALOG_TTL = timedelta(minutes=10)
@@ -21,7 +21,7 @@ JOIN_DIALOG_TTL = timedelta(minutes=30)
 AUTH_TRIES_PER_HOUR = 5
 CODE_TRIES = 5
 SMS_PER_DAY = 5  # per account, and again per phone number
-STUDENT_NO = re.compile(r"[A-Za-z0-9-]{1,32}")  # what the chat grammar accepts (bot/commands.py)
+STUDENT_NO = re.compile(r"[A-Za-z0-9-]{1,32}")  # what the chat grammar accepts (handlers/commands.py)
 NAME_MAX = SHOWN_NAME  # 40 characters; the name columns hold 64
 NAME_MARKS = set(" ·・.-'’")
 NO_CODE = {"暂无认证码", "暂无", "无", "没有", "none", "no code", "nocode", "-"}
@@ -70,8 +70,6 @@ def roster_entry(school_id: int, number: str) -> RosterEntry | None:
 def verify(ctx: Context, school: str | None = None, student_no: str | None = None, name: str | None = None,
            auth: str | None = None) -> str:
     """Verify against the school roster; `认证` alone starts the guided dialog."""
-    if ctx.user.is_teacher:
-        return ctx.t("teacher_no_verify")
     if not (school or student_no or name):
         ctx.start_dialog("verify", "school", DIALOG_TTL)
         return ctx.t("ask_school", schools=school_list())
@@ -105,7 +103,7 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
         if user.school_id == school.id and user.student_no == number:
             return ctx.t("already_verified", school=school.name, student_no=number)
         return ctx.t("verified_as_other", student_no=user.student_no)
-    if scope.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
+    if limits.failures(ctx, "auth", timedelta(hours=1)) >= AUTH_TRIES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
     entry = roster_entry(school.id, number)
     if entry is None or not same_name(name, entry.name):
@@ -130,8 +128,8 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
 
 def _refused(ctx: Context, key: str, **params) -> str:
     """Count a failed verification and say *key* with the tries left (or that none are left)."""
-    scope.record_failure(ctx, "auth")
-    left = AUTH_TRIES_PER_HOUR - scope.failures(ctx, "auth", timedelta(hours=1))
+    limits.record_failure(ctx, "auth")
+    left = AUTH_TRIES_PER_HOUR - limits.failures(ctx, "auth", timedelta(hours=1))
     return ctx.t(key, left=left, **params) if left > 0 else ctx.t("too_many_tries", minutes=60)
 
 
@@ -140,28 +138,40 @@ def _claim(user: User, school: School, student_no: str, name: str, state: str) -
     user.school, user.student_no, user.name, user.verify_state = school, student_no, name, state
 
 
-def verify_step(ctx: Context, step: str, data: dict, text: str) -> str:
-    """One answer in the guided `认证` dialog: school → student number → name → auth code."""
-    raw, text = text, normalize(text)
-    if step == "school":
-        if School.get_or_none(School.name == text) is None:
-            return ctx.t("unknown_school", school=text, schools=school_list())
-        ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
-        return ctx.t("ask_student_no")
-    if step == "student_no":
-        number = student_no_of(text)
-        if number is None:
-            return ctx.t("bad_student_no")
-        ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=number)
-        return ctx.t("ask_name")
-    if step == "name":
-        name = name_of(raw)
-        if name is None:
-            return ctx.t("bad_name", max=NAME_MAX)
-        ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=name)
-        return ctx.t("ask_auth_code")
+def verify_school(ctx: Context, data: dict, text: str) -> str:
+    """The guided `认证` dialog, step 1 of 4: the school."""
+    text = normalize(text)
+    if School.get_or_none(School.name == text) is None:
+        return ctx.t("unknown_school", school=text, schools=school_list())
+    ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
+    return ctx.t("ask_student_no")
+
+
+def verify_student_no(ctx: Context, data: dict, text: str) -> str:
+    """Step 2 of 4: the student number."""
+    number = student_no_of(normalize(text))
+    if number is None:
+        return ctx.t("bad_student_no")
+    ctx.start_dialog("verify", "name", DIALOG_TTL, **data, student_no=number)
+    return ctx.t("ask_name")
+
+
+def verify_name(ctx: Context, data: dict, text: str) -> str:
+    """Step 3 of 4: the name (as typed)."""
+    name = name_of(text)
+    if name is None:
+        return ctx.t("bad_name", max=NAME_MAX)
+    ctx.start_dialog("verify", "code", DIALOG_TTL, **data, name=name)
+    return ctx.t("ask_auth_code")
+
+
+def verify_code(ctx: Context, data: dict, text: str) -> str:
+    """Step 4 of 4: the roster's auth code, which decides."""
     ctx.end_dialog()
-    return check_identity(ctx, data["school"], data["student_no"], data["name"], text)
+    return check_identity(ctx, data["school"], data["student_no"], data["name"], normalize(text))
+
+
+VERIFY_STEPS = {"school": verify_school, "student_no": verify_student_no, "name": verify_name, "code": verify_code}
 
 
 # --- the identity question when joining a school's class ----------------------------------------
@@ -176,14 +186,17 @@ def ask_identity_on_join(ctx: Context, classroom: Classroom) -> str:
     return ctx.t("join_ask_student_no", school=classroom.school.name)
 
 
-def join_identity_step(ctx: Context, step: str, data: dict, text: str) -> str:
-    """Record the number and name given after joining (未认证 until verified with a code)."""
-    if step == "student_no":
-        number = student_no_of(text)
-        if number is None:
-            return ctx.t("bad_student_no")
-        ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=number)
-        return ctx.t("ask_name")
+def join_student_no(ctx: Context, data: dict, text: str) -> str:
+    """The identity question after joining, step 1 of 2: the student number."""
+    number = student_no_of(text)
+    if number is None:
+        return ctx.t("bad_student_no")
+    ctx.start_dialog("join_identity", "name", JOIN_DIALOG_TTL, **data, student_no=number)
+    return ctx.t("ask_name")
+
+
+def join_name(ctx: Context, data: dict, text: str) -> str:
+    """Step 2 of 2: the name; record number and name (未认证 until verified with a code)."""
     name = name_of(text)
     if name is None:
         return ctx.t("bad_name", max=NAME_MAX)  # still in the dialog: the next message is the name again
@@ -191,6 +204,9 @@ def join_identity_step(ctx: Context, step: str, data: dict, text: str) -> str:
     school = School.get_by_id(data["school_id"])
     _claim(ctx.user, school, data["student_no"], name, UNVERIFIED)
     return ctx.t("join_recorded", school=school.name, student_no=data["student_no"], name=name)
+
+
+JOIN_IDENTITY_STEPS = {"student_no": join_student_no, "name": join_name}
 
 
 # --- phone ---------------------------------------------------------------------------------------
@@ -260,12 +276,15 @@ def phone_code(ctx: Context, code: str) -> str:
     return ctx.t("phone_bound", phone=mask_phone(data["phone"]))
 
 
-def phone_code_step(ctx: Context, step: str, data: dict, text: str) -> str:
+def phone_code_step(ctx: Context, data: dict, text: str) -> str:
     """A bare reply inside the bind-phone dialog: it must be the 6-digit code."""
     digits = normalize(text)
     if not re.fullmatch(r"\d{6}", digits):
         return ctx.t("code_expected")
     return phone_code(ctx, digits)
+
+
+PHONE_STEPS = {"code": phone_code_step}
 
 
 def unbind_phone(ctx: Context) -> str:

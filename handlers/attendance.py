@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
-from bot import push
-from bot.context import Context, UserError, enqueue, enqueue_many
-from bot.database import transaction
+from bot.catalogue import t
+from bot.context import Context, UserError
+from bot.jobs import claim_each
+from bot.outbox import channels, enqueue, enqueue_many
 from bot.prepared import Prepared
-from bot.replies import t
 from bot.text import fit_lines
 from handlers import scope
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
@@ -133,7 +133,7 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     users = [User.get_by_id(uid) for uid in picked]
     reply = ctx.t("roll_called", names="、".join(u.display_name for u in users), at=ctx.hhmm(deadline),
                   left=len(pool) - len(picked))
-    unreachable = [u.display_name for u in users if not push.channels(u, "roll_call", ctx.now, ctx.settings)]
+    unreachable = [u.display_name for u in users if not channels(u, "roll_call", ctx.now, ctx.settings)]
     if unreachable:  # say so now rather than count them as not answering
         key = "roll_call_unreachable" if ctx.settings.wechat.app_secret else "roll_call_no_pushes"
         reply += "\n" + ctx.t(key, names="、".join(unreachable))
@@ -177,20 +177,25 @@ def here(ctx: Context) -> str:
 def close_roll_calls(now: datetime) -> int:
     """Close roll-call windows whose deadline passed and push the teacher who answered; return how many calls."""
     due = RollCall.select(RollCall.lesson, RollCall.deadline).where((RollCall.closed_at.is_null()) & (RollCall.deadline < now))
-    closed = 0
-    for lesson_id, deadline in sorted({(call.lesson_id, call.deadline) for call in due}):
-        with transaction():
-            batch = (RollCall.lesson == lesson_id) & (RollCall.deadline == deadline)
-            claimed = RollCall.update(closed_at=now).where(batch & RollCall.closed_at.is_null()).execute()
-            if not claimed:  # another scheduler got there first
-                continue
-            calls = list(RollCall.select().where(batch).order_by(RollCall.picked_at, RollCall.id))
-            lesson = Lesson.get_by_id(lesson_id)
-            missed = [call.user.display_name for call in calls if call.answered_at is None]
-            text = t("push_roll_call_result", "zh", name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
-                     missed=t("rc_missed_names", "zh", names="、".join(missed)) if missed else "")
-            # The key is the batch: a second scheduler, or a rerun after a crash, cannot push it twice.
-            enqueue(lesson.classroom.owner_id, "roll_call_result", text,
-                    f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result", now)
-            closed += claimed
-    return closed
+    batches = sorted({(call.lesson_id, call.deadline) for call in due})  # one per 点名: a lesson and a deadline
+    return claim_each(
+        batches,
+        lambda batch: RollCall.update(closed_at=now).where(_roll_call(*batch) & RollCall.closed_at.is_null()).execute(),
+        lambda batch: _report_roll_call(*batch, now),
+    )
+
+
+def _roll_call(lesson_id: int, deadline: datetime):
+    return (RollCall.lesson == lesson_id) & (RollCall.deadline == deadline)
+
+
+def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None:
+    """Push the teacher who answered the roll call of *lesson_id* that closed at *deadline*."""
+    calls = list(RollCall.select().where(_roll_call(lesson_id, deadline)).order_by(RollCall.picked_at, RollCall.id))
+    lesson = Lesson.get_by_id(lesson_id)
+    missed = [call.user.display_name for call in calls if call.answered_at is None]
+    text = t("push_roll_call_result", "zh", name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
+             missed=t("rc_missed_names", "zh", names="、".join(missed)) if missed else "")
+    # The key is the batch: a second scheduler, or a rerun after a crash, cannot push it twice.
+    enqueue(lesson.classroom.owner_id, "roll_call_result", text,
+            f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result", now)

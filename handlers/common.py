@@ -10,7 +10,8 @@ from bot.context import Context
 from bot.grammar import Role
 from bot.text import normalize
 from handlers.account import mask_phone
-from handlers.scope import failures, leave_classes, my_classes, record_failure
+from handlers.limits import failures, record_failure
+from handlers.scope import leave_classes, my_classes
 from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, RosterEntry, User
 
 

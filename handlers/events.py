@@ -1,4 +1,9 @@
-"""WeChat events and non-text messages: follow, QR scans, unfollow, images and the rest."""
+"""WeChat events the classroom answers: a new follower is welcomed; a class QR scene joins the class;
+what the menu's scanner read is recognised when it is a QR code the classroom draws.
+
+Following, unfollowing and the other events are the machinery's (bot/dispatch.py); this module only says
+what the classroom adds to them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,23 @@ import re
 from urllib.parse import parse_qsl
 
 from bot.context import Context
-from handlers.student import join_by_scene
-from models import ClassQr, User
+from models import ClassQr
 
-# What the menu's scanner button (scancode_waitmsg) read, when it is a link under this server: one row per
-# kind of link QR Ketang draws, (path pattern, f(ctx, match, query) -> ("scene", s) | ("text", s) | None).
-# A scene goes where a scan of WeChat's own QR goes; text runs through the grammar like typed text.
-# The classroom screen's check-in link adds its row here.
+
+def subscribe(ctx: Context, event_key: str) -> str:
+    """A new follower: how students and teachers begin."""
+    return ctx.t("welcome")
+
+
+def subscribe_scan(ctx: Context, event_key: str) -> str:
+    """A new follower who came by scanning a class QR code: a short welcome (the scene joins them)."""
+    return ctx.t("welcome_short")
+
+
+# menu: what the scanner button (scancode_waitmsg) read, when it is a link under this server: one row per kind
+# of link QR the classroom draws, (path pattern, f(ctx, match, query) -> ("scene", s) | ("text", s)). A scene
+# goes where a scan of WeChat's own QR goes; text runs through the grammar like typed text. The classroom
+# screen's check-in link adds its row here.
 
 
 def _join_link(ctx: Context, found: re.Match, query: dict) -> tuple[str, str]:
@@ -27,24 +42,10 @@ def _join_link(ctx: Context, found: re.Match, query: dict) -> tuple[str, str]:
 SCANNED_LINKS: list[tuple[re.Pattern, object]] = [
     (re.compile(r"/join/(\d{6})"), _join_link),
 ]
-MAX_SCANNED = 512
-
-
-def subscribe(ctx: Context, scene: str = "") -> str:
-    """A new follower; with a class QR scene they join that class at once."""
-    User.update(subscribed=True).where(User.id == ctx.user.id).execute()
-    if scene:
-        return ctx.t("welcome_short") + "\n" + join_by_scene(ctx, scene)
-    return ctx.t("welcome")
-
-
-def scan(ctx: Context, scene: str) -> str:
-    """An existing follower scanned a class QR code."""
-    return join_by_scene(ctx, scene)
 
 
 def read_scanned(ctx: Context, text: str) -> tuple[str, str] | None:
-    """What a scanned Ketang QR means: ("scene", s) for one of our links or a class's official QR URL,
+    """What a scanned classroom QR means: ("scene", s) for one of our links or a class's official QR URL,
     ("text", s) for a link that stands for a command; None when it is not ours."""
     try:
         base = re.sub(r"^https?://", "", ctx.links.url(""), flags=re.IGNORECASE)
@@ -60,37 +61,3 @@ def read_scanned(ctx: Context, text: str) -> tuple[str, str] | None:
                 return meaning(ctx, found, query)
     official = ClassQr.get_or_none(ClassQr.url == text) if len(text) <= 255 else None
     return ("scene", f"join_{official.classroom.code}") if official else None
-
-
-def scanned(ctx: Context, text: str, run_text) -> str:
-    """The menu's scanner read *text*: a Ketang QR goes where a scan goes; other text is a typed command."""
-    text = text.strip()[:MAX_SCANNED]
-    if not text:
-        return ctx.t("scan_empty")
-    meaning = read_scanned(ctx, text)
-    if meaning and meaning[0] == "scene":
-        return scan(ctx, meaning[1])
-    if meaning:
-        return run_text(ctx, meaning[1])
-    if "://" in text:
-        return ctx.t("scan_not_ours")
-    return run_text(ctx, text)
-
-
-def unsubscribe(ctx: Context) -> str:
-    """The user unfollowed: stop pushing to them (no reply reaches them)."""
-    User.update(subscribed=False).where(User.id == ctx.user.id).execute()
-    return ""
-
-
-def other_message(ctx: Context, kind: str) -> str:
-    """Answer an image, voice, location, link or unknown event kindly."""
-    return ctx.t("only_text", kind=ctx.t(f"kind_{kind}") if f"kind_{kind}" in KINDS else ctx.t("kind_other"))
-
-
-def silent_event(ctx: Context) -> str:
-    """Events that need no reply (menu views, location reports, delivery reports)."""
-    return ""
-
-
-KINDS = {"kind_image", "kind_voice", "kind_video", "kind_shortvideo", "kind_location", "kind_link"}

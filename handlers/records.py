@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from peewee import JOIN, fn
 
-from bot.context import Context, enqueue_many
-from bot.replies import t
+from bot.catalogue import t
+from bot.context import Context
+from bot.outbox import enqueue_many
 from bot.text import fit_lines
 from handlers import scope
 from handlers.attendance import attendance_sheet, member_during
@@ -169,17 +170,19 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     quizzes, scores = quiz_counts(where, None), right_answers(where, None)
     students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
-    header = ["学生", "学号", "姓名", "认证"]  # 学生: the label the chat uses, so every row can be told apart
+    # 学生: the label the chat uses, so every row can be told apart
+    header = [t("csv_student", "zh"), t("csv_student_no", "zh"), t("csv_name", "zh"), t("csv_verified", "zh")]
     for number, lesson in enumerate(lessons, 1):
         day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
-        header += [f"第{number}次 {day} 签到", f"第{number}次 练习"]
-    header += ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
+        header += [t("csv_lesson_checkin", "zh", n=number, day=day), t("csv_lesson_quizzes", "zh", n=number)]
+    header += t("csv_totals", "zh").split("|")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([spreadsheet_safe(cell) for cell in header])
-    states = {VERIFIED: "已认证", UNVERIFIED: "未认证"}
+    states = {VERIFIED: t("csv_state_verified", "zh"), UNVERIFIED: t("csv_state_unverified", "zh")}
     for user in students:
-        row = [user.display_name, user.student_no or "", user.shown_name or "", states.get(user.verify_state, "未填写")]
+        row = [user.display_name, user.student_no or "", user.shown_name or "",
+               states.get(user.verify_state, t("csv_state_not_given", "zh"))]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
@@ -188,7 +191,7 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
             status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
             cell = t(f"status_{status}", "zh") if status else "—"
             if mark and mark[1]:
-                cell += "（老师改签）"
+                cell += t("csv_marked_by_teacher", "zh")
             if status:
                 counts[status] += 1
             n, score = quizzes.get(lesson.id, 0), scores.get((lesson.id, user.id), 0)

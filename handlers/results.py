@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.attendance import attendance, lesson_checkin, sheet_for
-from handlers.quiz import fold, is_right, shown_answer, shown_key
+from handlers.grading import comparable_answer, is_right, shown_answer, shown_key
 from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
@@ -53,7 +53,7 @@ def _chart(ctx: Context, activity: Activity) -> str:
         # Group by the graded form ("北 平" is "北平"), shown as its most frequent spelling.
         groups: dict[str, Counter] = {}
         for answer in answers:
-            groups.setdefault(fold(answer), Counter())[answer] += 1
+            groups.setdefault(comparable_answer(answer), Counter())[answer] += 1
         ranked = sorted(groups.values(), key=lambda spellings: -sum(spellings.values()))
         rows = [(spellings.most_common(1)[0][0], sum(spellings.values()), is_right(activity, spellings.most_common(1)[0][0]))
                 for spellings in ranked]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from peewee import fn
-
 from bot.context import Context, UserError
-from bot.database import serialize
 from bot.prepared import Prepared
 from bot.text import fit_lines, inline
-from models import OPEN, Activity, Classroom, FailedAttempt, Lesson, Membership, User
+from models import OPEN, Activity, Classroom, Lesson, Membership, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
 _OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
@@ -21,8 +16,6 @@ _OPEN_ACTIVITIES = Prepared(lambda lesson: Activity.select().where((Activity.les
 _OPEN_ACTIVITIES_OF = Prepared(lambda lesson, kind: Activity.select()
                                .where((Activity.lesson == lesson) & (Activity.status == OPEN) & (Activity.kind == kind))
                                .order_by(Activity.opened_at.desc(), Activity.id.desc()))
-_FAILURES = Prepared(lambda user, scope, since: FailedAttempt.select(fn.COUNT(FailedAttempt.id))
-                     .where((FailedAttempt.user == user) & (FailedAttempt.scope == scope) & (FailedAttempt.at > since)))
 
 
 def open_lesson(classroom: Classroom) -> Lesson | None:
@@ -119,20 +112,6 @@ def latest_activity(classroom: Classroom, kind: str) -> Activity | None:
         .order_by(Activity.opened_at.desc(), Activity.id.desc())
         .first()
     )
-
-
-def failures(ctx: Context, scope: str, window: timedelta) -> int:
-    """Count the user's wrong guesses in *scope* within *window*.
-
-    The count and the failure recorded after it are one step: concurrent guesses of the same user
-    (several workers) wait here for each other until the transaction ends, so none slips past a limit.
-    """
-    serialize(f"failures:{ctx.user.id}:{scope}")
-    return _FAILURES.scalar(ctx.user, scope, ctx.now - window)
-
-
-def record_failure(ctx: Context, scope: str) -> None:
-    FailedAttempt.create(user=ctx.user, scope=scope, at=ctx.now)
 
 
 def student_ids(classroom: Classroom) -> list[int]:

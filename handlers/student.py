@@ -8,7 +8,7 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, quiz, scope
+from handlers import account, grading, limits, scope
 from handlers.attendance import lesson_checkin
 from models import (
     DISCUSSION,
@@ -38,13 +38,11 @@ _CHECK_IN = Prepared(lambda activity, user, status, now: Response.insert(
 
 def join(ctx: Context, code: str) -> str:
     """Join the class whose 6-digit code is *code*."""
-    if ctx.user.is_teacher:
-        return ctx.t("teacher_cannot_join")
-    if scope.failures(ctx, "join", timedelta(hours=1)) >= JOIN_GUESSES_PER_HOUR:
+    if limits.failures(ctx, "join", timedelta(hours=1)) >= JOIN_GUESSES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
     classroom = Classroom.get_or_none(Classroom.code == code)
     if classroom is None:
-        scope.record_failure(ctx, "join")
+        limits.record_failure(ctx, "join")
         return ctx.t("class_not_found", code=code)
     return enroll(ctx, classroom)
 
@@ -153,13 +151,13 @@ def check_in(ctx: Context, passcode: str | None = None) -> str:
 def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> str:
     """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited."""
     tries = f"passcode:{activity.id}"
-    if scope.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
+    if limits.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
         return ctx.t("passcode_locked")
     if passcode is None:
         return ctx.t("passcode_needed")
     if passcode != activity.passcode:
-        scope.record_failure(ctx, tries)
-        left = PASSCODE_TRIES - scope.failures(ctx, tries, timedelta(days=1))
+        limits.record_failure(ctx, tries)
+        left = PASSCODE_TRIES - limits.failures(ctx, tries, timedelta(days=1))
         return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
     return ""
 
@@ -177,19 +175,19 @@ def answer(ctx: Context, text: str) -> str:
     mine = Response.get_or_none((Response.activity == question) & (Response.user == ctx.user))
     if not question.is_open(ctx.now):
         return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
-    choice = quiz.read_answer(question, text)
+    choice = grading.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))
-    right = int(quiz.is_right(question, choice)) if question.kind == QUIZ else None  # kept hidden until it closes
+    right = int(grading.is_right(question, choice)) if question.kind == QUIZ else None  # kept hidden until it closes
     (
         Response.insert(activity=question, user=ctx.user, answer=choice, right=right, created_at=ctx.now, updated_at=ctx.now)
         .on_conflict(conflict_target=[Response.activity, Response.user],
                      update={Response.answer: choice, Response.right: right, Response.updated_at: ctx.now})
         .execute()
     )
-    shown = quiz.shown_answer(question, choice, ctx.lang)
+    shown = grading.shown_answer(question, choice, ctx.lang)
     if mine and mine.answer != choice:
-        old = quiz.shown_answer(question, mine.answer, ctx.lang)
+        old = grading.shown_answer(question, mine.answer, ctx.lang)
         return ctx.t("answer_replaced", answer=shown, old=old, at=ctx.hhmm(question.deadline))
     return ctx.t("answer_saved" if question.kind == QUIZ else "survey_saved", answer=shown, at=ctx.hhmm(question.deadline))
 
@@ -198,9 +196,9 @@ def _verdict(ctx: Context, question: Activity, mine: Response | None) -> str:
     """After a quiz closed: whether the student's answer was right (never before)."""
     if mine is None or question.kind != QUIZ:
         return ""
-    right = quiz.is_right(question, mine.answer)
-    return ctx.t("your_answer_was", answer=quiz.shown_answer(question, mine.answer, ctx.lang),
-                 verdict=ctx.t("right" if right else "wrong"), correct=quiz.shown_key(question, ctx.lang))
+    right = grading.is_right(question, mine.answer)
+    return ctx.t("your_answer_was", answer=grading.shown_answer(question, mine.answer, ctx.lang),
+                 verdict=ctx.t("right" if right else "wrong"), correct=grading.shown_key(question, ctx.lang))
 
 
 def say(ctx: Context, text: str) -> str:

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
-from bot import push
-from bot.context import Context, UserError, enqueue_many
-from bot.database import transaction
-from bot.replies import t
+from bot.catalogue import t
+from bot.context import Context, UserError
+from bot.jobs import claim_each
+from bot.outbox import channels, enqueue_many
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import scope
-from handlers.quiz import options_in, read_key, shown_key
+from handlers.grading import options_in, read_key, shown_key
 from handlers.records import queue_summaries
 from models import (
     CHECKIN,
@@ -129,17 +129,25 @@ def end_stale_lessons(now: datetime, max_hours: int = 4) -> int:
     """End lessons left open longer than *max_hours*, closing their open activities; return how many."""
     limit = timedelta(hours=max_hours)
     stale = Lesson.select(Lesson.id, Lesson.started_at).where((Lesson.live == 1) & (Lesson.started_at < now - limit))
-    ended = 0
-    for lesson in list(stale):
-        end = lesson.started_at + limit
-        with transaction():
-            claimed = Lesson.update(live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute()
-            if claimed:  # the conditional UPDATE is the claim: a second scheduler ends nothing twice
-                _finish(Lesson.get_by_id(lesson.id), end, now)  # as if the teacher had sent 下课 at *end*
-            ended += claimed
+    ended = claim_each(
+        stale,
+        lambda lesson: Lesson.update(live=None).where((Lesson.id == lesson.id) & (Lesson.live == 1)).execute(),
+        # as if the teacher had sent 下课 at the limit
+        lambda lesson: _finish(Lesson.get_by_id(lesson.id), lesson.started_at + limit, now),
+    )
     if ended:
         log.info("ended %d lessons open longer than %d hours", ended, max_hours)
     return ended
+
+
+def close_due_activities(now: datetime) -> int:
+    """Close every open activity whose deadline has passed; return how many this call closed."""
+    due = Activity.select(Activity.id, Activity.deadline).where((Activity.status == OPEN) & (Activity.deadline < now))
+    closed = claim_each(due, lambda activity: Activity.update(status=CLOSED, closed_at=activity.deadline)
+                        .where((Activity.id == activity.id) & (Activity.status == OPEN)).execute())
+    if closed:
+        log.info("closed %d activities past their deadline", closed)
+    return closed
 
 
 def _finish(lesson: Lesson, end, now) -> tuple[int, dict[int, str]]:
@@ -261,7 +269,7 @@ def announce(ctx: Context, text: str) -> str:
             Membership.classroom == classroom):
         if not student.subscribed:
             unfollowed += 1
-        elif push.channels(student, "announcement", ctx.now, ctx.settings):
+        elif channels(student, "announcement", ctx.now, ctx.settings):
             now += 1
         else:
             unread += 1

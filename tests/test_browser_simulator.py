@@ -16,7 +16,7 @@ import sys
 import pytest
 import requests
 
-from tests.live import ROOT, LiveServer, server_env
+from harness.live import ROOT, LiveServer, server_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -1,12 +1,12 @@
-"""Write transactions: nested ones commit once, a failed one leaves nothing, on either database."""
+"""bot/database.py: nested transactions, a dropped connection, and the schema upgraded in place (init-db)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.database import transaction
-from models import User
-from tests.conftest import T0
+from bot.database import create_schema, transaction
+from models import User, db
+from tests.conftest import T0, TOKEN
 
 
 def test_nested_transactions_commit_together_and_roll_back_together(app):
@@ -25,13 +25,14 @@ def test_nested_transactions_commit_together_and_roll_back_together(app):
     assert User.select().count() == 3
 
 
+@pytest.mark.live
 def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
     """Against a real gunicorn worker: a PostgreSQL restart does not leave broken pooled connections behind."""
     import os
 
     import psycopg2
 
-    from tests.live import LiveServer
+    from harness.live import LiveServer
 
     url = os.environ.get("KETANG_TEST_DATABASE_URL")
     if not url:
@@ -52,3 +53,37 @@ def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
         replies = [wx.send_text("o_a", "我的信息") for _ in range(3)]
     assert all("学生" in r or "系统繁忙" in r for r in replies)
     assert sum("系统繁忙" in r for r in replies) <= 1 and "学生" in replies[-1]
+
+
+
+def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
+    import sqlite3
+
+    from app import create_app
+    from bot.database import create_schema
+    from models import db
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute('CREATE TABLE "user" (id INTEGER PRIMARY KEY, openid VARCHAR(64) NOT NULL UNIQUE, role VARCHAR(16) '
+                "NOT NULL, name VARCHAR(64), student_no VARCHAR(32), current_class_id INTEGER, subscribed INTEGER NOT "
+                "NULL, created_at DATETIME NOT NULL, last_seen_at DATETIME)")
+    old.execute("INSERT INTO user (openid, role, subscribed, created_at) VALUES ('o_old', 'student', 1, '2026-01-01')")
+    old.commit()
+    old.close()
+    app = create_app({"database": {"url": f"sqlite:///{path}"}, "server": {"secret_key": "x"}, "wechat": {"token": TOKEN}})
+    with app.app_context():
+        create_schema()
+        create_schema()
+        with db.connection_context():
+            user = User.get(User.openid == "o_old")
+            assert (user.verify_state, user.phone) == ("not_given", None)
+            assert "user_phone" in {index.name for index in db.get_indexes("user")}
+
+
+def test_an_old_outbox_table_gains_the_new_columns(app):
+    db.execute_sql("DROP TABLE outbox")
+    db.execute_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, key VARCHAR(160) UNIQUE, user_id INTEGER, kind VARCHAR(32),"
+                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP, sent_at TIMESTAMP)")
+    create_schema()
+    assert {"claim", "lease_until", "channel", "msg_id", "delivery", "last_error"} <= {c.name for c in db.get_columns("outbox")}

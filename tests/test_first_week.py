@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from bot.commands import COMMANDS, command_list_markdown
-from bot.replies import CATALOGUE, t
+from bot.catalogue import CATALOGUE, t
 from bot.text import MAX_REPLY_BYTES
+from handlers.commands import COMMANDS, command_list_markdown
 from models import Lesson, Outbox, User
 
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -109,7 +109,7 @@ def _render_all(lang: str) -> dict[str, str]:
     return rendered
 
 
-def test_no_english_reply_names_a_chinese_command():
+def test_no_english_reply_names_a_chinese_command(app):  # the app registers the classroom texts and commands
     for key, text in _render_all("en").items():
         assert not CJK.search(text), f"{key}: {text}"
 
@@ -219,7 +219,7 @@ def test_scheduled_list_shows_the_year(say, teacher):
 
 
 def test_join_page_of_a_class_that_does_not_exist_is_404(client, say, teacher, app):
-    from bot.qr import qr_content
+    from handlers.qr import qr_content
     from models import Classroom
 
     openid, code = teacher

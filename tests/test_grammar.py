@@ -6,10 +6,12 @@ import re
 
 import pytest
 
-from bot.commands import COMMANDS, GRAMMAR, command_list_markdown
 from bot.grammar import Alias, Command, Grammar, Invalid, Parsed, Unknown
 from bot.text import fit, fit_lines, normalize
+from handlers.commands import COMMANDS, command_list_markdown
 from tests.conftest import ROOT
+
+GRAMMAR = Grammar(COMMANDS)
 
 
 @pytest.mark.parametrize("raw,expected", [

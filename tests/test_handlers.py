@@ -196,7 +196,7 @@ def test_cancel_without_dialog(say):
 
 
 def test_a_class_larger_than_one_insert_batch_gets_every_push_once(say, teacher, clock):
-    from bot.context import PUSH_BATCH, enqueue_many
+    from bot.outbox import PUSH_BATCH, enqueue_many
 
     openid, code = teacher
     students = [f"o_s{i}" for i in range(2 * PUSH_BATCH + 20)]

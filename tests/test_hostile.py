@@ -8,7 +8,7 @@ import re
 import pytest
 import xmltodict
 
-from bot.replies import t
+from bot.catalogue import t
 from bot.webhook import sha1_signature
 from models import MODELS, FailedAttempt, InboundMessage, Membership, Response
 from tests.conftest import TOKEN, build_app, simulator_for

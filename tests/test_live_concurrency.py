@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from harness.live import INVITE, LiveServer, connected
 from models import Announcement, FailedAttempt, InboundMessage, Membership, Response, User
-from tests.live import INVITE, LiveServer, connected
+
+pytestmark = pytest.mark.live
 
 STUDENTS = 1000
 RETRIED = 300

@@ -17,12 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from bot.replies import t
+from bot.catalogue import t
+from harness.live import INVITE, LiveServer, connected, free_port, reset_database, write_config
 from models import Classroom, InboundMessage, User
-from tests.live import INVITE, LiveServer, connected, free_port, reset_database, write_config
 
 BUSY = t("busy", "zh")
 PG_URL = os.environ.get("KETANG_TEST_DATABASE_URL")
+pytestmark = pytest.mark.live
 needs_pg = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set KETANG_TEST_DATABASE_URL (.ci/run does)")
 
 

@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.semester import seed
+from harness.live import INVITE, LiveServer, connected
 from models import Activity, Response
-from tests.live import INVITE, LiveServer, connected
+
+pytestmark = pytest.mark.live
 
 STUDENTS = 120  # the class has 300; the shape (40 lessons × 3 quizzes) is what costs
 LESSONS, QUIZZES = 40, 3

@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import GRAMMAR
-from bot.grammar import Role, Unknown
+from bot.grammar import Grammar, Role, Unknown
 from bot.menu import RETRY, STUDENT_MENU, TEACHER_MENU, TEACHER_TAG, TagTeachers, keys, problems
-from bot.scheduler import process_jobs
+from bot.scheduler import job_table
 from bot.wechat_api import WechatApi
+from handlers.commands import COMMANDS
+from harness.mock_wechat import MockWechat
 from models import ClassQr, Classroom, Membership, MenuTag, User
 from tests.conftest import build_app, simulator_for
-from tests.mock_wechat import MockWechat
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_every_click_key_is_a_command_of_that_menus_user(menu, role):
     assert problems(menu) == []
     for kind, key in keys(menu):
         if kind == "click":
-            parsed = GRAMMAR.parse(key)
+            parsed = Grammar(COMMANDS).parse(key)
             assert not isinstance(parsed, Unknown), key
             assert parsed.command.role in (Role.ANY, role), key
 
@@ -137,7 +137,8 @@ def test_tagging_failures_wait_and_an_account_wide_refusal_stops_the_run(app, mo
 
 
 def test_the_scheduler_runs_the_tag_job(app, clock):
-    names = [job.__name__ for job, _ in process_jobs(app.extensions["ketang"].settings, clock)]
+    kt = app.extensions["ketang"]
+    names = [job.name for job in job_table(kt.settings, clock, kt.plugin)]
     assert "tag_teachers" in names
 
 

@@ -8,10 +8,12 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import COMMANDS, GRAMMAR
-from bot.grammar import Invalid, Parsed, Unknown
-from bot.replies import t
+from bot.catalogue import t
+from bot.grammar import Grammar, Invalid, Parsed, Unknown
 from bot.text import fit, normalize
+from handlers.commands import COMMANDS
+
+GRAMMAR = Grammar(COMMANDS)
 
 FAST = settings(max_examples=300, derandomize=True, deadline=None)
 SLOW = settings(max_examples=120, derandomize=True, deadline=None,

@@ -9,9 +9,9 @@ import pytest
 
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from harness.mock_wechat import MockWechat
 from models import ClassQr, Outbox, User, WechatState, db
 from tests.conftest import build_app, simulator_for
-from tests.mock_wechat import MockWechat
 
 CUSTOM, TEMPLATE = "/cgi-bin/message/custom/send", "/cgi-bin/message/template/send"
 STUDENTS = [f"o_s{i}" for i in range(6)]
@@ -288,7 +288,7 @@ def test_template_delivery_reports_update_the_push(world_factory, mock, clock):
 
 
 def test_official_qr_codes_are_made_by_the_scheduler_and_renewed(world_factory, mock, clock):
-    from bot.official_qr import QrRenewer
+    from handlers.official_qr import QrRenewer
 
     w = world_factory()
     assert "扫码后按页面提示" in w.say("o_teacher", "二维码")
@@ -307,8 +307,8 @@ def test_official_qr_codes_are_made_by_the_scheduler_and_renewed(world_factory, 
 
 
 def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
-    from bot.official_qr import QrRenewer
-    from bot.qr import qr_content
+    from handlers.official_qr import QrRenewer
+    from handlers.qr import qr_content
 
     w = world_factory()
     kt = w.app.extensions["ketang"]

@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 
 from bot.database import is_sqlite
+from handlers.plugin import CLASSROOM
 from models import Outbox, User, db
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
 
@@ -173,8 +174,8 @@ def test_init_db_upgrades_a_database_from_before_membership_history(app, say, kl
                 "ALTER TABLE membership DROP COLUMN left_at", 'ALTER TABLE response DROP COLUMN "right"',
                 "CREATE UNIQUE INDEX membership_user_id_classroom_id ON membership (user_id, classroom_id)"):
         db.execute_sql(sql)
-    create_schema()
-    create_schema()  # twice is safe
+    create_schema(CLASSROOM.upgrades)  # what init-db runs
+    create_schema(CLASSROOM.upgrades)  # twice is safe
     assert "练习答对 1/1" in record_of(say, "o_s1")  # old answers graded by init-db
     assert "已退出" in say("o_s1", "退出课堂 1")
     assert "已加入" in say("o_s1", f"加入 {klass}")  # the old one-row-per-class index is gone

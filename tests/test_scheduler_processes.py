@@ -11,12 +11,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from app import create_app
 from bot.clock import utc_now
 from bot.database import create_schema, is_sqlite
+from harness.mock_wechat import MockWechat
 from models import MODELS, Activity, Announcement, Classroom, Lesson, Membership, Outbox, ScheduledAnnouncement, User, db
 from tests.conftest import APP_ID, ROOT, TOKEN, Chat
-from tests.mock_wechat import MockWechat
+
+pytestmark = pytest.mark.live
 
 THREADS = 4
 

@@ -10,9 +10,9 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from bot.official_qr import QrRenewer
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from handlers.official_qr import QrRenewer
 from models import ClassQr, InboundMessage, Membership, SimMessage, User
 from tests.conftest import build_app
 

@@ -1,18 +1,8 @@
-"""The reply catalogue: every text Ketang says, keyed by id, in Chinese and English."""
+"""The classroom's reply texts, keyed by id, in Chinese and English (merged into bot/catalogue.py by the plugin)."""
 
 from __future__ import annotations
 
-import re
-
 CATALOGUE: dict[str, tuple[str, str]] = {
-    # dispatch
-    "unknown": ("没看懂「{text}」。", "Sorry, I did not understand “{text}”."),
-    "did_you_mean": ("你是不是想发：{options}", "Did you mean: {options}"),
-    "help_pointer": ("发送「{cmd:help}」查看全部命令。", "Send “{cmd:help}” to see every command."),
-    "usage": ("格式不对。用法：{usage}\n例如：{example}", "Wrong format. Usage: {usage}\nFor example: {example}"),
-    "teacher_only": ("「{command}」只有教师可以使用。如果你是教师，请发送：教师认证 <邀请码>", "“{command}” is for teachers. If you teach, send: teacher <invite-code>"),
-    "student_only": ("「{command}」是学生命令，教师账号不能使用。", "“{command}” is a student command; teacher accounts cannot use it."),
-    "busy": ("系统繁忙，请稍后再试。你的操作没有被记录，请重新发送。", "The system is busy; nothing was recorded. Please send it again."),
     # help and account
     "help_header_student": ("【学生命令】", "[Student commands]"),
     "help_header_teacher": ("【教师命令】", "[Teacher commands]"),
@@ -143,6 +133,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "status_late": ("迟到", "late"),
     "status_excused": ("请假", "excused"),
     "status_absent": ("缺勤", "absent"),
+    # true/false quiz answers as shown (handlers/grading.py)
+    "tf_true": ("对", "true"),
+    "tf_false": ("错", "false"),
+    # the CSV export (handlers/records.py): its columns, verification states and marks
+    "csv_student": ("学生", "student"),  # the label the chat uses (User.display_name)
+    "csv_student_no": ("学号", "student no."),
+    "csv_name": ("姓名", "name"),
+    "csv_verified": ("认证", "verified"),
+    "csv_lesson_checkin": ("第{n}次 {day} 签到", "lesson {n} {day} check-in"),
+    "csv_lesson_quizzes": ("第{n}次 练习", "lesson {n} quizzes"),
+    "csv_totals": ("出勤|迟到|请假|缺勤|答对/题数", "present|late|excused|absent|right/total"),
+    "csv_state_verified": ("已认证", "verified"),
+    "csv_state_unverified": ("未认证", "not verified"),
+    "csv_state_not_given": ("未填写", "not given"),
+    "csv_marked_by_teacher": ("（老师改签）", " (marked by the teacher)"),
     "no_such_student": ("「{name}」里没有学号为 {student_no} 的学生（学生需先认证或填写学号）。", "No student with number {student_no} in “{name}” (students give their number with “{cmd:verify}”)."),
     "mark_chose_verified": ("⚠ 学号 {student_no} 在本课堂有 {n} 个账号（{names}），已改签已认证的「{student}」。",
                             "⚠ {n} accounts in this class use number {student_no} ({names}); the verified one, “{student}”, was marked."),
@@ -198,17 +203,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "announced_unfollowed": ("{n} 名学生已取消关注，收不到推送。", " {n} {n|student has|students have} unfollowed the account and get no push."),
     "announced_footer": ("学生发送「{cmd:notices}」可随时查看。", " Students can always send “{cmd:notices}” to read it."),
     # events and other message types
-    "only_text": ("收到你的{kind}，不过我只认识文字命令。发送「{cmd:help}」查看命令。", "Got your {kind}, but I only understand text commands. Send “{cmd:help}”."),
-    "kind_image": ("图片", "image"),
-    "kind_voice": ("语音", "voice message"),
-    "kind_video": ("视频", "video"),
-    "kind_shortvideo": ("小视频", "short video"),
-    "kind_location": ("位置", "location"),
-    "kind_link": ("链接", "link"),
-    "kind_other": ("消息", "message"),
     # identity: verification
     "help_teacher_fix": ("老师却显示为学生？发送「{cmd:become_teacher} <邀请码>」即可切换为教师（会退出以学生身份加入的课堂）。", "A teacher shown as a student? Send “{cmd:become_teacher} <invite-code>” to switch (this leaves classes joined as a student)."),
-    "teacher_no_verify": ("教师账号不需要学号认证。", "Teacher accounts do not verify a student number."),
     "verify_usage": ("用法：{cmd:verify} <学校> <学号> <姓名> [认证码]（没有认证码写「暂无认证码」），或只发「{cmd:verify}」一步步来。", "Usage: {cmd:verify} <school> <student-no> <name> [auth-code] (no code: “none”), or just “{cmd:verify}” to be guided."),
     "ask_school": ("开始学号认证（随时发送「{cmd:cancel}」退出）。\n第 1 步：请发送学校名称。可选：{schools}", "Student verification (send “{cmd:cancel}” to stop).\nStep 1: send your school's name. Known: {schools}"),
     "ask_student_no": ("第 2 步：请发送你的学号。", "Step 2: send your student number."),
@@ -226,7 +222,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "verified_ok": ("认证成功：「{school}」{student_no} {name}，状态「已认证」。", "Verified: {student_no} {name} of “{school}”."),
     "join_ask_student_no": ("本课堂属于「{school}」。请发送你的学号，老师的名单上会显示（发送「{cmd:cancel}」跳过，之后可用「{cmd:verify}」补充）。", "This class belongs to “{school}”. Send your student number for your teacher's roster (“{cmd:cancel}” skips; “{cmd:verify}” later)."),
     "join_recorded": ("已记录「{school}」{student_no} {name}（未认证）。有认证码时发送「{cmd:verify} {school} {student_no} {name} <认证码>」完成认证。", "Recorded {student_no} {name} of “{school}” (not verified). With an auth code send “{cmd:verify} {school} {student_no} {name} <code>”."),
-    "dialog_expired": ("上一步操作已超时，已自动取消。", "The previous step timed out and was cancelled."),
     "restart_verify": ("请重新发送「{cmd:verify}」开始。", " Send “{cmd:verify}” to start again."),
     "restart_bind_phone": ("请重新发送「{cmd:bind_phone} <手机号>」获取新验证码。", " Send “{cmd:bind_phone} <number>” for a new code."),
     # identity: phone
@@ -260,11 +255,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "released": ("已解除学号 {student_no} 的认证；原账号保留为「未认证」。本人现在可以重新认证。", "Released {student_no}; the old account stays “not verified”. The student can verify now."),
 }
 
-# pushes, scheduled announcements, official QR codes (bot/push.py, bot/inbox.py, handlers/schedule.py)
+# pushes, scheduled announcements, official QR codes (bot/push.py, bot/inbox.py, handlers/scheduled_announcements.py)
 CATALOGUE.update({
-    "unread_note": ("\n📬 你有 {n} 条未读公告，发送「{cmd:notices}」查看。", "\n📬 You have {n} unread {n|announcement|announcements}; send “{cmd:notices}” to read them."),
-    "unread_header": ("【未读公告 · {n} 条】", "[Unread announcements · {n}]"),
-    "unread_footer": ("再发送「{cmd:notices}」查看当前课堂的全部公告，「{cmd:notices} <序号>」看全文。", "Send “{cmd:notices}” again for all announcements of the current class, “{cmd:notices} <n>” for one in full."),
     "push_announcement_more": ("\n（未完，发送「{cmd:notices}」查看全文）", "\n(Cut short: send “{cmd:notices}” for the whole text)"),
     "scheduled": ("已定时：{at} 在「{name}」发布这条公告，并推送给学生。发送「{cmd:scheduled}」查看或取消。",
                   "Scheduled: posted to “{name}” and pushed to students at {at}. Send “{cmd:scheduled}” to see or cancel it."),
@@ -289,32 +281,6 @@ CATALOGUE.update({
 })
 
 
-PLURAL = re.compile(r"\{(\w+)\|([^{}|]*)\|([^{}|]*)\}")  # {n|activity|activities}: the form for n
 
-
-class CommandNames:
-    """Formats {cmd:name} as the command's alias and {syntax:name} as its usage line, in one language.
-
-    Texts name commands through the command table, so an English reply never says “签到”.
-    """
-
-    def __init__(self, lang: str, usage: bool = False):
-        self.lang, self.usage = lang, usage
-
-    def __format__(self, name: str) -> str:
-        from bot.commands import BY_NAME  # the table imports the handlers, which import this catalogue
-
-        command = BY_NAME[name]
-        return command.usage(self.lang) if self.usage else command.alias(self.lang)
-
-
-def t(key: str, lang: str = "zh", **params) -> str:
-    """Return catalogue text *key* in *lang* ("zh" or "en"), formatted with *params*.
-
-    {cmd:name} and {syntax:name} name a command of bot/commands.py in *lang*; {n|one|many} picks the
-    English singular when the parameter n is 1.
-    """
-    zh, en = CATALOGUE[key]
-    lang = "en" if lang == "en" else "zh"
-    text = PLURAL.sub(lambda m: m.group(2) if params.get(m.group(1)) == 1 else m.group(3), en if lang == "en" else zh)
-    return text.format(cmd=CommandNames(lang), syntax=CommandNames(lang, usage=True), **params)
+# The plugin's form: key -> {"zh": ..., "en": ...}.
+REPLIES = {key: {"zh": zh, "en": en} for key, (zh, en) in CATALOGUE.items()}

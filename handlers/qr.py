@@ -5,15 +5,14 @@ from __future__ import annotations
 import io
 
 import qrcode
-from flask import Blueprint, Response, abort, current_app, request
-from markupsafe import escape
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from qrcode.image.pure import PyPNGImage
 
-from bot.official_qr import ready_qr
-from bot.replies import t
+from bot.catalogue import t
+from handlers.official_qr import ready_qr
 from models import Classroom
 
-bp = Blueprint("qr", __name__)
+bp = Blueprint("qr", __name__, template_folder="templates")
 
 
 def png(data: str) -> bytes:
@@ -54,22 +53,12 @@ def join_page(code: str):
     kt = current_app.extensions["ketang"]
     signed = kt.links.unsign("join", request.args.get("k", "")) == code
     if signed and Classroom.get_or_none(Classroom.code == code) is None:
-        return _page(code, t("class_not_found", "zh", code=code), ""), 404
+        return _page(code, t("class_not_found", "zh", code=code), steps=False), 404
     if not signed:
-        return _page(code, t("join_page_unconfirmed", "zh", code=code), _steps(code)), 404
-    return _page(code, "", _steps(code))
+        return _page(code, t("join_page_unconfirmed", "zh", code=code)), 404
+    return _page(code)
 
 
-def _steps(code: str) -> str:
-    return (f"<p>请在学校公众号的聊天框里发送：</p><p style='font-size:28px'><b>加入 {code}</b></p>"
-            "<p>还没关注公众号？先关注，再发送上面的文字。</p>")
-
-
-def _page(code: str, note: str, steps: str) -> Response:
-    code = escape(code)
-    html = (
-        "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-        "<title>加入课堂</title><body style='font:18px sans-serif;margin:2em'>"
-        f"<h2>加入课堂 {code}</h2>" + (f"<p>{escape(note)}</p>" if note else "") + steps + "</body>"
-    )
-    return Response(html, mimetype="text/html")
+def _page(code: str, note: str = "", steps: bool = True) -> Response:
+    """The join page (templates/join.html): *note* above the join steps, or instead of them."""
+    return Response(render_template("join.html", code=code, note=note, steps=steps), mimetype="text/html")

@@ -25,8 +25,6 @@ def ready_qr(classroom_id: int, now: datetime) -> ClassQr | None:
 class QrRenewer:
     """The renew_class_qr job: give every class a temporary QR_STR_SCENE code `join_<code>`."""
 
-    __name__ = "renew_class_qr"
-
     def __init__(self, api):
         self.api = api
 

@@ -2,7 +2,7 @@
 custom menus (default and personalised) and user tags.
 
 Started by the tests (`with MockWechat() as mock: ...`, port 0 = the OS picks one) and runnable for a
-benchmark: `python -m tests.mock_wechat --port 8900 --latency-ms 20` (GET /mock/stats for counts).
+benchmark: `python -m harness.mock_wechat --port 8900 --latency-ms 20` (GET /mock/stats for counts).
 Like WeChat, a new /cgi-bin/token invalidates the old one (after no overlap here: stricter than WeChat),
 stable_token returns the same token until forced, and a send with an unknown token gets 40001.
 Errors are injected with fail(); latency with latency_ms.

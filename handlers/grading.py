@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from bot.catalogue import t
 from bot.text import normalize
 from models import FILL, MULTIPLE, SINGLE, TRUE_FALSE, Activity
 
 TRUE_WORDS = {"对", "t", "true", "√", "✓", "是", "正确", "y", "yes"}
 FALSE_WORDS = {"错", "f", "false", "×", "✗", "x", "否", "错误", "n", "no"}
+TRUE_FALSE_SHOWN = {"T": "tf_true", "F": "tf_false"}  # catalogue keys
 OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
 
 
@@ -16,7 +18,7 @@ def read_key(key: str) -> tuple[str, str, str]:
     """Return (answer_type, correct, accepted) for a teacher's answer key: B, AC, 对, =北京/北平."""
     key = normalize(key)
     if key.startswith("="):
-        accepted = [fold(a) for a in re.split(r"[|/｜]", key[1:]) if fold(a)]
+        accepted = [comparable_answer(a) for a in re.split(r"[|/｜]", key[1:]) if comparable_answer(a)]
         return FILL, "", "|".join(accepted)
     folded = key.casefold()
     if folded in TRUE_WORDS:
@@ -35,7 +37,7 @@ def options_in(question: str, correct: str) -> str:
     return "".join(sorted(set("ABCD") | set(correct)))
 
 
-def fold(text: str) -> str:
+def comparable_answer(text: str) -> str:
     """Compare fill-in answers ignoring width, case and spaces."""
     return normalize(text).casefold().replace(" ", "")
 
@@ -59,7 +61,7 @@ def read_answer(activity: Activity, text: str) -> str | None:
 
 def is_right(activity: Activity, answer: str) -> bool:
     if activity.answer_type == FILL:
-        return fold(answer) in activity.accepted.split("|")
+        return comparable_answer(answer) in activity.accepted.split("|")
     return answer == activity.correct
 
 
@@ -68,11 +70,11 @@ def shown_key(activity: Activity, lang: str = "zh") -> str:
     if activity.answer_type == FILL:
         return " / ".join(activity.accepted.split("|"))
     if activity.answer_type == TRUE_FALSE:
-        return {"T": ("对", "true"), "F": ("错", "false")}[activity.correct][lang == "en"]
+        return t(TRUE_FALSE_SHOWN[activity.correct], lang)
     return activity.correct
 
 
 def shown_answer(activity: Activity, answer: str, lang: str = "zh") -> str:
     if activity.answer_type == TRUE_FALSE and answer in ("T", "F"):
-        return {"T": ("对", "true"), "F": ("错", "false")}[answer][lang == "en"]
+        return t(TRUE_FALSE_SHOWN[answer], lang)
     return answer

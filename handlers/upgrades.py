@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from handlers.grading import is_right
 from models import QUIZ, Activity, Response
 
 
 def upgrade_rows() -> int:
     """Grade quiz answers given before answers were graded on arrival (Response.right); return how many."""
-    from handlers.quiz import is_right
-
     ungraded = (Response.select(Response.id, Response.answer, Activity).join(Activity)
                 .where((Activity.kind == QUIZ) & Response.right.is_null()))
     graded = 0

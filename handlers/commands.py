@@ -1,12 +1,10 @@
-"""THE command table: one row per command; help, usage lines and the README list derive from it."""
+"""The classroom's command table: one row per command; help, usage lines and the README list derive from it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from bot.grammar import Arg, Command, Grammar, Role, en, zh
-from handlers import account, attendance, common, records, results, roster, schedule, student, teacher
+from bot.grammar import Arg, Command, Role, en, zh
+from bot.plugin import Flow
+from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
@@ -135,34 +133,21 @@ COMMANDS: tuple[Command, ...] = (
             T, "解除某学号的认证（学号被他人占用时）", "release a verified student number", ("解除认证 2024001", "release 2024001")),
     Command("announce", teacher.announce, zh("发布公告") + en("announce"), (rest("text", "内容", "text"),),
             T, "发布公告并推送给学生", "post an announcement and push it", ("发布公告 下周一停课", "announce No class on Monday")),
-    Command("schedule", schedule.schedule, zh("定时公告") + en("announce at"), (DATE, rest("text", "内容", "text")),
+    Command("schedule", scheduled_announcements.schedule, zh("定时公告") + en("announce at"), (DATE, rest("text", "内容", "text")),
             T, "定时发布公告（「定时列表」查看，「取消定时 <序号>」取消）",
             "post an announcement at a set time (“scheduled” lists them, “unschedule <n>” cancels one)",
             ("定时公告 2026-09-08 14:00 改到302教室", "announce at 2026-09-08 14:00 Room change: 302")),
-    Command("scheduled", schedule.scheduled_list, zh("定时列表") + en("scheduled"), (),
+    Command("scheduled", scheduled_announcements.scheduled_list, zh("定时列表") + en("scheduled"), (),
             T, "待发布的定时公告", "scheduled announcements still to be posted", ("定时列表", "scheduled"), brief=False, reads=True),
-    Command("unschedule", schedule.unschedule, zh("取消定时") + en("unschedule"), (SCHEDULED_NO,),
+    Command("unschedule", scheduled_announcements.unschedule, zh("取消定时") + en("unschedule"), (SCHEDULED_NO,),
             T, "取消一条定时公告", "cancel a scheduled announcement", ("取消定时 1", "unschedule 1"), brief=False),
 )
 
-GRAMMAR = Grammar(COMMANDS)
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A multi-step dialog: the step handler gets (ctx, step, data, text) for every plain reply."""
-
-    step: Callable[..., str]
-    commands: tuple[str, ...] = ()  # commands that belong to the dialog and do not abandon it
-    restart: str = ""  # catalogue key: how to start again after it expired
-
-
 FLOWS = {
-    "verify": Flow(account.verify_step, restart="restart_verify"),
-    "bind_phone": Flow(account.phone_code_step, commands=("verify_code",), restart="restart_bind_phone"),
-    "join_identity": Flow(account.join_identity_step, restart="restart_verify"),
+    "verify": Flow(account.VERIFY_STEPS, restart="restart_verify"),
+    "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone"),
+    "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify"),
 }
-BY_NAME = {command.name: command for command in COMMANDS}
 
 
 def command_list_markdown() -> str:

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from bot.context import Context, UserError
-from bot.database import transaction
+from bot.jobs import claim_each
 from bot.text import fit_lines, inline
 from handlers import scope
 from handlers.teacher import check_announcement, post_announcement
@@ -90,15 +90,16 @@ def publish_due_announcements(now: datetime) -> int:
     """Post every scheduled announcement that is due, once even with two schedulers; return how many."""
     due = ScheduledAnnouncement.select(ScheduledAnnouncement.id).where(
         ScheduledAnnouncement.published_at.is_null() & (ScheduledAnnouncement.due_at <= now))
-    posted = 0
-    for item in list(due):
-        with transaction():
-            claimed = ScheduledAnnouncement.update(published_at=now).where(
-                (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute()
-            if claimed:
-                row = ScheduledAnnouncement.get_by_id(item.id)
-                post_announcement(Classroom.get_by_id(row.classroom_id), User.get_by_id(row.author_id), row.text, now)
-            posted += claimed
+    posted = claim_each(
+        due,
+        lambda item: ScheduledAnnouncement.update(published_at=now).where(
+            (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute(),
+        lambda item: _publish(ScheduledAnnouncement.get_by_id(item.id), now),
+    )
     if posted:
         log.info("published %d scheduled announcements", posted)
     return posted
+
+
+def _publish(row: ScheduledAnnouncement, now: datetime) -> None:
+    post_announcement(Classroom.get_by_id(row.classroom_id), User.get_by_id(row.author_id), row.text, now)

@@ -1,0 +1,82 @@
+"""The one seam between the machinery (bot/) and what runs on it: a Plugin declares everything it adds.
+
+The machinery knows nothing of classrooms. `app.create_app(plugin=...)` hands it one Plugin (the classroom's
+is `handlers.plugin.CLASSROOM`; plugins combine with `+`), and the webhook, the dispatcher, the scheduler,
+the CLI and the reply catalogue take their commands, dialog flows, events, QR scenes, jobs, CLI commands,
+HTTP routes and texts from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from types import MappingProxyType
+
+import click
+import flask
+
+from bot.grammar import Command
+
+EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the job table: *run(now)* every *seconds*, idempotent and safe from two processes."""
+
+    name: str
+    run: Callable[[datetime], object]
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A multi-step dialog: a step table, step name -> f(ctx, data, text) answering a plain reply at that step."""
+
+    steps: Mapping[str, Callable[..., str]]
+    commands: tuple[str, ...] = ()  # commands that belong to the dialog and do not abandon it
+    restart: str = ""  # catalogue key: how to start again after it expired
+
+
+# A job that needs the scheduler process's settings or WeChat API client (the one token owner) is given as
+# a factory f(settings, api) -> Job | None (None: not in this deployment, e.g. without an app_secret).
+JobFactory = Callable[..., "Job | None"]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """Everything a feature adds to the machinery; `a + b` combines two, and a duplicate is an error."""
+
+    commands: tuple[Command, ...] = ()
+    flows: Mapping[str, Flow] = field(default_factory=lambda: EMPTY)
+    events: Mapping[str, Callable[..., str]] = field(default_factory=lambda: EMPTY)  # lower-case event -> f(ctx, event_key)
+    scenes: Mapping[str, Callable[..., str]] = field(default_factory=lambda: EMPTY)  # QR scene prefix -> f(ctx, rest)
+    jobs: tuple[Job | JobFactory, ...] = ()
+    cli: tuple[click.Command, ...] = ()
+    blueprints: tuple[flask.Blueprint, ...] = ()
+    replies: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)  # key -> {"zh": ..., "en": ...}
+    upgrades: tuple[Callable[[], object], ...] = ()  # init-db: bring rows an older version wrote up to date
+
+    def __add__(self, other: Plugin) -> Plugin:
+        combined = {}
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, tuple):
+                _no_duplicates(f.name, [_name(x) for x in mine], [_name(x) for x in theirs])
+                combined[f.name] = mine + theirs
+            else:
+                _no_duplicates(f.name, list(mine), list(theirs))
+                combined[f.name] = MappingProxyType({**mine, **theirs})
+        return Plugin(**combined)
+
+
+def _name(item) -> str:
+    """What must be unique in a tuple field: a command's, job's, CLI command's or blueprint's name."""
+    return getattr(item, "name", None) or getattr(item, "__qualname__", repr(item))
+
+
+def _no_duplicates(what: str, mine: list, theirs: list) -> None:
+    clash = sorted(set(mine) & set(theirs))
+    if clash:
+        raise ValueError(f"two plugins both declare {what} {', '.join(map(str, clash))}")

@@ -1,0 +1,50 @@
+"""The classroom, plugged into the machinery: everything it adds, declared in one place.
+
+`app.create_app()` passes CLASSROOM to the machinery by default; another feature (the classroom screen)
+declares its own Plugin and is added with `+`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from bot import menu, simulator
+from bot.plugin import Job, Plugin
+from handlers import attendance, cli, events, exports, qr, scheduled_announcements, teacher
+from handlers.commands import COMMANDS, FLOWS
+from handlers.official_qr import QrRenewer
+from handlers.replies import REPLIES
+from handlers.student import join_by_scene
+from handlers.upgrades import upgrade_rows
+
+
+def end_stale_lessons_job(settings, api) -> Job:
+    """End lessons left open longer than the configured `lesson_max_hours`."""
+    return Job("end_stale_lessons", partial(teacher.end_stale_lessons, max_hours=settings.scheduler.lesson_max_hours), 60)
+
+
+def renew_class_qr_job(settings, api) -> Job | None:
+    """Give every class an official-account QR code (needs the WeChat API: an app_secret)."""
+    return Job("renew_class_qr", QrRenewer(api), 60) if api else None
+
+
+CLASSROOM = Plugin(
+    commands=COMMANDS,
+    flows=FLOWS,
+    events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan,
+            "scanned": events.read_scanned},  # menu: what a scanner read, when it is a QR the classroom draws
+    # The class QR the scheduler makes is `join_<code>`; a bare code (older QR codes, `/scan` in the chat) too.
+    scenes={"join_": join_by_scene, "": join_by_scene},
+    jobs=(
+        Job("close_due_activities", teacher.close_due_activities, 5),
+        Job("close_roll_calls", attendance.close_roll_calls, 10),
+        Job("publish_due_announcements", scheduled_announcements.publish_due_announcements, 5),
+        end_stale_lessons_job,
+        renew_class_qr_job,
+        menu.tag_teachers_job,  # menu: teachers into the teacher-menu tag
+    ),
+    cli=cli.COMMANDS + (menu.menu_command,),  # menu: `flask --app app menu`
+    blueprints=(qr.bp, exports.bp, simulator.bp),  # simulator: /simulator, local only
+    replies=REPLIES,
+    upgrades=(upgrade_rows,),
+)

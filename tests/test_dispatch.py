@@ -1,0 +1,144 @@
+"""bot/dispatch.py: how `Dispatcher.run_text` routes a text, shown with a small plugin of its own.
+
+The routing rules, in the order they apply:
+
+1. The text is parsed against the plugin's command table (longest alias first, any case or width).
+2. A user in a dialog whose flow is unknown or whose time ran out leaves it (the row is deleted). If the
+   text was an answer to it (no command, or one of the flow's own commands) the reply says the step
+   expired and how to start again (the flow's `restart` text); any other command just runs.
+3. In a live dialog, text that is no command is the answer to the current step: the flow's step table
+   entry for that step gets it (ctx, data, text).
+4. In a live dialog, an escape command (帮助, 取消) or one of the flow's own commands runs and keeps the
+   dialog; any other command abandons the dialog, then runs.
+5. Text that is no command (outside a dialog) gets "did not understand", suggestions and the help pointer.
+6. The reply is in the language of the alias typed; a malformed argument gets the command's usage line
+   and an example in that language.
+7. A teacher command from a student gets `teacher_only`; a student command from a teacher `student_only`.
+8. The handler runs in a savepoint: an expected failure (UserError) is answered with its catalogue text
+   and leaves none of the handler's writes behind.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app import create_app
+from bot.context import Context, UserError
+from bot.database import create_schema, is_sqlite
+from bot.grammar import Arg, Command, Role, en, zh
+from bot.plugin import Flow, Plugin
+from models import MODELS, Dialog, User, db
+from tests.conftest import settings_dict, simulator_for
+
+
+def start(ctx: Context) -> str:
+    ctx.start_dialog("pet", "name", timedelta(minutes=5))
+    return "名字？"
+
+
+def pet_name(ctx: Context, data: dict, text: str) -> str:
+    ctx.start_dialog("pet", "age", timedelta(minutes=5), name=text)
+    return f"{text} 几岁？"
+
+
+def pet_age(ctx: Context, data: dict, text: str) -> str:
+    ctx.end_dialog()
+    return f"{data['name']} {text} 岁"
+
+
+def skip(ctx: Context) -> str:
+    return "跳过（仍在对话中）"
+
+
+def rename(ctx: Context, name: str) -> str:
+    User.update(name=name).where(User.id == ctx.user.id).execute()
+    raise UserError("rename_refused", name=name)
+
+
+def echo(ctx: Context, word: str) -> str:
+    return f"echo {word} {ctx.lang}"
+
+
+N = Arg("word", r"\d", "数字", "digit")
+TEST = Plugin(
+    commands=(
+        Command("help", lambda ctx: "帮助文本", zh("帮助") + en("help"), escape=True),
+        Command("pet", start, zh("宠物") + en("pet")),
+        Command("skip", skip, zh("跳过") + en("skip")),
+        Command("echo", echo, zh("回声") + en("echo"), (N,), examples=("回声 1", "echo 1")),
+        Command("rename", rename, zh("改名") + en("rename"), (Arg("name", r"\S+", "名字", "name"),)),
+        Command("staff", lambda ctx: "教师可用", zh("员工") + en("staff"), role=Role.TEACHER),
+        Command("pupil", lambda ctx: "学生可用", zh("学生事") + en("pupil"), role=Role.STUDENT),
+    ),
+    flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart")},
+    replies={"pet_restart": {"zh": "请重新发送「宠物」。", "en": " Send “pet” again."},
+             "rename_refused": {"zh": "不能改名为 {name}。", "en": "Cannot rename to {name}."}},
+)
+
+
+@pytest.fixture
+def say(tmp_path, clock):
+    app = create_app(settings_dict(tmp_path), clock=clock, plugin=TEST)
+    with app.app_context():
+        if not is_sqlite():
+            db.drop_tables(MODELS, safe=True, cascade=True)
+        create_schema()
+    wx = simulator_for(app)
+    yield wx.send_text
+    db.close()
+
+
+def test_a_dialog_step_table_answers_plain_replies_step_by_step(say):
+    assert say("o_a", "宠物") == "名字？"
+    assert say("o_a", "咪咪") == "咪咪 几岁？"  # rule 3: the "name" step
+    assert say("o_a", "3") == "咪咪 3 岁"  # the "age" step, which ends the dialog
+    assert "没看懂" in say("o_a", "3")  # rule 5: outside a dialog
+
+
+def test_escape_and_flow_commands_keep_the_dialog_others_abandon_it(say):
+    say("o_a", "宠物")
+    assert say("o_a", "帮助") == "帮助文本"  # rule 4: an escape command
+    assert say("o_a", "跳过") == "跳过（仍在对话中）"  # the flow's own command
+    assert say("o_a", "咪咪") == "咪咪 几岁？"  # still in the dialog
+    assert say("o_a", "回声 1") == "echo 1 zh"  # any other command abandons it
+    assert Dialog.select().count() == 0
+    assert "没看懂" in say("o_a", "2")
+
+
+def test_an_answer_to_an_expired_step_says_so_and_how_to_start_again(say, clock):
+    say("o_a", "宠物")
+    clock.advance(minutes=6)
+    assert say("o_a", "咪咪") == "上一步操作已超时，已自动取消。请重新发送「宠物」。"  # rule 2
+    assert Dialog.select().count() == 0
+    say("o_a", "宠物")
+    clock.advance(minutes=6)
+    assert say("o_a", "跳过") == "上一步操作已超时，已自动取消。请重新发送「宠物」。"  # the flow's command too
+    say("o_a", "宠物")
+    clock.advance(minutes=6)
+    assert say("o_a", "回声 1") == "echo 1 zh" and Dialog.select().count() == 0  # another command just runs
+
+
+def test_unknown_text_gets_suggestions_and_the_help_pointer(say):
+    reply = say("o_a", "回生 1")
+    assert reply.startswith("没看懂「回生 1」。") and "回声" in reply and "发送「帮助」" in reply  # rule 5
+
+
+def test_the_language_typed_and_usage_lines(say):
+    assert say("o_a", "ECHO 7") == "echo 7 en"  # rule 6: any case, the alias's language
+    assert say("o_a", "回声 x") == "格式不对。用法：回声 <数字>\n例如：回声 1"
+    assert say("o_a", "echo x") == "Wrong format. Usage: echo <digit>\nFor example: echo 1"
+
+
+def test_roles_are_checked_before_the_handler_runs(say):
+    assert "只有教师" in say("o_a", "员工")  # rule 7
+    assert say("o_a", "学生事") == "学生可用"
+    User.update(role="teacher").where(User.openid == "o_a").execute()
+    assert say("o_a", "员工") == "教师可用"
+    assert "学生命令" in say("o_a", "学生事")
+
+
+def test_an_expected_failure_is_answered_and_leaves_no_writes(say):
+    assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8
+    assert User.get(User.openid == "o_a").name is None
