@@ -304,7 +304,7 @@ MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Annou
 
 
 class MenuTag(BaseModel):
-    """A user's place in the teacher tag (bot/menu.py): tagged by the scheduler, or why not yet."""
+    """A user's place in the teacher tag (handlers/menu.py): tagged by the scheduler, or why not yet."""
 
     user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
     tag_id = IntegerField(default=0)  # the tag the user is in; 0 = not tagged yet
@@ -317,7 +317,7 @@ MODELS.append(MenuTag)  # menu:
 
 
 class SimMessage(BaseModel):
-    """A bubble in the web simulator's phones (bot/simulator.py): what a phone sent, the reply, a push."""
+    """A bubble in the web simulator's phones (handlers/simulator.py): what a phone sent, the reply, a push."""
 
     openid = CharField(max_length=64, index=True)
     origin = CharField(max_length=8)  # user | reply | push

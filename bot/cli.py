@@ -27,7 +27,7 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
         if not wechat.safe_mode:
             click.echo("WARNING: plaintext mode: the signature does not cover the message body, so anyone who sees "
                        "one request's URL can send any text as any user. Set encoding_aes_key and choose 安全模式.")
-        from bot.simulator import enabled  # simulator:
+        from bot.config import simulator_on as enabled  # simulator:
 
         if enabled(kt.settings):
             click.echo(f"Try it in a browser (phones, menu, pushes, screen): {local.rsplit('/wechat', 1)[0]}/simulator")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -85,7 +87,7 @@ class SchedulerSettings:
 
 @dataclass(frozen=True)
 class SimulatorSettings:
-    """The web simulator (/simulator): it speaks as any user, so it is for local runs (bot/simulator.py)."""
+    """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
     enabled: str = "auto"  # auto: unless server.public_url is set to an address that is not loopback; on; off
     allow_remote: bool = False  # answer clients that are not on the loopback interface
@@ -232,6 +234,25 @@ def random_token(length: int) -> str:
 
 
 SIMULATOR_API = "http://127.0.0.1:8000/simulator/api"
+
+
+def loopback_name(host: str) -> bool:
+    """Whether *host* (a name or an address) is the loopback interface."""
+    if host.lower() in ("localhost", "127.0.0.1", "::1"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def simulator_on(settings: Settings) -> bool:
+    """simulator: on, off, or (auto) on unless the public URL is set to an address that is not loopback."""
+    mode = settings.simulator.enabled
+    if mode != "auto":
+        return mode == "on"
+    public = settings.server.public_url
+    return not public or loopback_name(urlsplit(public).hostname or "")
 LOCAL_URL = "http://127.0.0.1:8000"
 
 

@@ -1,5 +1,5 @@
 """WeChat's side of the custom-menu and user-tag API, played by the loopback mock (tests/mock_wechat.py)
-and by the web simulator (bot/simulator.py): one behaviour for both.
+and by the web simulator (handlers/simulator.py): one behaviour for both.
 
 The state is a JSON-able dict, so the mock keeps it in memory and the simulator in the database.
 Limits and error codes are WeChat's documented ones (menu/create: 1-3 buttons, 1-5 sub-buttons, names

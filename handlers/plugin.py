@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot import menu, simulator
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, qr, scheduled_announcements, teacher
+from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -41,10 +40,15 @@ CLASSROOM = Plugin(
         Job("publish_due_announcements", scheduled_announcements.publish_due_announcements, 5),
         end_stale_lessons_job,
         renew_class_qr_job,
-        menu.tag_teachers_job,  # menu: teachers into the teacher-menu tag
     ),
-    cli=cli.COMMANDS + (menu.menu_command,),  # menu: `flask --app app menu`
-    blueprints=(qr.bp, exports.bp, simulator.bp),  # simulator: /simulator, local only
+    cli=cli.COMMANDS,
+    blueprints=(qr.bp, exports.bp),
     replies=REPLIES,
     upgrades=(upgrade_rows,),
 )
+
+# menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.
+MENU = Plugin(cli=(menu.menu_command,), jobs=(menu.tag_teachers_job,))
+# simulator: the web simulator, local only (handlers/simulator.py).
+SIMULATOR = Plugin(blueprints=(simulator.bp,))
+EVERYTHING = CLASSROOM + MENU + SIMULATOR  # what `app.create_app()` runs

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from bot.grammar import Grammar, Role, Unknown
-from bot.menu import RETRY, STUDENT_MENU, TEACHER_MENU, TEACHER_TAG, TagTeachers, keys, problems
 from bot.scheduler import job_table
 from bot.wechat_api import WechatApi
 from handlers.commands import COMMANDS
+from handlers.menu import RETRY, STUDENT_MENU, TEACHER_MENU, TEACHER_TAG, TagTeachers, keys, problems
 from harness.mock_wechat import MockWechat
 from models import ClassQr, Classroom, Membership, MenuTag, User
 from tests.conftest import build_app, simulator_for

@@ -164,7 +164,7 @@ def test_the_simulated_api_checks_credentials_like_wechat(app):
 
 def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(tmp_path, clock):
     from bot.config import SIMULATOR_API, load_settings, write_initial_config
-    from bot.simulator import enabled
+    from handlers.simulator import enabled
     from tests.conftest import ROOT
 
     target = tmp_path / "config.toml"
@@ -177,7 +177,7 @@ def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(
 
 
 def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them(app, clock):
-    from bot.menu import TagTeachers, install
+    from handlers.menu import TagTeachers, install
 
     phones = Phones(app)
     app.test_client().post("/simulator/teacher", json={"openid": "o_sim_teacher"})

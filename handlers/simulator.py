@@ -12,7 +12,6 @@ unless `allow_remote = true`.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from datetime import timedelta
@@ -22,39 +21,22 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from bot import wechat_side
+from bot.config import loopback_name as _loopback_name
+from bot.config import simulator_on as enabled
 from bot.database import is_sqlite, transaction
-from bot.menu import STUDENT_MENU, TEACHER_MENU
+from handlers.menu import STUDENT_MENU, TEACHER_MENU
 from models import SimMessage, User, WechatState
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 PHONES = (("o_sim_teacher", "老师"), ("o_sim_student1", "学生 1"), ("o_sim_student2", "学生 2"))
 OPENID = re.compile(r"o_sim_[a-z0-9_]{1,24}")
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
 OFFICIAL_QR = re.compile(r"https?://weixin\.qq\.com/q/sim_(.{1,64})")  # the QR codes this API makes
 WINDOW = timedelta(hours=48)
 MENUS_KEY = "simulator_menus"  # WechatState row: the menus and tags this API holds (bot/wechat_side.py)
 MAX_TEXT = 600
 PAGE = Path(__file__).with_name("simulator.html")
-
-
-def enabled(settings) -> bool:
-    """On, off, or (auto) on unless the public URL is set to an address that is not loopback."""
-    mode = settings.simulator.enabled
-    if mode != "auto":
-        return mode == "on"
-    public = settings.server.public_url
-    return not public or _loopback_name(urlsplit(public).hostname or "")
-
-
-def _loopback_name(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def permitted(settings) -> bool:
