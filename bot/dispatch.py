@@ -30,6 +30,8 @@ NOTHING = Plugin()  # the machinery alone: no commands, no flows
 SILENT_EVENTS = {"view", "location", "masssendjobfinish", "view_miniprogram"}  # no reply
 SUBSCRIBED = {"subscribe": True, "subscribe_scan": True, "unsubscribe": False}  # what follow events set
 SCENE_EVENTS = {"scan", "subscribe_scan"}  # their EventKey is a QR scene (wechatpy drops "qrscene_")
+SCANNER_EVENTS = {"scancode_waitmsg", "scancode_push"}  # the menu's scanner buttons (what they read: scan_result)
+MAX_SCANNED = 512
 KINDS = {"image", "voice", "video", "shortvideo", "location", "link"}  # messages that are not text, named
 
 
@@ -69,12 +71,15 @@ class Dispatcher:
                                                                                   inbound.status, ctx.now),
             **{event: lambda ctx, inbound: "" for event in SILENT_EVENTS | {"unsubscribe"}},  # no reply reaches them
             **{event: lambda ctx, inbound: self.scene(ctx, inbound.event_key) for event in SCENE_EVENTS},
+            # what a scanner read goes where a scan goes, or runs as typed text (the plugins' readers decide)
+            **{event: lambda ctx, inbound: self.scanned(ctx, inbound.scan_result) for event in SCANNER_EVENTS},
         }
         clash = (set(self.events) - SCENE_EVENTS) & set(plugin.events)
         if clash:
             raise ValueError(f"the machinery answers events {sorted(clash)} itself")
         self.plugin_events = plugin.events
         self.message_hooks = plugin.message_hooks
+        self.scan_readers = plugin.scan_readers
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -156,6 +161,19 @@ class Dispatcher:
             return other_message(ctx, "other")
         replies = [plugin(ctx, inbound.event_key) if plugin else "", own(ctx, inbound) if own else ""]
         return "\n".join(r for r in replies if r)
+
+    def scanned(self, ctx: Context, text: str) -> str:
+        """A scanner button read *text*: the plugins' scan readers name a scene or a command for the QR codes
+        they draw; otherwise a link is not ours and other text is a typed command."""
+        text = text.strip()[:MAX_SCANNED]
+        if not text:
+            return ctx.t("scan_empty")
+        meaning = next(filter(None, (reader(ctx, text) for reader in self.scan_readers)), None)
+        if meaning and meaning[0] == "scene":
+            return self.scene(ctx, meaning[1])
+        if meaning:
+            return self.run_text(ctx, meaning[1])
+        return ctx.t("scan_not_ours") if "://" in text else self.run_text(ctx, text)
 
     def scene(self, ctx: Context, scene: str) -> str:
         """Answer a QR scene with the handler of its longest matching prefix (no handler: no reply)."""

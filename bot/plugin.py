@@ -3,7 +3,7 @@
 The machinery knows nothing of classrooms. `app.create_app(plugin=...)` hands it one Plugin (the classroom's
 is `handlers.plugin.CLASSROOM`; plugins combine with `+`), and the webhook, the dispatcher, the scheduler,
 the CLI and the reply catalogue take their commands, dialog flows, events, QR scenes, jobs, CLI commands,
-HTTP routes (and WSGI middleware), per-message hooks and texts from it.
+HTTP routes (and WSGI middleware), readers of what the menu's scanner read, per-message hooks and texts from it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ class Plugin:
     blueprints: tuple[flask.Blueprint, ...] = ()
     replies: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: EMPTY)  # key -> {"zh": ..., "en": ...}
     upgrades: tuple[Callable[[], object], ...] = ()  # init-db: bring rows an older version wrote up to date
+    # What a menu scanner read (scancode_waitmsg / scancode_push): f(ctx, text) -> ("scene", s) to answer it as
+    # that QR scene, ("text", s) to run s as typed text, or None when it is no QR code of this plugin's. The
+    # first reader that knows it wins; text nobody knows is a typed command, a link nobody knows is refused.
+    scan_readers: tuple[Callable[..., "tuple[str, str] | None"], ...] = ()
     # WSGI wrappers f(wsgi_app, ketang) -> wsgi_app, for answers that must not wait for Flask (e.g. a 304).
     middleware: tuple[Callable[..., Callable], ...] = ()
     # f(user), run for every message that writes, after its handler and inside its transaction (so what it
@@ -77,8 +81,12 @@ class Plugin:
 
 
 def _name(item) -> str:
-    """What must be unique in a tuple field: a command's, job's, CLI command's or blueprint's name."""
-    return getattr(item, "name", None) or getattr(item, "__qualname__", repr(item))
+    """What must be unique in a tuple field: a command's, job's, CLI command's or blueprint's name; a function
+    (a job factory, a scan reader, a hook) by where it is defined."""
+    name = getattr(item, "name", None)
+    if name:
+        return name
+    return f"{getattr(item, '__module__', '')}.{getattr(item, '__qualname__', repr(item))}"
 
 
 def _no_duplicates(what: str, mine: list, theirs: list) -> None:

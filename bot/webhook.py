@@ -137,13 +137,20 @@ def _parse(xml: bytes):
     else:
         key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
     text = (data.get("Content") or "") if kind == "text" else ""
-    scanned = data.get("ScanCodeInfo")  # a menu scanner event: what it read
-    scanned = scanned.get("ScanResult") if isinstance(scanned, dict) else None
+    scanned = _scanned(data)  # a menu scanner event: what it read; two different QR codes scanned in one second are two events
+    if scanned:
+        key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]
     created = data.get("CreateTime") or ""
     return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
                             event_key=event_key, msg_id=data.get("MsgID") or "", status=data.get("Status") or "",
-                            created=int(created) if created.isdigit() and len(created) < 12 else 0,
-                            scan_result=scanned[:512] if isinstance(scanned, str) else "")
+                            created=int(created) if created.isdigit() and len(created) < 12 else 0, scan_result=scanned)
+
+
+def _scanned(data: dict) -> str:
+    """ScanCodeInfo/ScanResult of a menu scanner event ('' when absent or not text)."""
+    info = data.get("ScanCodeInfo")
+    result = info.get("ScanResult") if isinstance(info, dict) else None
+    return result if isinstance(result, str) else ""
 
 
 KINDS = {"text", "event", "image", "voice", "video", "shortvideo", "location", "link"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, qr, scheduled_announcements, teacher
+from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -32,6 +32,7 @@ CLASSROOM = Plugin(
     commands=COMMANDS,
     flows=FLOWS,
     events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan},
+    scan_readers=(events.read_scanned,),  # what the menu's scanner read, when it is a QR the classroom draws
     # The class QR the scheduler makes is `join_<code>`; a bare code (older QR codes, `/scan` in the chat) too.
     scenes={"join_": join_by_scene, "": join_by_scene},
     jobs=(
@@ -47,4 +48,8 @@ CLASSROOM = Plugin(
     upgrades=(upgrade_rows,),
 )
 
-EVERYTHING = CLASSROOM + SCREEN  # what `app.create_app()` runs
+# menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.
+MENU = Plugin(cli=(menu.menu_command,), jobs=(menu.tag_teachers_job,))
+# simulator: the web simulator, local only (handlers/simulator.py).
+SIMULATOR = Plugin(blueprints=(simulator.bp,))
+EVERYTHING = CLASSROOM + SCREEN + MENU + SIMULATOR  # what `app.create_app()` runs

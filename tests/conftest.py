@@ -121,3 +121,12 @@ def teacher(app, say):
     reply = say("o_teacher", "创建课堂 高等数学")
     assert "已创建课堂" in reply
     return "o_teacher", Classroom.get(Classroom.name == "高等数学").code
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per browser test module (tests/browser.py)."""
+    from tests.browser import launch_or_skip
+
+    yield from launch_or_skip()
+

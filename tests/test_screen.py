@@ -227,7 +227,7 @@ def test_forged_tokens_and_foreign_qr_codes_check_nobody_in(room, clock):
     forged = f"{activity}-{int(slot) + 1}-{mac}"
     assert "不是有效的签到二维码" in room.scan(room.students[0], f"https://ketang.example.edu/c/{forged}")
     assert "不是有效的签到二维码" in room.wx.send_event(room.students[0], "SCAN", f"ci_{activity}-{slot}-{'a' * 16}")
-    assert "不是有效的签到二维码" in room.scan(room.students[0], "https://example.com/whatever")
+    assert "不是课堂的二维码" in room.scan(room.students[0], "https://example.com/whatever")  # not ours at all
     assert Response.select().count() == 0 and StaleCode.select().count() == 0
     page = room.client.get(f"/c/{token}")
     assert page.status_code == 200 and "不能签到" in page.get_data(as_text=True)

@@ -2,43 +2,21 @@
 the app served over HTTP in this process with a frozen clock, students talking through the signed webhook.
 The check-in QR is read back from a screenshot with zxing-cpp, as a phone would read it.
 
-Locally these tests are skipped when Chromium or Playwright is missing; with CI=true that is a failure."""
+Locally these tests are skipped when Chromium or Playwright is missing; with CI=true that is a failure
+(the `browser` fixture and the QR reader are shared with the simulator's browser test: tests/browser.py)."""
 
 from __future__ import annotations
 
-import io
-import os
 import re
-import shutil
 import threading
 
 import pytest
 
 from models import Response, StaleCode, db
+from tests.browser import read_qr as read_qr_in
 from tests.test_screen import Room
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WITHIN = 2000  # ms: what the teacher sees on the screen follows the chat within 2 s
-
-
-def _missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run in CI: {reason}")
-    pytest.skip(f"browser tests skipped: {reason} (apt-get install chromium fonts-wqy-microhei; .ci/run does)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        _missing("no chromium on PATH")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -72,18 +50,8 @@ def screen(browser, served, app, clock):
 
 
 def read_qr(page) -> str:
-    """Decode the check-in QR from a screenshot of the screen, as a phone's camera would."""
-    import png
-    import zxingcpp
-
-    shot = page.locator("#checkin-qr").screenshot()
-    width, height, rows, info = png.Reader(file=io.BytesIO(shot)).asRGBA8()
-    grey = bytearray()
-    for row in rows:
-        grey.extend(row[0::4])  # black on white: one channel is enough
-    found = zxingcpp.read_barcodes(memoryview(bytes(grey)).cast("B", (height, width)))
-    assert found, "no QR code found in the screenshot"
-    return found[0].text
+    """The check-in QR on the screen, decoded from a screenshot."""
+    return read_qr_in(page.locator("#checkin-qr"))
 
 
 def test_pairing_by_code_turns_the_browser_into_the_class_screen(screen):

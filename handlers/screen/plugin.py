@@ -31,8 +31,8 @@ SCREEN = Plugin(
     commands=COMMANDS,
     # The official-account QR on the screen (SCAN, or subscribe for a new follower) is `ci_<token>`.
     scenes={scan.SCENE: scan.scene},
-    # The menu's scanner reading the screen's link QR (or its official QR's URL).
-    events={"scancode_waitmsg": scan.scanner, "scancode_push": scan.scanner},
+    # The menu's scanner reading the screen's link QR (or its official QR's URL): answered as that scene.
+    scan_readers=(scan.read_scanned,),
     jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job),
     blueprints=(view.bp,),
     middleware=(view.NotModified,),  # an unchanged screen's poll is answered 304 before Flask builds a request

@@ -3,11 +3,10 @@ link QR read by the menu's scanner (scancode_waitmsg / scancode_push). All end i
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from bot.clock import epoch
 from bot.context import Context
 from handlers import student
+from handlers.events import our_link
 from handlers.screen import rotation
 from models import CHECKIN, Activity, CheckinQr, Membership, Response
 
@@ -19,16 +18,16 @@ def scene(ctx: Context, token: str) -> str:
     return check_in_by_token(ctx, token, "qr")
 
 
-def scanner(ctx: Context, event_key: str) -> str:
-    """scancode_waitmsg / scancode_push: WeChat's scanner read *scan_result* from the screen."""
-    read = getattr(ctx.inbound, "scan_result", "") or ""
-    official = CheckinQr.get_or_none(CheckinQr.url == read) if read.startswith("http") else None
-    if official is not None:  # the official QR scanned with the menu's scanner
-        return check_in_by_token(ctx, rotation.token(ctx.settings, official.activity_id, official.slot), "qr")
-    path = urlsplit(read).path if "://" in read else read
-    if "/c/" not in path:
-        return ctx.t("screen_not_checkin_qr")
-    return check_in_by_token(ctx, path.rsplit("/c/", 1)[1], "qr")
+def read_scanned(ctx: Context, text: str) -> tuple[str, str] | None:
+    """What the menu's scanner read, when it is the screen's check-in QR: the link QR (`<public_url>/c/<token>`)
+    or the official QR's URL; either is answered as the scene `ci_<token>`, like a SCAN of the official QR."""
+    link = our_link(ctx, text)
+    if link and link[0].startswith("/c/"):
+        return "scene", SCENE + link[0][len("/c/"):]
+    official = CheckinQr.get_or_none(CheckinQr.url == text) if len(text) <= 255 else None
+    if official is not None:
+        return "scene", SCENE + rotation.token(ctx.settings, official.activity_id, official.slot)
+    return None
 
 
 def check_in_by_token(ctx: Context, token: str, kind: str) -> str:

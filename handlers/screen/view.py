@@ -172,8 +172,9 @@ def render(kt, screen: Screen, now) -> str:
     if lesson is None:
         note = Announcement.select().where(Announcement.classroom == classroom).order_by(
             Announcement.created_at.desc(), Announcement.id.desc()).first()
+        join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
         return render_template("screen/idle.html", classroom=classroom, students=students, note=note,
-                               qr=svg_qr(qr_content(kt, classroom.code)), **base)  # official once minted
+                               qr=svg_qr(join), qr_text=join, **base)
     checkin = lesson_checkin(lesson)
     came = None
     if checkin:
@@ -191,7 +192,7 @@ def render(kt, screen: Screen, now) -> str:
         if is_open:
             slot = rotation.slot_at(settings, now)
             content, official = _checkin_qr(kt, activity, slot, now)
-            view.update(qr=svg_qr(content), official=official, api=bool(settings.wechat.app_secret), code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
+            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret), code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
                         passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
         return render_template("screen/checkin.html", **view)
     if activity.kind == DISCUSSION:
