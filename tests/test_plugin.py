@@ -80,6 +80,7 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
     extra = Plugin(commands=(Command("hello", hello, zh("你好呀") + en("hiya")),),
                    events={"click_extra": lambda ctx, key: f"extra {key}"},
                    scenes={"screen_": lambda ctx, rest: f"screen {rest}"},
+                   scan_readers=(lambda ctx, text: ("scene", "screen_" + text[5:]) if text.startswith("mine:") else None,),
                    replies={"hello_reply": {"zh": "你好！", "en": "Hello!"}})
     app = create_app(settings_dict(tmp_path), clock=clock, plugin=CLASSROOM + extra)
     with app.app_context():
@@ -91,6 +92,8 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
     assert wx.send_event("o_p", "click_extra", "k1") == "extra k1"
     assert wx.send_event("o_p", "SCAN", "screen_42") == "screen 42"  # longest prefix wins over the classroom's ""
     assert "课堂" in wx.send_event("o_p", "SCAN", "join_000000")  # the classroom's scene still answers
+    assert wx.send_scan("o_p", "mine:7") == "screen 7"  # what the menu's scanner read: the plugin's reader knows it
+    assert "不是课堂的二维码" in wx.send_scan("o_p", "https://elsewhere.example/mine:7")  # nobody's: refused
     db.close()
 
 
