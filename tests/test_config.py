@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from bot.config import ConfigError, SchedulerSettings, load_settings, settings_from_dict, write_initial_config
+from bot.config import ConfigError, SchedulerSettings, ScreenSettings, load_settings, settings_from_dict, write_initial_config
 from tests.conftest import ROOT, TOKEN, settings_dict
 
 
@@ -27,6 +27,12 @@ def test_example_config_loads_and_documents_every_key_with_its_default():
         assert "[scheduler]" in str(error)
     else:
         raise AssertionError("push_threads = 0 was accepted")
+    assert settings.screen == ScreenSettings() and settings.screen.rotate_seconds == 10  # the example shows the defaults
+    for screen in ({"rotate_seconds": 2}, {"rotate_seconds": 301}, {"grace_seconds": -1}, {"follow_grace_seconds": -5}):
+        with pytest.raises(ConfigError, match=r"\[screen\] rotate_seconds must be 3-300"):
+            settings_from_dict({"screen": screen})
+    with pytest.raises(ConfigError):
+        settings_from_dict({"screen": {"rotate_sec": 10}})  # an unknown key is an error, as in every section
 
 
 
