@@ -20,7 +20,7 @@ TIMEOUT_CODES = {"57014", "55P03"}  # PostgreSQL: statement or lock timeout fire
 
 @bp.get("/healthz")
 def healthz():
-    """Connect, then commit an upsert of one heartbeat row.
+    """Connect, see that a SQLite disk has room, then commit an upsert of one heartbeat row.
 
     A read alone says ok while every write fails (a full disk, a read-only replica), and a write
     that is rolled back never reaches SQLite's disk, so the check commits one small row: the
@@ -30,11 +30,16 @@ def healthz():
     step = "connect"
     try:
         db.connect(reuse_if_open=True)
+        # A full disk is named as such, whether or not the heartbeat still squeezes in (checked first,
+        # as the failed write would otherwise be reported as a bare "write failed").
+        free = _sqlite_free_bytes()
+        if free is not None and free < MIN_FREE_BYTES:
+            log.error("health check: %d bytes free beside the SQLite database", free)
+            return jsonify(status="error", database="disk full", detail="less than 1 MiB free beside the database"), 503
         step = "write"
         with transaction():
             WechatState.insert(name=HEARTBEAT, value=now.isoformat()).on_conflict(
                 conflict_target=[WechatState.name], update={WechatState.value: now.isoformat()}).execute()
-        free = _sqlite_free_bytes()
     except Exception as exc:
         problem = "timed out" if _timed_out(exc) else "unreachable" if step == "connect" else "write failed"
         log.error("health check: database %s: %s", problem, exc)
@@ -42,9 +47,6 @@ def healthz():
         if step == "write":  # the server's own words ("database or disk is full"); connect errors name hosts
             body["detail"] = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return jsonify(body), 503
-    if free is not None and free < MIN_FREE_BYTES:
-        log.error("health check: %d bytes free beside the SQLite database", free)
-        return jsonify(status="error", database="disk full", detail="less than 1 MiB free beside the database"), 503
     return jsonify(status="ok", database="ok")
 
 
