@@ -76,6 +76,10 @@ class Dispatcher:
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
 
+        One transaction: the user's row is touched (which holds it until commit, so one user's messages
+        run one at a time) and tells whether the message was answered before; then the reply is computed
+        and the message claimed with it. A repeat rolls back and gets the stored reply; a concurrent
+        duplicate that commits first wins the claim's unique key, and the loser rolls back all it did.
         A message that only reads (a `reads` command, outside any dialog) holds the write transaction
         just for the claim; its reply is computed in a read-only transaction and saved after, so a
         class checking in never waits behind someone's 我的记录."""
@@ -83,22 +87,30 @@ class Dispatcher:
         after_commit: list = []
         read_only = False
         try:
-            with transaction():
-                claimed = CLAIM.rowcount(inbound.key, inbound.openid, now)
-                if not claimed:
-                    return InboundMessage.get(InboundMessage.key == inbound.key).reply
-                user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
-                read_only = only_reads(self.grammar, user, inbound)
-                if read_only:  # a retry while the reply is computed is told to try again, not given ""
-                    SAVE_REPLY.rowcount(t("busy", "zh"), inbound.key)
-                else:
-                    reply = self.route(user, inbound, now, after_commit)
-                    SAVE_REPLY.rowcount(reply, inbound.key)
+            try:
+                with transaction():
+                    user = self.touch(inbound, now)
+                    read_only = only_reads(self.grammar, user, inbound)
+                    if read_only:  # a retry while the reply is computed is told to try again, not given ""
+                        self.claim(inbound, now, t("busy", "zh"))
+                    else:
+                        reply = self.route(user, inbound, now, after_commit)
+                        self.claim(inbound, now, reply)
+            except Refused as refused:  # the handler's writes are undone; the refusal is recorded alone
+                reply = refused.reply
+                with transaction():
+                    self.touch(inbound, now)
+                    self.claim(inbound, now, reply)
             if read_only:
-                with reading():
-                    reply = self.route(user, inbound, now, after_commit)
+                try:
+                    with reading():
+                        reply = self.route(user, inbound, now, after_commit)
+                except Refused as refused:
+                    reply = refused.reply
                 with transaction():
                     SAVE_REPLY.rowcount(reply, inbound.key)
+        except Repeated as repeated:
+            return repeated.reply if repeated.reply is not None else stored_reply(inbound.key)
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
@@ -117,6 +129,20 @@ class Dispatcher:
         return reply
 
     @staticmethod
+    def touch(inbound: Inbound, now: datetime) -> User:
+        """The sender, touched; a message answered before ends the transaction (rolled back) with its reply."""
+        user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key)
+        if user.stored_reply is not None:
+            raise Repeated(user.stored_reply)
+        return user
+
+    @staticmethod
+    def claim(inbound: Inbound, now: datetime, reply: str) -> None:
+        """Record *inbound* as answered with *reply*; a duplicate that committed first wins (we roll back)."""
+        if not CLAIM.rowcount(inbound.key, inbound.openid, now, reply):
+            raise Repeated(None)
+
+    @staticmethod
     def release_claim(key: str) -> None:
         """Forget a read-only message whose reply failed, so WeChat's retry computes it again."""
         try:
@@ -129,9 +155,15 @@ class Dispatcher:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
                       sms=self.sms, after_commit=after_commit)
-        reply = self.answer(ctx, inbound)
+        try:
+            return self.with_note(ctx, self.answer(ctx, inbound))
+        except Refused as refused:
+            raise Refused(self.with_note(ctx, refused.reply)) from None
+
+    @staticmethod
+    def with_note(ctx: Context, reply: str) -> str:
         # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
-        note = inbox.unread_note(user, ctx.lang) if reply and user.unread_at_start else ""
+        note = inbox.unread_note(ctx.user, ctx.lang) if reply and ctx.user.unread_at_start else ""
         return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
 
     def answer(self, ctx: Context, inbound: Inbound) -> str:
@@ -187,8 +219,13 @@ class Dispatcher:
             return ctx.t("teacher_only", command=alias)
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
+        if not ctx.user.in_dialog:  # nothing written yet but the frame's: a refusal undoes the whole transaction
+            try:
+                return command.handler(ctx, **parsed.args)
+            except UserError as error:
+                raise Refused(ctx.t(error.key, **error.params)) from None
         try:
-            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes
+            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes, the dialog's kept
                 return command.handler(ctx, **parsed.args)
         except UserError as error:
             return ctx.t(error.key, **error.params)
@@ -236,30 +273,61 @@ def unknown_reply(parsed: Unknown) -> str:
     return "\n".join(lines)
 
 
-def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
+class Repeated(Exception):
+    """The message was answered before: roll back and give its stored reply (None: read it after)."""
+
+    def __init__(self, reply: str | None):
+        super().__init__("repeated message")
+        self.reply = reply
+
+
+class Refused(Exception):
+    """A command refused (a UserError) with nothing written before it: roll back, record the reply alone."""
+
+    def __init__(self, reply: str):
+        super().__init__("refused")
+        self.reply = reply
+
+
+def stored_reply(key: str) -> str:
+    """The reply a concurrent duplicate stored (read after our transaction rolled back)."""
+    return InboundMessage.get(InboundMessage.key == key).reply
+
+
+def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "") -> User:
     """Return the user for *openid*, creating it on first contact; record when they last wrote.
 
-    Only a message the user sent opens WeChat's 48-hour customer-service window, so events
-    (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
+    One statement in the usual case (an UPDATE … RETURNING), which also tells whether pushes wait
+    unread, whether a dialog is open, and the stored reply of the message *key* if it was answered
+    before (`stored_reply`, None if not). Only a message the user sent opens WeChat's 48-hour
+    customer-service window, so events (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
     """
-    user = USER_BY_OPENID.first(openid, UNREAD)  # the usual case: one query, not five
+    seen = now if wrote else None
+    user = TOUCH.first(seen, openid, UNREAD, key)
     if user is None:
-        User.insert(openid=openid, created_at=now, last_seen_at=now if wrote else None).on_conflict_ignore().execute()
-        user = USER_BY_OPENID.first(openid, UNREAD)
-    if wrote and user.last_seen_at != now:
-        SEEN.rowcount(now, user.id)
-        user.last_seen_at = now
+        User.insert(openid=openid, created_at=now, last_seen_at=seen).on_conflict_ignore().execute()
+        user = TOUCH.first(seen, openid, UNREAD, key)
     return user
 
 
 # The queries every message makes, compiled once (bot/prepared.py).
-CLAIM = Prepared(lambda key, openid, now: InboundMessage.insert(key=key, openid=openid, created_at=now).on_conflict_ignore())
+CLAIM = Prepared(lambda key, openid, now, reply: InboundMessage.insert(
+    key=key, openid=openid, created_at=now, reply=reply).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
-# The user, whether pushes wait unread for them, and whether they are in a dialog: one statement.
-USER_BY_OPENID = Prepared(lambda openid, unread: User.select(
-    User,
-    Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
-    Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
-).where(User.openid == openid).limit(1))
+
+
+def _user_columns(unread, key):
+    """The user's own columns, whether pushes wait unread, whether they are in a dialog, a message's stored reply."""
+    return (
+        User,
+        Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
+        Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
+        InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key).alias("stored_reply"),
+    )
+
+
+# The user read and touched in one statement (last_seen_at kept when *seen* is NULL).
+TOUCH = Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+                 .where(User.openid == openid).returning(*_user_columns(unread, key)))
+USER_BY_OPENID = Prepared(lambda openid, unread: User.select(*_user_columns(unread, "")[:3]).where(User.openid == openid).limit(1))
 DIALOG_OF = Prepared(lambda user: Dialog.select().where(Dialog.user == user).limit(1))
-SEEN = Prepared(lambda now, user_id: User.update(last_seen_at=now).where(User.id == user_id))
