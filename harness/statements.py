@@ -5,7 +5,8 @@
     assert len(sent) <= 7, sent
 
 Every statement the connection runs is recorded, not only peewee's queries: BEGIN, COMMIT, ROLLBACK and
-SAVEPOINTs, and on PostgreSQL the pool's liveness ping when a request takes a connection. SQLite reports
+SAVEPOINTs, and on PostgreSQL whatever the pool sends when a request takes a connection (the block starts
+with this thread's connection back in the pool, as a request does). SQLite reports
 them through its trace hook; on PostgreSQL every cursor of the connection (the current one and the pool's)
 is made a counting cursor for the duration. Tests and benchmarks share this (tests/test_statements.py,
 bench/run.py).
@@ -54,6 +55,7 @@ def counting():
     for conn, _factory in saved.values():
         conn.cursor_factory = Counting
     pool._connect = counted_connect
+    db.close()  # back to the pool, as between two requests: a request's check-out (and its ping) counts
     try:
         yield sent
     finally:

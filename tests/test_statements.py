@@ -7,6 +7,7 @@ transaction's row locks a little longer. A change that adds a query to one of th
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -106,3 +107,21 @@ def test_the_counter_sees_every_statement(wechat, clock, hall):
     _, sent = sent_by(wechat, clock, "o_s1", "签到")
     words = [s.split(None, 1)[0].upper() for s in sent]
     assert words[0] == "BEGIN" and words[-1] == "COMMIT" and "INSERT" in words
+
+
+@pytest.mark.skipif(not os.environ.get("KETANG_TEST_DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL only")
+def test_a_pooled_connection_the_server_dropped_still_answers_the_message(wechat, clock, hall):
+    """No ping when a request takes a pooled connection: a dead one is found by BEGIN and replaced, and
+    the message is answered (not the busy reply)."""
+    import psycopg2
+
+    wechat.send_text("o_t", "开启签到 5")
+    outside = psycopg2.connect(os.environ["KETANG_TEST_DATABASE_URL"])
+    outside.autocommit = True
+    with outside.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+    outside.close()
+    reply, sent = sent_by(wechat, clock, "o_s1", "签到")
+    assert "签到成功" in reply
+    assert Response.select().count() == 1
