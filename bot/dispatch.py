@@ -329,5 +329,4 @@ def _user_columns(unread, key):
 # The user read and touched in one statement (last_seen_at kept when *seen* is NULL).
 TOUCH = Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
                  .where(User.openid == openid).returning(*_user_columns(unread, key)))
-USER_BY_OPENID = Prepared(lambda openid, unread: User.select(*_user_columns(unread, "")[:3]).where(User.openid == openid).limit(1))
 DIALOG_OF = Prepared(lambda user: Dialog.select().where(Dialog.user == user).limit(1))
