@@ -110,7 +110,13 @@ class Dispatcher:
                 with transaction():
                     SAVE_REPLY.rowcount(reply, inbound.key)
         except Repeated as repeated:
-            return repeated.reply if repeated.reply is not None else stored_reply(inbound.key)
+            if repeated.reply is not None:
+                return repeated.reply
+            try:
+                return stored_reply(inbound.key)
+            except Exception:
+                log.exception("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
+                return t("busy", "zh")
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)

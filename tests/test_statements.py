@@ -125,3 +125,15 @@ def test_a_pooled_connection_the_server_dropped_still_answers_the_message(wechat
     reply, sent = sent_by(wechat, clock, "o_s1", "签到")
     assert "签到成功" in reply
     assert Response.select().count() == 1
+
+
+def test_a_refusal_without_a_savepoint_is_recorded_once_and_repeated_alike(wechat, clock, hall):
+    """签到 from a student in no class is refused (a UserError): the transaction rolls back (no savepoint)
+    and the refusal is recorded alone, so WeChat's retry of the message gets the same words."""
+    wechat.send_event("o_s9", "subscribe")
+    first, sent = sent_by(wechat, clock, "o_s9", "签到", msg_id=777)
+    assert "加入" in first
+    assert not any(s.upper().startswith(("SAVEPOINT", "RELEASE")) for s in sent)
+    again, _ = sent_by(wechat, clock, "o_s1", "签到", msg_id=777)
+    assert again == first
+    assert Response.select().count() == 0
