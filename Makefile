@@ -17,7 +17,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 config.toml:
-	$(BIN)/python -m bot.config config.toml
+	$(BIN)/python -m bot.config config.toml http://127.0.0.1:$(PORT)
 
 config: install config.toml
 

@@ -16,7 +16,7 @@ from bot.dispatch import Dispatcher
 from bot.links import Links
 from bot.plugin import Plugin
 from bot.sms import SmsSender
-from handlers.plugin import CLASSROOM
+from handlers.plugin import EVERYTHING
 
 log = logging.getLogger("ketang")
 
@@ -37,7 +37,7 @@ class Ketang:
 
 
 def create_app(config: Settings | dict | str | Path | None = None, clock: Clock | None = None,
-               plugin: Plugin = CLASSROOM) -> Flask:
+               plugin: Plugin = EVERYTHING) -> Flask:
     """Build the app from *config* (Settings, a TOML mapping, a path, or None for config.toml) running *plugin*."""
     if isinstance(config, Settings):
         settings = config

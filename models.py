@@ -301,3 +301,28 @@ OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per cl
 
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr]
+
+
+class MenuTag(BaseModel):
+    """A user's place in the teacher tag (handlers/menu.py): tagged by the scheduler, or why not yet."""
+
+    user = ForeignKeyField(User, unique=True, on_delete="CASCADE")
+    tag_id = IntegerField(default=0)  # the tag the user is in; 0 = not tagged yet
+    tagged_at = DateTimeField(null=True)
+    retry_at = DateTimeField(null=True)  # after a failed call, not before
+    last_error = CharField(max_length=200, null=True)
+
+
+MODELS.append(MenuTag)  # menu:
+
+
+class SimMessage(BaseModel):
+    """A bubble in the web simulator's phones (handlers/simulator.py): what a phone sent, the reply, a push."""
+
+    openid = CharField(max_length=64, index=True)
+    origin = CharField(max_length=8)  # user | reply | push
+    text = TextField()
+    created_at = DateTimeField()
+
+
+MODELS.append(SimMessage)  # simulator:

@@ -27,6 +27,13 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
         if not wechat.safe_mode:
             click.echo("WARNING: plaintext mode: the signature does not cover the message body, so anyone who sees "
                        "one request's URL can send any text as any user. Set encoding_aes_key and choose 安全模式.")
+        from bot.config import simulator_on as enabled  # simulator:
+
+        if enabled(kt.settings):
+            click.echo(f"Try it in a browser (phones, menu, pushes, screen): {local.rsplit('/wechat', 1)[0]}/simulator")
+        if "/simulator/api" in wechat.api_base_url:
+            click.echo(f"  WeChat API: this server's simulator ({wechat.api_base_url}); for a real account set "
+                       "wechat.api_base_url = \"https://api.weixin.qq.com\" and the real app_secret")
         click.echo("Try it without WeChat, in another terminal:")
         click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
         click.echo(f"  .venv/bin/flask --app app chat --as o_teacher --url {local}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -84,6 +86,14 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class SimulatorSettings:
+    """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
+
+    enabled: str = "auto"  # auto: unless server.public_url is set to an address that is not loopback; on; off
+    allow_remote: bool = False  # answer clients that are not on the loopback interface
+
+
+@dataclass(frozen=True)
 class Settings:
     wechat: WechatSettings = field(default_factory=WechatSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -92,6 +102,7 @@ class Settings:
     roles: RolesSettings = field(default_factory=RolesSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
 
     @property
     def link_secret(self) -> str:
@@ -165,6 +176,8 @@ def _validate(settings: Settings) -> Settings:
     if settings.sms.backend == "http" and not re.match(r"https?://\S+$", settings.sms.url):
         raise ConfigError('sms.url must be the SMS gateway\'s http:// or https:// address when sms.backend = "http" '
                           '(or use backend = "console" to log codes instead)')
+    if settings.simulator.enabled not in ("auto", "on", "off"):
+        raise ConfigError("simulator.enabled must be 'auto', 'on' or 'off'")
     if settings.wechat.max_clock_skew_seconds < 0:
         raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
     scheduler = settings.scheduler
@@ -220,7 +233,30 @@ def random_token(length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def write_initial_config(example: Path, target: Path) -> bool:
+SIMULATOR_API = "http://127.0.0.1:8000/simulator/api"
+
+
+def loopback_name(host: str) -> bool:
+    """Whether *host* (a name or an address) is the loopback interface."""
+    if host.lower() in ("localhost", "127.0.0.1", "::1"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def simulator_on(settings: Settings) -> bool:
+    """simulator: on, off, or (auto) on unless the public URL is set to an address that is not loopback."""
+    mode = settings.simulator.enabled
+    if mode != "auto":
+        return mode == "on"
+    public = settings.server.public_url
+    return not public or loopback_name(urlsplit(public).hostname or "")
+LOCAL_URL = "http://127.0.0.1:8000"
+
+
+def write_initial_config(example: Path, target: Path, local_url: str = LOCAL_URL) -> bool:
     """Create *target* from *example* with a random token, AES key and secret; False if it exists."""
     if target.exists():
         return False
@@ -228,6 +264,10 @@ def write_initial_config(example: Path, target: Path) -> bool:
     text = text.replace('token = "change-me-token"', f'token = "{random_token(32)}"', 1)
     text = text.replace('encoding_aes_key = ""', f'encoding_aes_key = "{random_token(43)}"', 1)
     text = text.replace('secret_key = ""', f'secret_key = "{secrets.token_urlsafe(32)}"', 1)
+    # simulator: a fresh local config uses the web simulator as its WeChat API (pushes land in its phones);
+    # a real account replaces both lines (`flask --app app info` says so).
+    text = text.replace('app_secret = ""', 'app_secret = "simulator"', 1)
+    text = text.replace('api_base_url = "https://api.weixin.qq.com"', f'api_base_url = "{local_url}/simulator/api"', 1)
     target.write_text(text, encoding="utf-8")
     return True
 
@@ -236,5 +276,6 @@ if __name__ == "__main__":
     import sys
 
     here = Path(__file__).resolve().parent.parent
-    created = write_initial_config(here / "config.example.toml", Path(sys.argv[1] if len(sys.argv) > 1 else "config.toml"))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "config.toml")
+    created = write_initial_config(here / "config.example.toml", target, *(sys.argv[2:3] or [LOCAL_URL]))
     print("created config.toml with a random token, AES key and secret key" if created else "config.toml exists; kept it")

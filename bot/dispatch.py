@@ -30,6 +30,8 @@ NOTHING = Plugin()  # the machinery alone: no commands, no flows
 SILENT_EVENTS = {"view", "location", "masssendjobfinish", "view_miniprogram"}  # no reply
 SUBSCRIBED = {"subscribe": True, "subscribe_scan": True, "unsubscribe": False}  # what follow events set
 SCENE_EVENTS = {"scan", "subscribe_scan"}  # their EventKey is a QR scene (wechatpy drops "qrscene_")
+SCANNER_EVENTS = {"scancode_waitmsg", "scancode_push"}  # menu: the menu's scanner buttons (what they read: scan_result)
+MAX_SCANNED = 512
 KINDS = {"image", "voice", "video", "shortvideo", "location", "link"}  # messages that are not text, named
 
 
@@ -45,6 +47,7 @@ class Inbound:
     event_key: str = ""
     msg_id: str = ""  # TEMPLATESENDJOBFINISH: the template message's MsgID
     status: str = ""  # TEMPLATESENDJOBFINISH: success, failed:user block, failed: system failed
+    scan_result: str = ""  # menu: scancode_waitmsg / scancode_push: what the scanner read (ScanResult)
 
 
 class Dispatcher:
@@ -67,6 +70,8 @@ class Dispatcher:
                                                                                   inbound.status, ctx.now),
             **{event: lambda ctx, inbound: "" for event in SILENT_EVENTS | {"unsubscribe"}},  # no reply reaches them
             **{event: lambda ctx, inbound: self.scene(ctx, inbound.event_key) for event in SCENE_EVENTS},
+            # menu: what a scanner read goes where a scan goes, or runs as typed text (the plugin's reader decides)
+            **{event: lambda ctx, inbound: self.scanned(ctx, inbound.scan_result) for event in SCANNER_EVENTS},
         }
         clash = (set(self.events) - SCENE_EVENTS) & set(plugin.events)
         if clash:
@@ -189,6 +194,20 @@ class Dispatcher:
             return other_message(ctx, "other")
         replies = [plugin(ctx, inbound.event_key) if plugin else "", own(ctx, inbound) if own else ""]
         return "\n".join(r for r in replies if r)
+
+    def scanned(self, ctx: Context, text: str) -> str:  # menu:
+        """A scanner button read *text*: the plugin's "scanned" reader names a scene or a command for the QR
+        codes it draws; otherwise a link is not ours and other text is a typed command."""
+        text = text.strip()[:MAX_SCANNED]
+        if not text:
+            return ctx.t("scan_empty")
+        reader = self.plugin_events.get("scanned")
+        meaning = reader(ctx, text) if reader else None
+        if meaning and meaning[0] == "scene":
+            return self.scene(ctx, meaning[1])
+        if meaning:
+            return self.run_text(ctx, meaning[1])
+        return ctx.t("scan_not_ours") if "://" in text else self.run_text(ctx, text)
 
     def scene(self, ctx: Context, scene: str) -> str:
         """Answer a QR scene with the handler of its longest matching prefix (no handler: no reply)."""

@@ -137,8 +137,18 @@ def _parse(xml: bytes):
     else:
         key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
     text = (data.get("Content") or "") if kind == "text" else ""
-    return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
+    scanned = _scanned(data)  # menu: two different QR codes scanned in one second are two events
+    if scanned:
+        key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]
+    return message, Inbound(scan_result=scanned, openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
                             event_key=event_key, msg_id=data.get("MsgID") or "", status=data.get("Status") or "")
+
+
+def _scanned(data: dict) -> str:
+    """ScanCodeInfo/ScanResult of a menu scanner event ('' when absent or not text)."""
+    info = data.get("ScanCodeInfo")
+    result = info.get("ScanResult") if isinstance(info, dict) else None
+    return result if isinstance(result, str) else ""
 
 
 KINDS = {"text", "event", "image", "voice", "video", "shortvideo", "location", "link"}

@@ -54,6 +54,15 @@ class WeChatSimulator:
             f"<Event>{_cdata(event)}</Event>{key_xml}</xml>"
         )
 
+    def scanner_xml(self, openid: str, result: str, key: str = "scan_checkin", event: str = "scancode_waitmsg") -> str:
+        """What a menu scanner button sends: the button's key and what the QR holds."""
+        return (
+            f"<xml><ToUserName>{_cdata(self.account)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
+            f"<CreateTime>{self.now()}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event>{_cdata(event)}</Event><EventKey>{_cdata(key)}</EventKey>"
+            f"<ScanCodeInfo><ScanType><![CDATA[qrcode]]></ScanType><ScanResult>{_cdata(result)}</ScanResult></ScanCodeInfo></xml>"
+        )
+
     def sign(self, xml: str, timestamp: str | None = None, nonce: str | None = None) -> tuple[dict, bytes]:
         """Return (query, body) as WeChat would send *xml* in the configured mode."""
         timestamp = timestamp or str(self.now())
@@ -91,6 +100,9 @@ class WeChatSimulator:
 
     def send_event(self, openid: str, event: str, key: str | None = None) -> str:
         return self.deliver(self.event_xml(openid, event, key))
+
+    def send_scan(self, openid: str, result: str, key: str = "scan_checkin") -> str:
+        return self.deliver(self.scanner_xml(openid, result, key))
 
 
 def _field(xml: str, name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, qr, scheduled_announcements, teacher
+from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -30,7 +30,8 @@ def renew_class_qr_job(settings, api) -> Job | None:
 CLASSROOM = Plugin(
     commands=COMMANDS,
     flows=FLOWS,
-    events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan},
+    events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan,
+            "scanned": events.read_scanned},  # menu: what a scanner read, when it is a QR the classroom draws
     # The class QR the scheduler makes is `join_<code>`; a bare code (older QR codes, `/scan` in the chat) too.
     scenes={"join_": join_by_scene, "": join_by_scene},
     jobs=(
@@ -45,3 +46,9 @@ CLASSROOM = Plugin(
     replies=REPLIES,
     upgrades=(upgrade_rows,),
 )
+
+# menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.
+MENU = Plugin(cli=(menu.menu_command,), jobs=(menu.tag_teachers_job,))
+# simulator: the web simulator, local only (handlers/simulator.py).
+SIMULATOR = Plugin(blueprints=(simulator.bp,))
+EVERYTHING = CLASSROOM + MENU + SIMULATOR  # what `app.create_app()` runs

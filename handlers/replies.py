@@ -272,6 +272,11 @@ CATALOGUE.update({
     "schedule_too_far": ("最多只能定时到一年以内。", "You can schedule at most a year ahead."),
     "schedule_format": ("时间格式不对。用法：{syntax:schedule}\n例如：{cmd:schedule} 2026-09-08 14:00 下午的课改到302教室", "Wrong time format. Usage: {syntax:schedule}\nFor example: {cmd:schedule} 2026-09-08 14:00 Room change: 302"),
     "qr_official": ("\n这是公众号二维码：学生扫码即关注公众号并加入课堂。", "\nThis is the official-account QR code: scanning it follows the account and joins the class."),
+    # menu: the scanner button (scancode_waitmsg) read something that is not a class or check-in QR
+    "scan_empty": ("没有扫到内容。请对准课堂二维码或投屏上的签到二维码再扫一次，也可以直接发送「{cmd:check_in}」或「{cmd:join} <6位课堂码>」。",
+                   "Nothing was scanned. Aim at the class QR or the screen's check-in QR and scan again, or send “{cmd:check_in}” / “{cmd:join} <6-digit code>”."),
+    "scan_not_ours": ("扫到的不是课堂的二维码。请扫老师投屏或课堂二维码，也可以直接发送「{cmd:check_in}」或「{cmd:join} <6位课堂码>」。",
+                      "That is not a Ketang QR code. Scan the teacher's screen or class QR, or send “{cmd:check_in}” / “{cmd:join} <6-digit code>”."),
     "qr_page": ("\n扫码后按页面提示在公众号发送「{cmd:join} {code}」。", "\nAfter scanning, students send “{cmd:join} {code}” in the official account as the page says."),
 })
 

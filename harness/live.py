@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -34,17 +35,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(directory: Path, database_url: str | None = None, secret_key: str = "live-secret") -> Path:
-    """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*."""
+def write_config(directory: Path, database_url: str | None = None, secret_key: str = "live-secret", **sections) -> Path:
+    """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*;
+    *sections* ({"server": {"public_url": ...}}) override or add keys."""
     url = database_url or f"sqlite:///{(directory / 'ketang.db').resolve()}"
+    data = {"wechat": {"app_id": APP_ID, "token": TOKEN, "encoding_aes_key": AES_KEY}, "database": {"url": url},
+            "server": {"public_url": "https://ketang.example.edu", "secret_key": secret_key},
+            "roles": {"teacher_invite_code": INVITE}}
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
     path = directory / "config.toml"
-    path.write_text(
-        f'[wechat]\napp_id = "{APP_ID}"\ntoken = "{TOKEN}"\nencoding_aes_key = "{AES_KEY}"\n'
-        f'[database]\nurl = "{url}"\n'
-        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "{secret_key}"\n'
-        f'[roles]\nteacher_invite_code = "{INVITE}"\n',
-        encoding="utf-8",
-    )
+    path.write_text("".join(f"[{section}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+                            for section, values in data.items()), encoding="utf-8")
     return path
 
 
@@ -85,15 +87,17 @@ class LiveServer:
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
                  app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = "live-secret",
-                 healthy: bool = True):
+                 healthy: bool = True, sections=None):
         self.directory = Path(directory)
-        self.config = write_config(self.directory, database_url, secret_key)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # sections: config overrides, or a function of the server's URL returning them
+        sections = (sections(self.url) if callable(sections) else sections) or {}
+        self.config = write_config(self.directory, database_url, secret_key, **sections)
         self.healthy = healthy  # False: the database is meant to be down, so /healthz's 503 counts as up
         self.workers = workers
         self.app = app
         self.extra = extra
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.directory / "gunicorn.log"
         self.process: subprocess.Popen | None = None
 

@@ -1,4 +1,5 @@
-"""A loopback mock of the WeChat API: tokens, stable tokens, custom and template sends, QR codes.
+"""A loopback mock of the WeChat API: tokens, stable tokens, custom and template sends, QR codes,
+custom menus (default and personalised) and user tags.
 
 Started by the tests (`with MockWechat() as mock: ...`, port 0 = the OS picks one) and runnable for a
 benchmark: `python -m harness.mock_wechat --port 8900 --latency-ms 20` (GET /mock/stats for counts).
@@ -18,8 +19,11 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from bot import wechat_side
+
 PATHS = {"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/message/custom/send",
          "/cgi-bin/message/template/send", "/cgi-bin/qrcode/create"}
+PATHS |= wechat_side.MENU_PATHS  # menu: the custom-menu and user-tag endpoints (bot/wechat_side.py)
 
 
 class MockWechat:
@@ -35,6 +39,7 @@ class MockWechat:
         self.stable_current: str | None = None
         self.injected: list[dict] = []  # {"path", "errcode", "times", "openid"}
         self._ids = itertools.count(1)
+        self.menus = wechat_side.new_state()  # menus and tags: {"menu", "conditional", "tags", "tagged"}
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -90,7 +95,15 @@ class MockWechat:
             scene = body["action_info"]["scene"]["scene_str"]
             ticket = f"gQ{next(self._ids)}_{scene}"
             return 200, {"ticket": ticket, "expire_seconds": body.get("expire_seconds", 60), "url": f"http://weixin.qq.com/q/{ticket}"}
+        if path in wechat_side.MENU_PATHS:
+            with self.lock:
+                return 200, wechat_side.answer(self.menus, path, body)
         return 200, self._accept(path, body)
+
+    def menu_for(self, openid: str) -> dict | None:
+        """The menu WeChat would show *openid* (its personalised menu when it carries the tag)."""
+        with self.lock:
+            return wechat_side.menu_for(self.menus, openid)
 
     def _injected(self, path: str, openid: str | None) -> int | None:
         for rule in self.injected:
@@ -151,8 +164,15 @@ def _handler(mock: MockWechat):
             try:
                 body = json.loads(raw.decode("utf-8")) if raw else {}
             except ValueError:
-                body = {}
-            status, data = (200, mock.stats()) if url.path == "/mock/stats" else mock.answer(method, url.path, query, body)
+                body = None
+            if len(raw) < length:
+                body = None  # cut short by a killed client: WeChat refuses it, so does the mock
+            if url.path == "/mock/stats":
+                status, data = 200, mock.stats()
+            elif not isinstance(body, dict):
+                status, data = 200, {"errcode": 47001, "errmsg": "data format error"}
+            else:
+                status, data = mock.answer(method, url.path, query, body)
             out = json.dumps(data, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
