@@ -215,7 +215,7 @@ def _check_passcode(ctx: Context, activity: Activity, passcode: str | None, fail
         if rotating is not None:
             return rotating
         limits.record_failure(ctx, tries)
-        left = PASSCODE_TRIES - limits.failures(ctx, tries, timedelta(days=1))
+        left = PASSCODE_TRIES - failures - 1  # the touch holds the user's row: no other guess counted since
         return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
     return ""
 
