@@ -26,6 +26,8 @@ from bench import fanout, loadgen, screens, semester
 from harness.live import INVITE, LiveServer, connected
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
+TARGET_RATIO_PG = 0.25  # on PostgreSQL (the server shares the cores)
+STATEMENT_BUDGET = 7  # per hot-path message, as tests/test_statements.py holds it
 
 
 def pct(values, q):
@@ -83,6 +85,29 @@ class Hall:
             query, body = wx.sign(wx.text_xml(openid, f"签到 {self.passcode}"))
             built.append(loadgen.build_request(port, urlencode(query), body))
         return built
+
+    def statements_per_checkin(self) -> tuple[int, int]:
+        """Statements one `签到 <code>` takes, counted at the connection (harness/statements.py): the same
+        app and database as the server, in this process, through the signed webhook; and the answered
+        again (a WeChat retry of the same message)."""
+        from bot.wxsim import WeChatSimulator
+        from harness.statements import counting
+
+        (openid,) = self.enrol(1)
+        with connected(self.server.config) as app:
+            client = app.test_client()
+
+            def post(query, body):
+                answer = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+                return answer.status_code, answer.get_data()
+
+            wx = WeChatSimulator(app.extensions["ketang"].settings, post)
+            xml = wx.text_xml(openid, f"签到 {self.passcode}")
+            with counting() as first:
+                assert "签到成功" in wx.deliver(xml)
+            with counting() as again:
+                assert "签到成功" in wx.deliver(xml)
+        return len(first), len(again)
 
     def responses(self) -> int:
         from models import Response
@@ -236,6 +261,7 @@ def main(argv=None) -> int:
     try:
         with ketang, bare:
             hall = Hall(ketang)
+            statements, statements_repeat = hall.statements_per_checkin()
             per_run = int(ceiling * (args.warmup + args.duration))
             rows: dict[str, list[dict]] = {"bare": [], "ketang": []}
             for run in range(args.runs):
@@ -273,10 +299,13 @@ def main(argv=None) -> int:
 
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
+    target_ratio = TARGET_RATIO_PG if database_url else TARGET_RATIO
     print("\n== results (medians of %d runs)" % args.runs)
     print(f"bare Flask, fixed XML     : {med['bare']['rps']:7.0f} req/s  p50 {ms(med['bare']['p50'])}  p99 {ms(med['bare']['p99'])}")
     print(f"Ketang full check-in path : {med['ketang']['rps']:7.0f} req/s  p50 {ms(med['ketang']['p50'])}  p99 {ms(med['ketang']['p99'])}")
-    print(f"  ratio Ketang / bare     : {ratio:.0%}   (target >= {TARGET_RATIO:.0%}; throughput target >= {TARGET_RPS}/s)")
+    print(f"  ratio Ketang / bare     : {ratio:.0%}   (target >= {target_ratio:.0%}; throughput target >= {TARGET_RPS}/s)")
+    print(f"  statements per check-in : {statements} (a WeChat retry of it: {statements_repeat}), BEGIN and COMMIT "
+          f"included, counted at the connection (budget {STATEMENT_BUDGET})")
     print(f"  errors {sum(r['errors'] for r in rows['ketang'])}, wrong replies in samples "
           f"{sum(r['bad_replies'] for r in rows['ketang'])}, check-in rows recorded {recorded}")
     print(f"class burst: {args.burst} students in {args.burst_seconds:g} s (open loop, latency from scheduled send):")
@@ -314,7 +343,8 @@ def main(argv=None) -> int:
         print("server log shows errors:", *crashed[:5], sep="\n  ")
     verdict = [
         ("check-in throughput >= %d/s" % TARGET_RPS, med["ketang"]["rps"] >= TARGET_RPS),
-        ("ratio to bare Flask >= %d%%" % (TARGET_RATIO * 100), ratio >= TARGET_RATIO),
+        ("ratio to bare Flask >= %d%%" % (target_ratio * 100), ratio >= target_ratio),
+        ("statements per check-in <= %d" % STATEMENT_BUDGET, max(statements, statements_repeat) <= STATEMENT_BUDGET),
         ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
         ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
         ("semester: no check-in past 5 s beside 我的记录", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),

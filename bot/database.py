@@ -8,9 +8,10 @@ import threading
 from contextlib import contextmanager
 
 import click
-from peewee import Database, SqliteDatabase
-from playhouse.db_url import connect as connect_url
+from peewee import Database, InterfaceError, OperationalError, SqliteDatabase
+from playhouse.db_url import parse as parse_url
 from playhouse.migrate import SchemaMigrator, migrate
+from playhouse.pool import PooledPostgresqlDatabase
 
 from models import MODELS, OBSOLETE_INDEXES, db
 
@@ -36,12 +37,45 @@ def connect(url: str, statement_timeout_ms: int = 3000, lock_timeout_ms: int = 2
         path = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ":memory:"
         return SqliteDatabase(path, timeout=4, pragmas=SQLITE_PRAGMAS)
     if url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+pool://" + url.split("://", 1)[1]
-        sep = "&" if "?" in url else "?"
-        url += f"{sep}max_connections=8&stale_timeout=300&timeout=10"
+        params = {"max_connections": 8, "stale_timeout": 300, "timeout": 10, **parse_url(url)}
         options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
-        return connect_url(url, options=options, connect_timeout=2)
+        return Pool(options=options, connect_timeout=2, **params)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
+
+
+class Pool(PooledPostgresqlDatabase):
+    """peewee's pool without its check-out ping (`SELECT 1`, a round trip per request).
+
+    A connection the server dropped while it sat in the pool is found by the first statement of the
+    next transaction instead: transaction() and reading() then begin once more on a fresh connection
+    (nothing was done yet), so a message after a restart or a network cut still gets its answer."""
+
+    def _is_closed(self, conn):
+        if conn.closed:
+            return True
+        if self._adapter.txn_status(conn) == self._adapter.txn_idle:
+            return False  # checked in clean (the pool rolls back anything left open when it takes one back)
+        return super()._is_closed(conn)
+
+
+@contextmanager
+def _begun(atomic):
+    """Enter *atomic*; if BEGIN finds the pooled connection dead, drop it and begin on a fresh one."""
+    try:
+        atomic.__enter__()
+    except (OperationalError, InterfaceError):
+        conn = None if db.is_closed() else db.connection()
+        if db.transaction_depth() or is_sqlite() or conn is None or not conn.closed:
+            raise
+        db.close()  # the pool discards a closed connection
+        atomic.__enter__()
+    try:
+        yield atomic
+    except BaseException as error:
+        if not atomic.__exit__(type(error), error, error.__traceback__):
+            raise
+    else:
+        atomic.__exit__(None, None, None)
 
 
 def is_sqlite(database=db) -> bool:
@@ -53,7 +87,7 @@ def transaction():
     """Open a write transaction; on SQLite take the write lock up front (no deferred upgrade)."""
     if is_sqlite():
         return _queued(db.atomic("IMMEDIATE"))
-    return db.atomic()
+    return _begun(db.atomic())
 
 
 def serialize(key: str) -> None:
@@ -72,7 +106,7 @@ def reading():
     """A read-only transaction: one consistent snapshot, no writer lock (SQLite's flock and IMMEDIATE
     are for writers only), and any write inside it fails instead of quietly taking the lock."""
     sqlite = is_sqlite()
-    with db.atomic() as txn:
+    with (db.atomic() if sqlite else _begun(db.atomic())) as txn:
         db.execute_sql("PRAGMA query_only = 1" if sqlite else "SET TRANSACTION READ ONLY")
         try:
             yield txn

@@ -79,11 +79,16 @@ class Dispatcher:
             raise ValueError(f"the machinery answers events {sorted(clash)} itself")
         self.plugin_events = plugin.events
         self.message_hooks = plugin.message_hooks
+        self.touch_query = touch_query(plugin.user_reads)
         self.scan_readers = plugin.scan_readers
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
 
+        One transaction: the user's row is touched (which holds it until commit, so one user's messages
+        run one at a time) and tells whether the message was answered before; then the reply is computed
+        and the message claimed with it. A repeat rolls back and gets the stored reply; a concurrent
+        duplicate that commits first wins the claim's unique key, and the loser rolls back all it did.
         A message that only reads (a `reads` command, outside any dialog) holds the write transaction
         just for the claim; its reply is computed in a read-only transaction and saved after, so a
         class checking in never waits behind someone's 我的记录."""
@@ -91,24 +96,38 @@ class Dispatcher:
         after_commit: list = []
         read_only = False
         try:
-            with transaction():
-                claimed = CLAIM.rowcount(inbound.key, inbound.openid, now)
-                if not claimed:
-                    return InboundMessage.get(InboundMessage.key == inbound.key).reply
-                user = touch_user(inbound.openid, now, wrote=inbound.kind != "event")
-                read_only = only_reads(self.grammar, user, inbound)
-                if read_only:  # a retry while the reply is computed is told to try again, not given ""
-                    SAVE_REPLY.rowcount(t("busy", "zh"), inbound.key)
-                else:
-                    reply = self.route(user, inbound, now, after_commit)
-                    for hook in self.message_hooks:  # still inside the transaction: what the message changed
-                        hook(user)
-                    SAVE_REPLY.rowcount(reply, inbound.key)
+            try:
+                with transaction():
+                    user = self.touch(inbound, now)
+                    read_only = only_reads(self.grammar, user, inbound)
+                    if read_only:  # a retry while the reply is computed is told to try again, not given ""
+                        self.claim(inbound, now, t("busy", "zh"))
+                    else:
+                        reply = self.route(user, inbound, now, after_commit)
+                        for hook in self.message_hooks:  # still inside the transaction: what the message changed
+                            hook(user)
+                        self.claim(inbound, now, reply)
+            except Refused as refused:  # the handler's writes are undone; the refusal is recorded alone
+                reply = refused.reply
+                with transaction():
+                    self.touch(inbound, now)
+                    self.claim(inbound, now, reply)
             if read_only:
-                with reading():
-                    reply = self.route(user, inbound, now, after_commit)
+                try:
+                    with reading():
+                        reply = self.route(user, inbound, now, after_commit)
+                except Refused as refused:
+                    reply = refused.reply
                 with transaction():
                     SAVE_REPLY.rowcount(reply, inbound.key)
+        except Repeated as repeated:
+            if repeated.reply is not None:
+                return repeated.reply
+            try:
+                return stored_reply(inbound.key)
+            except Exception:
+                log.exception("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
+                return t("busy", "zh")
         except Exception:
             # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
@@ -126,6 +145,19 @@ class Dispatcher:
                 log.exception("after-commit action of message %s failed", inbound.key)
         return reply
 
+    def touch(self, inbound: Inbound, now: datetime) -> User:
+        """The sender, touched; a message answered before ends the transaction (rolled back) with its reply."""
+        user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query)
+        if user.stored_reply is not None:
+            raise Repeated(user.stored_reply)
+        return user
+
+    @staticmethod
+    def claim(inbound: Inbound, now: datetime, reply: str) -> None:
+        """Record *inbound* as answered with *reply*; a duplicate that committed first wins (we roll back)."""
+        if not CLAIM.rowcount(inbound.key, inbound.openid, now, reply):
+            raise Repeated(None)
+
     @staticmethod
     def release_claim(key: str) -> None:
         """Forget a read-only message whose reply failed, so WeChat's retry computes it again."""
@@ -139,9 +171,15 @@ class Dispatcher:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
                       sms=self.sms, after_commit=after_commit, inbound=inbound)
-        reply = self.answer(ctx, inbound)
+        try:
+            return self.with_note(ctx, self.answer(ctx, inbound))
+        except Refused as refused:
+            raise Refused(self.with_note(ctx, refused.reply)) from None
+
+    @staticmethod
+    def with_note(ctx: Context, reply: str) -> str:
         # Only a user who had unread pushes when the message arrived can have them now (公告 may read them).
-        note = inbox.unread_note(user, ctx.lang) if reply and user.unread_at_start else ""
+        note = inbox.unread_note(ctx.user, ctx.lang) if reply and ctx.user.unread_at_start else ""
         return fit(reply, MAX_REPLY_BYTES - len(note.encode("utf-8"))) + note
 
     def answer(self, ctx: Context, inbound: Inbound) -> str:
@@ -210,8 +248,13 @@ class Dispatcher:
             return ctx.t("teacher_only", command=alias)
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
+        if not ctx.user.in_dialog:  # nothing written yet but the frame's: a refusal undoes the whole transaction
+            try:
+                return command.handler(ctx, **parsed.args)
+            except UserError as error:
+                raise Refused(ctx.t(error.key, **error.params)) from None
         try:
-            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes
+            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes, the dialog's kept
                 return command.handler(ctx, **parsed.args)
         except UserError as error:
             return ctx.t(error.key, **error.params)
@@ -259,30 +302,73 @@ def unknown_reply(parsed: Unknown) -> str:
     return "\n".join(lines)
 
 
-def touch_user(openid: str, now: datetime, wrote: bool = True) -> User:
+class Repeated(Exception):
+    """The message was answered before: roll back and give its stored reply (None: read it after)."""
+
+    def __init__(self, reply: str | None):
+        super().__init__("repeated message")
+        self.reply = reply
+
+
+class Refused(Exception):
+    """A command refused (a UserError) with nothing written before it: roll back, record the reply alone."""
+
+    def __init__(self, reply: str):
+        super().__init__("refused")
+        self.reply = reply
+
+
+def stored_reply(key: str) -> str:
+    """The reply a concurrent duplicate stored (read after our transaction rolled back)."""
+    return InboundMessage.get(InboundMessage.key == key).reply
+
+
+def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None) -> User:
     """Return the user for *openid*, creating it on first contact; record when they last wrote.
 
-    Only a message the user sent opens WeChat's 48-hour customer-service window, so events
-    (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
+    One statement in the usual case (an UPDATE … RETURNING), which also tells whether pushes wait
+    unread, whether a dialog is open, and the stored reply of the message *key* if it was answered
+    before (`stored_reply`, None if not). Only a message the user sent opens WeChat's 48-hour
+    customer-service window, so events (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
+    *query*: the dispatcher's touch, with its plugin's user_reads (default: the machinery's own columns).
     """
-    user = USER_BY_OPENID.first(openid, UNREAD)  # the usual case: one query, not five
+    query = query or TOUCH
+    seen = now if wrote else None
+    user = query.first(seen, openid, UNREAD, key)
     if user is None:
-        User.insert(openid=openid, created_at=now, last_seen_at=now if wrote else None).on_conflict_ignore().execute()
-        user = USER_BY_OPENID.first(openid, UNREAD)
-    if wrote and user.last_seen_at != now:
-        SEEN.rowcount(now, user.id)
-        user.last_seen_at = now
+        User.insert(openid=openid, created_at=now, last_seen_at=seen).on_conflict_ignore().execute()
+        user = query.first(seen, openid, UNREAD, key)
     return user
 
 
 # The queries every message makes, compiled once (bot/prepared.py).
-CLAIM = Prepared(lambda key, openid, now: InboundMessage.insert(key=key, openid=openid, created_at=now).on_conflict_ignore())
+CLAIM = Prepared(lambda key, openid, now, reply: InboundMessage.insert(
+    key=key, openid=openid, created_at=now, reply=reply).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
-# The user, whether pushes wait unread for them, and whether they are in a dialog: one statement.
-USER_BY_OPENID = Prepared(lambda openid, unread: User.select(
-    User,
-    Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
-    Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
-).where(User.openid == openid).limit(1))
+
+
+def _user_columns(unread, key):
+    """The user's own columns, whether pushes wait unread, whether they are in a dialog, a message's stored reply."""
+    return (
+        User,
+        Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
+        Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
+        InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key).alias("stored_reply"),
+    )
+
+
+# The user read and touched in one statement (last_seen_at kept when *seen* is NULL).
+TOUCH = Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+                 .where(User.openid == openid).returning(*_user_columns(unread, key)))
+
+
+def touch_query(user_reads) -> Prepared:
+    """TOUCH with a plugin's user_reads beside the machinery's columns (TOUCH itself when there are none)."""
+    if not user_reads:
+        return TOUCH
+    return Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+                    .where(User.openid == openid)
+                    .returning(*_user_columns(unread, key), *(read().alias(name) for name, read in user_reads.items())))
+
+
 DIALOG_OF = Prepared(lambda user: Dialog.select().where(Dialog.user == user).limit(1))
-SEEN = Prepared(lambda now, user_id: User.update(last_seen_at=now).where(User.id == user_id))

@@ -66,6 +66,10 @@ class Plugin:
     # f(user), run for every message that writes, after its handler and inside its transaction (so what it
     # writes commits or rolls back with the message); keep it to one cheap statement: every message pays it.
     message_hooks: tuple[Callable[..., object], ...] = ()
+    # Read with the sender's touch, the UPDATE … RETURNING every message makes anyway (no statement more):
+    # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
+    # (e.g. whether a message hook has anything to do).
+    user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
 
     def __add__(self, other: Plugin) -> Plugin:
         combined = {}

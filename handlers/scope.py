@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from peewee import JOIN
+
 from bot.context import Context, UserError
 from bot.prepared import Prepared
 from bot.text import fit_lines, inline
-from models import OPEN, Activity, Classroom, Lesson, Membership, User
+from models import OPEN, Activity, Classroom, Lesson, Membership, Response, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
 _OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
@@ -46,18 +48,64 @@ def current_class(ctx: Context) -> Classroom:
     classes = my_classes(ctx.user)
     if not classes:
         raise UserError("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
+    if not ctx.user.is_teacher:
+        return _choose(ctx, classes, lambda c: open_lesson(c) is not None)
     chosen = next((c for c in classes if c.id == ctx.user.current_class_id), None)
     if len(classes) == 1:
         return classes[0]
-    if not ctx.user.is_teacher:
-        live = [c for c in classes if open_lesson(c)]
-        if len(live) == 1:
-            return live[0]  # the one class in session wins: no need to 进入 first
-        if chosen and (chosen in live or not live):
-            return chosen
-    elif chosen:
+    if chosen:
         return chosen
     raise UserError("choose_class", listing=class_listing(ctx, classes))
+
+
+def _choose(ctx: Context, classes: list[Classroom], in_session) -> Classroom:
+    """A student's current class among *classes* (in joining order): the only one, else the one in
+    session, else the one chosen with 进入; otherwise a reply listing them."""
+    if len(classes) == 1:
+        return classes[0]
+    live = [c for c in classes if in_session(c)]
+    if len(live) == 1:
+        return live[0]  # the one class in session wins: no need to 进入 first
+    chosen = next((c for c in classes if c.id == ctx.user.current_class_id), None)
+    if chosen and (chosen in live or not live):
+        return chosen
+    raise UserError("choose_class", listing=class_listing(ctx, classes))
+
+
+def in_session(user, activity=None, mine=None, *columns):
+    """One statement for a student's hot path: their classes in joining order, each with its live lesson
+    as `.live` (None when not in session), and in it the activity whose id is the (correlated) subquery
+    *activity* as `.live.activity`, with *mine*'s response to it as `.live.activity.mine`; *columns* ride along."""
+    query = (Classroom.select(Classroom, Lesson, *columns)
+             .join(Membership, on=(Membership.classroom == Classroom.id))
+             .join_from(Classroom, Lesson, JOIN.LEFT_OUTER, on=((Lesson.classroom == Classroom.id) & (Lesson.live == 1)),
+                        attr="live"))
+    if activity is not None:
+        query = query.select_extend(Activity).join_from(Lesson, Activity, JOIN.LEFT_OUTER, on=(Activity.id == activity),
+                                                        attr="activity")
+    if mine is not None:
+        query = query.select_extend(Response).join_from(
+            Activity, Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == mine)), attr="mine")
+    return query.where((Membership.user == user) & (Membership.active == 1)).order_by(Membership.joined_at, Classroom.id)
+
+
+def latest_of_lesson(*kinds, also=None):
+    """SQL: the id of the live lesson's latest activity of *kinds* (and *also*), for in_session."""
+    latest = Activity.alias("latest")
+    where = (latest.lesson == Lesson.id) & latest.kind.in_(kinds)
+    if also is not None:
+        where &= also(latest)
+    return latest.select(latest.id).where(where).order_by(latest.opened_at.desc(), latest.id.desc()).limit(1)
+
+
+def session_of(ctx: Context, rows: list[Classroom]) -> tuple[Classroom, Lesson]:
+    """From in_session's rows: the student's current class and its live lesson, or the reply saying why not."""
+    if not rows:
+        raise UserError("no_class_student")
+    classroom = _choose(ctx, rows, lambda c: c.live is not None)
+    if classroom.live is None:
+        raise UserError("class_not_in_session", name=classroom.name)
+    return classroom, classroom.live
 
 
 def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:

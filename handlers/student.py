@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from peewee import JOIN, Value, fn
+
 from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
@@ -12,44 +14,78 @@ from handlers import account, grading, limits, scope
 from handlers.attendance import lesson_checkin
 from handlers.screen.rotation import screen_code  # screen:
 from models import (
+    CHECKIN,
     DISCUSSION,
     LATE,
+    OPEN,
     PRESENT,
     QUIZ,
     SURVEY,
     Activity,
     Announcement,
     Classroom,
+    FailedAttempt,
+    Lesson,
     LostSignal,
     Membership,
     Post,
     Response,
+    Screen,
     User,
 )
 
 JOIN_GUESSES_PER_HOUR = 10
 PASSCODE_TRIES = 5
 
-# The check-in path's own queries, compiled once (bot/prepared.py): a class checks in at once.
+# The hot paths' own queries, compiled once (bot/prepared.py): a class checks in at once. Each reads the
+# current class, its live lesson, the activity and the student's response to it in one statement
+# (scope.in_session); with the write after it and the dispatcher's four, a message is 7 statements at most.
+# The count of wrong 口令 rides along: the dispatcher's touch holds the user's row until commit, so no
+# concurrent guess of the same student can record a failure between this count and the check-in.
+_CHECKIN_IN_VIEW = Prepared(lambda user, since: scope.in_session(
+    user, scope.latest_of_lesson(CHECKIN), user,
+    FailedAttempt.select(fn.COUNT(FailedAttempt.id)).where(
+        (FailedAttempt.user == user) & (FailedAttempt.scope == Value("passcode:").concat(Activity.id))
+        & (FailedAttempt.at > since)).alias("passcode_failures")))
 _MY_RESPONSE = Prepared(lambda activity, user: Response.select()
                         .where((Response.activity == activity) & (Response.user == user)).limit(1))
 _CHECK_IN = Prepared(lambda activity, user, status, now: Response.insert(
     activity=activity, user=user, status=status, created_at=now, updated_at=now).on_conflict_ignore())
+_QUESTION_IN_VIEW = Prepared(lambda user: scope.in_session(user, scope.latest_of_lesson(QUIZ, SURVEY), user))
+_TOPIC_IN_VIEW = Prepared(lambda user, now: scope.in_session(
+    user, scope.latest_of_lesson(DISCUSSION, also=lambda a: (a.status == OPEN) & (a.deadline >= now))))
+_CLASS_BY_CODE = Prepared(lambda code, user, scope_name, since: Classroom.select(
+    Classroom, Lesson, Activity,
+    FailedAttempt.select(fn.COUNT(FailedAttempt.id)).where(
+        (FailedAttempt.user == user) & (FailedAttempt.scope == scope_name) & (FailedAttempt.at > since)).alias("failures"),
+    Screen.select(fn.COUNT(Screen.id)).where(  # screen: whether the class is on a screen now (see enroll)
+        (Screen.classroom == Classroom.id) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).alias("on_screen"))
+    .join_from(Classroom, Lesson, JOIN.LEFT_OUTER, on=((Lesson.classroom == Classroom.id) & (Lesson.live == 1)), attr="live")
+    .join_from(Lesson, Activity, JOIN.LEFT_OUTER, on=(Activity.id == scope.latest_of_lesson(CHECKIN)), attr="activity")
+    .where(Classroom.code == code).limit(1))
 
 
 def join(ctx: Context, code: str) -> str:
     """Join the class whose 6-digit code is *code*."""
-    if limits.failures(ctx, "join", timedelta(hours=1)) >= JOIN_GUESSES_PER_HOUR:
+    # The class with its live lesson and check-in, and the guesses so far, in one statement (the touch
+    # holds the user's row, so the count stands until commit); an unknown code counts them alone.
+    classroom = _CLASS_BY_CODE.first(code, ctx.user, "join", ctx.now - timedelta(hours=1))
+    tries = classroom.failures if classroom else limits.failures(ctx, "join", timedelta(hours=1))
+    if tries >= JOIN_GUESSES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
-    classroom = Classroom.get_or_none(Classroom.code == code)
     if classroom is None:
         limits.record_failure(ctx, "join")
         return ctx.t("class_not_found", code=code)
-    return enroll(ctx, classroom)
+    return enroll(ctx, classroom, classroom.live)
 
 
-def enroll(ctx: Context, classroom: Classroom) -> str:
-    """Make the user a member of *classroom* (idempotent) and make it their current class."""
+UNREAD_LESSON = object()  # enroll's *lesson* when the caller did not read it
+
+
+def enroll(ctx: Context, classroom: Classroom, lesson=UNREAD_LESSON) -> str:
+    """Make the user a member of *classroom* (idempotent) and make it their current class.
+
+    *lesson*: its live lesson as read with the class (with the check-in as `.activity`), if the caller did."""
     inserted = (
         Membership.insert(user=ctx.user, classroom=classroom, joined_at=ctx.now)
         .on_conflict_ignore()
@@ -57,12 +93,15 @@ def enroll(ctx: Context, classroom: Classroom) -> str:
         .execute()
     )
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
-    lesson = scope.open_lesson(classroom)
+    read = lesson is not UNREAD_LESSON
+    lesson = lesson if read else scope.open_lesson(classroom)
     params = dict(name=classroom.name, code=classroom.code)
     if not inserted:
         return ctx.t("already_joined", **params)
+    if getattr(classroom, "on_screen", 1):  # screen: a new member of a class on a screen: its hook bumps it
+        ctx.user.on_screen = 1
     question = account.ask_identity_on_join(ctx, classroom)
-    checkin = lesson and lesson_checkin(lesson)
+    checkin = lesson and (lesson.activity if read else lesson_checkin(lesson))
     if question:
         next_step = question
     elif checkin and checkin.is_open(ctx.now):
@@ -126,18 +165,23 @@ def _closed_at(activity: Activity):
 
 def check_in(ctx: Context, passcode: str | None = None) -> str:
     """Check in to the open check-in of the current class (late during an extension)."""
-    classroom = scope.current_class(ctx)
-    lesson = scope.live_lesson(ctx, classroom)
-    activity = lesson_checkin(lesson)
+    classroom, lesson = scope.session_of(ctx, _CHECKIN_IN_VIEW.rows(ctx.user, ctx.now - timedelta(days=1)))
+    activity = lesson.activity
     if activity is None:
         return ctx.t("no_checkin", name=classroom.name)
-    return check_in_to(ctx, classroom, activity, passcode)
+    return check_in_to(ctx, classroom, activity, passcode, mine=activity.mine, failures=classroom.passcode_failures)
+
+
+UNREAD = object()  # check_in_to's *mine* when the caller did not read it
 
 
 def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode: str | None = None,
-                scanned: bool = False) -> str:
-    """Check in to *activity*; *scanned*: a fresh screen QR proved presence, as the 口令 would."""
-    mine = _MY_RESPONSE.first(activity, ctx.user)
+                scanned: bool = False, mine=UNREAD, failures: int | None = None) -> str:
+    """Check in to *activity*; *scanned*: a fresh screen QR proved presence, as the 口令 would.
+
+    *mine*, *failures*: the student's response and wrong 口令 of the last day, if the caller read them
+    with the check-in (see _CHECKIN_IN_VIEW)."""
+    mine = _MY_RESPONSE.first(activity, ctx.user) if mine is UNREAD else mine
     if mine and mine.marked_by_id:
         return ctx.t("teacher_marked", status=ctx.t(f"status_{mine.status}"), name=classroom.name)
     if mine:
@@ -145,7 +189,9 @@ def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode
     if not activity.is_open(ctx.now):
         return ctx.t("checkin_closed", at=ctx.hhmm(_closed_at(activity)), name=classroom.name)
     if activity.passcode and not scanned:
-        refusal = _check_passcode(ctx, activity, passcode)
+        if failures is None:
+            failures = limits.failures(ctx, f"passcode:{activity.id}", timedelta(days=1))
+        refusal = _check_passcode(ctx, activity, passcode, failures)
         if refusal:
             return refusal
     late = activity.extended_from is not None and ctx.now > activity.extended_from
@@ -155,10 +201,12 @@ def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode
     return ctx.t("checked_in_late" if late else "checked_in", name=classroom.name, at=ctx.hhmm(ctx.now))
 
 
-def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> str:
-    """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited."""
+def _check_passcode(ctx: Context, activity: Activity, passcode: str | None, failures: int) -> str:
+    """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited.
+
+    *failures*: the wrong guesses of the last day, read with the check-in (see _CHECKIN_IN_VIEW)."""
     tries = f"passcode:{activity.id}"
-    if limits.failures(ctx, tries, timedelta(days=1)) >= PASSCODE_TRIES:
+    if failures >= PASSCODE_TRIES:
         return ctx.t("passcode_locked")
     if passcode is None:
         return ctx.t("passcode_needed")
@@ -167,22 +215,18 @@ def _check_passcode(ctx: Context, activity: Activity, passcode: str | None) -> s
         if rotating is not None:
             return rotating
         limits.record_failure(ctx, tries)
-        left = PASSCODE_TRIES - limits.failures(ctx, tries, timedelta(days=1))
+        left = PASSCODE_TRIES - failures - 1  # the touch holds the user's row: no other guess counted since
         return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
     return ""
 
 
 def answer(ctx: Context, text: str) -> str:
     """Answer the open quiz or survey; a new answer before the deadline replaces the old one."""
-    classroom = scope.current_class(ctx)
-    lesson = scope.live_lesson(ctx, classroom)
-    question = (
-        Activity.select().where((Activity.lesson == lesson) & Activity.kind.in_((QUIZ, SURVEY)))
-        .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
-    )
+    classroom, lesson = scope.session_of(ctx, _QUESTION_IN_VIEW.rows(ctx.user))
+    question = lesson.activity
     if question is None:
         raise UserError("no_quiz", name=classroom.name)
-    mine = Response.get_or_none((Response.activity == question) & (Response.user == ctx.user))
+    mine = question.mine
     if not question.is_open(ctx.now):
         return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
     choice = grading.read_answer(question, text)
@@ -213,9 +257,8 @@ def _verdict(ctx: Context, question: Activity, mine: Response | None) -> str:
 
 def say(ctx: Context, text: str) -> str:
     """Post to the open discussion."""
-    classroom = scope.current_class(ctx)
-    lesson = scope.live_lesson(ctx, classroom)
-    topic = next((a for a in scope.open_activities(lesson, DISCUSSION) if ctx.now <= a.deadline), None)
+    classroom, lesson = scope.session_of(ctx, _TOPIC_IN_VIEW.rows(ctx.user, ctx.now))
+    topic = lesson.activity
     if topic is None:
         raise UserError("no_discussion", name=classroom.name)
     Post.create(activity=topic, user=ctx.user, text=text[:500], created_at=ctx.now)

@@ -321,3 +321,16 @@ def test_tokens_are_bound_to_one_check_in_and_one_slot(app):
     assert not rotation.is_fresh(settings, slot - 1, now + 6, 5)
     assert not rotation.is_fresh(settings, slot + 1, now, 5)  # a future slot is never accepted
     assert timedelta(seconds=settings.screen.rotate_seconds) == timedelta(seconds=10)
+
+
+def test_a_student_who_joins_a_class_on_a_screen_shows_within_one_poll(room, clock):
+    """The screen's message hook is skipped for a sender with no screen on (read with the touch); one who
+    joins a class on a screen has none at the touch, and still bumps it."""
+    room.paired()
+    page = room.poll()
+    assert "3 名学生" in page.get_data(as_text=True)
+    room.wx.send_event("o_newcomer", "subscribe")
+    assert room.poll(page.headers["ETag"]).status_code == 304  # a follower in no class changes no screen
+    assert "已加入" in room.wx.send_text("o_newcomer", f"加入 {room.code}")
+    changed = room.poll(page.headers["ETag"])
+    assert changed.status_code == 200 and "4 名学生" in changed.get_data(as_text=True)

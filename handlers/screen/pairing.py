@@ -6,13 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.prepared import Prepared
 from handlers import limits, scope
-from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Screen, db
+from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Screen, User, db
 
 CODE_TTL = timedelta(minutes=10)  # a 投屏码 on an unpaired screen
 PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
@@ -21,12 +21,24 @@ PENDING_CAP = 5000  # live unpaired codes (of 900,000): a guess hits one at most
 GRACE_AFTER_LESSON = timedelta(minutes=15)  # the screen stays on after 下课, then ends
 MAX_PAIRED = timedelta(hours=12)  # a screen paired between lessons and never used ends anyway
 
-# Every message runs this: bump the screens of the classes the sender belongs to or teaches. One
-# statement; no row matches unless such a class has a screen on.
-_TOUCH = Prepared(lambda user: Screen.update(version=Screen.version + 1).where(
-    Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
-    & (Screen.classroom.in_(Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1)))
-       | (Screen.teacher == user))))
+
+
+def _screens_of(user):
+    """The screens on now of the classes *user* belongs to or teaches."""
+    return (Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
+            & (Screen.classroom.in_(Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1)))
+               | (Screen.teacher == user)))
+
+
+# Every message that writes runs this: bump the screens of the classes the sender belongs to or teaches.
+# It runs only when the sender's touch read that such a screen is on (on_screen, below), or the message
+# made them a member of a class that has one: a class without a screen pays no statement for it.
+_TOUCH = Prepared(lambda user: Screen.update(version=Screen.version + 1).where(_screens_of(user)))
+
+
+def on_screen():
+    """Read with the sender's touch (Plugin.user_reads): how many screens of theirs are on now."""
+    return Screen.select(fn.COUNT(Screen.id)).where(_screens_of(User.id))
 
 
 def digest(secret: str) -> str:
@@ -35,7 +47,8 @@ def digest(secret: str) -> str:
 
 def touched(user) -> None:
     """Whatever *user*'s message changed may show on a screen: make every screen of theirs re-render."""
-    _TOUCH.rowcount(user)
+    if getattr(user, "on_screen", 1):  # unknown (not read with the touch): bump, to be safe
+        _TOUCH.rowcount(user)
 
 
 def bump(classroom_id: int) -> None:

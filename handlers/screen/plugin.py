@@ -37,5 +37,6 @@ SCREEN = Plugin(
     blueprints=(view.bp,),
     middleware=(view.NotModified,),  # an unchanged screen's poll is answered 304 before Flask builds a request
     message_hooks=(pairing.touched,),  # what a message changed shows on its class's screen: bump the version
+    user_reads={"on_screen": pairing.on_screen},  # read with the touch: the hook skips a sender with no screen on
     replies=REPLIES,
 )
