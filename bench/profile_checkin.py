@@ -11,33 +11,17 @@ import cProfile
 import os
 import pstats
 import re
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from app import create_app
-from harness.live import INVITE, close_pool, reset_database, write_config
+from harness.live import InProcess
 
 
 def main(n: int = 2000) -> None:
-    from bot.wxsim import WeChatSimulator
     from models import Response
 
-    directory = Path(tempfile.mkdtemp(prefix="ketang-profile-"))
-    config = write_config(directory, os.environ.get("BENCH_DATABASE_URL") or None)
-    reset_database(config)
-    app = create_app(config)
-    client = app.test_client()
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    wx = WeChatSimulator(app.extensions["ketang"].settings, post)
-    wx.send_text("o_teacher", f"教师认证 {INVITE}")
-    code = re.search(r"课堂码：(\d{6})", wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
+    run = InProcess("ketang-profile-", os.environ.get("BENCH_DATABASE_URL") or None)
+    app, wx, code, post = run.app, run.wx, run.code, run.post
     wx.send_text("o_teacher", "上课")
     passcode = re.search(r"签到码：(\d{4})", wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
     students = [f"o_p{i:05d}" for i in range(n)]
@@ -53,8 +37,7 @@ def main(n: int = 2000) -> None:
     seconds = time.perf_counter() - start
     with app.app_context():
         assert Response.select().count() == n
-    close_pool()
-    shutil.rmtree(directory, ignore_errors=True)
+    run.close()
     print(f"{n} check-ins in one process: {seconds / n * 1000:.2f} ms each{'' if os.environ.get('NOPROFILE') else ' (under the profiler)'}, {n / seconds:.0f}/s")
     profiler and pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "35")))
 

@@ -128,28 +128,13 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
     """The app alone, in this process (no gunicorn, no sockets): CPU per unchanged screen poll (the 304
     middleware) and per signed, encrypted check-in through the webhook, on the same fresh database."""
     import re
-    import shutil
-    import tempfile
 
     from werkzeug.test import EnvironBuilder
 
-    from app import create_app
-    from bot.wxsim import WeChatSimulator
-    from harness.live import INVITE, close_pool, reset_database, write_config
+    from harness.live import InProcess
 
-    directory = Path(tempfile.mkdtemp(prefix="ketang-screen-cpu-"))
-    config = write_config(directory, database_url)
-    reset_database(config)
-    app = create_app(config)
-    client = app.test_client()
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    wx = WeChatSimulator(app.extensions["ketang"].settings, post)
-    wx.send_text("o_teacher", f"教师认证 {INVITE}")
-    code = re.search(r"课堂码：(\d{6})", wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
+    run = InProcess("ketang-screen-cpu-", database_url)
+    app, client, wx, code, post = run.app, run.client, run.wx, run.code, run.post
     key = client.post("/screen/new").json["secret"]
     wx.send_text("o_teacher", "上课")
     shown = client.get("/screen/state", headers={"X-Screen": key}).get_data(as_text=True)
@@ -175,6 +160,5 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
         b"".join(app.wsgi_app(dict(environ), started))
         polls += started.status.startswith("304")
     poll = (time.process_time() - start) / n
-    close_pool()
-    shutil.rmtree(directory, ignore_errors=True)
+    run.close()
     return {"checkin": checkin, "poll": poll, "polls_304": polls / n}

@@ -75,6 +75,37 @@ def close_pool() -> None:
         close_all()
 
 
+class InProcess:
+    """The app in this process on a fresh database, driven through the Flask test client with signed,
+    encrypted messages (no gunicorn, no sockets); a teacher has created one class (`code`). For the
+    benchmarks that time the app alone (bench/profile_checkin.py, bench/screens.py)."""
+
+    def __init__(self, prefix: str, database_url: str | None = None):
+        import re
+        import tempfile
+
+        from app import create_app
+
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
+        config = write_config(self.directory, database_url)
+        reset_database(config)
+        self.app = create_app(config)
+        self.client = self.app.test_client()
+        self.wx = WeChatSimulator(self.app.extensions["ketang"].settings, self.post)
+        self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
+        self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
+
+    def post(self, query, body):
+        response = self.client.post("/wechat", query_string=query, data=body, content_type="text/xml")
+        return response.status_code, response.get_data()
+
+    def close(self) -> None:
+        import shutil
+
+        close_pool()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 def server_env(config: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WECHAT_TOKEN", "WECHAT_AES_KEY")}
     env["KETANG_CONFIG"] = str(config)
