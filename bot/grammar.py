@@ -57,9 +57,9 @@ def en(*words: str) -> tuple[Alias, ...]:
     return tuple(Alias(w, "en") for w in words)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Command:
-    """One row of the command table."""
+    """One row of the command table, written with keywords: Command(name=..., handler=..., aliases=..., args=...)."""
 
     name: str
     handler: Callable[..., str]

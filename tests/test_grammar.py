@@ -97,10 +97,10 @@ def test_table_rejects_empty_or_duplicate_aliases():
         return ""
 
     with pytest.raises(ValueError):
-        Grammar((Command("a", noop, (Alias("帮助", "zh"), Alias("", "en"))),))
+        Grammar((Command(name="a", handler=noop, aliases=(Alias("帮助", "zh"), Alias("", "en"))),))
     with pytest.raises(ValueError):
-        Grammar((Command("a", noop, (Alias("帮助", "zh"), Alias("x", "en"))),
-                 Command("b", noop, (Alias("帮助", "zh"), Alias("y", "en")))))
+        Grammar((Command(name="a", handler=noop, aliases=(Alias("帮助", "zh"), Alias("x", "en"))),
+                 Command(name="b", handler=noop, aliases=(Alias("帮助", "zh"), Alias("y", "en")))))
 
 
 def test_readme_command_list_matches_the_table():

@@ -60,12 +60,12 @@ def test_plugins_combine_and_a_duplicate_is_an_error():
     def hello(ctx):
         return "hi"
 
-    extra = Plugin(commands=(Command("hello", hello, zh("你好")),), events={"click_extra": lambda ctx, key: ""},
+    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好")),), events={"click_extra": lambda ctx, key: ""},
                    jobs=(Job("tick", lambda now: None, 5),), replies={"hello": {"zh": "你好", "en": "hi"}})
     both = CLASSROOM + extra
     assert both.commands[-1].name == "hello" and "click_extra" in both.events and both.jobs[-1].name == "tick"
     assert both.flows == CLASSROOM.flows and both.replies["hello"]["zh"] == "你好"
-    for clash in (Plugin(commands=(Command("join", hello, zh("加入2")),)), Plugin(flows={"verify": Flow({})}),
+    for clash in (Plugin(commands=(Command(name="join", handler=hello, aliases=zh("加入2")),)), Plugin(flows={"verify": Flow({})}),
                   Plugin(jobs=(Job("close_roll_calls", lambda now: None, 5),)),
                   Plugin(cli=(click.Command("make-teacher"),)), Plugin(replies={"welcome": {"zh": "", "en": ""}})):
         with pytest.raises(ValueError, match="both declare"):
@@ -77,7 +77,7 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
     def hello(ctx):
         return ctx.t("hello_reply")
 
-    extra = Plugin(commands=(Command("hello", hello, zh("你好呀") + en("hiya")),),
+    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好呀") + en("hiya")),),
                    events={"click_extra": lambda ctx, key: f"extra {key}"},
                    scenes={"screen_": lambda ctx, rest: f"screen {rest}"},
                    scan_readers=(lambda ctx, text: ("scene", "screen_" + text[5:]) if text.startswith("mine:") else None,),

@@ -12,13 +12,16 @@ SCREEN_CODE = Arg("code", r"\d{6}", "投屏码", "screen code", optional=True)
 POST_NO = Arg("number", r"[1-9]\d{0,2}", "序号", "n", int)
 
 COMMANDS: tuple[Command, ...] = (
-    Command("screen", pairing.pair, zh("投屏") + en("screen"), (SCREEN_CODE,),
-            Role.TEACHER, "投屏到教室电脑（结束投屏、隐藏 <n>）", "make the classroom PC the class's screen (alone: how)",
-            ("投屏", "投屏 123456", "screen 123456"), brief=False),
-    Command("end_screen", pairing.unpair, zh("结束投屏") + en("end screen"), (),
-            Role.TEACHER, "结束投屏", "turn the classroom screen off", ("结束投屏", "end screen"), brief=False),
-    Command("hide", pairing.hide, zh("隐藏") + en("hide"), (POST_NO,),
-            Role.TEACHER, "从屏幕上隐藏第 n 条发言", "hide post n from the screen", ("隐藏 3", "hide 3"), brief=False),
+    Command(name="screen", handler=pairing.pair, aliases=zh("投屏") + en("screen"),
+            args=(SCREEN_CODE,), role=Role.TEACHER, summary_zh="投屏到教室电脑（结束投屏、隐藏 <n>）",
+            summary_en="make the classroom PC the class's screen (alone: how)",
+            examples=("投屏", "投屏 123456", "screen 123456"), brief=False),
+    Command(name="end_screen", handler=pairing.unpair, aliases=zh("结束投屏") + en("end screen"),
+            role=Role.TEACHER, summary_zh="结束投屏", summary_en="turn the classroom screen off",
+            examples=("结束投屏", "end screen"), brief=False),
+    Command(name="hide", handler=pairing.hide, aliases=zh("隐藏") + en("hide"),
+            args=(POST_NO,), role=Role.TEACHER, summary_zh="从屏幕上隐藏第 n 条发言", summary_en="hide post n from the screen",
+            examples=("隐藏 3", "hide 3"), brief=False),
 )
 
 
