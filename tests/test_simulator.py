@@ -104,6 +104,46 @@ def test_refuses_remote_clients_proxied_requests_and_other_hosts(app, tmp_path, 
     assert remote.test_client().get("/simulator", environ_base={"REMOTE_ADDR": "192.168.1.20"}).status_code == 200
 
 
+# Every header a reverse proxy uses to say whom it forwards for: behind one, the remote address is the proxy's
+# own (often loopback), so any of them means the client is somewhere else.
+@pytest.mark.parametrize("header, value", [
+    ("Forwarded", "for=203.0.113.9;proto=https"),
+    ("X-Forwarded-For", "203.0.113.9"),
+    ("X-Forwarded-Host", "ketang.example.edu"),
+    ("X-Real-IP", "203.0.113.9"),
+    ("x-forwarded-for", "127.0.0.1"),  # any case, and even when it names loopback: a proxy stands between
+])
+def test_refuses_every_proxy_header(app, header, value):
+    client = app.test_client()
+    assert client.get("/simulator").status_code == 200
+    assert client.get("/simulator", headers={header: value}).status_code == 404
+    reply = client.post("/simulator/send", headers={header: value},
+                        json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"})
+    assert reply.status_code == 404
+    assert not User.select().where(User.openid == "o_sim_teacher").exists()
+
+
+@pytest.mark.parametrize("address", [
+    "192.168.1.20", "10.0.0.7", "172.16.5.4", "169.254.1.1", "100.64.0.1",  # private, link-local, carrier NAT
+    "203.0.113.9", "0.0.0.0",
+    "::ffff:192.168.1.20", "::ffff:10.0.0.7",  # IPv4-mapped IPv6, as a dual-stack socket reports IPv4 clients
+    "fd00::1", "fe80::1", "2001:db8::1", "::",
+    "localhost.attacker.example", "",
+])
+def test_refuses_every_address_but_loopback(app, address):
+    client = app.test_client()
+    assert client.get("/simulator", environ_base={"REMOTE_ADDR": address}).status_code == 404
+    reply = client.post("/simulator/send", environ_base={"REMOTE_ADDR": address},
+                        json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"})
+    assert reply.status_code == 404
+    assert not User.select().where(User.openid == "o_sim_teacher").exists()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1"])
+def test_answers_loopback_addresses(app, address):
+    assert app.test_client().get("/simulator", environ_base={"REMOTE_ADDR": address}).status_code == 200
+
+
 def test_other_sites_cannot_make_a_phone_speak(app):
     client = app.test_client()
     body = {"openid": "o_sim_student1", "action": "text", "value": "退出课堂 1"}
