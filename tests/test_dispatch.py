@@ -29,7 +29,7 @@ from bot.context import Context, UserError
 from bot.database import create_schema, is_sqlite
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow, Plugin
-from models import MODELS, Dialog, User, db
+from models import MODELS, Dialog, InboundMessage, Post, User, db
 from tests.conftest import settings_dict, simulator_for
 
 
@@ -147,3 +147,33 @@ def test_roles_are_checked_before_the_handler_runs(say):
 def test_an_expected_failure_is_answered_and_leaves_no_writes(say):
     assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8
     assert User.get(User.openid == "o_a").name is None
+
+
+class SnapshotBeforeTheFirstCommitted:
+    """The sender's touch as a concurrent duplicate makes it on PostgreSQL: it waits for the first delivery's
+    row lock, then returns the row as of the snapshot its statement took before the first committed, so it
+    sees no stored reply, computes its own and loses the claim. SQLite's write lock never lets the two overlap,
+    so this forces the same interleaving there: the same touch (same statement), its stored reply not seen yet."""
+
+    def __init__(self, touch):
+        self.touch = touch
+
+    def first(self, seen, openid, unread, key):
+        return self.touch.first(seen, openid, unread, key + " (not committed yet)")
+
+
+def test_a_concurrent_duplicate_loses_the_claim_undoes_its_writes_and_answers_the_first_reply(app, monkeypatch):
+    wx = simulator_for(app)
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_t"]).exit_code == 0
+    code = wx.send_text("o_t", "创建课堂 高等数学").split("课堂码：")[1][:6]
+    assert "已加入" in wx.send_text("o_s", f"加入 {code}")
+    wx.send_text("o_t", "上课")
+    wx.send_text("o_t", "讨论 10 生活中的导数")
+    first = wx.send_text("o_s", "发言 我认为是速度", msg_id=5150)
+    assert "已发言" in first
+    dispatcher = app.extensions["ketang"].dispatcher
+    monkeypatch.setattr(dispatcher, "touch_query", SnapshotBeforeTheFirstCommitted(dispatcher.touch_query))
+    again = wx.send_text("o_s", "发言 我认为是速度", msg_id=5150)  # WeChat's retry, its claim after the first's
+    assert again == first
+    assert Post.select().count() == 1  # the loser's 发言 (a second Post) rolled back with its transaction
+    assert InboundMessage.select().where(InboundMessage.key == "msg:5150").count() == 1
