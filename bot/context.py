@@ -36,6 +36,8 @@ class Context:
     # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
     after_commit: list = field(default_factory=list)
     inbound: object = None  # the message being answered (bot.dispatch.Inbound: its CreateTime, a scanner's result)
+    # Set by the dispatcher when a command refused (a UserError) with nothing written yet: the message keeps nothing.
+    refused: bool = False
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
