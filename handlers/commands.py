@@ -10,7 +10,7 @@ DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
 MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
-WITH_CODE = Arg("passcode", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)
+WITH_CODE = Arg("with_code", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)  # a flag: bool
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
 CORRECT = Arg("correct", r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", "正确答案", "answer")
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
