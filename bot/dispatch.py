@@ -200,7 +200,7 @@ class Dispatcher:
         """Answer *inbound*: (reply, refused); a reply also says how many pushes wait unread. *refused*: a
         command refused with nothing written yet but the frame's (the write path keeps none of it)."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
-                      sms=self.sms, after_commit=after_commit, inbound=inbound)
+                      sms=self.sms, after_commit=after_commit, inbound=inbound, flows=self.flows)
         reply = self.answer(ctx, inbound)
         return self.with_note(ctx, reply), ctx.refused
 
@@ -305,6 +305,7 @@ class Dispatcher:
     @staticmethod
     def run_step(ctx: Context, flow: Flow, dialog: Dialog, text: str) -> str:
         """Answer a plain reply with the flow's step table entry for the user's step."""
+        ctx.at_step = (dialog.flow, dialog.step)
         try:
             with db.atomic():
                 return flow.steps[dialog.step](ctx, json.loads(dialog.data), text)

@@ -77,7 +77,8 @@ TEST = Plugin(
         Command(name="pupil", handler=lambda ctx: "学生可用", aliases=zh("学生事") + en("pupil"),
                 role=Role.STUDENT),
     ),
-    flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart")},
+    flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart", starts=("name",),
+                       moves={"name": ("age",), "age": ()})},
     replies={"pet_restart": {"zh": "请重新发送「宠物」。", "en": " Send “pet” again."},
              "rename_refused": {"zh": "不能改名为 {name}。", "en": "Cannot rename to {name}."}},
 )
