@@ -257,31 +257,43 @@ def test_unbind_phone(say, caplog):
     assert "手机：未设置" in say("o_a", "我的信息")
 
 
+class SmsGateway:
+    """An SMS gateway on a loopback port for one test: it keeps what it was sent and answers with *status*
+    (500 while it is down); each test starts its own (`with SmsGateway() as gateway`), so none shares state."""
+
+    def __init__(self, status: int = 200):
+        self.status, self.received = status, []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                gateway.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(gateway.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_http_sms_backend_posts_json(tmp_path, clock):
-    received = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/sms"
-        app = build_app(tmp_path, clock, sms={"backend": "http", "url": url})
+    with SmsGateway() as gateway:
+        app = build_app(tmp_path, clock, sms={"backend": "http", "url": gateway.url})
         wx = simulator_for(app)
         assert "验证码已发送到 138****8000" in wx.send_text("o_a", "绑定手机 13800138000")
-        assert received and received[0]["phone"] == "13800138000"
-        code = re.search(r"(\d{6})", received[0]["text"]).group(1)
+        assert gateway.received and gateway.received[0]["phone"] == "13800138000"
+        code = re.search(r"(\d{6})", gateway.received[0]["text"]).group(1)
         assert "绑定成功" in wx.send_text("o_a", code)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- issue 10: names, probes, SMS outages, roster formats ----------------------------------------
@@ -406,45 +418,24 @@ def test_concurrent_binds_of_one_number_send_one_sms(app, caplog):
     assert SmsLog.select().count() == 1 and len(sms_codes(caplog)) == 1
 
 
-class Gateway(BaseHTTPRequestHandler):
-    """An SMS gateway that answers with the class's status (500 while it is down)."""
-
-    status = 500
-    received: list = []
-
-    def do_POST(self):
-        Gateway.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(Gateway.status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_an_sms_gateway_that_is_down_is_said_and_not_counted(tmp_path, clock):
     """Item 16: a failing gateway used to reply 验证码已发送 and lock the account after 5 tries."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Gateway.status, Gateway.received = 500, []
-    try:
-        app = build_app(tmp_path, clock, sms={"backend": "http", "url": f"http://127.0.0.1:{server.server_port}/sms"})
+    with SmsGateway(status=500) as gateway:
+        app = build_app(tmp_path, clock, sms={"backend": "http", "url": gateway.url})
         wx = simulator_for(app)
         for _ in range(7):
             reply = wx.send_text("o_a", "绑定手机 13800138000")
             assert "短信没有发出去" in reply and "验证码已发送" not in reply, reply
-        assert len(Gateway.received) == 7 and SmsLog.select().count() == 0 and Dialog.select().count() == 0
+        assert len(gateway.received) == 7 and SmsLog.select().count() == 0 and Dialog.select().count() == 0
         assert "没看懂" in wx.send_text("o_a", "123456")  # no code is pending
         # WeChat's retry of a message gets the same truthful reply.
         assert "短信没有发出去" in wx.send_text("o_a", "绑定手机 13800138000", msg_id=424242)
         assert "短信没有发出去" in wx.send_text("o_a", "绑定手机 13800138000", msg_id=424242)
-        assert len(Gateway.received) == 8
-        Gateway.status = 200
+        assert len(gateway.received) == 8
+        gateway.status = 200
         assert "验证码已发送到 138****8000" in wx.send_text("o_a", "绑定手机 13800138000")
-        code = re.search(r"(\d{6})", Gateway.received[-1]["text"]).group(1)
+        code = re.search(r"(\d{6})", gateway.received[-1]["text"]).group(1)
         assert "绑定成功" in wx.send_text("o_a", code)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_an_http_sms_backend_without_url_refuses_to_start(tmp_path, clock):
