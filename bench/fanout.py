@@ -68,7 +68,8 @@ def outbox_states(config: Path) -> dict[str, int]:
 
     app = create_app(config)
     with app.app_context():
-        states = {row.status: row.n for row in Outbox.select(Outbox.status, fn.COUNT(Outbox.id).alias("n")).group_by(Outbox.status)}
+        counted = Outbox.select(Outbox.status, fn.COUNT(Outbox.id).alias("n")).group_by(Outbox.status)
+        states = {row.status: row.n for row in counted}
     close_pool()
     return states
 
@@ -106,7 +107,8 @@ def run(n: int = 10000, latency_ms: float = 20, database_url: str | None = None)
     return {
         "n": n, "latency_ms": latency_ms, "threads": defaults.push_threads, "per_second_cap": defaults.push_per_second,
         "delivered": sum(received.values()), "students": len(received), "twice": sum(1 for c in received.values() if c > 1),
-        "sent_rows": states.get("sent", 0), "states": states, "seconds": seconds, "per_second": seen / seconds if seconds == seconds else 0.0,
+        "sent_rows": states.get("sent", 0), "states": states, "seconds": seconds,
+        "per_second": seen / seconds if seconds == seconds else 0.0,
     }
 
 

@@ -95,13 +95,7 @@ class Hall:
 
         (openid,) = self.enrol(1)
         with connected(self.server.config) as app:
-            client = app.test_client()
-
-            def post(query, body):
-                answer = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-                return answer.status_code, answer.get_data()
-
-            wx = WeChatSimulator(app.extensions["ketang"].settings, post)
+            wx = WeChatSimulator.in_process(app)
             xml = wx.text_xml(openid, f"签到 {self.passcode}")
             with counting() as first:
                 assert "签到成功" in wx.deliver(xml)
@@ -211,7 +205,8 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict)
     result, polls = pool.submit(screens.burst_with_screens, ketang.port, burst, args.burst_seconds, keys).result(timeout=180)
     with_row = summarize(result)
     with_row["recorded"] = hall.responses() - before
-    after = summarize(pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds).result(timeout=120))
+    burst = pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds)
+    after = summarize(burst.result(timeout=120))
     without = statistics.median([before_row["p99"], after["p99"]])
     pids = ketang.worker_pids()
     checkins = hall.checkins(4000)
@@ -267,7 +262,8 @@ def main(argv=None) -> int:
             for run in range(args.runs):
                 requests = hall.checkins(per_run)  # fresh students, signed now (well inside the 300 s window)
                 for name, server in (("bare", bare), ("ketang", ketang)):
-                    built = requests if name == "ketang" else [r.replace(f":{ketang.port}".encode(), f":{bare.port}".encode(), 1) for r in requests]
+                    ours, theirs = f":{ketang.port}".encode(), f":{bare.port}".encode()
+                    built = requests if name == "ketang" else [r.replace(ours, theirs, 1) for r in requests]
                     result = pool.submit(loadgen.closed_loop, server.port, built, args.connections, args.warmup,
                                          args.duration, name == "ketang").result(timeout=120)
                     row = summarize(result)
@@ -301,8 +297,8 @@ def main(argv=None) -> int:
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
     target_ratio = TARGET_RATIO_PG if database_url else TARGET_RATIO
     print("\n== results (medians of %d runs)" % args.runs)
-    print(f"bare Flask, fixed XML     : {med['bare']['rps']:7.0f} req/s  p50 {ms(med['bare']['p50'])}  p99 {ms(med['bare']['p99'])}")
-    print(f"Ketang full check-in path : {med['ketang']['rps']:7.0f} req/s  p50 {ms(med['ketang']['p50'])}  p99 {ms(med['ketang']['p99'])}")
+    for name, label in (("bare", "bare Flask, fixed XML     "), ("ketang", "Ketang full check-in path ")):
+        print(f"{label}: {med[name]['rps']:7.0f} req/s  p50 {ms(med[name]['p50'])}  p99 {ms(med[name]['p99'])}")
     print(f"  ratio Ketang / bare     : {ratio:.0%}   (target >= {target_ratio:.0%}; throughput target >= {TARGET_RPS}/s)")
     print(f"  statements per check-in : {statements} (a WeChat retry of it: {statements_repeat}), BEGIN and COMMIT "
           f"included, counted at the connection (budget {STATEMENT_BUDGET})")

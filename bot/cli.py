@@ -88,11 +88,5 @@ def simulator(app, url: str | None):
         def post(query, body):
             response = requests.post(url, params=query, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
             return response.status_code, response.content
-    else:
-        client = app.test_client()
-
-        def post(query, body):
-            response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-            return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch)
+        return WeChatSimulator(kt.settings, post, now=kt.epoch)
+    return WeChatSimulator.in_process(app)

@@ -24,6 +24,7 @@ from bot import wechat_side
 from bot.config import loopback_name as _loopback_name
 from bot.config import simulator_on as enabled
 from bot.database import is_sqlite, transaction
+from bot.wxsim import WeChatSimulator
 from handlers.menu import STUDENT_MENU, TEACHER_MENU
 from models import SimMessage, User, WechatState
 
@@ -161,16 +162,7 @@ def _scan_xml(kt, wechat, openid: str, content: str) -> str:
 def _wechat(app):
     """A WeChatSimulator posting in-process through the real /wechat view, on the address the page uses
     (so links in replies point where the browser can open them)."""
-    from bot.wxsim import WeChatSimulator
-
-    client, base = app.test_client(), request.host_url
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", base_url=base, query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch)
+    return WeChatSimulator.in_process(app, base_url=request.host_url)
 
 
 # --- the WeChat API, as the simulator plays it -------------------------------------------------------

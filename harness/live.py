@@ -91,13 +91,9 @@ class InProcess:
         reset_database(config)
         self.app = create_app(config)
         self.client = self.app.test_client()
-        self.wx = WeChatSimulator(self.app.extensions["ketang"].settings, self.post)
+        self.wx = WeChatSimulator.in_process(self.app)
         self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
         self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
-
-    def post(self, query, body):
-        response = self.client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
 
     def close(self) -> None:
         import shutil

@@ -74,14 +74,8 @@ def client(app):
 
 
 def simulator_for(app, **kwargs) -> WeChatSimulator:
-    client = app.test_client()
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch, **kwargs)
+    """WeChat sending signed messages to *app* in-process (bot/wxsim.py)."""
+    return WeChatSimulator.in_process(app, **kwargs)
 
 
 @pytest.fixture

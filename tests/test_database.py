@@ -84,6 +84,7 @@ def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
 def test_an_old_outbox_table_gains_the_new_columns(app):
     db.execute_sql("DROP TABLE outbox")
     db.execute_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, key VARCHAR(160) UNIQUE, user_id INTEGER, kind VARCHAR(32),"
-                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP, sent_at TIMESTAMP)")
+                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP,"
+                   " sent_at TIMESTAMP)")
     create_schema()
     assert {"claim", "lease_until", "channel", "msg_id", "delivery", "last_error"} <= {c.name for c in db.get_columns("outbox")}

@@ -243,15 +243,8 @@ def test_links_follow_the_served_address_when_public_url_is_unset(tmp_path, cloc
 
     app = build_app(tmp_path, clock, aes=False, server={"public_url": ""})
     app.test_cli_runner().invoke(args=["make-teacher", "o_teacher"])
-    client = app.test_client()
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml",
-                               base_url="http://127.0.0.1:8077")
-        return response.status_code, response.get_data()
-
-    wechat = WeChatSimulator(kt.settings, post, now=kt.epoch)
+    client, kt = app.test_client(), app.extensions["ketang"]
+    wechat = WeChatSimulator.in_process(app, base_url="http://127.0.0.1:8077")
     reply = wechat.send_text("o_teacher", "创建课堂 高等数学")
     assert "http://127.0.0.1:8077/qr/" in reply, reply
     assert "http://127.0.0.1:8077/export/" in wechat.send_text("o_teacher", "导出")

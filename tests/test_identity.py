@@ -458,7 +458,8 @@ def test_numbers_that_cannot_be_typed_are_refused_with_their_lines(app, tmp_path
     data = f"student_no,name,auth_code\n2024_001,张三,1\n学2024003,李四,2\n2024004,王五,3\n{long_no},赵六,4\n"
     result = import_file(app, tmp_path, data.encode())
     assert result.exit_code != 0 and "nothing was imported" in result.output
-    for line in ("line 2: student number '2024_001'", "line 3: student number '学2024003'", f"line 5: student number '{long_no}'"):
+    for line in ("line 2: student number '2024_001'", "line 3: student number '学2024003'",
+                 f"line 5: student number '{long_no}'"):
         assert line in result.output
     assert "line 4" not in result.output and RosterEntry.select().count() == 0
 

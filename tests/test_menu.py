@@ -161,7 +161,8 @@ def test_menu_clicks_and_scanner_buttons_reach_the_grammar(app, lesson):
     # An unsigned link counts as typing 加入 <code> (over http too), and the official QR URL also joins.
     assert "高等数学" in wechat.send_scan("o_s2", f"http://ketang.example.edu/join/{lesson}?from=poster")
     classroom = Classroom.get(Classroom.code == lesson)
-    ClassQr.create(classroom=classroom, ticket="T1", url="http://weixin.qq.com/q/abc", created_at=app.extensions["ketang"].clock(),
+    ClassQr.create(classroom=classroom, ticket="T1", url="http://weixin.qq.com/q/abc",
+                   created_at=app.extensions["ketang"].clock(),
                    expires_at=app.extensions["ketang"].clock() + timedelta(days=3))
     assert "高等数学" in wechat.send_scan("o_s3", "http://weixin.qq.com/q/abc")
     assert Membership.select().where(Membership.classroom == classroom).count() == 3

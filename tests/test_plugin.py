@@ -62,12 +62,14 @@ def test_plugins_combine_and_a_duplicate_is_an_error():
     def hello(ctx):
         return "hi"
 
-    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好")),), events={"click_extra": lambda ctx, key: ""},
+    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好")),),
+                   events={"click_extra": lambda ctx, key: ""},
                    jobs=(Job("tick", lambda now: None, 5),), replies={"hello": {"zh": "你好", "en": "hi"}})
     both = CLASSROOM + extra
     assert both.commands[-1].name == "hello" and "click_extra" in both.events and both.jobs[-1].name == "tick"
     assert both.flows == CLASSROOM.flows and both.replies["hello"]["zh"] == "你好"
-    for clash in (Plugin(commands=(Command(name="join", handler=hello, aliases=zh("加入2")),)), Plugin(flows={"verify": Flow({"a": hello}, starts=("a",), moves={"a": ()})}),
+    for clash in (Plugin(commands=(Command(name="join", handler=hello, aliases=zh("加入2")),)),
+                  Plugin(flows={"verify": Flow({"a": hello}, starts=("a",), moves={"a": ()})}),
                   Plugin(jobs=(Job("close_roll_calls", lambda now: None, 5),)),
                   Plugin(cli=(click.Command("make-teacher"),)), Plugin(replies={"welcome": {"zh": "", "en": ""}})):
         with pytest.raises(ValueError, match="both declare"):

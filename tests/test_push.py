@@ -47,7 +47,8 @@ class World:
         return self.pusher(self.clock())
 
     def status(self, openid: str, kind: str = "announcement") -> str:
-        return Outbox.select().join(User).where((User.openid == openid) & (Outbox.kind == kind)).order_by(Outbox.id.desc()).get().status
+        rows = Outbox.select().join(User).where((User.openid == openid) & (Outbox.kind == kind))
+        return rows.order_by(Outbox.id.desc()).get().status
 
 
 @pytest.fixture
@@ -316,7 +317,8 @@ def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
     QrRenewer(w.api)(clock())
     assert qr_content(kt, w.code) == ClassQr.get().url
     clock.advance(days=31)
-    assert qr_content(kt, w.code).endswith(f"/join/{w.code}?k={kt.links.sign('join', w.code)}")  # expired and not renewed: our page again
+    # expired and not renewed: our page again
+    assert qr_content(kt, w.code).endswith(f"/join/{w.code}?k={kt.links.sign('join', w.code)}")
 
 
 def test_the_per_minute_limit_waits_a_minute(world_factory, mock, clock):

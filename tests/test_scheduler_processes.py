@@ -65,7 +65,8 @@ def seed(config: Path, students: int):
 
 
 def start(config: Path, log: Path, *options: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY")}
+    overrides = ("DATABASE_URL", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in overrides}
     env["KETANG_CONFIG"] = str(config)
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler", *options], cwd=ROOT, env=env,
@@ -130,8 +131,10 @@ def test_two_schedulers_on_one_database_close_and_send_nothing_twice(tmp_path):
         classroom, teacher = Classroom.get(), User.get(User.openid == "o_teacher")
         lesson = Lesson.create(classroom=classroom, started_at=now - timedelta(minutes=30))
         for minutes in range(1, 11):  # ten activities whose deadlines passed while nobody typed
-            Activity.create(lesson=lesson, kind="checkin", opened_at=now - timedelta(minutes=20), deadline=now - timedelta(minutes=minutes))
-        ScheduledAnnouncement.create(classroom=classroom, author=teacher, text="下午停电，改上网课", due_at=now - timedelta(seconds=1), created_at=now)
+            Activity.create(lesson=lesson, kind="checkin", opened_at=now - timedelta(minutes=20),
+                            deadline=now - timedelta(minutes=minutes))
+        ScheduledAnnouncement.create(classroom=classroom, author=teacher, text="下午停电，改上网课",
+                                     due_at=now - timedelta(seconds=1), created_at=now)
         say("o_teacher", "发布公告 带上课本")  # 200 pushes due the moment both processes start
         logs = [tmp_path / "a.log", tmp_path / "b.log"]
         processes = [start(config, log, "--verbose") for log in logs]
@@ -141,7 +144,8 @@ def test_two_schedulers_on_one_database_close_and_send_nothing_twice(tmp_path):
             # Every job that could send or close twice runs again in both processes once all is done: still nothing twice.
             done = {(log, job): runs(log, job) for log in logs for job in TWICE_RISKS}
             for (log, job), before in done.items():
-                wait_until(lambda log=log, job=job, before=before: runs(log, job) > before, 15, f"{job} to run again in {log.name}")
+                wait_until(lambda log=log, job=job, before=before: runs(log, job) > before, 15,
+                           f"{job} to run again in {log.name}")
         finally:
             stop(*processes)
     assert mock.received("text") == {openid: 2 for openid in students}
