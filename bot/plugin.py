@@ -50,21 +50,24 @@ class Flow:
     def check(self, name: str) -> None:
         """Raise ValueError unless every start and move names a declared step, every step declares its moves,
         and every step is reached from a start."""
-        wrong = [f"starts at {s!r}" for s in self.starts if s not in self.steps]
-        wrong += [f"{s!r} declares no moves" for s in self.steps if s not in self.moves]
-        wrong += [f"moves from {s!r}, no step" for s in self.moves if s not in self.steps]
-        wrong += [f"moves {s!r} → {t!r}, no step" for s, targets in self.moves.items() for t in targets if t not in self.steps]
-        if not self.starts:
-            wrong.append("declares no start")
-        reached, todo = set(), [s for s in self.starts if s in self.steps]
-        while todo:
-            step = todo.pop()
-            if step not in reached:
-                reached.add(step)
-                todo += [t for t in self.moves.get(step, ()) if t in self.steps]
-        wrong += [f"nothing reaches {s!r}" for s in self.steps if s not in reached and self.starts]
+        steps = set(self.steps)
+        wrong = [f"starts at {s!r}" for s in sorted(set(self.starts) - steps)]
+        wrong += [f"{s!r} declares no moves" for s in sorted(steps - set(self.moves))]
+        wrong += [f"moves from {s!r}, no step" for s in sorted(set(self.moves) - steps)]
+        wrong += [f"moves {s!r} → {t!r}, no step" for s, targets in self.moves.items() for t in sorted(set(targets) - steps)]
+        wrong += [f"nothing reaches {s!r}" for s in sorted(steps - self.reached())] if self.starts else ["declares no start"]
         if wrong:
             raise ValueError(f"dialog flow {name!r}: " + "; ".join(wrong))
+
+    def reached(self) -> set[str]:
+        """The steps a dialog can get to from its starts."""
+        reached, todo = set(), list(self.starts)
+        while todo:
+            step = todo.pop()
+            if step in self.steps and step not in reached:
+                reached.add(step)
+                todo += self.moves.get(step, ())
+        return reached
 
     def may_go(self, step: str, at: str | None) -> bool:
         """Whether the dialog may be put at *step*: from step *at* (an answer at it) or, when None, by a command."""
