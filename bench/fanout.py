@@ -22,10 +22,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from peewee import fn
+
+from app import create_app
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
+from bot.database import transaction
 from harness.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
 from harness.mock_wechat import MockWechat
+from models import Outbox, User
 
 DEADLINE = 600  # seconds: give up (and say so) rather than wait forever
 
@@ -45,9 +50,6 @@ def write_config(directory: Path, api_url: str, database_url: str | None) -> Pat
 
 def fill_outbox(config: Path, n: int) -> None:
     """N students in their 48-hour window, each with one pending announcement."""
-    from app import create_app
-    from bot.database import transaction
-    from models import Outbox, User
 
     now = utc_now()
     app = create_app(config)
@@ -61,10 +63,6 @@ def fill_outbox(config: Path, n: int) -> None:
 
 
 def outbox_states(config: Path) -> dict[str, int]:
-    from peewee import fn
-
-    from app import create_app
-    from models import Outbox
 
     app = create_app(config)
     with app.app_context():

@@ -15,11 +15,10 @@ import sys
 import time
 
 from harness.live import InProcess
+from models import Response
 
 
 def main(n: int = 2000) -> None:
-    from models import Response
-
     run = InProcess("ketang-profile-", os.environ.get("BENCH_DATABASE_URL") or None)
     app, wx, code, post = run.app, run.wx, run.code, run.post
     wx.send_text("o_teacher", "上课")

@@ -13,17 +13,23 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import fanout, loadgen, screens, semester
+from bot.clock import utc_now
+from bot.wxsim import WeChatSimulator
 from harness.live import INVITE, LiveServer, connected
+from harness.statements import counting
+from models import Activity, Classroom, Membership, Response, User, db
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
 TARGET_RATIO_PG = 0.25  # on PostgreSQL (the server shares the cores)
@@ -48,8 +54,6 @@ class Hall:
     """A teacher with a class, a live lesson and an open check-in with a code, on *server*."""
 
     def __init__(self, server: LiveServer):
-        import re
-
         self.server = server
         self.wx = server.simulator()
         assert "成为教师" in self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
@@ -61,8 +65,6 @@ class Hall:
 
     def enrol(self, n: int) -> list[str]:
         """Add *n* students who joined the class (written directly: setup is not what is measured)."""
-        from bot.clock import utc_now
-        from models import Classroom, Membership, User, db
 
         openids = [f"o_bench{self.students + i:06d}" for i in range(n)]
         self.students += n
@@ -90,8 +92,6 @@ class Hall:
         """Statements one `签到 <code>` takes, counted at the connection (harness/statements.py): the same
         app and database as the server, in this process, through the signed webhook; and the answered
         again (a WeChat retry of the same message)."""
-        from bot.wxsim import WeChatSimulator
-        from harness.statements import counting
 
         (openid,) = self.enrol(1)
         with connected(self.server.config) as app:
@@ -104,8 +104,6 @@ class Hall:
         return len(first), len(again)
 
     def responses(self) -> int:
-        from models import Response
-
         with connected(self.server.config):
             return Response.select().count()
 
@@ -115,8 +113,6 @@ class Semester:
     in a live lesson with an open check-in: check-ins measured alone, then beside a stream of 我的记录."""
 
     def __init__(self, server: LiveServer, students: int, lessons: int):
-        import re
-
         self.server, self.wx = server, server.simulator()
         assert "成为教师" in self.wx.send_text("o_teacher_sem", f"教师认证 {INVITE}")
         self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher_sem", "创建课堂 学期末")).group(1)
@@ -133,8 +129,6 @@ class Semester:
         return built
 
     def checked_in(self) -> int:
-        from models import Activity, Response
-
         with connected(self.server.config):
             live = Activity.select().where(Activity.passcode == self.passcode).order_by(Activity.id.desc()).get()
             return Response.select().where(Response.activity == live).count()
@@ -143,8 +137,6 @@ class Semester:
 def semester_runs(server: LiveServer, pool, args) -> dict:
     """Check-in latency in the semester class: a burst alone, then a burst while *records_connections*
     clients send 我的记录 back to back. Returns both summaries and the 我的记录 figures."""
-    import time
-
     sem = Semester(server, args.semester_students, args.semester_lessons)
     n = min(args.semester_checkins, len(sem.students) // 3)
     alone_ids, beside_ids, readers = sem.students[:n], sem.students[n:2 * n], sem.students[2 * n:]

@@ -15,7 +15,7 @@ from bot.config import settings_from_dict
 from bot.database import create_schema, is_sqlite
 from bot.dispatch import Inbound
 from bot.wxsim import WeChatSimulator
-from models import MODELS, db
+from models import MODELS, Classroom, db
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -108,8 +108,6 @@ def say(app):
 @pytest.fixture
 def teacher(app, say):
     """A teacher with one class; returns (openid, class code)."""
-    from models import Classroom
-
     runner = app.test_cli_runner()
     assert runner.invoke(args=["make-teacher", "o_teacher"]).exit_code == 0
     reply = say("o_teacher", "创建课堂 高等数学")

@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from models import Dialog, Membership, RosterEntry, School, SmsLog, User
+from bot.config import ConfigError
+from bot.dispatch import Inbound
+from models import Dialog, FailedAttempt, Membership, RosterEntry, School, SmsLog, User, db
 from tests.conftest import build_app, simulator_for
 
 ROSTER = "student_no,name,auth_code\n2024001,张三,839201\n2024002,李四,551177\n2024003,王五,\n"
@@ -374,8 +376,6 @@ def test_the_number_clash_warning_only_counts_the_same_school(say, school, app, 
 
 def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
     """Send (openid, text) messages all at once from threads, each on its own database connection."""
-    from bot.dispatch import Inbound
-    from models import db
 
     dispatcher = app.extensions["ketang"].dispatcher
     start = threading.Barrier(len(messages))
@@ -402,8 +402,6 @@ def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
 
 def test_concurrent_guesses_never_pass_the_hourly_limit(app, school):
     """Item 14: 20 simultaneous wrong guesses, each on its own connection, record at most 5 failures each."""
-    from models import FailedAttempt
-
     replies = run_at_once(app, [("o_x", f"教师认证 wrong{n}") for n in range(10)]
                           + [("o_x", f"认证 示范大学 20990{n:02d} 张三") for n in range(10)])
     for scope_name in ("invite", "auth"):
@@ -439,8 +437,6 @@ def test_an_sms_gateway_that_is_down_is_said_and_not_counted(tmp_path, clock):
 
 
 def test_an_http_sms_backend_without_url_refuses_to_start(tmp_path, clock):
-    from bot.config import ConfigError
-
     for url in ("", "gateway.local/sms"):
         with pytest.raises(ConfigError, match='sms.url must be .* when sms.backend = "http"'):
             build_app(tmp_path, clock, sms={"backend": "http", "url": url})

@@ -15,7 +15,7 @@ from bot.wechat_api import WechatApi
 from handlers.commands import COMMANDS
 from handlers.menu import RETRY, STUDENT_MENU, TEACHER_MENU, TEACHER_TAG, TagTeachers, keys, problems
 from harness.mock_wechat import MockWechat
-from models import ClassQr, Classroom, Membership, MenuTag, User
+from models import ClassQr, Classroom, FailedAttempt, Membership, MenuTag, User
 from tests.conftest import build_app, simulator_for
 
 
@@ -181,8 +181,6 @@ def test_a_scanned_text_is_a_typed_command_and_strangers_get_a_clear_answer(app,
 
 
 def test_a_crafted_join_link_counts_as_a_guess(app, lesson):
-    from models import FailedAttempt
-
     wechat = simulator_for(app)
     wrong = "000000" if lesson != "000000" else "000001"
     signed_other = app.extensions["ketang"].links.sign("join", lesson)

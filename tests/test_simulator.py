@@ -10,11 +10,14 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from bot.config import SIMULATOR_API, load_settings, write_initial_config
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from handlers.menu import TagTeachers, install
 from handlers.official_qr import QrRenewer
+from handlers.simulator import enabled
 from models import ClassQr, InboundMessage, Membership, SimMessage, User
-from tests.conftest import build_app
+from tests.conftest import ROOT, build_app
 
 LOCAL = "http://127.0.0.1:8000"
 
@@ -203,9 +206,6 @@ def test_the_simulated_api_checks_credentials_like_wechat(app):
 
 
 def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(tmp_path, clock):
-    from bot.config import SIMULATOR_API, load_settings, write_initial_config
-    from handlers.simulator import enabled
-    from tests.conftest import ROOT
 
     target = tmp_path / "config.toml"
     write_initial_config(ROOT / "config.example.toml", target)
@@ -217,8 +217,6 @@ def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(
 
 
 def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them(app, clock):
-    from handlers.menu import TagTeachers, install
-
     phones = Phones(app)
     app.test_client().post("/simulator/teacher", json={"openid": "o_sim_teacher"})
     api = scheduler_api(app, clock)
@@ -233,8 +231,6 @@ def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them
 
 
 def test_make_run_on_another_port_points_the_simulated_api_there(tmp_path):
-    from bot.config import load_settings, write_initial_config
-    from tests.conftest import ROOT
 
     target = tmp_path / "config.toml"
     write_initial_config(ROOT / "config.example.toml", target, "http://127.0.0.1:9000")  # make run PORT=9000
