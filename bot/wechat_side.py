@@ -1,4 +1,4 @@
-"""WeChat's side of the custom-menu and user-tag API, played by the loopback mock (tests/mock_wechat.py)
+"""WeChat's side of the custom-menu and user-tag API, played by the loopback mock (harness/mock_wechat.py)
 and by the web simulator (handlers/simulator.py): one behaviour for both.
 
 The state is a JSON-able dict, so the mock keeps it in memory and the simulator in the database.

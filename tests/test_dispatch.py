@@ -14,8 +14,10 @@ The routing rules, in the order they apply:
 6. The reply is in the language of the alias typed; a malformed argument gets the command's usage line
    and an example in that language.
 7. A teacher command from a student gets `teacher_only`; a student command from a teacher `student_only`.
-8. The handler runs in a savepoint: an expected failure (UserError) is answered with its catalogue text
-   and leaves none of the handler's writes behind.
+8. An expected failure (UserError) is answered with its catalogue text and leaves none of the handler's
+   writes behind: outside a dialog the whole transaction rolls back and the refusal is recorded alone (no
+   savepoint); for a user in a dialog only the handler's savepoint rolls back, so what the routing did
+   before it (a new command abandoning the dialog) stays.
 """
 
 from __future__ import annotations
@@ -148,6 +150,13 @@ def test_roles_are_checked_before_the_handler_runs(say):
 def test_an_expected_failure_is_answered_and_leaves_no_writes(say):
     assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8
     assert User.get(User.openid == "o_a").name is None
+
+
+def test_an_expected_failure_in_a_dialog_undoes_only_the_handler(say):
+    say("o_a", "宠物")
+    assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8, in a savepoint
+    assert User.get(User.openid == "o_a").name is None
+    assert Dialog.select().count() == 0  # the abandoned dialog stays abandoned
 
 
 class SnapshotBeforeTheFirstCommitted:
