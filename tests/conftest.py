@@ -39,8 +39,10 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     return data
 
 
-def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", **sections):
-    """An app on the test's database; fresh=False joins the data another app of this test made.
+def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", plugin=None,
+              **sections):
+    """An app on the test's database; fresh=False joins the data another app of this test made; *plugin*:
+    what it runs instead of everything `create_app` runs by default.
 
     *vector_token* is the token of one of WeChat's official test vectors (`AAAAA`), which a config
     file may not use (too short): it replaces the validated one, as code building Settings may.
@@ -48,7 +50,7 @@ def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vecto
     settings = settings_from_dict(settings_dict(tmp_path, aes, **sections))
     if vector_token:
         settings = dataclasses.replace(settings, wechat=dataclasses.replace(settings.wechat, token=vector_token))
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, **({"plugin": plugin} if plugin else {}))
     with app.app_context():
         if fresh and not is_sqlite():
             db.drop_tables(MODELS, safe=True, cascade=True)

@@ -26,13 +26,11 @@ from datetime import timedelta
 
 import pytest
 
-from app import create_app
 from bot.context import Context, UserError
-from bot.database import create_schema, is_sqlite
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow, Plugin
-from models import MODELS, Dialog, InboundMessage, Post, User, db
-from tests.conftest import settings_dict, simulator_for
+from models import Dialog, InboundMessage, Post, User, db
+from tests.conftest import build_app, simulator_for
 
 
 def start(ctx: Context) -> str:
@@ -88,11 +86,7 @@ TEST = Plugin(
 
 @pytest.fixture
 def say(tmp_path, clock):
-    app = create_app(settings_dict(tmp_path), clock=clock, plugin=TEST)
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, plugin=TEST)
     wx = simulator_for(app)
     yield wx.send_text
     db.close()

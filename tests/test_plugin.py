@@ -12,13 +12,11 @@ import pytest
 from peewee import Model
 
 import models
-from app import create_app
-from bot.database import create_schema, is_sqlite
 from bot.grammar import Command, en, zh
 from bot.plugin import Flow, Job, Plugin
 from handlers.plugin import CLASSROOM, EVERYTHING
 from models import db
-from tests.conftest import settings_dict, simulator_for
+from tests.conftest import build_app, simulator_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,11 +84,7 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
                    scenes={"screen_": lambda ctx, rest: f"screen {rest}"},
                    scan_readers=(lambda ctx, text: ("scene", "screen_" + text[5:]) if text.startswith("mine:") else None,),
                    replies={"hello_reply": {"zh": "你好！", "en": "Hello!"}})
-    app = create_app(settings_dict(tmp_path), clock=clock, plugin=CLASSROOM + extra)
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(models.MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, aes=True, plugin=CLASSROOM + extra)
     wx = simulator_for(app)
     assert wx.send_text("o_p", "你好呀") == "你好！"
     assert wx.send_event("o_p", "click_extra", "k1") == "extra k1"
@@ -115,12 +109,7 @@ def test_a_plugin_wraps_the_wsgi_app_and_hooks_every_message_that_writes(tmp_pat
     def hook(user):
         seen.append((user.openid, db.in_transaction()))  # inside the message's transaction
 
-    app = create_app(settings_dict(tmp_path), clock=clock,
-                     plugin=CLASSROOM + Plugin(middleware=(teapot,), message_hooks=(hook,)))
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(models.MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, plugin=CLASSROOM + Plugin(middleware=(teapot,), message_hooks=(hook,)))
     client = app.test_client()
     answer = client.get("/teapot")
     assert answer.status_code == 418 and answer.data == b"short and stout" and answer.headers["X-Clock"] == "True"
@@ -172,11 +161,7 @@ def test_a_step_that_moves_where_its_flow_does_not_declare_is_refused_and_change
     pets = Plugin(commands=(Command(name="pet", handler=start, aliases=zh("宠物") + en("pet")),
                             Command(name="pet_age", handler=wrong_start, aliases=zh("宠物年龄") + en("pet age"))),
                   flows={"pet": Flow({"name": name, "age": step}, starts=("name",), moves={"name": ("age",), "age": ()})})
-    app = create_app(settings_dict(tmp_path), clock=clock, plugin=CLASSROOM + pets)
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(models.MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, aes=True, plugin=CLASSROOM + pets)
     wx = simulator_for(app)
     assert wx.send_text("o_p", "宠物") == "名字？"
     assert "系统繁忙" in wx.send_text("o_p", "咪咪")  # the step names "agee": refused, rolled back
