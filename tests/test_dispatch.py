@@ -57,6 +57,14 @@ def rename(ctx: Context, name: str) -> str:
     raise UserError("rename_refused", name=name)
 
 
+NOTIFIED: list[str] = []  # what the after-commit action of 通知 did (cleared by the test that reads it)
+
+
+def notify(ctx: Context) -> str:
+    ctx.after_commit.append(lambda: NOTIFIED.append(ctx.user.openid))  # e.g. the SMS gateway call
+    return "已通知"
+
+
 def echo(ctx: Context, word: str) -> str:
     return f"echo {word} {ctx.lang}"
 
@@ -76,6 +84,7 @@ TEST = Plugin(
                 role=Role.TEACHER),
         Command(name="pupil", handler=lambda ctx: "学生可用", aliases=zh("学生事") + en("pupil"),
                 role=Role.STUDENT),
+        Command(name="notify", handler=notify, aliases=zh("通知") + en("notify")),
     ),
     flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart", starts=("name",),
                        moves={"name": ("age",), "age": ()})},
@@ -181,3 +190,15 @@ def test_a_concurrent_duplicate_loses_the_claim_undoes_its_writes_and_answers_th
     assert again == first
     assert Post.select().count() == 1  # the loser's 发言 (a second Post) rolled back with its transaction
     assert InboundMessage.select().where(InboundMessage.key == "msg:5150").count() == 1
+
+
+def test_a_concurrent_duplicate_that_loses_the_claim_runs_no_after_commit_action(tmp_path, clock, monkeypatch):
+    app = build_app(tmp_path, clock, plugin=TEST)
+    wx = simulator_for(app)
+    NOTIFIED.clear()
+    assert wx.send_text("o_a", "通知", msg_id=31) == "已通知" and NOTIFIED == ["o_a"]
+    dispatcher = app.extensions["ketang"].dispatcher
+    monkeypatch.setattr(dispatcher, "touch_query", SnapshotBeforeTheFirstCommitted(dispatcher.touch_query))
+    assert wx.send_text("o_a", "通知", msg_id=31) == "已通知"  # the first's reply...
+    assert NOTIFIED == ["o_a"]  # ...and not a second SMS: the loser kept nothing, its actions included
+    db.close()
