@@ -91,6 +91,7 @@ class InProcess:
         self.app = create_app(config)
         self.client = self.app.test_client()
         self.wx = WeChatSimulator.in_process(self.app)
+        self.post = self.wx.post  # post(query, body) -> (status, body): a signed request without the simulator's reading
         self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
         self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
 

@@ -1,5 +1,6 @@
-"""Property tests: whatever a user types, the normaliser, the grammar and the dispatcher answer
-without an exception. Deterministic (derandomize) and modest in size so CI is stable."""
+"""Property tests: whatever a user types, the normaliser and the grammar answer without an exception, and
+the dispatcher without the busy reply (what an exception in a handler becomes), each example on a fresh
+database. Deterministic (derandomize) and modest in size so CI is stable."""
 
 from __future__ import annotations
 
