@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
 from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
@@ -207,9 +210,6 @@ def command_list_markdown() -> str:
 
 def update_readme(path: str = "README.md") -> None:
     """Rewrite the command list between the README's markers from the table."""
-    import re
-    from pathlib import Path
-
     readme = Path(path)
     text = readme.read_text(encoding="utf-8")
     block = f"<!-- commands:start -->\n{command_list_markdown()}\n<!-- commands:end -->"
