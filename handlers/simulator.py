@@ -32,7 +32,9 @@ bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 PHONES = (("o_sim_teacher", "老师"), ("o_sim_student1", "学生 1"), ("o_sim_student2", "学生 2"))
 OPENID = re.compile(r"o_sim_[a-z0-9_]{1,24}")
-PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
+# What reverse proxies add (nginx, Apache, Caddy, HAProxy, CDNs): any of them means a client elsewhere.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Server", "X-Real-IP",
+                 "Via", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
 OFFICIAL_QR = re.compile(r"https?://weixin\.qq\.com/q/sim_(.{1,64})")  # the QR codes this API makes
 WINDOW = timedelta(hours=48)
 MENUS_KEY = "simulator_menus"  # WechatState row: the menus and tags this API holds (bot/wechat_side.py)

@@ -114,6 +114,12 @@ def test_refuses_remote_clients_proxied_requests_and_other_hosts(app, tmp_path, 
     ("X-Forwarded-For", "203.0.113.9"),
     ("X-Forwarded-Host", "ketang.example.edu"),
     ("X-Real-IP", "203.0.113.9"),
+    ("X-Forwarded-Proto", "https"),  # a TLS terminator that names only the scheme
+    ("X-Forwarded-Server", "proxy.example.edu"),  # Apache's mod_proxy
+    ("Via", "1.1 proxy.example.edu"),
+    ("X-Client-IP", "203.0.113.9"),
+    ("True-Client-IP", "203.0.113.9"),
+    ("CF-Connecting-IP", "203.0.113.9"),  # a CDN in front
     ("x-forwarded-for", "127.0.0.1"),  # any case, and even when it names loopback: a proxy stands between
 ])
 def test_refuses_every_proxy_header(app, header, value):
