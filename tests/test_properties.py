@@ -15,7 +15,7 @@ from bot.catalogue import t
 from bot.grammar import Grammar, Invalid, Parsed, Unknown
 from bot.text import fit, normalize
 from handlers.commands import COMMANDS
-from models import MODELS, db
+from models import MODELS, Response, User, db
 from tests.conftest import Chat
 
 GRAMMAR = Grammar(COMMANDS)
@@ -100,6 +100,7 @@ def test_the_dispatcher_answers_any_conversation_without_the_busy_reply(app, con
     assert "已加入" in say("o_s1", f"加入 {code}")
     assert "开始上课" in say("o_teacher", "上课")
     assert "签到码" in say("o_teacher", "开启签到 口令")
+    assert User.select().count() == 2 and Response.select().count() == 0  # nothing an earlier example left
     for openid, text in conversation:
         reply = say(openid, text)
         assert reply and reply != t("busy", "zh") and reply != t("busy", "en"), (openid, text, reply)
