@@ -22,10 +22,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from peewee import fn
+
+from app import create_app
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
+from bot.database import transaction
 from harness.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
 from harness.mock_wechat import MockWechat
+from models import Outbox, User
 
 DEADLINE = 600  # seconds: give up (and say so) rather than wait forever
 
@@ -45,9 +50,6 @@ def write_config(directory: Path, api_url: str, database_url: str | None) -> Pat
 
 def fill_outbox(config: Path, n: int) -> None:
     """N students in their 48-hour window, each with one pending announcement."""
-    from app import create_app
-    from bot.database import transaction
-    from models import Outbox, User
 
     now = utc_now()
     app = create_app(config)
@@ -61,14 +63,11 @@ def fill_outbox(config: Path, n: int) -> None:
 
 
 def outbox_states(config: Path) -> dict[str, int]:
-    from peewee import fn
-
-    from app import create_app
-    from models import Outbox
 
     app = create_app(config)
     with app.app_context():
-        states = {row.status: row.n for row in Outbox.select(Outbox.status, fn.COUNT(Outbox.id).alias("n")).group_by(Outbox.status)}
+        counted = Outbox.select(Outbox.status, fn.COUNT(Outbox.id).alias("n")).group_by(Outbox.status)
+        states = {row.status: row.n for row in counted}
     close_pool()
     return states
 
@@ -106,7 +105,8 @@ def run(n: int = 10000, latency_ms: float = 20, database_url: str | None = None)
     return {
         "n": n, "latency_ms": latency_ms, "threads": defaults.push_threads, "per_second_cap": defaults.push_per_second,
         "delivered": sum(received.values()), "students": len(received), "twice": sum(1 for c in received.values() if c > 1),
-        "sent_rows": states.get("sent", 0), "states": states, "seconds": seconds, "per_second": seen / seconds if seconds == seconds else 0.0,
+        "sent_rows": states.get("sent", 0), "states": states, "seconds": seconds,
+        "per_second": seen / seconds if seconds == seconds else 0.0,
     }
 
 

@@ -13,17 +13,23 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import fanout, loadgen, screens, semester
+from bot.clock import utc_now
+from bot.wxsim import WeChatSimulator
 from harness.live import INVITE, LiveServer, connected
+from harness.statements import counting
+from models import Activity, Classroom, Membership, Response, User, db
 
 TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
 TARGET_RATIO_PG = 0.25  # on PostgreSQL (the server shares the cores)
@@ -48,8 +54,6 @@ class Hall:
     """A teacher with a class, a live lesson and an open check-in with a code, on *server*."""
 
     def __init__(self, server: LiveServer):
-        import re
-
         self.server = server
         self.wx = server.simulator()
         assert "成为教师" in self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
@@ -61,8 +65,6 @@ class Hall:
 
     def enrol(self, n: int) -> list[str]:
         """Add *n* students who joined the class (written directly: setup is not what is measured)."""
-        from bot.clock import utc_now
-        from models import Classroom, Membership, User, db
 
         openids = [f"o_bench{self.students + i:06d}" for i in range(n)]
         self.students += n
@@ -90,18 +92,10 @@ class Hall:
         """Statements one `签到 <code>` takes, counted at the connection (harness/statements.py): the same
         app and database as the server, in this process, through the signed webhook; and the answered
         again (a WeChat retry of the same message)."""
-        from bot.wxsim import WeChatSimulator
-        from harness.statements import counting
 
         (openid,) = self.enrol(1)
         with connected(self.server.config) as app:
-            client = app.test_client()
-
-            def post(query, body):
-                answer = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-                return answer.status_code, answer.get_data()
-
-            wx = WeChatSimulator(app.extensions["ketang"].settings, post)
+            wx = WeChatSimulator.in_process(app)
             xml = wx.text_xml(openid, f"签到 {self.passcode}")
             with counting() as first:
                 assert "签到成功" in wx.deliver(xml)
@@ -110,8 +104,6 @@ class Hall:
         return len(first), len(again)
 
     def responses(self) -> int:
-        from models import Response
-
         with connected(self.server.config):
             return Response.select().count()
 
@@ -121,8 +113,6 @@ class Semester:
     in a live lesson with an open check-in: check-ins measured alone, then beside a stream of 我的记录."""
 
     def __init__(self, server: LiveServer, students: int, lessons: int):
-        import re
-
         self.server, self.wx = server, server.simulator()
         assert "成为教师" in self.wx.send_text("o_teacher_sem", f"教师认证 {INVITE}")
         self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher_sem", "创建课堂 学期末")).group(1)
@@ -139,8 +129,6 @@ class Semester:
         return built
 
     def checked_in(self) -> int:
-        from models import Activity, Response
-
         with connected(self.server.config):
             live = Activity.select().where(Activity.passcode == self.passcode).order_by(Activity.id.desc()).get()
             return Response.select().where(Response.activity == live).count()
@@ -149,8 +137,6 @@ class Semester:
 def semester_runs(server: LiveServer, pool, args) -> dict:
     """Check-in latency in the semester class: a burst alone, then a burst while *records_connections*
     clients send 我的记录 back to back. Returns both summaries and the 我的记录 figures."""
-    import time
-
     sem = Semester(server, args.semester_students, args.semester_lessons)
     n = min(args.semester_checkins, len(sem.students) // 3)
     alone_ids, beside_ids, readers = sem.students[:n], sem.students[n:2 * n], sem.students[2 * n:]
@@ -211,7 +197,8 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict)
     result, polls = pool.submit(screens.burst_with_screens, ketang.port, burst, args.burst_seconds, keys).result(timeout=180)
     with_row = summarize(result)
     with_row["recorded"] = hall.responses() - before
-    after = summarize(pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds).result(timeout=120))
+    without_screens = pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds)
+    after = summarize(without_screens.result(timeout=120))
     without = statistics.median([before_row["p99"], after["p99"]])
     pids = ketang.worker_pids()
     checkins = hall.checkins(4000)
@@ -267,7 +254,8 @@ def main(argv=None) -> int:
             for run in range(args.runs):
                 requests = hall.checkins(per_run)  # fresh students, signed now (well inside the 300 s window)
                 for name, server in (("bare", bare), ("ketang", ketang)):
-                    built = requests if name == "ketang" else [r.replace(f":{ketang.port}".encode(), f":{bare.port}".encode(), 1) for r in requests]
+                    ours, theirs = f":{ketang.port}".encode(), f":{bare.port}".encode()
+                    built = requests if name == "ketang" else [r.replace(ours, theirs, 1) for r in requests]
                     result = pool.submit(loadgen.closed_loop, server.port, built, args.connections, args.warmup,
                                          args.duration, name == "ketang").result(timeout=120)
                     row = summarize(result)
@@ -301,8 +289,8 @@ def main(argv=None) -> int:
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
     target_ratio = TARGET_RATIO_PG if database_url else TARGET_RATIO
     print("\n== results (medians of %d runs)" % args.runs)
-    print(f"bare Flask, fixed XML     : {med['bare']['rps']:7.0f} req/s  p50 {ms(med['bare']['p50'])}  p99 {ms(med['bare']['p99'])}")
-    print(f"Ketang full check-in path : {med['ketang']['rps']:7.0f} req/s  p50 {ms(med['ketang']['p50'])}  p99 {ms(med['ketang']['p99'])}")
+    for name, label in (("bare", "bare Flask, fixed XML     "), ("ketang", "Ketang full check-in path ")):
+        print(f"{label}: {med[name]['rps']:7.0f} req/s  p50 {ms(med[name]['p50'])}  p99 {ms(med[name]['p99'])}")
     print(f"  ratio Ketang / bare     : {ratio:.0%}   (target >= {target_ratio:.0%}; throughput target >= {TARGET_RPS}/s)")
     print(f"  statements per check-in : {statements} (a WeChat retry of it: {statements_repeat}), BEGIN and COMMIT "
           f"included, counted at the connection (budget {STATEMENT_BUDGET})")

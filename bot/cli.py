@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import click
+import requests
+
+from bot.config import simulator_on as enabled
+from bot.wxsim import WeChatSimulator
 
 
 def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
@@ -27,7 +31,6 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
         if not wechat.safe_mode:
             click.echo("WARNING: plaintext mode: the signature does not cover the message body, so anyone who sees "
                        "one request's URL can send any text as any user. Set encoding_aes_key and choose 安全模式.")
-        from bot.config import simulator_on as enabled  # simulator:
 
         if enabled(kt.settings):
             click.echo(f"Try it in a browser (phones, menu, pushes, screen): {local.rsplit('/wechat', 1)[0]}/simulator")
@@ -79,20 +82,10 @@ def _send(sim, openid: str, line: str) -> str:
 
 def simulator(app, url: str | None):
     """A WeChatSimulator posting to *url*, or to *app* through its test client."""
-    from bot.wxsim import WeChatSimulator
-
     kt = app.extensions["ketang"]
     if url:
-        import requests
-
         def post(query, body):
             response = requests.post(url, params=query, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
             return response.status_code, response.content
-    else:
-        client = app.test_client()
-
-        def post(query, body):
-            response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-            return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch)
+        return WeChatSimulator(kt.settings, post, now=kt.epoch)
+    return WeChatSimulator.in_process(app)

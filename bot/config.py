@@ -169,7 +169,8 @@ def _check_token(token: str) -> None:
         raise ConfigError(f"wechat.token is the example's placeholder {token!r}: anyone could sign messages "
                           f"as any user; {GENERATE_HINT}")
     if not re.fullmatch(rf"[A-Za-z0-9]{{{MIN_TOKEN},32}}", token):
-        shown = "is empty" if not token else f"has {len(token)} characters" if re.fullmatch("[A-Za-z0-9]+", token) else "has other characters"
+        shown = ("is empty" if not token else f"has {len(token)} characters" if re.fullmatch("[A-Za-z0-9]+", token)
+                 else "has other characters")
         raise ConfigError(f"wechat.token must be {MIN_TOKEN}–32 letters and digits (WeChat allows 32 at most) "
                           f"but {shown}; {GENERATE_HINT}")
 
@@ -193,7 +194,8 @@ def _validate(settings: Settings) -> Settings:
     scheduler = settings.scheduler
     if min(scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second, scheduler.push_lease_seconds) < 1:
         raise ConfigError("every [scheduler] value must be 1 or more")
-    if not 3 <= settings.screen.rotate_seconds <= 300 or min(settings.screen.grace_seconds, settings.screen.follow_grace_seconds) < 0:
+    screen = settings.screen
+    if not 3 <= screen.rotate_seconds <= 300 or min(screen.grace_seconds, screen.follow_grace_seconds) < 0:
         raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
     try:
         ZoneInfo(settings.school.timezone)

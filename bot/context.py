@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,10 @@ class Context:
     # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
     after_commit: list = field(default_factory=list)
     inbound: object = None  # the message being answered (bot.dispatch.Inbound: its CreateTime, a scanner's result)
+    # Set by the dispatcher when a command refused (a UserError) with nothing written yet: the message keeps nothing.
+    refused: bool = False
+    flows: Mapping = field(default_factory=dict)  # the plugin's dialog flows (bot.plugin.Flow), by name
+    at_step: tuple[str, str] | None = None  # (flow, step) of the dialog this message answers; None: a command runs
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
@@ -52,7 +57,12 @@ class Context:
     # --- multi-step dialogs, kept in the database so every worker sees them ---
 
     def start_dialog(self, flow: str, step: str, ttl: timedelta, **data) -> None:
-        """Put the user into *flow* at *step* (replacing any other dialog)."""
+        """Put the user into *flow* at *step* (replacing any other dialog): a step the flow declares, where a
+        command may start it or where the step being answered may move (ValueError otherwise)."""
+        declared = self.flows.get(flow)
+        at = self.at_step[1] if self.at_step and self.at_step[0] == flow else None
+        if declared is None or not declared.may_go(step, at):
+            raise ValueError(f"dialog flow {flow!r} declares no way to step {step!r} from {at or 'a command'}")
         values = {"flow": flow, "step": step, "data": json.dumps(data, ensure_ascii=False), "expires_at": self.now + ttl}
         Dialog.insert(user=self.user, **values).on_conflict(conflict_target=[Dialog.user], update=values).execute()
 

@@ -90,6 +90,25 @@ def transaction():
     return _begun(db.atomic())
 
 
+class _Undo(Exception):
+    """Ends an undoable() block's transaction with a ROLLBACK (peewee rolls back a block an exception leaves)."""
+
+
+@contextmanager
+def undoable():
+    """A write transaction whose block may decide to keep nothing: it is given undo(), and when the block ends
+    after calling it the transaction rolls back instead of committing (the same one ROLLBACK an exception
+    would send); the caller's code goes on normally after the block."""
+    undone = []
+    try:
+        with transaction():
+            yield lambda: undone.append(True)
+            if undone:
+                raise _Undo
+    except _Undo:
+        pass
+
+
 def serialize(key: str) -> None:
     """Queue this transaction behind any other holding *key* until it ends (check-then-insert made atomic).
 

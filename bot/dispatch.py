@@ -14,7 +14,7 @@ from bot.catalogue import t
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context, UserError
-from bot.database import reading, transaction
+from bot.database import reading, transaction, undoable
 from bot.grammar import Grammar, Invalid, Parsed, Role, Unknown
 from bot.links import Links
 from bot.plugin import Flow, Plugin
@@ -33,6 +33,9 @@ SCENE_EVENTS = {"scan", "subscribe_scan"}  # their EventKey is a QR scene (wecha
 SCANNER_EVENTS = {"scancode_waitmsg", "scancode_push"}  # the menu's scanner buttons (what they read: scan_result)
 MAX_SCANNED = 512
 KINDS = {"image", "voice", "video", "shortvideo", "location", "link"}  # messages that are not text, named
+# What the write path did with a message (Dispatcher.handle): answered and claimed; claimed to be answered by the
+# read path; refused (nothing kept); answered before (its stored reply); claimed first by a concurrent duplicate.
+ANSWERED, READS, REFUSED, REPEATED, LOST = "answered", "reads", "refused", "repeated", "lost"
 
 
 @dataclass(frozen=True)
@@ -85,78 +88,104 @@ class Dispatcher:
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
 
-        One transaction: the user's row is touched (which holds it until commit, so one user's messages
-        run one at a time) and tells whether the message was answered before; then the reply is computed
-        and the message claimed with it. A repeat rolls back and gets the stored reply; a concurrent
-        duplicate that commits first wins the claim's unique key, and the loser rolls back all it did.
-        A message that only reads (a `reads` command, outside any dialog) holds the write transaction
-        just for the claim; its reply is computed in a read-only transaction and saved after, so a
-        class checking in never waits behind someone's 我的记录."""
+        The rules, one named step each:
+        - write path: one transaction touches the sender's row (which holds it until commit, so one user's
+          messages run one at a time) and tells whether the message was answered before (a repeat: its
+          stored reply, and nothing kept); then the reply is computed and the message claimed with it.
+        - a refusal (a UserError with nothing written before it) keeps none of the handler's writes: the
+          write path runs again with the refusal as its reply, recorded alone.
+        - replay: a concurrent duplicate that committed first wins the claim's unique key; the loser keeps
+          nothing and answers the winner's stored reply.
+        - read path: a message that only reads (a `reads` command, outside any dialog) holds the write
+          transaction just for the claim; its reply is computed in a read-only transaction and saved after,
+          so a class checking in never waits behind someone's 我的记录.
+        - after commit: the handlers' slow calls (e.g. the SMS gateway), outside the transaction.
+        Any failure rolls back what its transaction did and answers busy, so WeChat's retry starts afresh."""
         now = self.clock()
-        after_commit: list = []
-        read_only = False
+        actions: list = []
         try:
-            try:
-                with transaction():
-                    user = self.touch(inbound, now)
-                    read_only = only_reads(self.grammar, user, inbound)
-                    if read_only:  # a retry while the reply is computed is told to try again, not given ""
-                        self.claim(inbound, now, t("busy", "zh"))
-                    else:
-                        reply = self.route(user, inbound, now, after_commit)
-                        for hook in self.message_hooks:  # still inside the transaction: what the message changed
-                            hook(user)
-                        self.claim(inbound, now, reply)
-            except Refused as refused:  # the handler's writes are undone; the refusal is recorded alone
-                reply = refused.reply
-                with transaction():
-                    self.touch(inbound, now)
-                    self.claim(inbound, now, reply)
-            if read_only:
-                try:
-                    with reading():
-                        reply = self.route(user, inbound, now, after_commit)
-                except Refused as refused:
-                    reply = refused.reply
-                with transaction():
-                    SAVE_REPLY.rowcount(reply, inbound.key)
-        except Repeated as repeated:
-            if repeated.reply is not None:
-                return repeated.reply
-            try:
-                return stored_reply(inbound.key)
-            except Exception:
-                log.exception("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
-                return t("busy", "zh")
+            step, reply, user = self.write_path(inbound, now, lambda user: self.write_reply(user, inbound, now, actions))
+            if step == REFUSED:  # recorded alone: the handler's writes, and anything to follow them, are undone
+                actions.clear()
+                refusal = reply
+                step, reply, user = self.write_path(inbound, now, lambda user: (ANSWERED, refusal))
+            if step == LOST:
+                actions.clear()
+                reply = self.replay(inbound)
+            elif step == READS:
+                reply = self.read_path(user, inbound, now, actions)
         except Exception:
-            # Everything above rolled back, so a WeChat retry may try again from scratch.
             log.exception("message %s from %s failed", inbound.key, inbound.openid)
-            if read_only:
-                self.release_claim(inbound.key)
             return t("busy", "zh")
-        for action in after_commit:  # outside the transaction: e.g. the SMS gateway call
+        return self.after_commit(inbound, reply, actions)
+
+    def write_path(self, inbound: Inbound, now: datetime, compute) -> tuple[str, str, User | None]:
+        """One write transaction: the sender touched, *compute(user)* → (step, reply), the message claimed with
+        the reply. Returns (step, reply, user); a repeat (REPEATED, its stored reply), a refusal (REFUSED) and a
+        lost claim (LOST) roll back all the transaction did."""
+        with undoable() as undo:
+            user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query)
+            if user.stored_reply is not None:
+                undo()
+                return REPEATED, user.stored_reply, user
+            step, reply = compute(user)
+            if step == REFUSED:
+                undo()
+                return step, reply, user
+            if not CLAIM.rowcount(inbound.key, inbound.openid, now, reply):
+                undo()
+                return LOST, "", user
+        return step, reply, user
+
+    def write_reply(self, user: User, inbound: Inbound, now: datetime, actions: list) -> tuple[str, str]:
+        """Inside the write transaction: a message that only reads is claimed with "busy" for now (a retry while
+        its reply is computed is told to try again, not given ""); any other is answered here, and the plugins'
+        message hooks see what it changed."""
+        if only_reads(self.grammar, user, inbound):
+            return READS, t("busy", "zh")
+        reply, refused = self.route(user, inbound, now, actions)
+        if refused:
+            return REFUSED, reply
+        for hook in self.message_hooks:
+            hook(user)
+        return ANSWERED, reply
+
+    def read_path(self, user: User, inbound: Inbound, now: datetime, actions: list) -> str:
+        """The reply of a claimed message that only reads, computed in a read-only transaction, then saved; if
+        that fails the claim is released, so WeChat's retry computes it again."""
+        try:
+            with reading():
+                reply, _refused = self.route(user, inbound, now, actions)
+            with transaction():
+                SAVE_REPLY.rowcount(reply, inbound.key)
+        except Exception:
+            self.release_claim(inbound.key)
+            raise
+        return reply
+
+    @staticmethod
+    def replay(inbound: Inbound) -> str:
+        """The reply a concurrent duplicate stored, read after our transaction rolled back (busy if none)."""
+        reply = STORED_REPLY.scalar(inbound.key)
+        if reply is None:
+            log.error("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
+            return t("busy", "zh")
+        return reply
+
+    @staticmethod
+    def after_commit(inbound: Inbound, reply: str, actions: list) -> str:
+        """Run the handlers' after-commit actions; one may undo its part and return the reply that says so,
+        which is stored too (a retry gets the truthful reply)."""
+        for action in actions:
             try:
-                replaced = action()  # an action may undo its part and return the reply that says so
+                replaced = action()
                 if isinstance(replaced, str):
                     with transaction():
-                        SAVE_REPLY.rowcount(replaced, inbound.key)  # a retry gets the truthful reply too
+                        SAVE_REPLY.rowcount(replaced, inbound.key)
                     reply = replaced
             except Exception:
                 log.exception("after-commit action of message %s failed", inbound.key)
         return reply
-
-    def touch(self, inbound: Inbound, now: datetime) -> User:
-        """The sender, touched; a message answered before ends the transaction (rolled back) with its reply."""
-        user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query)
-        if user.stored_reply is not None:
-            raise Repeated(user.stored_reply)
-        return user
-
-    @staticmethod
-    def claim(inbound: Inbound, now: datetime, reply: str) -> None:
-        """Record *inbound* as answered with *reply*; a duplicate that committed first wins (we roll back)."""
-        if not CLAIM.rowcount(inbound.key, inbound.openid, now, reply):
-            raise Repeated(None)
 
     @staticmethod
     def release_claim(key: str) -> None:
@@ -167,14 +196,13 @@ class Dispatcher:
         except Exception:
             log.exception("could not release the claim of message %s", key)
 
-    def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
-        """Answer *inbound*; a reply also says how many pushes wait unread."""
+    def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> tuple[str, bool]:
+        """Answer *inbound*: (reply, refused); a reply also says how many pushes wait unread. *refused*: a
+        command refused with nothing written yet but the frame's (the write path keeps none of it)."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
-                      sms=self.sms, after_commit=after_commit, inbound=inbound)
-        try:
-            return self.with_note(ctx, self.answer(ctx, inbound))
-        except Refused as refused:
-            raise Refused(self.with_note(ctx, refused.reply)) from None
+                      sms=self.sms, after_commit=after_commit, inbound=inbound, flows=self.flows)
+        reply = self.answer(ctx, inbound)
+        return self.with_note(ctx, reply), ctx.refused
 
     @staticmethod
     def with_note(ctx: Context, reply: str) -> str:
@@ -221,48 +249,63 @@ class Dispatcher:
         return ""
 
     def run_text(self, ctx: Context, text: str) -> str:
+        """Answer typed text: a step of the user's dialog, or a command (rules in tests/test_dispatch.py)."""
         parsed = self.grammar.parse(text)
-        dialog = DIALOG_OF.first(ctx.user) if ctx.user.in_dialog else None
-        if dialog is not None:
-            flow = self.flows.get(dialog.flow)
-            belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
-            if flow is None or dialog.expires_at < ctx.now:
-                dialog.delete_instance()
-                if belongs:  # an answer to a step that timed out: say so rather than "did not understand"
-                    return ctx.t("dialog_expired") + ctx.t(flow.restart)
-            elif isinstance(parsed, Unknown):
-                return self.run_step(ctx, flow, dialog, text)
-            elif not (parsed.command.escape or belongs):
-                dialog.delete_instance()  # a new command abandons the dialog
-        if isinstance(parsed, Unknown):
-            ctx.lang = parsed.lang
-            return unknown_reply(parsed)
+        if ctx.user.in_dialog:
+            reply = self.in_dialog(ctx, parsed, text)
+            if reply is not None:
+                return reply
         ctx.lang = parsed.lang
-        command = parsed.command
+        if isinstance(parsed, Unknown):
+            return unknown_reply(parsed)
         if isinstance(parsed, Invalid):
-            example = next((e for e in command.examples if e[:1].isascii() == (ctx.lang == "en")), command.examples[0])
-            return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
-        assert isinstance(parsed, Parsed)
+            return usage_reply(ctx, parsed.command)
+        return self.run_command(ctx, parsed)
+
+    def in_dialog(self, ctx: Context, parsed: Parsed | Invalid | Unknown, text: str) -> str | None:
+        """The reply to *text* from a user in a dialog, or None when it runs as a command outside the dialog.
+
+        An expired dialog (or one of a flow no longer declared) is left; an answer to it says it expired and
+        how to start again. In a live dialog text that is no command answers the step; an escape command or
+        one of the flow's own keeps the dialog; any other command abandons it."""
+        dialog = DIALOG_OF.first(ctx.user)
+        if dialog is None:
+            return None
+        flow = self.flows.get(dialog.flow)
+        belongs = flow is not None and (isinstance(parsed, Unknown) or parsed.command.name in flow.commands)
+        if flow is None or dialog.expires_at < ctx.now:
+            dialog.delete_instance()
+            return ctx.t("dialog_expired") + ctx.t(flow.restart) if belongs else None
+        if isinstance(parsed, Unknown):
+            return self.run_step(ctx, flow, dialog, text)
+        if not (parsed.command.escape or belongs):
+            dialog.delete_instance()  # a new command abandons the dialog
+        return None
+
+    @staticmethod
+    def run_command(ctx: Context, parsed: Parsed) -> str:
+        """Run a parsed command for a user of its role. Outside a dialog nothing is written yet but the frame's,
+        so a refusal (UserError) marks ctx.refused and the write path keeps nothing; in a dialog the handler runs
+        in a savepoint, so a refusal leaves no half-done writes and the dialog is kept."""
+        command = parsed.command
         alias = command.alias(ctx.lang)
         if command.role is Role.TEACHER and not ctx.user.is_teacher:
             return ctx.t("teacher_only", command=alias)
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
-        if not ctx.user.in_dialog:  # nothing written yet but the frame's: a refusal undoes the whole transaction
-            try:
-                return command.handler(ctx, **parsed.args)
-            except UserError as error:
-                raise Refused(ctx.t(error.key, **error.params)) from None
         try:
-            with db.atomic():  # a savepoint: an expected failure leaves no half-done writes, the dialog's kept
+            if not ctx.user.in_dialog:
+                return command.handler(ctx, **parsed.args)
+            with db.atomic():
                 return command.handler(ctx, **parsed.args)
         except UserError as error:
+            ctx.refused = not ctx.user.in_dialog
             return ctx.t(error.key, **error.params)
-
 
     @staticmethod
     def run_step(ctx: Context, flow: Flow, dialog: Dialog, text: str) -> str:
         """Answer a plain reply with the flow's step table entry for the user's step."""
+        ctx.at_step = (dialog.flow, dialog.step)
         try:
             with db.atomic():
                 return flow.steps[dialog.step](ctx, json.loads(dialog.data), text)
@@ -289,6 +332,12 @@ def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 
+def usage_reply(ctx: Context, command) -> str:
+    """The usage line of a command given a malformed argument, with an example in the message's language."""
+    example = next((e for e in command.examples if e[:1].isascii() == (ctx.lang == "en")), command.examples[0])
+    return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
+
+
 def unknown_reply(parsed: Unknown) -> str:
     """Say what was not understood and suggest commands, in the message's language."""
     lang = parsed.lang
@@ -300,27 +349,6 @@ def unknown_reply(parsed: Unknown) -> str:
         lines.append(t("did_you_mean", lang, options=options))
     lines.append(t("help_pointer", lang))
     return "\n".join(lines)
-
-
-class Repeated(Exception):
-    """The message was answered before: roll back and give its stored reply (None: read it after)."""
-
-    def __init__(self, reply: str | None):
-        super().__init__("repeated message")
-        self.reply = reply
-
-
-class Refused(Exception):
-    """A command refused (a UserError) with nothing written before it: roll back, record the reply alone."""
-
-    def __init__(self, reply: str):
-        super().__init__("refused")
-        self.reply = reply
-
-
-def stored_reply(key: str) -> str:
-    """The reply a concurrent duplicate stored (read after our transaction rolled back)."""
-    return InboundMessage.get(InboundMessage.key == key).reply
 
 
 def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None) -> User:
@@ -345,6 +373,7 @@ def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", qu
 CLAIM = Prepared(lambda key, openid, now, reply: InboundMessage.insert(
     key=key, openid=openid, created_at=now, reply=reply).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
+STORED_REPLY = Prepared(lambda key: InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key))
 
 
 def _user_columns(unread, key):

@@ -103,6 +103,15 @@ class Unknown:
     lang: str = "zh"  # all-ASCII text is answered in English
 
 
+def _check_row(command: Command) -> None:
+    """A row of the table has aliases in both languages and a rest-of-line argument only last."""
+    if {a.lang for a in command.aliases} < {"zh", "en"}:
+        raise ValueError(f"command {command.name} needs a zh and an en alias")
+    rests = [a for a in command.args if a.rest]
+    if rests and command.args[-1] is not rests[0]:
+        raise ValueError(f"command {command.name}: a rest-of-line argument must come last")
+
+
 class Grammar:
     """Match normalised text against every alias, longest first."""
 
@@ -110,11 +119,7 @@ class Grammar:
         self.commands = commands
         seen: dict[str, str] = {}
         for command in commands:
-            if not any(a.lang == "zh" for a in command.aliases) or not any(a.lang == "en" for a in command.aliases):
-                raise ValueError(f"command {command.name} needs a zh and an en alias")
-            rests = [a for a in command.args if a.rest]
-            if rests and command.args[-1] is not rests[0]:
-                raise ValueError(f"command {command.name}: a rest-of-line argument must come last")
+            _check_row(command)
             for alias in command.aliases:
                 key = normalize(alias.text).casefold()
                 if not key or key != alias.text.casefold():

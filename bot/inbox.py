@@ -15,7 +15,8 @@ log = logging.getLogger("ketang.inbox")
 
 
 # Every reply asks, so the count is compiled once (bot/prepared.py).
-_UNREAD = Prepared(lambda user, status: Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == user) & (Outbox.status == status)))
+_UNREAD = Prepared(lambda user, status: Outbox.select(fn.COUNT(Outbox.id))
+                   .where((Outbox.user == user) & (Outbox.status == status)))
 
 
 def unread_count(user: User) -> int:

@@ -32,11 +32,46 @@ class Job:
 
 @dataclass(frozen=True)
 class Flow:
-    """A multi-step dialog: a step table, step name -> f(ctx, data, text) answering a plain reply at that step."""
+    """A multi-step dialog, declared: its steps, where it starts and where each step may go.
+
+    *steps*: the step table, step name -> f(ctx, data, text) answering a plain reply at that step.
+    *starts*: the steps a command may open the dialog at. *moves*: step -> the steps an answer at it may move
+    the dialog to (every step names its own, () when it only ends the dialog or stays). `check` refuses at
+    start-up a flow whose starts or moves name no declared step, and a step nothing reaches; at run time
+    `Context.start_dialog` refuses a step or a move the flow does not declare.
+    """
 
     steps: Mapping[str, Callable[..., str]]
     commands: tuple[str, ...] = ()  # commands that belong to the dialog and do not abandon it
     restart: str = ""  # catalogue key: how to start again after it expired
+    starts: tuple[str, ...] = ()
+    moves: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: EMPTY)
+
+    def check(self, name: str) -> None:
+        """Raise ValueError unless every start and move names a declared step, every step declares its moves,
+        and every step is reached from a start."""
+        steps = set(self.steps)
+        wrong = [f"starts at {s!r}" for s in sorted(set(self.starts) - steps)]
+        wrong += [f"{s!r} declares no moves" for s in sorted(steps - set(self.moves))]
+        wrong += [f"moves from {s!r}, no step" for s in sorted(set(self.moves) - steps)]
+        wrong += [f"moves {s!r} → {t!r}, no step" for s, targets in self.moves.items() for t in sorted(set(targets) - steps)]
+        wrong += [f"nothing reaches {s!r}" for s in sorted(steps - self.reached())] if self.starts else ["declares no start"]
+        if wrong:
+            raise ValueError(f"dialog flow {name!r}: " + "; ".join(wrong))
+
+    def reached(self) -> set[str]:
+        """The steps a dialog can get to from its starts."""
+        reached, todo = set(), list(self.starts)
+        while todo:
+            step = todo.pop()
+            if step in self.steps and step not in reached:
+                reached.add(step)
+                todo += self.moves.get(step, ())
+        return reached
+
+    def may_go(self, step: str, at: str | None) -> bool:
+        """Whether the dialog may be put at *step*: from step *at* (an answer at it) or, when None, by a command."""
+        return step in (self.starts if at is None else self.moves.get(at, ()))
 
 
 # A job that needs the scheduler process's settings or WeChat API client (the one token owner) is given as
@@ -70,6 +105,10 @@ class Plugin:
     # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
     # (e.g. whether a message hook has anything to do).
     user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
+
+    def __post_init__(self):
+        for name, flow in self.flows.items():  # the start-up check: an app with a flow that names no step fails
+            flow.check(name)
 
     def __add__(self, other: Plugin) -> Plugin:
         combined = {}

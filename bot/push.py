@@ -203,7 +203,8 @@ class Pusher:
         if channel == "custom":
             self.api.send_text(row.user.openid, row.text)
             return None
-        return self.api.send_template(row.user.openid, template_id(row.kind, self.settings), template_data(row, now, self.settings))
+        return self.api.send_template(row.user.openid, template_id(row.kind, self.settings),
+                                      template_data(row, now, self.settings))
 
     def on_error(self, error: WeChatClientException, row: Outbox, now: datetime) -> Outcome | None:
         """Decide what a WeChat error means for this row; None = try the next channel."""

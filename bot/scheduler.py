@@ -46,6 +46,7 @@ def _runner(app, job: Job, clock):
             db.connect(reuse_if_open=True)
             try:
                 job.run(clock())
+                log.debug("job %s ran", job.name)
             except Exception:
                 log.exception("job %s failed; it runs again at its next interval", job.name)
             finally:
@@ -56,9 +57,12 @@ def _runner(app, job: Job, clock):
 
 def init_app(app) -> None:
     @app.cli.command("scheduler")
-    def scheduler_command():
+    @click.option("--verbose", is_flag=True, help="Log every run of every job (`job <name> ran`).")
+    def scheduler_command(verbose):
         """Run the scheduler process (exactly one per deployment)."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        if verbose:
+            log.setLevel(logging.DEBUG)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run every 5 s
         scheduler = build_scheduler(app)
         click.echo("scheduler running: " + ", ".join(job.id for job in scheduler.get_jobs()))

@@ -22,7 +22,8 @@ class SmsSender:
             print(f"[sms to {phone}] {text}", flush=True)
             return True
         try:
-            response = requests.post(self.settings.url, json={"phone": phone, "text": text}, timeout=(1.5, 2.5))  # at most about 4 s: under WeChat's 5 s
+            # at most about 4 s: under WeChat's 5 s
+            response = requests.post(self.settings.url, json={"phone": phone, "text": text}, timeout=(1.5, 2.5))
             response.raise_for_status()
             return True
         except requests.RequestException:

@@ -38,6 +38,19 @@ class WeChatSimulator:
         wechat = settings.wechat
         self.crypto = WeChatCrypto(wechat.token, wechat.encoding_aes_key, app_id or wechat.app_id) if wechat.safe_mode else None
 
+    @classmethod
+    def in_process(cls, app, base_url: str | None = None, **kwargs) -> WeChatSimulator:
+        """A simulator posting to *app*'s real /wechat view through Flask's test client (no socket), on the app's
+        clock; *base_url*: the address the request arrives on (links in replies follow it)."""
+        client, kt = app.test_client(), app.extensions["ketang"]
+        where = {"base_url": base_url} if base_url else {}
+
+        def post(query: dict, body: bytes) -> tuple[int, bytes]:
+            response = client.post("/wechat", query_string=query, data=body, content_type="text/xml", **where)
+            return response.status_code, response.get_data()
+
+        return cls(kt.settings, post, now=kt.epoch, **kwargs)
+
     def text_xml(self, openid: str, content: str, msg_id: int | None = None) -> str:
         msg_id = next(self._ids) if msg_id is None else msg_id
         return (

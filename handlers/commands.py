@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
 from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
@@ -10,7 +13,7 @@ DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
 MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
-WITH_CODE = Arg("passcode", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)
+WITH_CODE = Arg("with_code", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)  # a flag: bool
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
 CORRECT = Arg("correct", r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", "正确答案", "answer")
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
@@ -44,7 +47,8 @@ S, T = Role.STUDENT, Role.TEACHER
 COMMANDS: tuple[Command, ...] = (
     # everyone
     Command(name="help", handler=common.help, aliases=zh("帮助", "菜单", "?") + en("help", "menu"),
-            args=(rest("topic", "命令", "command").but(optional=True),), role=Role.ANY, summary_zh="查看命令（带命令名看详细用法）",
+            args=(rest("topic", "命令", "command").but(optional=True),), role=Role.ANY,
+            summary_zh="查看命令（带命令名看详细用法）",
             summary_en="list commands (name one for details)", examples=("帮助", "帮助 签到", "help"), escape=True),
     Command(name="cancel", handler=common.cancel, aliases=zh("取消") + en("cancel"),
             role=Role.ANY, summary_zh="退出当前操作", summary_en="leave the current step",
@@ -130,7 +134,8 @@ COMMANDS: tuple[Command, ...] = (
             examples=("改签 2024001 请假", "mark 2024001 late")),
     Command(name="quiz", handler=teacher.quiz, aliases=zh("练习") + en("quiz"),
             args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T,
-            summary_zh="发布练习（单选 B、多选 AC、判断 对/错、填空 =答案1/答案2）", summary_en="publish a quiz: B, AC, true/false, =text",
+            summary_zh="发布练习（单选 B、多选 AC、判断 对/错、填空 =答案1/答案2）",
+            summary_en="publish a quiz: B, AC, true/false, =text",
             examples=("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
              "练习 =北京/北平 3 中国的首都是？", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
     Command(name="survey", handler=teacher.survey, aliases=zh("问卷") + en("survey"),
@@ -159,13 +164,15 @@ COMMANDS: tuple[Command, ...] = (
             role=T, summary_zh="学生名单与认证状态", summary_en="students with number, name and verification",
             examples=("名单", "roster"), reads=True),
     Command(name="release", handler=roster.release, aliases=zh("解除认证") + en("release"),
-            args=(NUMBER,), role=T, summary_zh="解除某学号的认证（学号被他人占用时）", summary_en="release a verified student number",
+            args=(NUMBER,), role=T, summary_zh="解除某学号的认证（学号被他人占用时）",
+            summary_en="release a verified student number",
             examples=("解除认证 2024001", "release 2024001")),
     Command(name="announce", handler=teacher.announce, aliases=zh("发布公告") + en("announce"),
             args=(rest("text", "内容", "text"),), role=T, summary_zh="发布公告并推送给学生",
             summary_en="post an announcement and push it", examples=("发布公告 下周一停课", "announce No class on Monday")),
     Command(name="schedule", handler=scheduled_announcements.schedule, aliases=zh("定时公告") + en("announce at"),
-            args=(DATE, rest("text", "内容", "text")), role=T, summary_zh="定时发布公告（「定时列表」查看，「取消定时 <序号>」取消）",
+            args=(DATE, rest("text", "内容", "text")), role=T,
+            summary_zh="定时发布公告（「定时列表」查看，「取消定时 <序号>」取消）",
             summary_en="post an announcement at a set time (“scheduled” lists them, “unschedule <n>” cancels one)",
             examples=("定时公告 2026-09-08 14:00 改到302教室", "announce at 2026-09-08 14:00 Room change: 302")),
     Command(name="scheduled", handler=scheduled_announcements.scheduled_list, aliases=zh("定时列表") + en("scheduled"),
@@ -177,9 +184,12 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 FLOWS = {
-    "verify": Flow(account.VERIFY_STEPS, restart="restart_verify"),
-    "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone"),
-    "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify"),
+    "verify": Flow(account.VERIFY_STEPS, restart="restart_verify", starts=("school",),
+                   moves={"school": ("student_no",), "student_no": ("name",), "name": ("code",), "code": ()}),
+    "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone", starts=("code",),
+                       moves={"code": ()}),
+    "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify", starts=("student_no",),
+                          moves={"student_no": ("name",), "name": ()}),
 }
 
 
@@ -200,9 +210,6 @@ def command_list_markdown() -> str:
 
 def update_readme(path: str = "README.md") -> None:
     """Rewrite the command list between the README's markers from the table."""
-    import re
-    from pathlib import Path
-
     readme = Path(path)
     text = readme.read_text(encoding="utf-8")
     block = f"<!-- commands:start -->\n{command_list_markdown()}\n<!-- commands:end -->"

@@ -22,7 +22,8 @@ def _lesson_in_view(ctx: Context):
 def results(ctx: Context, number: int | None = None) -> str:
     """Results of the lesson's latest activity, or of activity *number* (in order of publishing)."""
     classroom, lesson = _lesson_in_view(ctx)
-    activities = list(Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at, Activity.id)) if lesson else []
+    activities = (list(Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at, Activity.id))
+                  if lesson else [])
     if not activities:
         raise UserError("no_activity_yet", name=classroom.name)
     if number is not None and not 1 <= number <= len(activities):
@@ -92,7 +93,8 @@ def _posts(ctx: Context, activity: Activity) -> str:
 def lost_report(ctx: Context) -> str:
     """How many students signalled 不懂 in this lesson, with their notes (anonymous)."""
     classroom, lesson = _lesson_in_view(ctx)
-    signals = list(LostSignal.select().where(LostSignal.lesson == lesson).order_by(LostSignal.created_at.desc())) if lesson else []
+    signals = (list(LostSignal.select().where(LostSignal.lesson == lesson).order_by(LostSignal.created_at.desc()))
+               if lesson else [])
     if not signals:
         return ctx.t("no_lost", name=classroom.name)
     students = len({s.user_id for s in signals})

@@ -196,7 +196,8 @@ def roster(ctx: Context) -> str:
     lines = []
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
-        clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken else ""
+        clashes = user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken
+        clash = ctx.t("number_clash") if clashes else ""
         lines.append(f"{user.student_no or '—'} {user.shown_name or ctx.t('no_name')} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)

@@ -24,6 +24,7 @@ from bot import wechat_side
 from bot.config import loopback_name as _loopback_name
 from bot.config import simulator_on as enabled
 from bot.database import is_sqlite, transaction
+from bot.wxsim import WeChatSimulator
 from handlers.menu import STUDENT_MENU, TEACHER_MENU
 from models import SimMessage, User, WechatState
 
@@ -31,7 +32,9 @@ bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 PHONES = (("o_sim_teacher", "老师"), ("o_sim_student1", "学生 1"), ("o_sim_student2", "学生 2"))
 OPENID = re.compile(r"o_sim_[a-z0-9_]{1,24}")
-PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Forwarded")
+# What reverse proxies add (nginx, Apache, Caddy, HAProxy, CDNs): any of them means a client elsewhere.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Server", "X-Real-IP",
+                 "Via", "X-Client-IP", "True-Client-IP", "CF-Connecting-IP")
 OFFICIAL_QR = re.compile(r"https?://weixin\.qq\.com/q/sim_(.{1,64})")  # the QR codes this API makes
 WINDOW = timedelta(hours=48)
 MENUS_KEY = "simulator_menus"  # WechatState row: the menus and tags this API holds (bot/wechat_side.py)
@@ -161,16 +164,7 @@ def _scan_xml(kt, wechat, openid: str, content: str) -> str:
 def _wechat(app):
     """A WeChatSimulator posting in-process through the real /wechat view, on the address the page uses
     (so links in replies point where the browser can open them)."""
-    from bot.wxsim import WeChatSimulator
-
-    client, base = app.test_client(), request.host_url
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", base_url=base, query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch)
+    return WeChatSimulator.in_process(app, base_url=request.host_url)
 
 
 # --- the WeChat API, as the simulator plays it -------------------------------------------------------

@@ -131,7 +131,8 @@ def classes(ctx: Context) -> str:
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
     lines = scope.class_lines(ctx, mine)
     if not ctx.user.is_teacher:
-        seen = {m.classroom_id: m.notices_seen_at for m in Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))}
+        memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
+        seen = {m.classroom_id: m.notices_seen_at for m in memberships}
         for index, classroom in enumerate(mine):
             if _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")

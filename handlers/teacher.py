@@ -192,10 +192,10 @@ def _close_expired(activities: list[Activity]) -> None:
         ).execute()
 
 
-def open_checkin(ctx: Context, minutes: int = 5, passcode: str | None = None) -> str:
-    """Open a check-in, optionally with a 4-digit code shown to the teacher only."""
+def open_checkin(ctx: Context, minutes: int = 5, with_code: bool = False) -> str:
+    """Open a check-in, *with_code* (口令) a 4-digit code shown to the teacher only."""
     on_screen = screen_on(ctx)  # screen: a paired screen makes every check-in need its rotating code
-    code = f"{secrets.randbelow(10000):04d}" if passcode or on_screen else None
+    code = f"{secrets.randbelow(10000):04d}" if with_code or on_screen else None
     classroom, activity = _open(ctx, CHECKIN, minutes, passcode=code)
     reply = ctx.t("checkin_opened", name=classroom.name, minutes=minutes, at=ctx.hhmm(activity.deadline))
     return reply + (ctx.t("checkin_code", code=code) if code else "") + (screen_note(ctx) if on_screen else "")  # screen:

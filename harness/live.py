@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
+from app import create_app
 from bot.config import load_settings
+from bot.database import create_schema, is_sqlite
 from bot.wxsim import WeChatSimulator
+from models import MODELS, db
 
 ROOT = Path(__file__).resolve().parent.parent
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -52,9 +59,6 @@ def write_config(directory: Path, database_url: str | None = None, secret_key: s
 
 def reset_database(config: Path) -> None:
     """Give *config*'s database a fresh schema (PostgreSQL tables are dropped first), then close it."""
-    from app import create_app
-    from bot.database import create_schema, is_sqlite
-    from models import MODELS, db
 
     app = create_app(config)
     with app.app_context():
@@ -66,8 +70,6 @@ def reset_database(config: Path) -> None:
 
 def close_pool() -> None:
     """Close this process's connections (all of a pool's), so no lock outlives a test."""
-    from models import db
-
     if not db.is_closed():
         db.close()
     close_all = getattr(db.obj, "close_all", None)
@@ -81,27 +83,19 @@ class InProcess:
     benchmarks that time the app alone (bench/profile_checkin.py, bench/screens.py)."""
 
     def __init__(self, prefix: str, database_url: str | None = None):
-        import re
-        import tempfile
 
-        from app import create_app
 
         self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         config = write_config(self.directory, database_url)
         reset_database(config)
         self.app = create_app(config)
         self.client = self.app.test_client()
-        self.wx = WeChatSimulator(self.app.extensions["ketang"].settings, self.post)
+        self.wx = WeChatSimulator.in_process(self.app)
+        self.post = self.wx.post  # post(query, body) -> (status, body): a signed request without the simulator's reading
         self.wx.send_text("o_teacher", f"教师认证 {INVITE}")
         self.code = re.search(r"课堂码：(\d{6})", self.wx.send_text("o_teacher", "创建课堂 大学物理")).group(1)
 
-    def post(self, query, body):
-        response = self.client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
     def close(self) -> None:
-        import shutil
-
         close_pool()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -191,8 +185,6 @@ class LiveServer:
 
     def simulator(self) -> WeChatSimulator:
         """A WeChatSimulator posting to this server with `requests` (one session per thread)."""
-        import threading
-
         local = threading.local()
 
         def post(query, body):
@@ -209,8 +201,6 @@ class LiveServer:
 @contextmanager
 def connected(config: Path):
     """Bind the models to *config*'s database in this process; close every connection afterwards."""
-    from app import create_app
-
     app = create_app(config)
     try:
         with app.app_context():

@@ -35,19 +35,13 @@ def main() -> None:
 
     clock = FrozenClock(datetime(2026, 9, 7, 1, 58, 0))  # 09:58 in Shanghai
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"wechat": {"app_id": "wx5823bf96d3bd56c7", "token": "ketangScreenshots2026", "encoding_aes_key": AES_KEY},
+        app = create_app({"wechat": {"app_id": "wx5823bf96d3bd56c7", "token": "ketangScreenshots2026",
+                                     "encoding_aes_key": AES_KEY},
                           "database": {"url": f"sqlite:///{tmp}/ketang.db"},
                           "server": {"public_url": "https://ketang.example.edu", "secret_key": "screenshots"}}, clock=clock)
         with app.app_context():
             create_schema()
-        client = app.test_client()
-        kt = app.extensions["ketang"]
-
-        def post(query, body):
-            response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-            return response.status_code, response.get_data()
-
-        wx = WeChatSimulator(kt.settings, post, now=kt.epoch)
+        wx = WeChatSimulator.in_process(app)
         app.test_cli_runner().invoke(args=["make-teacher", "o_teacher"])
         code = re.search(r"课堂码：(\d{6})", wx.send_text("o_teacher", "创建课堂 高等数学（一）")).group(1)
         students = [f"o_s{i:02d}" for i in range(48)]

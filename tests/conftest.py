@@ -15,7 +15,7 @@ from bot.config import settings_from_dict
 from bot.database import create_schema, is_sqlite
 from bot.dispatch import Inbound
 from bot.wxsim import WeChatSimulator
-from models import MODELS, db
+from models import MODELS, Classroom, db
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -39,8 +39,10 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     return data
 
 
-def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", **sections):
-    """An app on the test's database; fresh=False joins the data another app of this test made.
+def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", plugin=None,
+              **sections):
+    """An app on the test's database; fresh=False joins the data another app of this test made; *plugin*:
+    what it runs instead of everything `create_app` runs by default.
 
     *vector_token* is the token of one of WeChat's official test vectors (`AAAAA`), which a config
     file may not use (too short): it replaces the validated one, as code building Settings may.
@@ -48,7 +50,7 @@ def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vecto
     settings = settings_from_dict(settings_dict(tmp_path, aes, **sections))
     if vector_token:
         settings = dataclasses.replace(settings, wechat=dataclasses.replace(settings.wechat, token=vector_token))
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, **({"plugin": plugin} if plugin else {}))
     with app.app_context():
         if fresh and not is_sqlite():
             db.drop_tables(MODELS, safe=True, cascade=True)
@@ -74,14 +76,8 @@ def client(app):
 
 
 def simulator_for(app, **kwargs) -> WeChatSimulator:
-    client = app.test_client()
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml")
-        return response.status_code, response.get_data()
-
-    return WeChatSimulator(kt.settings, post, now=kt.epoch, **kwargs)
+    """WeChat sending signed messages to *app* in-process (bot/wxsim.py)."""
+    return WeChatSimulator.in_process(app, **kwargs)
 
 
 @pytest.fixture
@@ -114,8 +110,6 @@ def say(app):
 @pytest.fixture
 def teacher(app, say):
     """A teacher with one class; returns (openid, class code)."""
-    from models import Classroom
-
     runner = app.test_cli_runner()
     assert runner.invoke(args=["make-teacher", "o_teacher"]).exit_code == 0
     reply = say("o_teacher", "创建课堂 高等数学")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+
 import pytest
 
+from app import create_app
 from bot.database import create_schema, transaction
+from harness.live import LiveServer
 from models import User, db
 from tests.conftest import T0, TOKEN
 
@@ -28,11 +33,8 @@ def test_nested_transactions_commit_together_and_roll_back_together(app):
 @pytest.mark.live
 def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
     """Against a real gunicorn worker: a PostgreSQL restart does not leave broken pooled connections behind."""
-    import os
-
     import psycopg2
 
-    from harness.live import LiveServer
 
     url = os.environ.get("KETANG_TEST_DATABASE_URL")
     if not url:
@@ -57,11 +59,6 @@ def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
 
 
 def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
-    import sqlite3
-
-    from app import create_app
-    from bot.database import create_schema
-    from models import db
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
@@ -84,6 +81,7 @@ def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
 def test_an_old_outbox_table_gains_the_new_columns(app):
     db.execute_sql("DROP TABLE outbox")
     db.execute_sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY, key VARCHAR(160) UNIQUE, user_id INTEGER, kind VARCHAR(32),"
-                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP, sent_at TIMESTAMP)")
+                   " text TEXT, status VARCHAR(16), attempts INTEGER, next_try_at TIMESTAMP, created_at TIMESTAMP,"
+                   " sent_at TIMESTAMP)")
     create_schema()
     assert {"claim", "lease_until", "channel", "msg_id", "delivery", "last_error"} <= {c.name for c in db.get_columns("outbox")}

@@ -14,8 +14,10 @@ The routing rules, in the order they apply:
 6. The reply is in the language of the alias typed; a malformed argument gets the command's usage line
    and an example in that language.
 7. A teacher command from a student gets `teacher_only`; a student command from a teacher `student_only`.
-8. The handler runs in a savepoint: an expected failure (UserError) is answered with its catalogue text
-   and leaves none of the handler's writes behind.
+8. An expected failure (UserError) is answered with its catalogue text and leaves none of the handler's
+   writes behind: outside a dialog the whole transaction rolls back and the refusal is recorded alone (no
+   savepoint); for a user in a dialog only the handler's savepoint rolls back, so what the routing did
+   before it (a new command abandoning the dialog) stays.
 """
 
 from __future__ import annotations
@@ -24,13 +26,11 @@ from datetime import timedelta
 
 import pytest
 
-from app import create_app
 from bot.context import Context, UserError
-from bot.database import create_schema, is_sqlite
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow, Plugin
-from models import MODELS, Dialog, User, db
-from tests.conftest import settings_dict, simulator_for
+from models import Dialog, InboundMessage, Post, User, db
+from tests.conftest import build_app, simulator_for
 
 
 def start(ctx: Context) -> str:
@@ -57,6 +57,14 @@ def rename(ctx: Context, name: str) -> str:
     raise UserError("rename_refused", name=name)
 
 
+NOTIFIED: list[str] = []  # what the after-commit action of 通知 did (cleared by the test that reads it)
+
+
+def notify(ctx: Context) -> str:
+    ctx.after_commit.append(lambda: NOTIFIED.append(ctx.user.openid))  # e.g. the SMS gateway call
+    return "已通知"
+
+
 def echo(ctx: Context, word: str) -> str:
     return f"echo {word} {ctx.lang}"
 
@@ -76,8 +84,10 @@ TEST = Plugin(
                 role=Role.TEACHER),
         Command(name="pupil", handler=lambda ctx: "学生可用", aliases=zh("学生事") + en("pupil"),
                 role=Role.STUDENT),
+        Command(name="notify", handler=notify, aliases=zh("通知") + en("notify")),
     ),
-    flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart")},
+    flows={"pet": Flow({"name": pet_name, "age": pet_age}, commands=("skip",), restart="pet_restart", starts=("name",),
+                       moves={"name": ("age",), "age": ()})},
     replies={"pet_restart": {"zh": "请重新发送「宠物」。", "en": " Send “pet” again."},
              "rename_refused": {"zh": "不能改名为 {name}。", "en": "Cannot rename to {name}."}},
 )
@@ -85,11 +95,7 @@ TEST = Plugin(
 
 @pytest.fixture
 def say(tmp_path, clock):
-    app = create_app(settings_dict(tmp_path), clock=clock, plugin=TEST)
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, plugin=TEST)
     wx = simulator_for(app)
     yield wx.send_text
     db.close()
@@ -147,3 +153,52 @@ def test_roles_are_checked_before_the_handler_runs(say):
 def test_an_expected_failure_is_answered_and_leaves_no_writes(say):
     assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8
     assert User.get(User.openid == "o_a").name is None
+
+
+def test_an_expected_failure_in_a_dialog_undoes_only_the_handler(say):
+    say("o_a", "宠物")
+    assert say("o_a", "改名 小明") == "不能改名为 小明。"  # rule 8, in a savepoint
+    assert User.get(User.openid == "o_a").name is None
+    assert Dialog.select().count() == 0  # the abandoned dialog stays abandoned
+
+
+class SnapshotBeforeTheFirstCommitted:
+    """The sender's touch as a concurrent duplicate makes it on PostgreSQL: it waits for the first delivery's
+    row lock, then returns the row as of the snapshot its statement took before the first committed, so it
+    sees no stored reply, computes its own and loses the claim. SQLite's write lock never lets the two overlap,
+    so this forces the same interleaving there: the same touch (same statement), its stored reply not seen yet."""
+
+    def __init__(self, touch):
+        self.touch = touch
+
+    def first(self, seen, openid, unread, key):
+        return self.touch.first(seen, openid, unread, key + " (not committed yet)")
+
+
+def test_a_concurrent_duplicate_loses_the_claim_undoes_its_writes_and_answers_the_first_reply(app, monkeypatch):
+    wx = simulator_for(app)
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_t"]).exit_code == 0
+    code = wx.send_text("o_t", "创建课堂 高等数学").split("课堂码：")[1][:6]
+    assert "已加入" in wx.send_text("o_s", f"加入 {code}")
+    wx.send_text("o_t", "上课")
+    wx.send_text("o_t", "讨论 10 生活中的导数")
+    first = wx.send_text("o_s", "发言 我认为是速度", msg_id=5150)
+    assert "已发言" in first
+    dispatcher = app.extensions["ketang"].dispatcher
+    monkeypatch.setattr(dispatcher, "touch_query", SnapshotBeforeTheFirstCommitted(dispatcher.touch_query))
+    again = wx.send_text("o_s", "发言 我认为是速度", msg_id=5150)  # WeChat's retry, its claim after the first's
+    assert again == first
+    assert Post.select().count() == 1  # the loser's 发言 (a second Post) rolled back with its transaction
+    assert InboundMessage.select().where(InboundMessage.key == "msg:5150").count() == 1
+
+
+def test_a_concurrent_duplicate_that_loses_the_claim_runs_no_after_commit_action(tmp_path, clock, monkeypatch):
+    app = build_app(tmp_path, clock, plugin=TEST)
+    wx = simulator_for(app)
+    NOTIFIED.clear()
+    assert wx.send_text("o_a", "通知", msg_id=31) == "已通知" and NOTIFIED == ["o_a"]
+    dispatcher = app.extensions["ketang"].dispatcher
+    monkeypatch.setattr(dispatcher, "touch_query", SnapshotBeforeTheFirstCommitted(dispatcher.touch_query))
+    assert wx.send_text("o_a", "通知", msg_id=31) == "已通知"  # the first's reply...
+    assert NOTIFIED == ["o_a"]  # ...and not a second SMS: the loser kept nothing, its actions included
+    db.close()

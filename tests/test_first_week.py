@@ -10,8 +10,12 @@ import pytest
 
 from bot.catalogue import CATALOGUE, t
 from bot.text import MAX_REPLY_BYTES
+from bot.wxsim import WeChatSimulator
 from handlers.commands import COMMANDS, command_list_markdown
-from models import Lesson, Outbox, User
+from handlers.qr import qr_content
+from handlers.teacher import MAX_ANNOUNCEMENT
+from models import Classroom, Lesson, Outbox, User
+from tests.conftest import build_app
 
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 
@@ -46,8 +50,6 @@ def test_a_long_announcement_can_be_read_whole_page_by_page(say, teacher):
 
 
 def test_the_longest_announcement_is_documented_and_longer_is_refused(say, teacher):
-    from handlers.teacher import MAX_ANNOUNCEMENT
-
     openid, code = teacher
     say("o_a", f"加入 {code}")
     refused = say(openid, "发布公告 " + "长" * (MAX_ANNOUNCEMENT + 1))
@@ -219,8 +221,6 @@ def test_scheduled_list_shows_the_year(say, teacher):
 
 
 def test_join_page_of_a_class_that_does_not_exist_is_404(client, say, teacher, app):
-    from handlers.qr import qr_content
-    from models import Classroom
 
     openid, code = teacher
     with app.app_context():
@@ -238,20 +238,11 @@ def test_join_page_of_a_class_that_does_not_exist_is_404(client, say, teacher, a
 # --- 8. links use the address actually served when public_url is unset ---
 
 def test_links_follow_the_served_address_when_public_url_is_unset(tmp_path, clock):
-    from bot.wxsim import WeChatSimulator
-    from tests.conftest import build_app
 
     app = build_app(tmp_path, clock, aes=False, server={"public_url": ""})
     app.test_cli_runner().invoke(args=["make-teacher", "o_teacher"])
-    client = app.test_client()
-    kt = app.extensions["ketang"]
-
-    def post(query, body):
-        response = client.post("/wechat", query_string=query, data=body, content_type="text/xml",
-                               base_url="http://127.0.0.1:8077")
-        return response.status_code, response.get_data()
-
-    wechat = WeChatSimulator(kt.settings, post, now=kt.epoch)
+    client, kt = app.test_client(), app.extensions["ketang"]
+    wechat = WeChatSimulator.in_process(app, base_url="http://127.0.0.1:8077")
     reply = wechat.send_text("o_teacher", "创建课堂 高等数学")
     assert "http://127.0.0.1:8077/qr/" in reply, reply
     assert "http://127.0.0.1:8077/export/" in wechat.send_text("o_teacher", "导出")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 
 import pytest
 
 from bot.grammar import Alias, Command, Grammar, Invalid, Parsed, Unknown
 from bot.text import fit, fit_lines, normalize
 from handlers.commands import COMMANDS, command_list_markdown
+from handlers.plugin import EVERYTHING
 from tests.conftest import ROOT
 
 GRAMMAR = Grammar(COMMANDS)
@@ -35,10 +38,10 @@ def test_normalize(raw, expected):
     ("Check In 1234", "check_in", {"passcode": "1234"}, "en"),
     ("签到情况", "attendance", {}, "zh"),
     ("答ｂ", "answer", {"text": "ｂ"}, "zh"),
-    ("开启签到", "open_checkin", {"minutes": 5, "passcode": False}, "zh"),
-    ("开启签到 口令", "open_checkin", {"minutes": 5, "passcode": True}, "zh"),
-    ("开启签到，10，口令", "open_checkin", {"minutes": 10, "passcode": True}, "zh"),
-    ("open checkin 3 code", "open_checkin", {"minutes": 3, "passcode": True}, "en"),
+    ("开启签到", "open_checkin", {"minutes": 5, "with_code": False}, "zh"),
+    ("开启签到 口令", "open_checkin", {"minutes": 5, "with_code": True}, "zh"),
+    ("开启签到，10，口令", "open_checkin", {"minutes": 10, "with_code": True}, "zh"),
+    ("open checkin 3 code", "open_checkin", {"minutes": 3, "with_code": True}, "en"),
     ("练习 b 3 谁最高？A.甲 B.乙", "quiz", {"correct": "b", "minutes": 3, "question": "谁最高？A.甲 B.乙"}, "zh"),
     ("练习 B 1+1=?", "quiz", {"correct": "B", "minutes": 5, "question": "1+1=?"}, "zh"),
     ("练习 =北京/北平 3 首都？", "quiz", {"correct": "=北京/北平", "minutes": 3, "question": "首都？"}, "zh"),
@@ -84,6 +87,32 @@ def test_every_example_parses_to_its_own_command():
         for example in command.examples:
             parsed = GRAMMAR.parse(example)
             assert isinstance(parsed, Parsed) and parsed.command is command, (command.name, example, parsed)
+
+
+def without_none(annotation) -> frozenset:
+    """The types an annotation allows, None aside (an optional argument's handler takes None too)."""
+    return frozenset(typing.get_args(annotation) or (annotation,)) - {type(None)}
+
+
+def test_every_handler_takes_its_arguments_by_name_with_one_type_and_the_tables_defaults():
+    """An argument's name means one thing: the handler takes it by that name, an optional one with the table's
+    default (the same value whether the table or a caller leaves it out), and a name has one annotation across
+    the table (the 口令 flag of 开启签到 is a bool, with_code; the code typed to 签到 a string, passcode)."""
+    wrong, annotations = [], {}
+    for command in EVERYTHING.commands:
+        parameters = inspect.signature(command.handler, eval_str=True).parameters
+        for arg in command.args:
+            parameter = parameters.get(arg.name)
+            if parameter is None:
+                wrong.append(f"{command.name}: the handler takes no {arg.name}")
+                continue
+            if arg.optional and parameter.default != arg.default:
+                wrong.append(f"{command.name}: {arg.name} defaults to {arg.default!r}, the handler's to {parameter.default!r}")
+            if arg.optional and arg.default is not None and not isinstance(arg.default, parameter.annotation):
+                wrong.append(f"{command.name}: {arg.name}'s default {arg.default!r} is no {parameter.annotation}")
+            annotations.setdefault(arg.name, {})[command.name] = without_none(parameter.annotation)
+    assert wrong == []
+    assert {name: kinds for name, kinds in annotations.items() if len(set(kinds.values())) > 1} == {}
 
 
 def test_every_command_has_zh_and_en_aliases_and_summaries():

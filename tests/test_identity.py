@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from models import Dialog, Membership, RosterEntry, School, SmsLog, User
+from bot.config import ConfigError
+from bot.dispatch import Inbound
+from models import Dialog, FailedAttempt, Membership, RosterEntry, School, SmsLog, User, db
 from tests.conftest import build_app, simulator_for
 
 ROSTER = "student_no,name,auth_code\n2024001,张三,839201\n2024002,李四,551177\n2024003,王五,\n"
@@ -257,31 +259,43 @@ def test_unbind_phone(say, caplog):
     assert "手机：未设置" in say("o_a", "我的信息")
 
 
+class SmsGateway:
+    """An SMS gateway on a loopback port for one test: it keeps what it was sent and answers with *status*
+    (500 while it is down); each test starts its own (`with SmsGateway() as gateway`), so none shares state."""
+
+    def __init__(self, status: int = 200):
+        self.status, self.received = status, []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                gateway.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(gateway.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_http_sms_backend_posts_json(tmp_path, clock):
-    received = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/sms"
-        app = build_app(tmp_path, clock, sms={"backend": "http", "url": url})
+    with SmsGateway() as gateway:
+        app = build_app(tmp_path, clock, sms={"backend": "http", "url": gateway.url})
         wx = simulator_for(app)
         assert "验证码已发送到 138****8000" in wx.send_text("o_a", "绑定手机 13800138000")
-        assert received and received[0]["phone"] == "13800138000"
-        code = re.search(r"(\d{6})", received[0]["text"]).group(1)
+        assert gateway.received and gateway.received[0]["phone"] == "13800138000"
+        code = re.search(r"(\d{6})", gateway.received[0]["text"]).group(1)
         assert "绑定成功" in wx.send_text("o_a", code)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- issue 10: names, probes, SMS outages, roster formats ----------------------------------------
@@ -362,8 +376,6 @@ def test_the_number_clash_warning_only_counts_the_same_school(say, school, app, 
 
 def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
     """Send (openid, text) messages all at once from threads, each on its own database connection."""
-    from bot.dispatch import Inbound
-    from models import db
 
     dispatcher = app.extensions["ketang"].dispatcher
     start = threading.Barrier(len(messages))
@@ -390,8 +402,6 @@ def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
 
 def test_concurrent_guesses_never_pass_the_hourly_limit(app, school):
     """Item 14: 20 simultaneous wrong guesses, each on its own connection, record at most 5 failures each."""
-    from models import FailedAttempt
-
     replies = run_at_once(app, [("o_x", f"教师认证 wrong{n}") for n in range(10)]
                           + [("o_x", f"认证 示范大学 20990{n:02d} 张三") for n in range(10)])
     for scope_name in ("invite", "auth"):
@@ -406,50 +416,27 @@ def test_concurrent_binds_of_one_number_send_one_sms(app, caplog):
     assert SmsLog.select().count() == 1 and len(sms_codes(caplog)) == 1
 
 
-class Gateway(BaseHTTPRequestHandler):
-    """An SMS gateway that answers with the class's status (500 while it is down)."""
-
-    status = 500
-    received: list = []
-
-    def do_POST(self):
-        Gateway.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(Gateway.status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_an_sms_gateway_that_is_down_is_said_and_not_counted(tmp_path, clock):
     """Item 16: a failing gateway used to reply 验证码已发送 and lock the account after 5 tries."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Gateway.status, Gateway.received = 500, []
-    try:
-        app = build_app(tmp_path, clock, sms={"backend": "http", "url": f"http://127.0.0.1:{server.server_port}/sms"})
+    with SmsGateway(status=500) as gateway:
+        app = build_app(tmp_path, clock, sms={"backend": "http", "url": gateway.url})
         wx = simulator_for(app)
         for _ in range(7):
             reply = wx.send_text("o_a", "绑定手机 13800138000")
             assert "短信没有发出去" in reply and "验证码已发送" not in reply, reply
-        assert len(Gateway.received) == 7 and SmsLog.select().count() == 0 and Dialog.select().count() == 0
+        assert len(gateway.received) == 7 and SmsLog.select().count() == 0 and Dialog.select().count() == 0
         assert "没看懂" in wx.send_text("o_a", "123456")  # no code is pending
         # WeChat's retry of a message gets the same truthful reply.
         assert "短信没有发出去" in wx.send_text("o_a", "绑定手机 13800138000", msg_id=424242)
         assert "短信没有发出去" in wx.send_text("o_a", "绑定手机 13800138000", msg_id=424242)
-        assert len(Gateway.received) == 8
-        Gateway.status = 200
+        assert len(gateway.received) == 8
+        gateway.status = 200
         assert "验证码已发送到 138****8000" in wx.send_text("o_a", "绑定手机 13800138000")
-        code = re.search(r"(\d{6})", Gateway.received[-1]["text"]).group(1)
+        code = re.search(r"(\d{6})", gateway.received[-1]["text"]).group(1)
         assert "绑定成功" in wx.send_text("o_a", code)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_an_http_sms_backend_without_url_refuses_to_start(tmp_path, clock):
-    from bot.config import ConfigError
-
     for url in ("", "gateway.local/sms"):
         with pytest.raises(ConfigError, match='sms.url must be .* when sms.backend = "http"'):
             build_app(tmp_path, clock, sms={"backend": "http", "url": url})
@@ -467,7 +454,8 @@ def test_numbers_that_cannot_be_typed_are_refused_with_their_lines(app, tmp_path
     data = f"student_no,name,auth_code\n2024_001,张三,1\n学2024003,李四,2\n2024004,王五,3\n{long_no},赵六,4\n"
     result = import_file(app, tmp_path, data.encode())
     assert result.exit_code != 0 and "nothing was imported" in result.output
-    for line in ("line 2: student number '2024_001'", "line 3: student number '学2024003'", f"line 5: student number '{long_no}'"):
+    for line in ("line 2: student number '2024_001'", "line 3: student number '学2024003'",
+                 f"line 5: student number '{long_no}'"):
         assert line in result.output
     assert "line 4" not in result.output and RosterEntry.select().count() == 0
 

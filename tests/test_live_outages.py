@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -19,7 +20,7 @@ import requests
 
 from bot.catalogue import t
 from harness.live import INVITE, LiveServer, connected, free_port, reset_database, write_config
-from models import Classroom, InboundMessage, User
+from models import Classroom, InboundMessage, User, db
 
 BUSY = t("busy", "zh")
 PG_URL = os.environ.get("KETANG_TEST_DATABASE_URL")
@@ -319,16 +320,12 @@ def test_postgresql_sessions_start_with_the_configured_timeouts(tmp_path):
     config.write_text(config.read_text(encoding="utf-8").replace(
         "[database]\n", "[database]\nstatement_timeout_ms = 1500\nlock_timeout_ms = 700\n"), encoding="utf-8")
     with connected(config) as app:
-        from models import db
-
         assert app.config["KETANG"].database.statement_timeout_ms == 1500
         assert db.execute_sql("SHOW statement_timeout").fetchone()[0] == "1500ms"
         assert db.execute_sql("SHOW lock_timeout").fetchone()[0] == "700ms"
 
 
 def test_a_sqlite_write_lock_held_elsewhere_gets_the_busy_reply_and_healthz_does_not_hang(tmp_path):
-    import sqlite3
-
     live = LiveServer(tmp_path, workers=2)
     live.init_db()
     with live:

@@ -15,7 +15,7 @@ from bot.wechat_api import WechatApi
 from handlers.commands import COMMANDS
 from handlers.menu import RETRY, STUDENT_MENU, TEACHER_MENU, TEACHER_TAG, TagTeachers, keys, problems
 from harness.mock_wechat import MockWechat
-from models import ClassQr, Classroom, Membership, MenuTag, User
+from models import ClassQr, Classroom, FailedAttempt, Membership, MenuTag, User
 from tests.conftest import build_app, simulator_for
 
 
@@ -161,7 +161,8 @@ def test_menu_clicks_and_scanner_buttons_reach_the_grammar(app, lesson):
     # An unsigned link counts as typing 加入 <code> (over http too), and the official QR URL also joins.
     assert "高等数学" in wechat.send_scan("o_s2", f"http://ketang.example.edu/join/{lesson}?from=poster")
     classroom = Classroom.get(Classroom.code == lesson)
-    ClassQr.create(classroom=classroom, ticket="T1", url="http://weixin.qq.com/q/abc", created_at=app.extensions["ketang"].clock(),
+    ClassQr.create(classroom=classroom, ticket="T1", url="http://weixin.qq.com/q/abc",
+                   created_at=app.extensions["ketang"].clock(),
                    expires_at=app.extensions["ketang"].clock() + timedelta(days=3))
     assert "高等数学" in wechat.send_scan("o_s3", "http://weixin.qq.com/q/abc")
     assert Membership.select().where(Membership.classroom == classroom).count() == 3
@@ -180,8 +181,6 @@ def test_a_scanned_text_is_a_typed_command_and_strangers_get_a_clear_answer(app,
 
 
 def test_a_crafted_join_link_counts_as_a_guess(app, lesson):
-    from models import FailedAttempt
-
     wechat = simulator_for(app)
     wrong = "000000" if lesson != "000000" else "000001"
     signed_other = app.extensions["ketang"].links.sign("join", lesson)

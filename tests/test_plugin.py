@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -10,13 +12,11 @@ import pytest
 from peewee import Model
 
 import models
-from app import create_app
-from bot.database import create_schema, is_sqlite
 from bot.grammar import Command, en, zh
 from bot.plugin import Flow, Job, Plugin
-from handlers.plugin import CLASSROOM
+from handlers.plugin import CLASSROOM, EVERYTHING
 from models import db
-from tests.conftest import settings_dict, simulator_for
+from tests.conftest import build_app, simulator_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,12 +60,14 @@ def test_plugins_combine_and_a_duplicate_is_an_error():
     def hello(ctx):
         return "hi"
 
-    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好")),), events={"click_extra": lambda ctx, key: ""},
+    extra = Plugin(commands=(Command(name="hello", handler=hello, aliases=zh("你好")),),
+                   events={"click_extra": lambda ctx, key: ""},
                    jobs=(Job("tick", lambda now: None, 5),), replies={"hello": {"zh": "你好", "en": "hi"}})
     both = CLASSROOM + extra
     assert both.commands[-1].name == "hello" and "click_extra" in both.events and both.jobs[-1].name == "tick"
     assert both.flows == CLASSROOM.flows and both.replies["hello"]["zh"] == "你好"
-    for clash in (Plugin(commands=(Command(name="join", handler=hello, aliases=zh("加入2")),)), Plugin(flows={"verify": Flow({})}),
+    for clash in (Plugin(commands=(Command(name="join", handler=hello, aliases=zh("加入2")),)),
+                  Plugin(flows={"verify": Flow({"a": hello}, starts=("a",), moves={"a": ()})}),
                   Plugin(jobs=(Job("close_roll_calls", lambda now: None, 5),)),
                   Plugin(cli=(click.Command("make-teacher"),)), Plugin(replies={"welcome": {"zh": "", "en": ""}})):
         with pytest.raises(ValueError, match="both declare"):
@@ -82,11 +84,7 @@ def test_a_plugin_adds_a_command_an_event_a_scene_and_a_reply_without_touching_b
                    scenes={"screen_": lambda ctx, rest: f"screen {rest}"},
                    scan_readers=(lambda ctx, text: ("scene", "screen_" + text[5:]) if text.startswith("mine:") else None,),
                    replies={"hello_reply": {"zh": "你好！", "en": "Hello!"}})
-    app = create_app(settings_dict(tmp_path), clock=clock, plugin=CLASSROOM + extra)
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(models.MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, aes=True, plugin=CLASSROOM + extra)
     wx = simulator_for(app)
     assert wx.send_text("o_p", "你好呀") == "你好！"
     assert wx.send_event("o_p", "click_extra", "k1") == "extra k1"
@@ -111,12 +109,7 @@ def test_a_plugin_wraps_the_wsgi_app_and_hooks_every_message_that_writes(tmp_pat
     def hook(user):
         seen.append((user.openid, db.in_transaction()))  # inside the message's transaction
 
-    app = create_app(settings_dict(tmp_path), clock=clock,
-                     plugin=CLASSROOM + Plugin(middleware=(teapot,), message_hooks=(hook,)))
-    with app.app_context():
-        if not is_sqlite():
-            db.drop_tables(models.MODELS, safe=True, cascade=True)
-        create_schema()
+    app = build_app(tmp_path, clock, plugin=CLASSROOM + Plugin(middleware=(teapot,), message_hooks=(hook,)))
     client = app.test_client()
     answer = client.get("/teapot")
     assert answer.status_code == 418 and answer.data == b"short and stout" and answer.headers["X-Clock"] == "True"
@@ -124,4 +117,56 @@ def test_a_plugin_wraps_the_wsgi_app_and_hooks_every_message_that_writes(tmp_pat
     wx = simulator_for(app)
     wx.send_text("o_h", "加入 000000")
     assert seen == [("o_h", True)]
+    db.close()
+
+
+def step(ctx, data, text):
+    return text
+
+
+@pytest.mark.parametrize("flow, wrong", [
+    (Flow({"a": step, "b": step}, starts=("a",), moves={"a": ("c",), "b": ()}), "moves 'a' → 'c', no step"),
+    (Flow({"a": step}, starts=("z",), moves={"a": ()}), "starts at 'z'"),
+    (Flow({"a": step, "b": step}, starts=("a",), moves={"a": ("b",)}), "'b' declares no moves"),
+    (Flow({"a": step}, starts=("a",), moves={"a": (), "gone": ()}), "moves from 'gone', no step"),
+    (Flow({"a": step, "b": step}, starts=("a",), moves={"a": (), "b": ()}), "nothing reaches 'b'"),
+    (Flow({"a": step}, moves={"a": ()}), "declares no start"),
+])
+def test_a_flow_naming_a_step_it_does_not_declare_is_refused_at_start_up(flow, wrong):
+    with pytest.raises(ValueError, match=re.escape(wrong)):
+        Plugin(flows={"quiz_guide": flow})
+    with pytest.raises(ValueError, match=re.escape(wrong)):
+        CLASSROOM + Plugin(flows={"quiz_guide": flow})
+
+
+def test_every_flow_of_the_app_declares_its_steps_and_moves():
+    for name, flow in EVERYTHING.flows.items():
+        flow.check(name)
+        assert flow.starts and set(flow.moves) == set(flow.steps), name
+
+
+def test_a_step_that_moves_where_its_flow_does_not_declare_is_refused_and_changes_nothing(tmp_path, clock):
+    def start(ctx):
+        ctx.start_dialog("pet", "name", timedelta(minutes=5))
+        return "名字？"
+
+    def name(ctx, data, text):
+        ctx.start_dialog("pet", "age" if text == "ok" else "agee", timedelta(minutes=5), name=text)
+        return "几岁？"
+
+    def wrong_start(ctx):
+        ctx.start_dialog("pet", "age", timedelta(minutes=5))  # a declared step, but no start
+        return "几岁？"
+
+    pets = Plugin(commands=(Command(name="pet", handler=start, aliases=zh("宠物") + en("pet")),
+                            Command(name="pet_age", handler=wrong_start, aliases=zh("宠物年龄") + en("pet age"))),
+                  flows={"pet": Flow({"name": name, "age": step}, starts=("name",), moves={"name": ("age",), "age": ()})})
+    app = build_app(tmp_path, clock, aes=True, plugin=CLASSROOM + pets)
+    wx = simulator_for(app)
+    assert wx.send_text("o_p", "宠物") == "名字？"
+    assert "系统繁忙" in wx.send_text("o_p", "咪咪")  # the step names "agee": refused, rolled back
+    assert models.Dialog.get().step == "name"
+    assert wx.send_text("o_p", "ok") == "几岁？" and models.Dialog.get().step == "age"
+    assert "系统繁忙" in wx.send_text("o_p", "宠物年龄")  # a command may only open the dialog where it starts
+    assert models.Dialog.get().step == "age"
     db.close()

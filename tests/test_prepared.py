@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from peewee import fn
+from peewee import CharField, DateTimeField, fn
 
+from bot.dispatch import TOUCH
 from bot.prepared import Prepared
-from models import FailedAttempt, User
+from models import UNREAD, BaseModel, Classroom, FailedAttempt, Membership, Outbox, User
 from tests.conftest import T0
 
 
@@ -39,11 +40,7 @@ def test_a_query_whose_placeholder_does_not_survive_is_refused(app):
 
 
 def test_an_insert_whose_default_is_computed_per_row_is_refused(app):
-    from datetime import datetime
 
-    from peewee import CharField, DateTimeField
-
-    from models import BaseModel
 
     class Stamped(BaseModel):
         name = CharField()
@@ -54,8 +51,6 @@ def test_an_insert_whose_default_is_computed_per_row_is_refused(app):
 
 
 def test_the_column_map_kept_after_the_first_row_serves_later_rows_rightly(app):
-    from bot.dispatch import TOUCH
-    from models import UNREAD, Classroom, Membership, Outbox
 
     teacher = User.create(openid="o_t", created_at=T0)
     students = [User.create(openid=f"o_s{i}", created_at=T0) for i in range(3)]

@@ -9,9 +9,11 @@ import pytest
 
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from handlers.official_qr import QrRenewer
+from handlers.qr import qr_content
 from harness.mock_wechat import MockWechat
 from models import ClassQr, Outbox, User, WechatState, db
-from tests.conftest import build_app, simulator_for
+from tests.conftest import Chat, build_app, simulator_for
 
 CUSTOM, TEMPLATE = "/cgi-bin/message/custom/send", "/cgi-bin/message/template/send"
 STUDENTS = [f"o_s{i}" for i in range(6)]
@@ -47,7 +49,8 @@ class World:
         return self.pusher(self.clock())
 
     def status(self, openid: str, kind: str = "announcement") -> str:
-        return Outbox.select().join(User).where((User.openid == openid) & (Outbox.kind == kind)).order_by(Outbox.id.desc()).get().status
+        rows = Outbox.select().join(User).where((User.openid == openid) & (Outbox.kind == kind))
+        return rows.order_by(Outbox.id.desc()).get().status
 
 
 @pytest.fixture
@@ -55,8 +58,6 @@ def world_factory(tmp_path, clock, mock):
     made = []
 
     def factory(**kwargs):
-        from tests.conftest import Chat
-
         app = make_app(tmp_path, clock, mock, **kwargs)
         world = World(app, clock, Chat(app))
         made.append(world)
@@ -288,8 +289,6 @@ def test_template_delivery_reports_update_the_push(world_factory, mock, clock):
 
 
 def test_official_qr_codes_are_made_by_the_scheduler_and_renewed(world_factory, mock, clock):
-    from handlers.official_qr import QrRenewer
-
     w = world_factory()
     assert "扫码后按页面提示" in w.say("o_teacher", "二维码")
     renew = QrRenewer(w.api)
@@ -307,8 +306,6 @@ def test_official_qr_codes_are_made_by_the_scheduler_and_renewed(world_factory, 
 
 
 def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
-    from handlers.official_qr import QrRenewer
-    from handlers.qr import qr_content
 
     w = world_factory()
     kt = w.app.extensions["ketang"]
@@ -316,7 +313,8 @@ def test_official_qr_png_encodes_the_wechat_link(world_factory, mock, clock):
     QrRenewer(w.api)(clock())
     assert qr_content(kt, w.code) == ClassQr.get().url
     clock.advance(days=31)
-    assert qr_content(kt, w.code).endswith(f"/join/{w.code}?k={kt.links.sign('join', w.code)}")  # expired and not renewed: our page again
+    # expired and not renewed: our page again
+    assert qr_content(kt, w.code).endswith(f"/join/{w.code}?k={kt.links.sign('join', w.code)}")
 
 
 def test_the_per_minute_limit_waits_a_minute(world_factory, mock, clock):

@@ -9,9 +9,11 @@ import sqlite3
 
 import pytest
 
-from bot.database import is_sqlite
+from bot.database import create_schema, is_sqlite
+from bot.dispatch import Inbound
+from handlers import scope
 from handlers.plugin import CLASSROOM
-from models import Outbox, User, db
+from models import Membership, Outbox, User, db
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
 
 
@@ -143,7 +145,6 @@ def writer_is_free(database_path: str) -> bool:
 def test_records_are_read_without_holding_the_writer_lock(say, klass, clock, monkeypatch):  # noqa: F811
     if not is_sqlite():
         pytest.skip("the writer lock is SQLite's")
-    from handlers import scope
 
     absent_once(say, clock)
     path = db.obj.database
@@ -163,8 +164,6 @@ def test_records_are_read_without_holding_the_writer_lock(say, klass, clock, mon
 
 def test_init_db_upgrades_a_database_from_before_membership_history(app, say, klass, clock):  # noqa: F811
     """An older database: one membership row per class (unique), deleted on leaving; quiz answers ungraded."""
-    from bot.database import create_schema
-
     say("o_t", "上课")
     say("o_t", "练习 C 1 1+1=? A.1 B.3 C.2 D.4")
     say("o_s1", "答 C")
@@ -180,15 +179,12 @@ def test_init_db_upgrades_a_database_from_before_membership_history(app, say, kl
     assert "已退出" in say("o_s1", "退出课堂 1")
     assert "已加入" in say("o_s1", f"加入 {klass}")  # the old one-row-per-class index is gone
     assert "你已经在「概率论」里了" in say("o_s1", f"加入 {klass}")  # one current membership, still unique
-    from models import Membership
 
     assert Membership.select().where((Membership.user == User.get(User.openid == "o_s1").id)
                                      & (Membership.active == 1)).count() == 1
 
 
 def test_a_read_that_fails_is_answered_busy_and_its_retry_computes_it_again(app, say, klass, clock, monkeypatch):  # noqa: F811
-    from bot.dispatch import Inbound
-    from handlers import scope
 
     original, calls = scope.joined_classes, []
 

@@ -23,6 +23,7 @@ from tests.conftest import APP_ID, ROOT, TOKEN, Chat
 pytestmark = pytest.mark.live
 
 THREADS = 4
+TWICE_RISKS = ("drain_outbox", "close_due_activities", "publish_due_announcements")  # the jobs that send or close
 
 
 def write_config(tmp_path: Path, api: str, lease: int) -> Path:
@@ -63,11 +64,12 @@ def seed(config: Path, students: int):
     return Chat(app), set(openids)
 
 
-def start(config: Path, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY")}
+def start(config: Path, log: Path, *options: str) -> subprocess.Popen:
+    overrides = ("DATABASE_URL", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in overrides}
     env["KETANG_CONFIG"] = str(config)
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler", *options], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -84,6 +86,11 @@ def stop(*processes: subprocess.Popen) -> None:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+def runs(log: Path, job: str) -> int:
+    """How many times a `scheduler --verbose` process logged that *job* ran."""
+    return log.read_text(encoding="utf-8").count(f"job {job} ran")
 
 
 def sent_rows() -> int:
@@ -124,15 +131,21 @@ def test_two_schedulers_on_one_database_close_and_send_nothing_twice(tmp_path):
         classroom, teacher = Classroom.get(), User.get(User.openid == "o_teacher")
         lesson = Lesson.create(classroom=classroom, started_at=now - timedelta(minutes=30))
         for minutes in range(1, 11):  # ten activities whose deadlines passed while nobody typed
-            Activity.create(lesson=lesson, kind="checkin", opened_at=now - timedelta(minutes=20), deadline=now - timedelta(minutes=minutes))
-        ScheduledAnnouncement.create(classroom=classroom, author=teacher, text="下午停电，改上网课", due_at=now - timedelta(seconds=1), created_at=now)
+            Activity.create(lesson=lesson, kind="checkin", opened_at=now - timedelta(minutes=20),
+                            deadline=now - timedelta(minutes=minutes))
+        ScheduledAnnouncement.create(classroom=classroom, author=teacher, text="下午停电，改上网课",
+                                     due_at=now - timedelta(seconds=1), created_at=now)
         say("o_teacher", "发布公告 带上课本")  # 200 pushes due the moment both processes start
         logs = [tmp_path / "a.log", tmp_path / "b.log"]
-        processes = [start(config, log) for log in logs]
+        processes = [start(config, log, "--verbose") for log in logs]
         try:
             wait_until(lambda: sent_rows() == 2 * len(students), 20, "both announcements to reach every student")
             wait_until(lambda: Activity.select().where(Activity.status == "open").count() == 0, 10, "activities to close")
-            time.sleep(2.5)  # every job runs again in both processes: still nothing twice
+            # Every job that could send or close twice runs again in both processes once all is done: still nothing twice.
+            done = {(log, job): runs(log, job) for log in logs for job in TWICE_RISKS}
+            for (log, job), before in done.items():
+                wait_until(lambda log=log, job=job, before=before: runs(log, job) > before, 15,
+                           f"{job} to run again in {log.name}")
         finally:
             stop(*processes)
     assert mock.received("text") == {openid: 2 for openid in students}

@@ -10,11 +10,14 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from bot.config import SIMULATOR_API, load_settings, write_initial_config
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
+from handlers.menu import TagTeachers, install
 from handlers.official_qr import QrRenewer
+from handlers.simulator import enabled
 from models import ClassQr, InboundMessage, Membership, SimMessage, User
-from tests.conftest import build_app
+from tests.conftest import ROOT, build_app
 
 LOCAL = "http://127.0.0.1:8000"
 
@@ -104,6 +107,52 @@ def test_refuses_remote_clients_proxied_requests_and_other_hosts(app, tmp_path, 
     assert remote.test_client().get("/simulator", environ_base={"REMOTE_ADDR": "192.168.1.20"}).status_code == 200
 
 
+# Every header a reverse proxy uses to say whom it forwards for: behind one, the remote address is the proxy's
+# own (often loopback), so any of them means the client is somewhere else.
+@pytest.mark.parametrize("header, value", [
+    ("Forwarded", "for=203.0.113.9;proto=https"),
+    ("X-Forwarded-For", "203.0.113.9"),
+    ("X-Forwarded-Host", "ketang.example.edu"),
+    ("X-Real-IP", "203.0.113.9"),
+    ("X-Forwarded-Proto", "https"),  # a TLS terminator that names only the scheme
+    ("X-Forwarded-Server", "proxy.example.edu"),  # Apache's mod_proxy
+    ("Via", "1.1 proxy.example.edu"),
+    ("X-Client-IP", "203.0.113.9"),
+    ("True-Client-IP", "203.0.113.9"),
+    ("CF-Connecting-IP", "203.0.113.9"),  # a CDN in front
+    ("x-forwarded-for", "127.0.0.1"),  # any case, and even when it names loopback: a proxy stands between
+])
+def test_refuses_every_proxy_header(app, header, value):
+    client = app.test_client()
+    assert client.get("/simulator").status_code == 200
+    assert client.get("/simulator", headers={header: value}).status_code == 404
+    reply = client.post("/simulator/send", headers={header: value},
+                        json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"})
+    assert reply.status_code == 404
+    assert not User.select().where(User.openid == "o_sim_teacher").exists()
+
+
+@pytest.mark.parametrize("address", [
+    "192.168.1.20", "10.0.0.7", "172.16.5.4", "169.254.1.1", "100.64.0.1",  # private, link-local, carrier NAT
+    "203.0.113.9", "0.0.0.0",
+    "::ffff:192.168.1.20", "::ffff:10.0.0.7",  # IPv4-mapped IPv6, as a dual-stack socket reports IPv4 clients
+    "fd00::1", "fe80::1", "2001:db8::1", "::",
+    "localhost.attacker.example", "",
+])
+def test_refuses_every_address_but_loopback(app, address):
+    client = app.test_client()
+    assert client.get("/simulator", environ_base={"REMOTE_ADDR": address}).status_code == 404
+    reply = client.post("/simulator/send", environ_base={"REMOTE_ADDR": address},
+                        json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"})
+    assert reply.status_code == 404
+    assert not User.select().where(User.openid == "o_sim_teacher").exists()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1"])
+def test_answers_loopback_addresses(app, address):
+    assert app.test_client().get("/simulator", environ_base={"REMOTE_ADDR": address}).status_code == 200
+
+
 def test_other_sites_cannot_make_a_phone_speak(app):
     client = app.test_client()
     body = {"openid": "o_sim_student1", "action": "text", "value": "退出课堂 1"}
@@ -163,9 +212,6 @@ def test_the_simulated_api_checks_credentials_like_wechat(app):
 
 
 def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(tmp_path, clock):
-    from bot.config import SIMULATOR_API, load_settings, write_initial_config
-    from handlers.simulator import enabled
-    from tests.conftest import ROOT
 
     target = tmp_path / "config.toml"
     write_initial_config(ROOT / "config.example.toml", target)
@@ -177,8 +223,6 @@ def test_a_fresh_local_config_opens_the_simulator_and_uses_it_as_the_wechat_api(
 
 
 def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them(app, clock):
-    from handlers.menu import TagTeachers, install
-
     phones = Phones(app)
     app.test_client().post("/simulator/teacher", json={"openid": "o_sim_teacher"})
     api = scheduler_api(app, clock)
@@ -193,8 +237,6 @@ def test_phones_show_the_menus_the_simulated_api_holds_once_flask_menu_made_them
 
 
 def test_make_run_on_another_port_points_the_simulated_api_there(tmp_path):
-    from bot.config import load_settings, write_initial_config
-    from tests.conftest import ROOT
 
     target = tmp_path / "config.toml"
     write_initial_config(ROOT / "config.example.toml", target, "http://127.0.0.1:9000")  # make run PORT=9000

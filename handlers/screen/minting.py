@@ -54,7 +54,8 @@ class CheckinQrMinter:
                 if slot in have:
                     continue
                 # Scannable while the slot is on screen and through a new follower's grace, at least 60 s.
-                seconds = max(60, rotation.slot_ends(self.settings, slot) + self.settings.screen.follow_grace_seconds - epoch(now))
+                ends = rotation.slot_ends(self.settings, slot) + self.settings.screen.follow_grace_seconds
+                seconds = max(60, ends - epoch(now))
                 try:
                     result = self.api.create_join_qr(SCENE + rotation.token(self.settings, activity.id, slot), seconds=seconds)
                 except (WeChatClientException, requests.RequestException) as error:

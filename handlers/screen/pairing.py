@@ -25,9 +25,9 @@ MAX_PAIRED = timedelta(hours=12)  # a screen paired between lessons and never us
 
 def _screens_of(user):
     """The screens on now of the classes *user* belongs to or teaches."""
+    classes = Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1))
     return (Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
-            & (Screen.classroom.in_(Membership.select(Membership.classroom).where((Membership.user == user) & (Membership.active == 1)))
-               | (Screen.teacher == user)))
+            & (Screen.classroom.in_(classes) | (Screen.teacher == user)))
 
 
 # Every message that writes runs this: bump the screens of the classes the sender belongs to or teaches.

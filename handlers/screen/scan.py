@@ -41,14 +41,16 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
     inbound = ctx.inbound
     follower = getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
     now = epoch(ctx.now)
-    at, grace = (min(inbound.created, now), settings.screen.follow_grace_seconds) if follower else (now, settings.screen.grace_seconds)
+    at, grace = ((min(inbound.created, now), settings.screen.follow_grace_seconds) if follower
+                 else (now, settings.screen.grace_seconds))
     classroom = activity.lesson.classroom
     if not rotation.is_fresh(settings, read[1], at, grace) and activity.is_open(ctx.now):
         if _responded(ctx, activity):  # already checked in: an old photo scanned again is no relay
             return student.check_in_to(ctx, classroom, activity, scanned=True)
         return rotation.record_stale(ctx, activity, kind)
     joined = ""
-    if not Membership.select().where((Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)).exists():
+    member = (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)
+    if not Membership.select().where(member).exists():
         joined = student.enroll(ctx, classroom).split("\n", 1)[0] + "\n"  # someone in the room, reading the class's code
     return joined + student.check_in_to(ctx, classroom, activity, scanned=True)
 

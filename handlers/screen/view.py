@@ -192,11 +192,13 @@ def render(kt, screen: Screen, now) -> str:
         if is_open:
             slot = rotation.slot_at(settings, now)
             content, official = _checkin_qr(kt, activity, slot, now)
-            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret), code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
+            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
+                        code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
                         passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
         return render_template("screen/checkin.html", **view)
     if activity.kind == DISCUSSION:
-        posts = list(Post.select(Post.id, Post.text, Post.hidden).where(Post.activity == activity).order_by(Post.created_at, Post.id))
+        posts = list(Post.select(Post.id, Post.text, Post.hidden).where(Post.activity == activity)
+                     .order_by(Post.created_at, Post.id))
         wall = [(number, post.text) for number, post in enumerate(posts, 1) if not post.hidden][::-1][:40]
         return render_template("screen/discussion.html", wall=wall, total=len(posts), **view)
     answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
