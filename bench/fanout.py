@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
-from harness.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
+from harness.live import AES_KEY, APP_ID, ROOT, SECRET_KEY, TOKEN, close_pool, reset_database, server_env
 from harness.mock_wechat import MockWechat
 
 DEADLINE = 600  # seconds: give up (and say so) rather than wait forever
@@ -37,7 +37,7 @@ def write_config(directory: Path, api_url: str, database_url: str | None) -> Pat
         f'[wechat]\napp_id = "{APP_ID}"\napp_secret = "bench-secret"\ntoken = "{TOKEN}"\n'
         f'encoding_aes_key = "{AES_KEY}"\napi_base_url = "{api_url}"\n'
         f'[database]\nurl = "{url}"\n'
-        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "bench-secret"\n',
+        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "{SECRET_KEY}"\n',
         encoding="utf-8",
     )
     return path
