@@ -40,7 +40,7 @@ class Inbound:
     """A verified WeChat message, reduced to what Ketang needs."""
 
     openid: str
-    key: str  # dedupe key: "msg:<MsgId>" or "evt:<openid>:<CreateTime>:<Event>:<EventKey>"
+    key: str  # dedupe key: "msg:<openid>:<MsgId>" or "evt:<openid>:<CreateTime>:<Event>:<EventKey>"
     kind: str  # text, event, image, voice, video, shortvideo, location, link, unknown
     text: str = ""
     event: str = ""  # lower case: subscribe, subscribe_scan, scan, unsubscribe, click, ...
@@ -124,7 +124,7 @@ class Dispatcher:
             if repeated.reply is not None:
                 return repeated.reply
             try:
-                return stored_reply(inbound.key)
+                return stored_reply(inbound.key, inbound.openid)
             except Exception:
                 log.exception("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
                 return t("busy", "zh")
@@ -318,9 +318,9 @@ class Refused(Exception):
         self.reply = reply
 
 
-def stored_reply(key: str) -> str:
-    """The reply a concurrent duplicate stored (read after our transaction rolled back)."""
-    return InboundMessage.get(InboundMessage.key == key).reply
+def stored_reply(key: str, openid: str) -> str:
+    """The reply a concurrent duplicate of the same sender stored (read after our transaction rolled back)."""
+    return InboundMessage.get((InboundMessage.key == key) & (InboundMessage.openid == openid)).reply
 
 
 def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None) -> User:
@@ -353,7 +353,8 @@ def _user_columns(unread, key):
         User,
         Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
         Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
-        InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key).alias("stored_reply"),
+        InboundMessage.select(InboundMessage.reply).where((InboundMessage.key == key) & (InboundMessage.openid == User.openid))
+        .alias("stored_reply"),  # the sender's own message only: a reused MsgId never yields someone else's reply
     )
 
 

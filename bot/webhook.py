@@ -153,10 +153,11 @@ def _inbound(fields: dict[str, str], scanned: str) -> Inbound:
 
 
 def _dedupe_key(fields: dict[str, str], kind: str, event: str, scanned: str) -> str:
-    """"msg:<MsgId>" for a message; "evt:<openid>:<CreateTime>:<event>:<key>" for an event (and a message
-    without MsgId); two different QR codes read by the menu's scanner in one second are two events."""
+    """"msg:<openid>:<MsgId>" for a message; "evt:<openid>:<CreateTime>:<event>:<key>" for an event (and a
+    message without MsgId); two different QR codes read by the menu's scanner in one second are two events.
+    The sender is part of every key, so another account reusing a MsgId never gets someone else's reply."""
     if fields["MsgId"] and kind != "event":
-        return f"msg:{fields['MsgId']}"
+        return f"msg:{fields['FromUserName']}:{fields['MsgId']}"
     key = f"evt:{fields['FromUserName']}:{fields['CreateTime']}:{event or kind}:{fields['EventKey']}"[:160]
     if scanned:
         key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]
