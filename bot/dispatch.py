@@ -202,7 +202,8 @@ class Dispatcher:
 
     def scanned(self, ctx: Context, text: str) -> str:
         """A scanner button read *text*: the plugins' scan readers name a scene or a command for the QR codes
-        they draw; otherwise a link is not ours and other text is a typed command."""
+        they draw (and the texts a scan may mean); anything else is not ours, never run as a typed command
+        (a printed QR must not act for whoever scans it)."""
         text = text.strip()[:MAX_SCANNED]
         if not text:
             return ctx.t("scan_empty")
@@ -211,7 +212,7 @@ class Dispatcher:
             return self.scene(ctx, meaning[1])
         if meaning:
             return self.run_text(ctx, meaning[1])
-        return ctx.t("scan_not_ours") if "://" in text else self.run_text(ctx, text)
+        return ctx.t("scan_not_ours")
 
     def scene(self, ctx: Context, scene: str) -> str:
         """Answer a QR scene with the handler of its longest matching prefix (no handler: no reply)."""
