@@ -14,6 +14,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 
+from bot import health
 from bot.dispatch import Inbound
 
 log = logging.getLogger("ketang.webhook")
@@ -35,9 +36,12 @@ def _signed(token: str, signature: str | None, *parts: str) -> bool:
     return hmac.compare_digest(sha1_signature(token, *parts), signature.lower())
 
 
-def _fresh(timestamp: str, now_epoch: int, skew: int) -> bool:
+def _fresh(timestamp: str, now_epoch: int, skew: int, signed: bool) -> bool:
+    """Whether *timestamp* is within *skew* of our clock; a *signed* one's skew is kept for /healthz."""
     if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return False
+    if signed:
+        health.saw_signed(int(timestamp), now_epoch)
     return skew == 0 or abs(int(timestamp) - now_epoch) <= skew
 
 
@@ -52,9 +56,9 @@ def verify():
     kt = current_app.extensions["ketang"]
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
-    if not _fresh(timestamp, kt.epoch(), kt.settings.wechat.max_clock_skew_seconds):
-        abort(403)
     if not _signed(kt.settings.wechat.token, args.get("signature"), timestamp, nonce):
+        abort(403)
+    if not _fresh(timestamp, kt.epoch(), kt.settings.wechat.max_clock_skew_seconds, signed=True):
         abort(403)
     return Response(args.get("echostr", ""), mimetype="text/plain")
 
@@ -67,13 +71,13 @@ def receive():
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
-    if not _fresh(timestamp, kt.epoch(), wechat.max_clock_skew_seconds):
-        abort(403)
     if encrypted != wechat.safe_mode:
         abort(403)  # safe mode refuses plaintext (its signature does not cover the body), and vice versa
-    if not encrypted or "signature" in args:
-        if not _signed(wechat.token, args.get("signature"), timestamp, nonce):
-            abort(403)
+    signed = not encrypted or "signature" in args
+    if signed and not _signed(wechat.token, args.get("signature"), timestamp, nonce):
+        abort(403)
+    if not _fresh(timestamp, kt.epoch(), wechat.max_clock_skew_seconds, signed):
+        abort(403)
     body = request.get_data(cache=False)
     if len(body) >= MAX_BODY:
         abort(413)  # also catches chunked bodies that Werkzeug silently cut at the limit

@@ -3,12 +3,20 @@ check's clock, unauthenticated 500s, and a roster import that froze every write.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
+from peewee import SqliteDatabase
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import PooledPostgresqlDatabase
 
 from bot.catalogue import t
+from bot.database import connect, is_sqlite
 from bot.dispatch import Inbound
-from models import RosterEntry, User
+from handlers.screen import rotation
+from models import Activity, Response, RosterEntry, StaleCode, User, db
 from tests.test_identity import import_file, school  # noqa: F401  (fixture)
+from tests.test_screen import Room
 
 FILLERS = ("\u3164", "\u115f", "\u1160", "\uffa0")
 
@@ -55,3 +63,203 @@ def test_a_key_claimed_by_another_sender_yields_no_reply_of_theirs(app, teacher)
     assert "/export/" in link
     other = dispatcher.handle(Inbound(openid="o_outsider", key="msg:42", kind="text", text="帮助"))
     assert other == t("busy", "zh")  # the key is taken: try again, never the teacher's export link
+
+
+# --- item 1: a code's freshness by WeChat's clock ---------------------------------------------------------------
+
+@pytest.fixture
+def room(app, clock):
+    return Room(app, clock)
+
+
+def open_checkin(room) -> int:
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到 10")
+    return Activity.select().order_by(Activity.id.desc()).first().id
+
+
+def test_a_code_typed_in_its_slot_and_processed_8_s_later_is_accepted(room, clock):
+    open_checkin(room)
+    clock.advance(seconds=9)  # 9 s into the 10 s slot: the 口令 a student reads off the screen
+    shown, typed_at = room.passcode_on_screen(), room.wx.now()
+    clock.advance(seconds=8)  # a WeChat retry (or a queued worker) gets to it 8 s later: 7 s after it left the screen
+    late = room.wx.deliver(room.wx.text_xml(room.students[0], f"签到 {shown}", create_time=typed_at))
+    assert "签到成功" in late
+    assert StaleCode.select().count() == 0
+    # The same words with the CreateTime of now are judged as typed now: a relay, refused and counted.
+    relayed = room.wx.send_text(room.students[1], f"签到 {shown}")
+    assert "已过期" in relayed and StaleCode.select().count() == 1
+
+
+def test_a_scan_in_its_slot_processed_8_s_later_is_accepted(room, clock):
+    open_checkin(room)
+    clock.advance(seconds=9)
+    link, scanned_at = room.qr_text(), room.wx.now()
+    clock.advance(seconds=8)
+    assert "签到成功" in room.scan(room.students[0], link, create_time=scanned_at)
+    assert "已过期" in room.scan(room.students[1], link)  # the same QR scanned now: 7 s after it left the screen
+
+
+def test_a_createtime_beyond_the_skew_allowance_is_not_trusted(room, clock):
+    checkin = open_checkin(room)
+    shown, typed_at = room.passcode_on_screen(), room.wx.now()
+    clock.advance(seconds=400)  # past max_clock_skew_seconds (300): the message counts as sent 300 s ago at most
+    old = room.wx.deliver(room.wx.text_xml(room.students[0], f"签到 {shown}", create_time=typed_at))
+    assert "已过期" in old and not Response.select().exists()
+    # A CreateTime in the future is not trusted either: a code the screen has not shown yet stays unknown.
+    settings = room.settings
+    ahead = rotation.slot_at(settings, room.wx.now()) + 6
+    future = room.wx.text_xml(room.students[1], f"签到 {rotation.passcode(settings, checkin, ahead)}",
+                              create_time=room.wx.now() + 60)
+    assert "签到成功" not in room.wx.deliver(future) and not Response.select().exists()
+
+
+def test_plaintext_mode_trusts_createtime_for_a_retrys_delay_only(tmp_path, clock):
+    from tests.conftest import build_app
+
+    plain = Room(build_app(tmp_path, clock, aes=False), clock)
+    open_checkin(plain)
+    clock.advance(seconds=9)
+    shown, typed_at = plain.passcode_on_screen(), plain.wx.now()
+    clock.advance(seconds=8)  # within PLAINTEXT_TRUST (15 s): a retry of an honest message
+    assert "签到成功" in plain.wx.deliver(plain.wx.text_xml(plain.students[0], f"签到 {shown}", create_time=typed_at))
+    clock.advance(seconds=60)  # the unsigned body claims a minute-old CreateTime: judged as 15 s old at most
+    claimed = plain.wx.deliver(plain.wx.text_xml(plain.students[1], f"签到 {shown}", create_time=typed_at))
+    assert "已过期" in claimed and Response.select().count() == 1
+
+
+# --- item 13: /healthz and the clock WeChat signs with ------------------------------------------------------------
+
+def test_healthz_fails_while_wechats_clock_is_past_the_allowance_and_says_so(app, clock, tmp_path):
+    from bot.wxsim import WeChatSimulator
+    from tests.conftest import build_app, simulator_for
+
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["clock_skew_seconds"] is None  # no signed request seen yet
+    kt = app.extensions["ketang"]
+    ahead = simulator_for(app)
+    ahead.now = lambda: kt.epoch() + 360  # WeChat's clock (or ours) 6 minutes off
+    with pytest.raises(RuntimeError, match="403"):
+        ahead.send_text("o_s1", "帮助")
+    status = client.get("/healthz")
+    assert status.status_code == 503
+    assert status.get_json()["clock_skew_seconds"] == 360 and "max_clock_skew_seconds (300)" in status.get_json()["detail"]
+    other_worker = build_app(tmp_path, clock, fresh=False)  # another process sees it through the heartbeat row
+    assert other_worker.test_client().get("/healthz").status_code == 503
+    # A forged request (wrong signature) with any timestamp says nothing about the clock.
+    forged = WeChatSimulator(kt.settings, lambda q, b: (client.post("/wechat", query_string={**q, "signature": "0" * 40},
+                                                                    data=b).status_code, b""), now=lambda: kt.epoch() - 3000)
+    assert forged.post(*forged.sign(forged.text_xml("o_s1", "帮助")))[0] == 403
+    query, body = forged.sign(forged.text_xml("o_s1", "帮助"))
+    del query["signature"]  # safe mode without the URL signature: the timestamp is vouched for by nothing yet
+    assert client.post("/wechat", query_string={**query, "msg_signature": "0" * 40}, data=body).status_code == 403
+    assert client.get("/healthz").get_json()["clock_skew_seconds"] == 360
+    clock.advance(seconds=2)
+    assert "帮助" in simulator_for(app).send_text("o_s1", "帮助")  # the clock fixed: signed requests on time again
+    healthy = client.get("/healthz")
+    assert healthy.status_code == 200 and healthy.get_json()["clock_skew_seconds"] == 0
+    assert other_worker.test_client().get("/healthz").status_code == 200
+
+
+def test_a_skew_seen_long_ago_is_not_reported(app, clock):
+    from tests.conftest import simulator_for
+
+    kt = app.extensions["ketang"]
+    behind = simulator_for(app)
+    behind.now = lambda: kt.epoch() - 400
+    with pytest.raises(RuntimeError, match="403"):
+        behind.send_text("o_s1", "帮助")
+    assert app.test_client().get("/healthz").status_code == 503
+    clock.advance(minutes=11)
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok", "database": "ok", "clock_skew_seconds": None}
+
+
+# --- item 14: no unauthenticated 500s ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("aes", [True, False])
+def test_a_non_ascii_signature_or_timestamp_is_refused_not_a_500(tmp_path, clock, aes):
+    from tests.conftest import build_app
+
+    client = build_app(tmp_path, clock, aes=aes).test_client()
+    now = str(app_epoch(clock))
+    for query in ({"signature": "é", "timestamp": now, "nonce": "1", "echostr": "x"},
+                  {"signature": "é" * 40, "timestamp": now, "nonce": "1", "echostr": "x"},
+                  {"signature": "a" * 40, "timestamp": "١٢٣", "nonce": "1", "echostr": "x"}):
+        assert client.get("/wechat", query_string=query).status_code == 403
+        posted = client.post("/wechat", query_string={**query, **({"encrypt_type": "aes", "msg_signature": "é"} if aes else {})},
+                             data=b"<xml><ToUserName>x</ToUserName></xml>")
+        assert posted.status_code == 403
+
+
+def app_epoch(clock) -> int:
+    from bot.clock import epoch
+
+    return epoch(clock())
+
+
+def test_a_check_in_token_with_non_ascii_digits_is_refused_clearly(room, clock):
+    open_checkin(room)
+    token = room.token_on_screen()
+    activity, slot, mac = token.split("-")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    for forged in (f"{activity}{'3'.translate(arabic)}-{slot}-{mac}", f"{activity}-{slot[0]}{slot[1:].translate(arabic)}-{mac}"):
+        scanned = room.scan(room.students[0], f"https://ketang.example.edu/c/{forged}")
+        assert "不是有效的签到二维码" in scanned and "系统繁忙" not in scanned
+        assert "不是有效的签到二维码" in room.wx.send_event(room.students[0], "SCAN", f"ci_{forged}")
+    assert not Response.select().exists()
+
+
+# --- item 14: pages answer 503 saying so when the database is down or read-only --------------------------------
+
+@contextmanager
+def database_swapped(database):
+    """Point the app's database at *database* (down or read-only) for the block, then back."""
+    original = db.obj
+    db.close()
+    db.initialize(database)
+    try:
+        yield
+    finally:
+        if not db.is_closed():
+            db.close()
+        close_all = getattr(db.obj, "close_all", None)
+        if close_all:
+            close_all()
+        db.initialize(original)
+
+
+def unreachable():
+    if is_sqlite():
+        return SqliteDatabase("/nonexistent-directory/ketang.db")
+    return connect("postgresql://ketang_dev:ketang_dev@127.0.0.1:1/nowhere")
+
+
+def read_only(url: str):
+    if is_sqlite():
+        return SqliteDatabase(f"file:{url.split('sqlite:///', 1)[1]}?mode=ro", uri=True)
+    return PooledPostgresqlDatabase(**parse_url(url), options="-c default_transaction_read_only=on")
+
+
+@pytest.mark.parametrize("fault", ["down", "read-only"])
+def test_pages_answer_503_with_a_page_saying_so_when_the_database_fails(room, clock, fault):
+    from handlers.records import EXPORT_TTL
+    from handlers.teacher import QR_LINK_TTL
+    from models import Classroom
+
+    room.paired()
+    kt = room.client.application.extensions["ketang"]
+    classroom = Classroom.get()
+    qr = kt.links.token("qr", classroom.code, clock(), QR_LINK_TTL)
+    export = kt.links.token("export", str(classroom.id), clock(), EXPORT_TTL)
+    pages = [("get", "/screen/state", {"X-Screen": room.secret}), ("post", "/screen/new", {}),
+             ("get", f"/qr/{qr}.png", {}), ("get", f"/export/{export}.csv", {})]
+    assert [getattr(room.client, m)(path, headers=h).status_code for m, path, h in pages] == [200, 200, 200, 200]
+    faulty = unreachable() if fault == "down" else read_only(kt.settings.database.url)
+    with database_swapped(faulty):
+        answers = {path: getattr(room.client, m)(path, headers=h) for m, path, h in pages}
+    failing = answers if fault == "down" else {"/screen/new": answers["/screen/new"]}  # reads still work read-only
+    for path, answer in failing.items():
+        assert answer.status_code == 503, (path, answer.status_code)
+        assert "数据库" in answer.get_data(as_text=True) and answer.headers["Retry-After"] == "30"
+    assert room.poll().status_code == 200  # back to normal
