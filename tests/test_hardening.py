@@ -3,6 +3,8 @@ check's clock, unauthenticated 500s, and a roster import that froze every write.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from contextlib import contextmanager
 
 import pytest
@@ -263,3 +265,126 @@ def test_pages_answer_503_with_a_page_saying_so_when_the_database_fails(room, cl
         assert answer.status_code == 503, (path, answer.status_code)
         assert "数据库" in answer.get_data(as_text=True) and answer.headers["Retry-After"] == "30"
     assert room.poll().status_code == 200  # back to normal
+
+
+# --- item 9: a small workbook that unpacks to hundreds of megabytes ------------------------------------------------
+
+def workbook(rows) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def bomb(megabytes: int) -> bytes:
+    """A real workbook one of whose cells holds a string of *megabytes* MiB (deflated to a few dozen KB)."""
+    small = zipfile.ZipFile(io.BytesIO(workbook([["student_no", "name", "auth_code"], ["2024001", "PLACEHOLDER", "1"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as packed:
+        for member in small.infolist():
+            text = small.read(member)
+            if b"PLACEHOLDER" not in text:  # the sheet (inline strings) or sharedStrings.xml, as the writer chose
+                packed.writestr(member, text)
+                continue
+            head, tail = text.split(b"PLACEHOLDER")
+            with packed.open(member.filename, "w", force_zip64=True) as stream:
+                stream.write(head)
+                for _ in range(megabytes):
+                    stream.write(b"A" * (1 << 20))
+                stream.write(tail)
+    return out.getvalue()
+
+
+def test_a_small_workbook_that_unpacks_hugely_is_refused_before_parsing(app, tmp_path, monkeypatch):
+    import openpyxl
+
+    data = bomb(48)
+    assert len(data) < 200_000  # 48 MiB of one name in under 200 KB (the attack: 409 KB reached 2.9 GB)
+    parsed = []
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: parsed.append(a) or 1 / 0)
+    result = import_file(app, tmp_path, data, name="bomb.xlsx")
+    assert result.exit_code != 0 and "unpacks to 48 MiB" in result.output and "CSV" in result.output
+    assert parsed == []  # refused from the zip's directory: nothing was unpacked
+    assert not RosterEntry.select().exists()
+
+
+def test_a_workbook_with_an_overlong_cell_is_refused_with_its_line(app, tmp_path):
+    data = workbook([["student_no", "name", "auth_code"], ["2024001", "张三", "1"], ["2024002", "李" * 1000, "2"]])
+    result = import_file(app, tmp_path, data, name="long.xlsx")
+    assert result.exit_code != 0 and "line 3: a cell has 1000 characters" in result.output
+    ok = import_file(app, tmp_path, workbook([["学号", "姓名", "认证码"], ["2024001", "张三", "1"]]), name="ok.xlsx")
+    assert ok.exit_code == 0 and "1 added" in ok.output
+
+
+# --- item 8: a big roster import lets check-ins through ----------------------------------------------------------
+
+def test_a_roster_import_hashes_outside_the_write_lock_and_writes_in_short_batches(app, tmp_path, monkeypatch, say, teacher):
+    import threading
+
+    from bot import database
+    from handlers import roster
+
+    openid, code = teacher
+    say("o_s1", f"加入 {code}")
+    say(openid, "上课")
+    say(openid, "开启签到")
+    monkeypatch.setattr(roster, "BATCH", 50)
+    held = []  # the writer lock (SQLite), as the hook sees it
+    monkeypatch.setattr(database, "WRITE_LOCK_HOOKS", [held.append])
+    hashed_while = []  # (in a transaction, holding the writer lock) at each PBKDF2
+    real_hash = roster.hash_secret
+    monkeypatch.setattr(roster, "hash_secret", lambda secret: hashed_while.append(
+        (db.in_transaction(), bool(held) and held[-1])) or real_hash(secret, iterations=1))
+    batches, checked_in = [], []
+    real_transaction = roster.transaction
+
+    @contextmanager
+    def measured():
+        before = RosterEntry.select().count()
+        with real_transaction() as txn:
+            yield txn
+        batches.append(RosterEntry.select().count() - before)
+        if len(batches) == 3:  # mid-import, between two batches: a student checks in from another thread
+            worker = threading.Thread(target=lambda: checked_in.append(say("o_s1", "签到")))
+            worker.start()
+            worker.join(timeout=10)
+
+    monkeypatch.setattr(roster, "transaction", measured)
+    lines = "".join(f"2025{i:04d},学生{i},{i:06d}\n" for i in range(300))
+    result = import_file(app, tmp_path, ("student_no,name,auth_code\n" + lines).encode(), name="big.csv")
+    assert result.exit_code == 0 and "300 added" in result.output, result.output
+    assert len(hashed_while) == 300 and not any(txn or lock for txn, lock in hashed_while)  # PBKDF2 held nothing
+    assert held.count(True) == held.count(False) >= 7 or not is_sqlite()  # the hook saw every batch take and free it
+    assert max(batches) <= 50 and sum(batches) == 300  # the school's row, then six batches of 50
+    assert checked_in and "签到成功" in checked_in[0]  # answered mid-import, not after it
+
+
+def test_a_stuck_sqlite_writer_yields_the_busy_reply_not_a_hang(app, say, teacher, monkeypatch):
+    import fcntl
+    import os
+    import threading
+
+    from bot import database
+
+    if not is_sqlite():
+        pytest.skip("the writer flock is SQLite's (PostgreSQL has lock_timeout)")
+    monkeypatch.setattr(database, "WRITER_WAIT", 0.5, raising=False)
+    stuck = os.open(db.obj.database + "-writer.lock", os.O_RDWR)
+    fcntl.flock(stuck, fcntl.LOCK_EX)  # another process's writer, stuck inside its transaction
+    answers = []
+    try:
+        for ask in (lambda: say("o_s1", "我的课堂"), lambda: app.test_client().get("/healthz")):
+            worker = threading.Thread(target=lambda ask=ask: answers.append(ask()), daemon=True)
+            worker.start()
+            worker.join(timeout=5)
+    finally:
+        fcntl.flock(stuck, fcntl.LOCK_UN)
+        os.close(stuck)
+    assert len(answers) == 2, "a writer waited for the stuck lock without end"
+    assert answers[0] == t("busy", "zh")
+    assert answers[1].status_code == 503 and answers[1].get_json()["database"] == "timed out"
+    assert say("o_s1", "我的课堂") != t("busy", "zh")  # the lock free again: answered
