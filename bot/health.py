@@ -8,7 +8,7 @@ import logging
 import os
 
 from flask import Blueprint, Response, current_app, jsonify
-from peewee import PeeweeException
+from peewee import InterfaceError, InternalError, OperationalError
 from playhouse.pool import MaxConnectionsExceeded
 
 from bot.catalogue import t
@@ -103,7 +103,9 @@ def unavailable(error: Exception):
 def init_app(app) -> None:
     """Register /healthz and the 503 page for every route's database failures."""
     app.register_blueprint(bp)
-    for error in (PeeweeException, MaxConnectionsExceeded):
+    # Down, full, locked (OperationalError), gone mid-connection (InterfaceError), read-only (InternalError on
+    # PostgreSQL), the pool spent; an IntegrityError or a programming error stays a 500 and is logged as a bug.
+    for error in (OperationalError, InterfaceError, InternalError, MaxConnectionsExceeded):
         app.register_error_handler(error, unavailable)
 
 
