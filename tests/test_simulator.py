@@ -207,7 +207,8 @@ def test_make_run_on_another_port_points_the_simulated_api_there(tmp_path):
 
 
 def test_with_an_empty_app_secret_the_simulated_api_hands_out_no_token(tmp_path, clock):
-    app = build_app(tmp_path, clock, server={"public_url": LOCAL}, wechat={"app_secret": "", "api_base_url": LOCAL + "/simulator/api"})
+    app = build_app(tmp_path, clock, server={"public_url": LOCAL},
+                    wechat={"app_secret": "", "api_base_url": LOCAL + "/simulator/api"})
     client = app.test_client()
     asked = client.get("/simulator/api/cgi-bin/token?grant_type=client_credential&appid=wx5823bf96d3bd56c7&secret=")
     assert asked.get_json()["errcode"] == 40125 and "access_token" not in asked.get_json()
@@ -215,6 +216,7 @@ def test_with_an_empty_app_secret_the_simulated_api_hands_out_no_token(tmp_path,
     assert stable.get_json()["errcode"] == 40125
     from handlers.simulator import api_token
 
-    sent = client.post(f"/simulator/api/cgi-bin/message/template/send?access_token={api_token(app.extensions['ketang'].settings)}",
+    token = api_token(app.extensions["ketang"].settings)
+    sent = client.post(f"/simulator/api/cgi-bin/message/template/send?access_token={token}",
                        json={"touser": "o_sim_student1", "data": {}})
     assert sent.get_json()["errcode"] == 40001 and SimMessage.select().count() == 0
