@@ -61,7 +61,7 @@ def create_app(config: Settings | dict | str | Path | None = None, clock: Clock 
 
     database.init_app(app)
     app.register_blueprint(webhook.bp)
-    app.register_blueprint(health.bp)
+    health.init_app(app)  # /healthz, and 503 pages when the database is down, read-only or full
     for blueprint in plugin.blueprints:
         app.register_blueprint(blueprint)
     for middleware in plugin.middleware:  # outermost last: each wraps what is there so far

@@ -28,7 +28,7 @@ from app import create_app
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
 from bot.database import transaction
-from harness.live import AES_KEY, APP_ID, ROOT, TOKEN, close_pool, reset_database, server_env
+from harness.live import AES_KEY, APP_ID, ROOT, SECRET_KEY, TOKEN, close_pool, reset_database, server_env
 from harness.mock_wechat import MockWechat
 from models import Outbox, User
 
@@ -42,7 +42,7 @@ def write_config(directory: Path, api_url: str, database_url: str | None) -> Pat
         f'[wechat]\napp_id = "{APP_ID}"\napp_secret = "bench-secret"\ntoken = "{TOKEN}"\n'
         f'encoding_aes_key = "{AES_KEY}"\napi_base_url = "{api_url}"\n'
         f'[database]\nurl = "{url}"\n'
-        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "bench-secret"\n',
+        f'[server]\npublic_url = "https://ketang.example.edu"\nsecret_key = "{SECRET_KEY}"\n',
         encoding="utf-8",
     )
     return path

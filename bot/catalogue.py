@@ -18,6 +18,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "usage": ("格式不对。用法：{usage}\n例如：{example}", "Wrong format. Usage: {usage}\nFor example: {example}"),
     "teacher_only": ("「{command}」只有教师可以使用。如果你是教师，请发送：教师认证 <邀请码>", "“{command}” is for teachers. If you teach, send: teacher <invite-code>"),
     "student_only": ("「{command}」是学生命令，教师账号不能使用。", "“{command}” is a student command; teacher accounts cannot use it."),
+    "unavailable_page": ("服务暂时不可用：数据库无法访问、只读或已满。请稍后刷新本页；如果一直这样，请联系管理员。",
+                         "Temporarily unavailable: the database cannot be reached, is read-only or is full. Reload "
+                         "this page in a minute; if it stays like this, tell the administrator."),
     "busy": ("系统繁忙，请稍后再试。你的操作没有被记录，请重新发送。", "The system is busy; nothing was recorded. Please send it again."),
     "dialog_expired": ("上一步操作已超时，已自动取消。", "The previous step timed out and was cancelled."),
     # a user without a name, shown by the last 4 characters of the openid (models.User.display_name)

@@ -175,6 +175,53 @@ def _check_token(token: str) -> None:
                           f"but {shown}; {GENERATE_HINT}")
 
 
+MIN_SECRET_KEY = 32
+MIN_KINDS = 8  # different characters in a secret key (a random hex key of 32 has about 14)
+SECRET_HINT = ("make one with `.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'` (`make config` "
+               "writes one into a new config.toml), or leave it empty to derive the key from the token and AES key")
+
+
+def _check_secret_key(key: str) -> None:
+    """Refuse a secret key an outsider could guess: it signs export links and keys the screen's rotating 口令."""
+    if not key:
+        return  # derived from the token and AES key (Settings.link_secret)
+    kinds = sum(any(test(ch) for ch in key) for test in (str.islower, str.isupper, str.isdigit, lambda ch: not ch.isalnum()))
+    if len(key) < MIN_SECRET_KEY:
+        problem = f"has {len(key)} characters"
+    elif len(set(key)) < MIN_KINDS or kinds < 2:
+        problem = "repeats too few different characters"
+    else:
+        return
+    raise ConfigError(f"server.secret_key must be at least {MIN_SECRET_KEY} random characters (letters, digits and "
+                      f"symbols, at least {MIN_KINDS} different) but {problem}: with a guessable key anyone can forge "
+                      f"export links and compute the screen's 口令; {SECRET_HINT}")
+
+
+# Upper bounds (a value past them is a typo, and 10**12 seconds overflows date arithmetic in every job run).
+BOUNDS = {
+    ("wechat", "max_clock_skew_seconds"): (0, 3600),
+    ("screen", "grace_seconds"): (0, 300),
+    ("screen", "follow_grace_seconds"): (0, 600),
+    ("scheduler", "lesson_max_hours"): (1, 24),
+}
+
+
+def _check_bounds(settings: Settings) -> None:
+    for (section, name), (low, high) in BOUNDS.items():
+        value = getattr(getattr(settings, section), name)
+        if not low <= value <= high:
+            raise ConfigError(f"{section}.{name} must be {low}–{high}, got {value}")
+
+
+def _check_simulator(settings: Settings) -> None:
+    """`enabled = "on"` on a server reached by another address would let anyone speak as any user."""
+    public = urlsplit(settings.server.public_url).hostname or ""
+    if settings.simulator.enabled == "on" and public and not loopback_name(public) and not settings.simulator.allow_remote:
+        raise ConfigError(f'simulator.enabled = "on" but server.public_url is {settings.server.public_url!r}, not a '
+                          "loopback address: the simulator speaks as any user. Set allow_remote = true to mean it "
+                          '(a trusted network only), or enabled = "auto"/"off"')
+
+
 def _validate(settings: Settings) -> Settings:
     key = settings.wechat.encoding_aes_key
     if key and not re.fullmatch(r"[A-Za-z0-9]{43}", key):
@@ -189,8 +236,6 @@ def _validate(settings: Settings) -> Settings:
                           '(or use backend = "console" to log codes instead)')
     if settings.simulator.enabled not in ("auto", "on", "off"):
         raise ConfigError("simulator.enabled must be 'auto', 'on' or 'off'")
-    if settings.wechat.max_clock_skew_seconds < 0:
-        raise ConfigError("wechat.max_clock_skew_seconds must be 0 or more")
     scheduler = settings.scheduler
     if min(scheduler.lesson_max_hours, scheduler.push_threads, scheduler.push_per_second, scheduler.push_lease_seconds) < 1:
         raise ConfigError("every [scheduler] value must be 1 or more")
@@ -201,7 +246,10 @@ def _validate(settings: Settings) -> Settings:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"school.timezone {settings.school.timezone!r} is not a known time zone") from None
+    _check_bounds(settings)
+    _check_simulator(settings)
     _check_token(settings.wechat.token)
+    _check_secret_key(settings.server.secret_key)
     return settings
 
 

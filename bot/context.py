@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bot.catalogue import t
+from bot.clock import epoch
 from bot.config import Settings
 from bot.grammar import Command
 from bot.links import Links
 from bot.sms import SmsSender
 from models import Dialog, User
+
+PLAINTEXT_TRUST = 15  # seconds: WeChat's third try comes about 15 s after the first
+DEFAULT_TRUST = 300  # seconds, when max_clock_skew_seconds = 0 turned the request age check off
 
 
 class UserError(Exception):
@@ -44,6 +48,23 @@ class Context:
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)
+
+    @property
+    def sent_at(self) -> datetime:
+        """When WeChat received the message (its CreateTime), which is what "now" means for a code's freshness:
+        a message typed in time and delivered late (a queued worker, a WeChat retry) is judged as typed.
+
+        Trusted only inside a window before the server's clock, never after it: in safe mode the CreateTime is
+        inside the signed, encrypted body, so the window is `max_clock_skew_seconds` (the age a request may have
+        at all); in plaintext mode the body is unsigned, so only PLAINTEXT_TRUST seconds (a WeChat retry's
+        delay). Outside the window the message counts as sent at its bound; without a CreateTime, now."""
+        created = getattr(self.inbound, "created", 0)
+        if not created:
+            return self.now
+        wechat = self.settings.wechat
+        window = (wechat.max_clock_skew_seconds or DEFAULT_TRUST) if wechat.safe_mode else PLAINTEXT_TRUST
+        now = epoch(self.now)
+        return self.now - timedelta(seconds=now - min(max(created, now - window), now))
 
     def local(self, moment: datetime) -> datetime:
         """Return naive-UTC *moment* in the school's time zone."""

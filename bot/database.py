@@ -157,14 +157,57 @@ def _queued(atomic):
         finally:
             _writer.depth = depth
         return
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    if not _flock(fd, WRITER_WAIT):
+        raise OperationalError(f"database is locked: another writer held it {WRITER_WAIT:g} s")  # the busy reply
     _writer.depth = 1
+    for hook in WRITE_LOCK_HOOKS:
+        hook(True)
     try:
         with atomic as txn:
             yield txn
     finally:
         _writer.depth = 0
         fcntl.flock(fd, fcntl.LOCK_UN)
+        for hook in WRITE_LOCK_HOOKS:
+            hook(False)
+
+
+WRITER_WAIT = 4.0  # seconds a writer waits for the lock: SQLite's busy timeout, under WeChat's 5 s
+WRITE_LOCK_HOOKS: list = []  # f(held: bool) on taking and releasing the writer lock (tests measure who holds it)
+
+
+def _flock(fd: int, timeout: float) -> bool:
+    """Take the writer flock, waiting at most *timeout* seconds (flock itself cannot time out).
+
+    Uncontended: one non-blocking call. Contended: a helper thread blocks in flock (so the kernel wakes us
+    the moment the lock is released, no polling) while we wait on an Event with the timeout. On a timeout
+    the helper's file is handed over to it: it closes the file (releasing the lock) whenever it gets it, and
+    this thread opens a new one, so a late grant can never leave the lock held nor release someone else's.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    granted, guard, abandoned = threading.Event(), threading.Lock(), []
+
+    def wait() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with guard:
+            if abandoned:
+                os.close(fd)  # closing releases the lock; this thread already uses another file
+                return
+            granted.set()
+
+    threading.Thread(target=wait, name="ketang-writer-lock", daemon=True).start()
+    if granted.wait(timeout):
+        return True
+    with guard:
+        if granted.is_set():
+            return True
+        abandoned.append(True)
+    _writer.key = None  # the next transaction of this thread opens a fresh lock file
+    return False
 
 
 def _lock_fd() -> int | None:
@@ -173,7 +216,10 @@ def _lock_fd() -> int | None:
         return None
     key = (os.getpid(), path)
     if getattr(_writer, "key", None) != key:
-        _writer.fd = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _writer.fd = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as error:  # the database's directory is gone or read-only: the database is unavailable
+            raise OperationalError(f"unable to open the writer lock beside the database: {error}") from error
         _writer.key = key
     return _writer.fd
 

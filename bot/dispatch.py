@@ -43,7 +43,7 @@ class Inbound:
     """A verified WeChat message, reduced to what Ketang needs."""
 
     openid: str
-    key: str  # dedupe key: "msg:<MsgId>" or "evt:<openid>:<CreateTime>:<Event>:<EventKey>"
+    key: str  # dedupe key: "msg:<openid>:<MsgId>" or "evt:<openid>:<CreateTime>:<Event>:<EventKey>"
     kind: str  # text, event, image, voice, video, shortvideo, location, link, unknown
     text: str = ""
     event: str = ""  # lower case: subscribe, subscribe_scan, scan, unsubscribe, click, ...
@@ -166,7 +166,7 @@ class Dispatcher:
     @staticmethod
     def replay(inbound: Inbound) -> str:
         """The reply a concurrent duplicate stored, read after our transaction rolled back (busy if none)."""
-        reply = STORED_REPLY.scalar(inbound.key)
+        reply = STORED_REPLY.scalar(inbound.key, inbound.openid)
         if reply is None:
             log.error("message %s from %s: no stored reply after losing its claim", inbound.key, inbound.openid)
             return t("busy", "zh")
@@ -230,7 +230,8 @@ class Dispatcher:
 
     def scanned(self, ctx: Context, text: str) -> str:
         """A scanner button read *text*: the plugins' scan readers name a scene or a command for the QR codes
-        they draw; otherwise a link is not ours and other text is a typed command."""
+        they draw (and the texts a scan may mean); anything else is not ours, never run as a typed command
+        (a printed QR must not act for whoever scans it)."""
         text = text.strip()[:MAX_SCANNED]
         if not text:
             return ctx.t("scan_empty")
@@ -239,7 +240,7 @@ class Dispatcher:
             return self.scene(ctx, meaning[1])
         if meaning:
             return self.run_text(ctx, meaning[1])
-        return ctx.t("scan_not_ours") if "://" in text else self.run_text(ctx, text)
+        return ctx.t("scan_not_ours")
 
     def scene(self, ctx: Context, scene: str) -> str:
         """Answer a QR scene with the handler of its longest matching prefix (no handler: no reply)."""
@@ -373,7 +374,8 @@ def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", qu
 CLAIM = Prepared(lambda key, openid, now, reply: InboundMessage.insert(
     key=key, openid=openid, created_at=now, reply=reply).on_conflict_ignore())
 SAVE_REPLY = Prepared(lambda reply, key: InboundMessage.update(reply=reply).where(InboundMessage.key == key))
-STORED_REPLY = Prepared(lambda key: InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key))
+STORED_REPLY = Prepared(lambda key, openid: InboundMessage.select(InboundMessage.reply)
+                        .where((InboundMessage.key == key) & (InboundMessage.openid == openid)))
 
 
 def _user_columns(unread, key):
@@ -382,7 +384,8 @@ def _user_columns(unread, key):
         User,
         Outbox.select(fn.COUNT(Outbox.id)).where((Outbox.user == User.id) & (Outbox.status == unread)).alias("unread_at_start"),
         Dialog.select(fn.COUNT(Dialog.id)).where(Dialog.user == User.id).alias("in_dialog"),
-        InboundMessage.select(InboundMessage.reply).where(InboundMessage.key == key).alias("stored_reply"),
+        InboundMessage.select(InboundMessage.reply).where((InboundMessage.key == key) & (InboundMessage.openid == User.openid))
+        .alias("stored_reply"),  # the sender's own message only: a reused MsgId never yields someone else's reply
     )
 
 

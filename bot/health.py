@@ -1,12 +1,18 @@
-"""GET /healthz: is the database reachable and does it take a write? 200, or 503 saying what failed."""
+"""GET /healthz: is the database reachable, does it take a write, and does this server's clock agree with
+WeChat's? 200, or 503 saying what failed. Also the app-wide 503 page for a database that is down."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
+from peewee import InterfaceError, InternalError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 
+from bot.catalogue import t
+from bot.clock import epoch
 from bot.database import is_sqlite, transaction
 from models import WechatState, db
 
@@ -16,6 +22,14 @@ bp = Blueprint("health", __name__)
 HEARTBEAT = "healthz"  # the one WechatState row the check rewrites
 MIN_FREE_BYTES = 1 << 20  # SQLite: under this, messages' writes start failing (WAL growth)
 TIMEOUT_CODES = {"57014", "55P03"}  # PostgreSQL: statement or lock timeout fired
+RECENT_SKEW = 600  # seconds: a clock skew seen in a signed request longer ago than this is not reported
+SEEN = "ketang.skew"  # app.extensions: this process's latest signed request, (skew in seconds, when: server epoch)
+
+
+def saw_signed(timestamp: int, now: int) -> None:
+    """Remember the skew of a correctly signed WeChat request (its timestamp minus our clock), even one
+    refused as too old: /healthz reports it (one tuple stored, no I/O on the webhook's path)."""
+    current_app.extensions[SEEN] = (timestamp - now, now)
 
 
 @bp.get("/healthz")
@@ -26,7 +40,8 @@ def healthz():
     that is rolled back never reaches SQLite's disk, so the check commits one small row: the
     same queue (SQLite's writer lock) and the same timeouts as a message.
     """
-    now = current_app.extensions["ketang"].clock()
+    kt = current_app.extensions["ketang"]
+    now = kt.clock()
     step = "connect"
     try:
         db.connect(reuse_if_open=True)
@@ -38,8 +53,10 @@ def healthz():
             return jsonify(status="error", database="disk full", detail="less than 1 MiB free beside the database"), 503
         step = "write"
         with transaction():
-            WechatState.insert(name=HEARTBEAT, value=now.isoformat()).on_conflict(
-                conflict_target=[WechatState.name], update={WechatState.value: now.isoformat()}).execute()
+            skew = _shared_skew(now)
+            value = json.dumps({"beat": now.isoformat(), "skew": skew})
+            WechatState.insert(name=HEARTBEAT, value=value).on_conflict(
+                conflict_target=[WechatState.name], update={WechatState.value: value}).execute()
     except Exception as exc:
         problem = "timed out" if _timed_out(exc) else "unreachable" if step == "connect" else "write failed"
         log.error("health check: database %s: %s", problem, exc)
@@ -47,7 +64,49 @@ def healthz():
         if step == "write":  # the server's own words ("database or disk is full"); connect errors name hosts
             body["detail"] = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return jsonify(body), 503
-    return jsonify(status="ok", database="ok")
+    return _clock_verdict(skew, kt.settings.wechat.max_clock_skew_seconds, epoch(now))
+
+
+def _shared_skew(now) -> list | None:
+    """The latest [skew, when] any worker saw (in the heartbeat row) or this one did, whichever is newer."""
+    row = WechatState.get_or_none(WechatState.name == HEARTBEAT)
+    try:
+        stored = json.loads(row.value)["skew"] if row else None
+    except (ValueError, TypeError, KeyError):
+        stored = None  # a heartbeat written before skews were kept (an ISO time)
+    mine = current_app.extensions.get(SEEN)
+    if mine and (not stored or mine[1] >= stored[1]):
+        return list(mine)
+    return stored
+
+
+def _clock_verdict(skew: list | None, allowed: int, now: int):
+    """200 with the skew of recent signed requests; 503 when it is past the allowance (every message refused)."""
+    recent = skew if skew and now - skew[1] <= RECENT_SKEW else None
+    seconds = recent[0] if recent else None
+    if seconds is not None and allowed and abs(seconds) > allowed:
+        log.error("health check: WeChat's requests are signed %+d s from this server's clock (allowed %d)", seconds, allowed)
+        return jsonify(status="error", database="ok", clock="skewed", clock_skew_seconds=seconds, allowed_seconds=allowed,
+                       detail=f"WeChat's requests are signed {seconds:+d} s from this server's clock, more than "
+                              f"max_clock_skew_seconds ({allowed}): every message is refused. Set the clock (NTP)."), 503
+    return jsonify(status="ok", database="ok", clock_skew_seconds=seconds)
+
+
+def unavailable(error: Exception):
+    """Any page whose database is down, read-only or full: 503 with a page that says so (never a bare 500)."""
+    log.error("database unavailable: %s", error)
+    text = "\n".join(f"<p>{t('unavailable_page', lang)}</p>" for lang in ("zh", "en"))
+    page = f'<!doctype html><meta charset="utf-8"><title>503</title>{text}'
+    return Response(page, status=503, mimetype="text/html", headers={"Retry-After": "30", "Cache-Control": "no-store"})
+
+
+def init_app(app) -> None:
+    """Register /healthz and the 503 page for every route's database failures."""
+    app.register_blueprint(bp)
+    # Down, full, locked (OperationalError), gone mid-connection (InterfaceError), read-only (InternalError on
+    # PostgreSQL), the pool spent; an IntegrityError or a programming error stays a 500 and is logged as a bug.
+    for error in (OperationalError, InterfaceError, InternalError, MaxConnectionsExceeded):
+        app.register_error_handler(error, unavailable)
 
 
 def _sqlite_free_bytes() -> int | None:

@@ -38,6 +38,24 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), origin
 
 
+# Letters (category Lo) that draw nothing: the Hangul fillers (U+3164, U+FFA0 fold to U+1160 under NFKC),
+# and other blank "letters" a name could be made of, so it shows as nothing in a list or on the screen.
+BLANK_LETTERS = set("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800")
+MAX_MARKS = 3  # combining marks in a row on one letter (Vietnamese or Thai need 2; 30 smear over the next lines)
+
+
+def legible(text: str) -> bool:
+    """Whether every character of *text* shows as itself: no blank letters, no pile of combining marks."""
+    marks = 0
+    for ch in text:
+        if ch in BLANK_LETTERS:
+            return False
+        marks = marks + 1 if unicodedata.category(ch).startswith("M") else 0
+        if marks > MAX_MARKS:
+            return False
+    return True
+
+
 def clean(text: str) -> str:
     """Drop control characters and surrounding whitespace, keeping the text as typed."""
     return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf") or ch in "\n ").strip()

@@ -14,6 +14,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 
+from bot import health
 from bot.dispatch import Inbound
 
 log = logging.getLogger("ketang.webhook")
@@ -30,13 +31,17 @@ def sha1_signature(*parts: str) -> str:
 
 
 def _signed(token: str, signature: str | None, *parts: str) -> bool:
-    expected = sha1_signature(token, *parts)
-    return bool(signature) and hmac.compare_digest(expected, signature.lower())
-
-
-def _fresh(timestamp: str, now_epoch: int, skew: int) -> bool:
-    if not timestamp.isdigit():
+    if not signature or not signature.isascii():  # compare_digest refuses non-ASCII text with a TypeError (a 500)
         return False
+    return hmac.compare_digest(sha1_signature(token, *parts), signature.lower())
+
+
+def _fresh(timestamp: str, now_epoch: int, skew: int, signed: bool) -> bool:
+    """Whether *timestamp* is within *skew* of our clock; a *signed* one's skew is kept for /healthz."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    if signed:
+        health.saw_signed(int(timestamp), now_epoch)
     return skew == 0 or abs(int(timestamp) - now_epoch) <= skew
 
 
@@ -51,9 +56,9 @@ def verify():
     kt = current_app.extensions["ketang"]
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
-    if not _fresh(timestamp, kt.epoch(), kt.settings.wechat.max_clock_skew_seconds):
-        abort(403)
     if not _signed(kt.settings.wechat.token, args.get("signature"), timestamp, nonce):
+        abort(403)
+    if not _fresh(timestamp, kt.epoch(), kt.settings.wechat.max_clock_skew_seconds, signed=True):
         abort(403)
     return Response(args.get("echostr", ""), mimetype="text/plain")
 
@@ -66,13 +71,13 @@ def receive():
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     encrypted = args.get("encrypt_type", "raw").lower() == "aes"
-    if not _fresh(timestamp, kt.epoch(), wechat.max_clock_skew_seconds):
-        abort(403)
     if encrypted != wechat.safe_mode:
         abort(403)  # safe mode refuses plaintext (its signature does not cover the body), and vice versa
-    if not encrypted or "signature" in args:
-        if not _signed(wechat.token, args.get("signature"), timestamp, nonce):
-            abort(403)
+    signed = not encrypted or "signature" in args
+    if signed and not _signed(wechat.token, args.get("signature"), timestamp, nonce):
+        abort(403)
+    if not _fresh(timestamp, kt.epoch(), wechat.max_clock_skew_seconds, signed):
+        abort(403)
     body = request.get_data(cache=False)
     if len(body) >= MAX_BODY:
         abort(413)  # also catches chunked bodies that Werkzeug silently cut at the limit
@@ -112,38 +117,55 @@ def _decrypt(crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: s
     return plain
 
 
+FIELDS = ("FromUserName", "ToUserName", "CreateTime", "Content", "Event", "EventKey", "MsgId", "MsgID", "Status")
+"""The message's fields Ketang reads: each must be text when present (a nested element is not a WeChat message)."""
+
+
 def _parse(xml: bytes):
     """Parse message XML into (wechatpy message, Inbound); 400 when it is not a WeChat message."""
     try:
         message = parse_message(xml.decode("utf-8"))
-        data = message._data
-        openid = data["FromUserName"]
-        fields = [openid, data.get("ToUserName") or "", data.get("CreateTime") or "", data.get("Content") or "",
-                  data.get("Event") or "", data.get("EventKey") or "", data.get("MsgId") or "",
-                  data.get("MsgID") or "", data.get("Status") or ""]
-        if not all(isinstance(f, str) for f in fields) or not 0 < len(openid) <= 64:
-            raise ValueError("unexpected XML shape")
-        if data.get("MsgId") and not MSG_ID.fullmatch(data["MsgId"]):
-            # WeChat's MsgId is a 64-bit number; a longer one would overflow the dedupe key
-            # (a DataError on PostgreSQL, so every retry got the busy reply).
-            raise ValueError("MsgId is not a number")
+        fields = _fields(message._data)
     except Exception:
         abort(400)
-    kind = data.get("MsgType", "").lower()
-    event = (data.get("Event") or "").lower() if kind == "event" else ""
-    event_key = data.get("EventKey") or ""
-    if data.get("MsgId") and kind != "event":
-        key = f"msg:{data['MsgId']}"
-    else:
-        key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
-    text = (data.get("Content") or "") if kind == "text" else ""
-    scanned = _scanned(data)  # a menu scanner event: what it read; two different QR codes scanned in one second are two events
+    return message, _inbound(fields, _scanned(message._data))
+
+
+def _fields(data: dict) -> dict[str, str]:
+    """FIELDS of *data* as text ('' when absent); ValueError when the shape is not WeChat's."""
+    fields = {name: data.get(name) or "" for name in FIELDS}
+    fields["MsgType"] = str(data.get("MsgType", "")).lower()
+    if not all(isinstance(value, str) for value in fields.values()) or not 0 < len(fields["FromUserName"]) <= 64:
+        raise ValueError("unexpected XML shape")
+    if fields["MsgId"] and not MSG_ID.fullmatch(fields["MsgId"]):
+        # WeChat's MsgId is a 64-bit number; a longer one would overflow the dedupe key
+        # (a DataError on PostgreSQL, so every retry got the busy reply).
+        raise ValueError("MsgId is not a number")
+    return fields
+
+
+def _inbound(fields: dict[str, str], scanned: str) -> Inbound:
+    """What the dispatcher needs of a checked message; *scanned*: what a menu scanner read."""
+    kind = fields["MsgType"]
+    event = fields["Event"].lower() if kind == "event" else ""
+    created = fields["CreateTime"]
+    return Inbound(openid=fields["FromUserName"], key=_dedupe_key(fields, kind, event, scanned),
+                   kind=kind if kind in KINDS else "unknown", text=fields["Content"] if kind == "text" else "",
+                   event=event, event_key=fields["EventKey"], msg_id=fields["MsgID"], status=fields["Status"],
+                   created=int(created) if created.isascii() and created.isdigit() and len(created) < 12 else 0,
+                   scan_result=scanned)
+
+
+def _dedupe_key(fields: dict[str, str], kind: str, event: str, scanned: str) -> str:
+    """"msg:<openid>:<MsgId>" for a message; "evt:<openid>:<CreateTime>:<event>:<key>" for an event (and a
+    message without MsgId); two different QR codes read by the menu's scanner in one second are two events.
+    The sender is part of every key, so another account reusing a MsgId never gets someone else's reply."""
+    if fields["MsgId"] and kind != "event":
+        return f"msg:{fields['FromUserName']}:{fields['MsgId']}"
+    key = f"evt:{fields['FromUserName']}:{fields['CreateTime']}:{event or kind}:{fields['EventKey']}"[:160]
     if scanned:
         key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]
-    created = data.get("CreateTime") or ""
-    return message, Inbound(openid=openid, key=key, kind=kind if kind in KINDS else "unknown", text=text, event=event,
-                            event_key=event_key, msg_id=data.get("MsgID") or "", status=data.get("Status") or "",
-                            created=int(created) if created.isdigit() and len(created) < 12 else 0, scan_result=scanned)
+    return key
 
 
 def _scanned(data: dict) -> str:

@@ -51,11 +51,12 @@ class WeChatSimulator:
 
         return cls(kt.settings, post, now=kt.epoch, **kwargs)
 
-    def text_xml(self, openid: str, content: str, msg_id: int | None = None) -> str:
+    def text_xml(self, openid: str, content: str, msg_id: int | None = None, create_time: int | None = None) -> str:
+        """A text message; *create_time*: when WeChat received it (a retry or a slow queue delivers it later)."""
         msg_id = next(self._ids) if msg_id is None else msg_id
         return (
             f"<xml><ToUserName>{_cdata(self.account)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
-            f"<CreateTime>{self.now()}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<CreateTime>{create_time or self.now()}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
             f"<Content>{_cdata(content)}</Content><MsgId>{msg_id}</MsgId></xml>"
         )
 

@@ -12,7 +12,7 @@ from peewee import IntegrityError, fn
 from bot.context import Context
 from bot.database import serialize, transaction
 from bot.hashing import check_secret, hash_secret
-from bot.text import normalize
+from bot.text import legible, normalize
 from handlers import limits
 from models import NOT_GIVEN, SHOWN_NAME, UNVERIFIED, VERIFIED, Classroom, Dialog, RosterEntry, School, SmsLog, User, db
 
@@ -53,8 +53,8 @@ def name_of(text: str) -> str | None:
     text = normalize(text)
     if not 1 <= len(text) <= NAME_MAX or not unicodedata.category(text[0]).startswith("L"):
         return None
-    if any(not (unicodedata.category(ch)[0] in "LMN" or ch in NAME_MARKS) for ch in text):
-        return None
+    if any(not (unicodedata.category(ch)[0] in "LMN" or ch in NAME_MARKS) for ch in text) or not legible(text):
+        return None  # legible: no Hangul fillers (an invisible name) and no pile of combining marks
     return text
 
 

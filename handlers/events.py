@@ -11,6 +11,7 @@ import re
 from urllib.parse import parse_qsl
 
 from bot.context import Context
+from bot.grammar import Grammar, Parsed
 from models import ClassQr
 
 
@@ -68,3 +69,13 @@ def read_scanned(ctx: Context, text: str) -> tuple[str, str] | None:
                 return meaning(ctx, found, link[1])
     official = ClassQr.get_or_none(ClassQr.url == text) if len(text) <= 255 else None
     return ("scene", f"join_{official.classroom.code}") if official else None
+
+
+SCANNABLE = ("join", "check_in")  # what plain text in a QR may mean: 加入 <课堂码>, 签到 [口令]
+
+
+def read_scanned_command(grammar: Grammar, ctx: Context, text: str) -> tuple[str, str] | None:
+    """A QR holding plain text runs only what a scan may mean (joining a class, checking in) as typed text;
+    anything else (`退出课堂 1`, `导出`) is not a classroom QR, so a printed code cannot act for whoever scans it."""
+    parsed = grammar.parse(text)
+    return ("text", text) if isinstance(parsed, Parsed) and parsed.command.name in SCANNABLE else None

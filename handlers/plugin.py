@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from bot.grammar import Grammar
 from bot.plugin import Job, Plugin
 from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
 from handlers.commands import COMMANDS, FLOWS
@@ -32,7 +33,8 @@ CLASSROOM = Plugin(
     commands=COMMANDS,
     flows=FLOWS,
     events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan},
-    scan_readers=(events.read_scanned,),  # what the menu's scanner read, when it is a QR the classroom draws
+    # What the menu's scanner read, when it is a QR the classroom draws, or text meaning 加入/签到.
+    scan_readers=(events.read_scanned, partial(events.read_scanned_command, Grammar(COMMANDS))),
     # The class QR the scheduler makes is `join_<code>`; a bare code (older QR codes, `/scan` in the chat) too.
     scenes={"join_": join_by_scene, "": join_by_scene},
     jobs=(

@@ -1,4 +1,4 @@
-"""School rosters: all-or-nothing CSV import, the teacher's 名单, and releasing a verification."""
+"""School rosters: a CSV or xlsx import checked in full before it writes, the teacher's 名单, and releasing a verification."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import csv
 import io
 import logging
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.context import Context, UserError
+from bot.database import transaction
 from bot.hashing import hash_secret
 from bot.text import fit_lines, normalize
 from handlers import scope
@@ -114,10 +116,31 @@ def _decode(data: bytes) -> str:
     raise RosterError("line 1: neither UTF-8 nor GBK text (save the file as CSV UTF-8)")
 
 
+MAX_UNPACKED = 32 << 20  # bytes an .xlsx may unpack to (a 20,000-student roster unpacks to about 5 MiB)
+MAX_MEMBERS = 200  # files inside it (a roster workbook has about a dozen)
+MAX_CELL = 256  # characters in one cell (numbers, names and codes are far shorter)
+
+
+def _check_unpacked(data: bytes) -> None:
+    """Refuse a workbook that would unpack to more than MAX_UNPACKED before any of it is parsed: a 400 KB
+    file can hold one shared string of 400 MB. The sizes are the zip's own, which zipfile (and so openpyxl)
+    holds every member to while reading, so a member cannot unpack to more than it declares."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise RosterError(f"not a readable .xlsx workbook ({error.__class__.__name__})") from None
+    unpacked = sum(member.file_size for member in members)
+    if len(members) > MAX_MEMBERS or unpacked > MAX_UNPACKED:
+        raise RosterError(f"the workbook unpacks to {unpacked >> 20} MiB in {len(members)} files, more than a roster "
+                          f"needs ({MAX_UNPACKED >> 20} MiB, {MAX_MEMBERS} files): nothing was read; save the sheet as "
+                          "CSV UTF-8 and import that")
+
+
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    """(row number, cells as text) of the first sheet of an .xlsx workbook."""
+    """(row number, cells as text) of the first sheet of an .xlsx workbook (bounded: see _check_unpacked)."""
     from openpyxl import load_workbook
 
+    _check_unpacked(data)
     try:
         sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
     except Exception as error:  # a corrupt zip or not a workbook at all
@@ -125,6 +148,10 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     rows = []
     for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
         cells = [_cell_text(v) for v in values]
+        longest = max(map(len, cells), default=0)
+        if longest > MAX_CELL:
+            raise RosterError(f"line {number}: a cell has {longest} characters, more than a roster's {MAX_CELL}: "
+                              "nothing was imported")
         while cells and not cells[-1]:
             cells.pop()  # Excel's empty trailing columns
         rows.append((number, cells))
@@ -140,23 +167,37 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+BATCH = 200  # roster rows written per transaction: each holds the writer lock for milliseconds, not the whole file
+
+
 def import_roster(school_name: str, data: bytes, now: datetime) -> ImportResult:
-    """Insert or update every row (in the caller's transaction); never duplicates, never deletes."""
-    rows = read_roster(data)
+    """Insert or update every row; never duplicates, never deletes.
+
+    The file is read, checked and every auth code hashed (PBKDF2, the slow part) before anything is
+    written, outside any transaction; the rows are then written BATCH at a time, each batch its own short
+    transaction, so check-ins go on between batches. A file with a problem writes nothing; a database
+    failure midway leaves whole batches written, and importing the file again completes it (rows are
+    matched by student number).
+    """
+    rows = [(student_no, name, hash_secret(code) if code else None) for _line, student_no, name, code in read_roster(data)]
     school_name = normalize(school_name)
-    School.insert(name=school_name, created_at=now).on_conflict_ignore().execute()
+    with transaction():
+        School.insert(name=school_name, created_at=now).on_conflict_ignore().execute()
     school = School.get(School.name == school_name)
-    existing = {e.student_no.upper(): e for e in RosterEntry.select().where(RosterEntry.school == school)}
+    existing = {no.upper(): id_ for id_, no in RosterEntry.select(RosterEntry.id, RosterEntry.student_no)
+                .where(RosterEntry.school == school).tuples()}
     added = updated = 0
-    for _line, student_no, name, code in rows:
-        auth_hash = hash_secret(code) if code else None
-        entry = existing.get(student_no)
-        if entry is None:
-            RosterEntry.create(school=school, student_no=student_no, name=name, auth_hash=auth_hash)
-            added += 1
-        else:
-            RosterEntry.update(student_no=student_no, name=name, auth_hash=auth_hash).where(RosterEntry.id == entry.id).execute()
-            updated += 1
+    for start in range(0, len(rows), BATCH):
+        with transaction():
+            for student_no, name, auth_hash in rows[start:start + BATCH]:
+                entry_id = existing.get(student_no)
+                if entry_id is None:
+                    RosterEntry.create(school=school, student_no=student_no, name=name, auth_hash=auth_hash)
+                    added += 1
+                else:
+                    changed = RosterEntry.update(student_no=student_no, name=name, auth_hash=auth_hash)
+                    changed.where(RosterEntry.id == entry_id).execute()
+                    updated += 1
     return ImportResult(added, updated)
 
 

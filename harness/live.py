@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx5823bf96d3bd56c7"
 TOKEN = "ketangTestToken2026"
+SECRET_KEY = "t3st-Secret-key_for-Ketang-0123456789"  # 32+ characters of some variety (bot/config.py)
 INVITE = "JOIN-STAFF"
 
 
@@ -42,7 +43,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(directory: Path, database_url: str | None = None, secret_key: str = "live-secret", **sections) -> Path:
+def write_config(directory: Path, database_url: str | None = None, secret_key: str = SECRET_KEY, **sections) -> Path:
     """Write a safe-mode config.toml in *directory*; SQLite file there unless *database_url*;
     *sections* ({"server": {"public_url": ...}}) override or add keys."""
     url = database_url or f"sqlite:///{(directory / 'ketang.db').resolve()}"
@@ -111,7 +112,7 @@ class LiveServer:
     """gunicorn serving *app* (default Ketang's factory) on 127.0.0.1; use as a context manager."""
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
-                 app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = "live-secret",
+                 app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = SECRET_KEY,
                  healthy: bool = True, sections=None):
         self.directory = Path(directory)
         self.port = free_port()

@@ -22,6 +22,7 @@ SHARED = ROOT.parent / "shared"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx5823bf96d3bd56c7"
 TOKEN = "ketangTestToken2026"
+SECRET_KEY = "t3st-Secret-key_for-Ketang-0123456789"  # 32+ characters of some variety (bot/config.py)
 T0 = datetime(2026, 9, 7, 0, 0, 0)  # Monday 08:00 in Asia/Shanghai, naive UTC
 
 
@@ -31,7 +32,7 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     data = {
         "wechat": {"app_id": APP_ID, "token": TOKEN, "encoding_aes_key": AES_KEY if aes else ""},
         "database": {"url": url},
-        "server": {"public_url": "https://ketang.example.edu", "secret_key": "test-secret"},
+        "server": {"public_url": "https://ketang.example.edu", "secret_key": SECRET_KEY},
         "roles": {"teacher_invite_code": "JOIN-STAFF"},
     }
     for section, values in sections.items():

@@ -101,3 +101,52 @@ def test_initial_config_gets_random_secrets(tmp_path):
     assert settings.wechat.safe_mode and len(settings.wechat.token) == 32 and settings.server.secret_key
     assert settings.database.url == f"sqlite:///{tmp_path / 'ketang.db'}"
     assert not write_initial_config(ROOT / "config.example.toml", target)  # never overwrites
+
+
+# --- issue 18 items 7 and 15: weak secret keys, absurd values, the simulator on a public address -------------
+
+@pytest.mark.parametrize("key, why", [
+    ("secret", "has 6 characters"), ("x", "has 1 characters"), (" ", "has 1 characters"),
+    ("secret" * 6, "too few different"), ("a" * 40, "too few different"),
+    ("abcdefghijklmnopqrstuvwxyzabcdefgh", "too few different"),  # one kind of character only
+])
+def test_a_weak_secret_key_is_refused_at_start_with_how_to_make_one(key, why):
+    with pytest.raises(ConfigError, match=rf"secret_key must be at least 32.*{why}.*token_urlsafe"):
+        settings_from_dict({"wechat": {"token": TOKEN}, "server": {"secret_key": key}})
+
+
+def test_a_random_or_empty_secret_key_is_accepted(tmp_path):
+    import secrets
+
+    for key in ("", secrets.token_urlsafe(32), secrets.token_hex(16)):
+        assert settings_from_dict({"wechat": {"token": TOKEN}, "server": {"secret_key": key}}).server.secret_key == key
+    path = tmp_path / "config.toml"
+    assert write_initial_config(ROOT / "config.example.toml", path)
+    assert len(load_settings(path, environ={}).server.secret_key) >= 32  # what `make config` writes passes
+
+
+@pytest.mark.parametrize("section, name, bad, allowed", [
+    ("wechat", "max_clock_skew_seconds", 10**12, "0–3600"), ("wechat", "max_clock_skew_seconds", -1, "0–3600"),
+    ("screen", "grace_seconds", 10**12, "0–300"), ("screen", "follow_grace_seconds", 601, "0–600"),
+    ("scheduler", "lesson_max_hours", 10**12, "1–24"), ("scheduler", "lesson_max_hours", 25, "1–24"),
+])
+def test_absurd_values_are_refused_with_the_allowed_range(section, name, bad, allowed):
+    def config(value):
+        data = {"wechat": {"token": TOKEN}}
+        data.setdefault(section, {})[name] = value
+        return data
+
+    with pytest.raises(ConfigError, match=rf"{section}\.{name} must be {allowed}, got {bad}"):
+        settings_from_dict(config(bad))
+    top = int(allowed.split("–")[1])
+    assert getattr(getattr(settings_from_dict(config(top)), section), name) == top
+
+
+def test_simulator_forced_on_at_a_public_address_needs_allow_remote_said_out_loud():
+    public = {"wechat": {"token": TOKEN}, "server": {"public_url": "https://ketang.example.edu"}}
+    with pytest.raises(ConfigError, match=r'simulator.enabled = "on".*not a loopback address.*allow_remote = true'):
+        settings_from_dict({**public, "simulator": {"enabled": "on"}})
+    assert settings_from_dict({**public, "simulator": {"enabled": "on", "allow_remote": True}}).simulator.allow_remote
+    assert settings_from_dict({**public, "simulator": {"enabled": "auto"}})  # auto turns itself off there
+    local = {"wechat": {"token": TOKEN}, "server": {"public_url": "http://127.0.0.1:8000"}, "simulator": {"enabled": "on"}}
+    assert settings_from_dict(local).simulator.enabled == "on"

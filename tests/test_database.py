@@ -11,7 +11,7 @@ from app import create_app
 from bot.database import create_schema, transaction
 from harness.live import LiveServer
 from models import User, db
-from tests.conftest import T0, TOKEN
+from tests.conftest import SECRET_KEY, T0, TOKEN
 
 
 def test_nested_transactions_commit_together_and_roll_back_together(app):
@@ -68,7 +68,7 @@ def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
     old.execute("INSERT INTO user (openid, role, subscribed, created_at) VALUES ('o_old', 'student', 1, '2026-01-01')")
     old.commit()
     old.close()
-    app = create_app({"database": {"url": f"sqlite:///{path}"}, "server": {"secret_key": "x"}, "wechat": {"token": TOKEN}})
+    app = create_app({"database": {"url": f"sqlite:///{path}"}, "server": {"secret_key": SECRET_KEY}, "wechat": {"token": TOKEN}})
     with app.app_context():
         create_schema()
         create_schema()

@@ -168,7 +168,7 @@ def test_menu_clicks_and_scanner_buttons_reach_the_grammar(app, lesson):
     assert Membership.select().where(Membership.classroom == classroom).count() == 3
 
 
-def test_a_scanned_text_is_a_typed_command_and_strangers_get_a_clear_answer(app, lesson, say):
+def test_a_scanned_check_in_text_checks_in_and_strangers_get_a_clear_answer(app, lesson, say):
     wechat = simulator_for(app)
     wechat.send_text("o_s1", f"加入 {lesson}")
     say("o_teacher", "上课")
@@ -177,7 +177,17 @@ def test_a_scanned_text_is_a_typed_command_and_strangers_get_a_clear_answer(app,
     assert "不是课堂的二维码" in wechat.send_scan("o_s1", "https://evil.example.com/join/123456")
     assert "不是课堂的二维码" in wechat.send_scan("o_s1", f"https://ketang.example.edu.evil.com/join/{lesson}")
     assert "没有扫到内容" in wechat.send_scan("o_s1", "")
-    assert "did not understand" in wechat.send_scan("o_s1", "hello there")
+    assert "不是课堂的二维码" in wechat.send_scan("o_s1", "hello there")  # plain text is no command unless 签到/加入
+
+
+def test_a_scanned_text_runs_only_what_a_scan_may_mean(app, lesson, say):
+    """Issue 18 item 15: a QR holding `退出课堂 1` (pasted on the screen's corner) made whoever scanned it leave."""
+    wechat = simulator_for(app)
+    assert "已加入「高等数学」" in wechat.send_scan("o_s1", f"加入 {lesson}")  # a join text is a scan's meaning
+    for command in ("退出课堂 1", "退出课堂", "解绑手机", "导出", "帮助"):
+        assert "不是课堂的二维码" in wechat.send_scan("o_s1", command)
+    assert Membership.select().join(User).where((User.openid == "o_s1") & (Membership.active == 1)).exists()
+    assert "高等数学" in say("o_s1", "我的课堂")
 
 
 def test_a_crafted_join_link_counts_as_a_guess(app, lesson):

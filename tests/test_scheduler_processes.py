@@ -18,7 +18,7 @@ from bot.clock import utc_now
 from bot.database import create_schema, is_sqlite
 from harness.mock_wechat import MockWechat
 from models import MODELS, Activity, Announcement, Classroom, Lesson, Membership, Outbox, ScheduledAnnouncement, User, db
-from tests.conftest import APP_ID, ROOT, TOKEN, Chat
+from tests.conftest import APP_ID, ROOT, SECRET_KEY, TOKEN, Chat
 
 pytestmark = pytest.mark.live
 
@@ -38,7 +38,7 @@ api_base_url = "{api}"
 url = "{os.environ.get('KETANG_TEST_DATABASE_URL') or 'sqlite:///' + (tmp_path / 'ketang.db').as_posix()}"
 [server]
 public_url = "https://ketang.example.edu"
-secret_key = "test-secret"
+secret_key = "{SECRET_KEY}"
 [scheduler]
 push_threads = {THREADS}
 push_per_second = 1000

@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from bot.config import SIMULATOR_API, load_settings, write_initial_config
+from bot.config import SIMULATOR_API, ConfigError, load_settings, write_initial_config
 from bot.push import Pusher
 from bot.wechat_api import WechatApi
 from handlers.menu import TagTeachers, install
@@ -91,7 +91,9 @@ def test_off_unless_local_or_enabled(tmp_path, clock):
     assert client.get("/simulator").status_code == 404
     assert client.post("/simulator/send", json={"openid": "o_sim_teacher", "action": "text", "value": "帮助"}).status_code == 404
     assert client.get("/simulator/api/cgi-bin/token?appid=x&secret=y").status_code == 404
-    enabled = build_app(tmp_path, clock, fresh=False, simulator={"enabled": "on"})
+    with pytest.raises(ConfigError, match="allow_remote = true"):  # "on" at a public address must be meant
+        build_app(tmp_path, clock, fresh=False, simulator={"enabled": "on"})
+    enabled = build_app(tmp_path, clock, fresh=False, simulator={"enabled": "on", "allow_remote": True})
     assert enabled.test_client().get("/simulator").status_code == 200
     off = local_app(tmp_path, clock, enabled="off")
     assert off.test_client().get("/simulator").status_code == 404
@@ -243,3 +245,19 @@ def test_make_run_on_another_port_points_the_simulated_api_there(tmp_path):
     settings = load_settings(target, environ={})
     assert settings.server.public_url == ""  # links use the address each request came in on
     assert settings.wechat.api_base_url == "http://127.0.0.1:9000/simulator/api"
+
+
+def test_with_an_empty_app_secret_the_simulated_api_hands_out_no_token(tmp_path, clock):
+    app = build_app(tmp_path, clock, server={"public_url": LOCAL},
+                    wechat={"app_secret": "", "api_base_url": LOCAL + "/simulator/api"})
+    client = app.test_client()
+    asked = client.get("/simulator/api/cgi-bin/token?grant_type=client_credential&appid=wx5823bf96d3bd56c7&secret=")
+    assert asked.get_json()["errcode"] == 40125 and "access_token" not in asked.get_json()
+    stable = client.post("/simulator/api/cgi-bin/stable_token", json={"appid": "wx5823bf96d3bd56c7", "secret": ""})
+    assert stable.get_json()["errcode"] == 40125
+    from handlers.simulator import api_token
+
+    token = api_token(app.extensions["ketang"].settings)
+    sent = client.post(f"/simulator/api/cgi-bin/message/template/send?access_token={token}",
+                       json={"touser": "o_sim_student1", "data": {}})
+    assert sent.get_json()["errcode"] == 40001 and SimMessage.select().count() == 0

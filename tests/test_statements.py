@@ -145,6 +145,6 @@ def test_a_refusal_without_a_savepoint_is_recorded_once_and_repeated_alike(wecha
     first, sent = sent_by(wechat, clock, "o_s9", "签到", msg_id=777)
     assert "加入" in first
     assert not any(s.upper().startswith(("SAVEPOINT", "RELEASE")) for s in sent)
-    again, _ = sent_by(wechat, clock, "o_s1", "签到", msg_id=777)
+    again, _ = sent_by(wechat, clock, "o_s9", "签到", msg_id=777)
     assert again == first
     assert Response.select().count() == 0

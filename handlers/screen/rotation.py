@@ -20,7 +20,7 @@ from bot.context import Context
 from handlers import limits
 from models import StaleCode
 
-TOKEN = re.compile(r"([1-9]\d{0,11})-([1-9]\d{0,11})-([a-z2-7]{16})")
+TOKEN = re.compile(r"([1-9][0-9]{0,11})-([1-9][0-9]{0,11})-([a-z2-7]{16})")  # ASCII digits only
 STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
 
 
@@ -76,7 +76,7 @@ def screen_code(ctx: Context, activity, code: str) -> str | None:
     """Judge a 口令 that is not the check-in's fixed code: "" when it is on screen now (or just was),
     the refusal when it is one that rotated out (counted), None when it was never shown."""
     settings = ctx.settings
-    now = epoch(ctx.now)
+    now = epoch(ctx.sent_at)  # WeChat's clock: a 口令 typed in time and processed late is still fresh
     current = slot_at(settings, now)
     for slot in (current, current - 1):
         if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, now, settings.screen.grace_seconds):

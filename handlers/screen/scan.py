@@ -40,9 +40,8 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
         return ctx.t("student_only", command=ctx.t("screen_scan_name"))
     inbound = ctx.inbound
     follower = getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
-    now = epoch(ctx.now)
-    at, grace = ((min(inbound.created, now), settings.screen.follow_grace_seconds) if follower
-                 else (now, settings.screen.grace_seconds))
+    at = epoch(ctx.sent_at)  # WeChat's clock (CreateTime within the skew allowance), not when a worker got to it
+    grace = settings.screen.follow_grace_seconds if follower else settings.screen.grace_seconds
     classroom = activity.lesson.classroom
     if not rotation.is_fresh(settings, read[1], at, grace) and activity.is_open(ctx.now):
         if _responded(ctx, activity):  # already checked in: an old photo scanned again is no relay
