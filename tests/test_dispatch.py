@@ -189,7 +189,7 @@ def test_a_concurrent_duplicate_loses_the_claim_undoes_its_writes_and_answers_th
     again = wx.send_text("o_s", "发言 我认为是速度", msg_id=5150)  # WeChat's retry, its claim after the first's
     assert again == first
     assert Post.select().count() == 1  # the loser's 发言 (a second Post) rolled back with its transaction
-    assert InboundMessage.select().where(InboundMessage.key == "msg:5150").count() == 1
+    assert InboundMessage.select().where(InboundMessage.key == "msg:o_s:5150").count() == 1
 
 
 def test_a_concurrent_duplicate_that_loses_the_claim_runs_no_after_commit_action(tmp_path, clock, monkeypatch):
