@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,11 @@ class Context:
     # one may return a str that replaces the reply, after undoing its own writes in a new transaction.
     after_commit: list = field(default_factory=list)
     inbound: object = None  # the message being answered (bot.dispatch.Inbound: its CreateTime, a scanner's result)
+    extensions: Mapping[str, tuple] = field(default_factory=dict)  # the plugin's extension points (Plugin.extensions)
+
+    def extension(self, name: str) -> tuple:
+        """The functions the running plugins offer at extension point *name* (none: an empty tuple)."""
+        return self.extensions.get(name, ())
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)

@@ -81,6 +81,7 @@ class Dispatcher:
         self.message_hooks = plugin.message_hooks
         self.touch_query = touch_query(plugin.user_reads)
         self.scan_readers = plugin.scan_readers
+        self.extensions = plugin.extensions
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -170,7 +171,7 @@ class Dispatcher:
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
-                      sms=self.sms, after_commit=after_commit, inbound=inbound)
+                      sms=self.sms, after_commit=after_commit, inbound=inbound, extensions=self.extensions)
         try:
             return self.with_note(ctx, self.answer(ctx, inbound))
         except Refused as refused:
