@@ -213,6 +213,8 @@ def _check_passcode(ctx: Context, activity: Activity, passcode: str | None, fail
         verdict = extension_points.judge_code(ctx, activity, passcode, ctx.now)
         if verdict is not None:  # "": good; else a real code that rotated out (no try used)
             return verdict
+        if passcode == activity.passcode:  # the fixed code from before a screen was paired: retired, no try used
+            return ctx.t("passcode_retired")
     elif passcode == activity.passcode:
         return ""
     limits.record_failure(ctx, f"passcode:{activity.id}")

@@ -89,7 +89,8 @@ def test_pairing_during_an_open_check_in_brings_it_under_the_screen_rule(room, c
     paired = room.teacher(f"投屏 {code}")
     assert "已投屏" in paired and "正在进行的签到从现在起也只认屏幕上" in paired
     assert "屏幕上的口令" in room.wx.send_text(second, "签到")
-    assert "签到码不对" in room.wx.send_text(second, f"签到 {fixed}")
+    assert "已停用" in room.wx.send_text(second, f"签到 {fixed}")  # a real code, retired: no try used
+    assert FailedAttempt.select().count() == 0
     assert "签到成功" in room.wx.send_text(third, f"签到 {room.passcode_on_screen()}")
     assert Response.select().count() == 2
 
@@ -120,3 +121,14 @@ def test_the_screen_counts_the_lesson_not_the_latest_check_in(room, clock):
     for openid in room.students:
         room.wx.send_text(openid, "答 B")
     assert "已作答 3 / 3" in room.page()
+
+
+def test_turning_the_screen_off_during_its_check_in_tells_the_teacher_how_to_go_on(room, clock):
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到 5")
+    ended = room.teacher("结束投屏")
+    assert "已结束投屏" in ended and "现在没有屏幕就无法签到" in ended
+    room.teacher("结束")
+    room.teacher("开启签到 5")
+    assert "签到成功" in room.wx.send_text(room.students[0], "签到")  # no screen now: plain 签到 again

@@ -122,7 +122,12 @@ def unpair(ctx: Context) -> str:
     """`结束投屏`: the teacher's screen goes back to showing a new 投屏码."""
     ended = Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
         (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
-    return ctx.t("screen_ended") if ended else ctx.t("screen_none")
+    if not ended:
+        return ctx.t("screen_none")
+    stranded = (Activity.select().join(Lesson).join(Classroom)
+                .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & Activity.rotating & (Activity.status == OPEN)
+                       & (Activity.deadline >= ctx.now)).exists())
+    return ctx.t("screen_ended") + ("\n" + ctx.t("screen_ended_checkin_open") if stranded else "")
 
 
 def hide(ctx: Context, number: int) -> str:

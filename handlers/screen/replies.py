@@ -16,6 +16,10 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "On screen: the screen now shows “{name}”. Once you open a check-in it shows a QR code and a code that change every {seconds} s; students scan it or send the code. It ends 15 minutes after the lesson, or send “end screen”.",
     },
     "screen_ended": {"zh": "已结束投屏，屏幕回到投屏码页面。", "en": "The screen is off; it shows a new pairing code again."},
+    "screen_ended_checkin_open": {
+        "zh": "注意：正在进行的签到只认屏幕上的口令，现在没有屏幕就无法签到。请发送「结束」，再「开启签到」（没有投屏时学生发送「签到」即可）。",
+        "en": "Note: the check-in that is open takes only the screen's code, so without a screen nobody can check in. Send “close”, then “open checkin” again (without a screen students just send “check in”).",
+    },
     "screen_none": {"zh": "你现在没有投屏。发送「投屏」查看步骤。", "en": "You have no screen on. Send “screen” for the steps."},
     "screen_no_discussion": {"zh": "「{name}」本节课还没有讨论。", "en": "“{name}” has no discussion in this lesson."},
     "screen_no_such_post": {"zh": "没有第 {n} 条发言（共 {total} 条）。屏幕上每条发言前有序号。", "en": "There is no post {n} ({total} in all). Each post on the screen shows its number."},
