@@ -303,6 +303,7 @@ CATALOGUE.update({
                          "Cancelled the lesson of “{name}” that started at {at}: its check-ins and quizzes count for nobody; {n} {n|student|students} told. When and by whom it was cancelled is kept."),
     "push_lesson_cancelled": ("老师取消了「{name}」{at} 开始的这节课：这节课的签到和练习不计入记录（之前收到的下课小结作废）。",
                               "Your teacher cancelled the lesson of “{name}” that started at {at}: its check-in and quizzes do not count (ignore its summary)."),
+    "checkin_again": ("\n这是本节课第 {n} 次签到：每人按最好的一次计，已到的同学不会因此变成缺勤。", "\nThis is check-in {n} of the lesson: each student counts by their best one, so nobody who came becomes absent."),
     "passcode_retired": ("这个签到码已停用：老师投屏后，只有教室屏幕上每隔几秒更换的口令能签到（不算错误次数）。请发送「{cmd:check_in} <屏幕上的4位口令>」，或扫屏幕上的二维码。",
                          "That check-in code is retired: since the class went on a screen, only the code on the screen (changing every few seconds) checks in (this was not counted as a wrong try). Send “{cmd:check_in} <the 4 digits on screen>”, or scan the screen's QR."),
     "passcode_needed_rotating": ("本次签到要用教室屏幕上的口令（每隔几秒更换）：请发送「{cmd:check_in} <屏幕上的4位口令>」，或用菜单「签到」扫屏幕上的二维码。",

@@ -217,7 +217,9 @@ def open_checkin(ctx: Context, minutes: int = 5, passcode: str | None = None) ->
     code = f"{secrets.randbelow(10000):04d}" if passcode and rotating is None else None
     classroom, activity = _open(ctx, CHECKIN, minutes, passcode=code, rotating=rotating is not None)
     reply = ctx.t("checkin_opened", name=classroom.name, minutes=minutes, at=ctx.hhmm(activity.deadline))
-    return reply + (ctx.t("checkin_code", code=code) if code else "") + (rotating or "")
+    reply += (ctx.t("checkin_code", code=code) if code else "") + (rotating or "")
+    earlier = Activity.select().where((Activity.lesson == activity.lesson_id) & (Activity.kind == CHECKIN)).count() - 1
+    return reply + (ctx.t("checkin_again", n=earlier + 1) if earlier else "")
 
 
 def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:
