@@ -15,7 +15,7 @@ from bot.outbox import channels, enqueue_many
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import extension_points, scope
 from handlers.grading import options_in, read_key, shown_key
-from handlers.records import came, queue_summaries
+from handlers.records import CAME, came, lesson_sheet, queue_summaries
 from models import (
     CHECKIN,
     CLOSED,
@@ -199,7 +199,10 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     )
     key = f"push_{kind}_opened" + ("_fill" if fields.get("answer_type") == FILL else "")
     text = t(key, "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
-    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in scope.student_ids(classroom)), ctx.now)
+    # Another check-in of the lesson is for those who have not come yet: whoever came already is not asked again.
+    came_already = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME} if kind == CHECKIN else set()
+    students = [u for u in scope.student_ids(classroom) if u not in came_already]
+    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in students), ctx.now)
     return classroom, activity
 
 

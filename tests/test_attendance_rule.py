@@ -41,6 +41,9 @@ def test_a_second_check_in_never_wipes_the_first_end_to_end(app, klass, clock): 
     clock.advance(minutes=3)
     assert "这是本节课第 2 次签到：每人按最好的一次计" in send("o_t", "开启签到 2")
     assert "签到成功" in send("o_s4", "签到")
+    second = Activity.select().order_by(Activity.id.desc()).first()
+    asked_again = Outbox.select().join(User).where(Outbox.key.startswith(f"activity:{second.id}:open:"))
+    assert sorted(o.user.openid for o in asked_again) == ["o_s4", "o_s5", "o_s6"]  # not those who came
     report = send("o_t", "签到情况")
     assert "应到 6：已到 4，迟到 0，请假 0，未到 2" in report
     assert "共 2 次签到，每人按最好的一次计" in report and "2024005 学生5" in report and "2024002" not in report
