@@ -150,6 +150,7 @@ class Response(BaseModel):
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
     right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
+    made_up = BooleanField(default=False)
 
     class Meta:
         indexes = ((("activity", "user"), True),)

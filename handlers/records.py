@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import NamedTuple
 
 from peewee import Case, fn
 
@@ -58,9 +59,17 @@ def _spans(user=None):
     return (query.where(Membership.user == user) if user is not None else query).alias("span")
 
 
-def _best(where, key, user=None) -> dict[tuple[int, int], tuple[str, bool]]:
-    """(status, by the teacher) per (key, student) over the check-ins of the counted lessons *where* selects,
-    *key* being Activity.lesson (per lesson) or Activity.id (per check-in): two aggregate queries."""
+class Attendance(NamedTuple):
+    """A student's attendance for a lesson (or one check-in) and where the deciding status came from."""
+
+    status: str
+    by_teacher: bool = False  # a teacher's 改签
+    made_up: bool = False  # an approved make-up or leave request (Response.made_up, shown as 补)
+
+
+def _best(where, key, user=None) -> dict[tuple[int, int], Attendance]:
+    """Attendance per (key, student) over the check-ins of the counted lessons *where* selects, *key* being
+    Activity.lesson (per lesson) or Activity.id (per check-in): two aggregate queries."""
     checkins = counted(where) & (Activity.kind == CHECKIN)
     span = _spans(user)
     # Counted: members between their first join and final leave; leaving in the second it opens still counts.
@@ -69,15 +78,17 @@ def _best(where, key, user=None) -> dict[tuple[int, int], tuple[str, bool]]:
                                & (span.c.first_join <= fn.COALESCE(Activity.closed_at, Activity.deadline))
                                & ((span.c.member == 1) | (span.c.last_left >= Activity.opened_at))))
                .where(checkins).tuples())
-    out = {(k, uid): (ABSENT, False) for k, uid in members}
+    out = {(k, uid): Attendance(ABSENT) for k, uid in members}
     rank = Case(Response.status, list(RANK.items()), 0)
     by_teacher = Case(None, [(Response.marked_by.is_null(False), rank)], 0)
-    best = Response.select(key, Response.user, fn.MAX(rank), fn.MAX(by_teacher)).join(Activity).join(Lesson).where(checkins)
+    made_up = Case(None, [(Response.made_up, rank)], 0)
+    best = (Response.select(key, Response.user, fn.MAX(rank), fn.MAX(by_teacher), fn.MAX(made_up))
+            .join(Activity).join(Lesson).where(checkins))
     if user is not None:
         best = best.where(Response.user == user)
-    for k, uid, top, marked in best.group_by(key, Response.user).tuples():
+    for k, uid, top, marked, made in best.group_by(key, Response.user).tuples():
         if top:  # whoever has a status on a check-in counts for it (a teacher's mark, an older member)
-            out[(k, uid)] = (BY_RANK[top], marked == top)
+            out[(k, uid)] = Attendance(BY_RANK[top], marked == top, made == top)
     return out
 
 
@@ -86,12 +97,12 @@ def lesson_attendance(where, user=None) -> dict[tuple[int, int], str]:
     counted lesson that *where* (SQL over Lesson: a class, a lesson, a term) selects; *user*: one student only.
     Two aggregate queries, whatever the number of lessons, check-ins and students. 签到情况, the end-of-lesson
     summary, 我的记录, the export and the classroom screen all count with it."""
-    return {key: status for key, (status, _marked) in _best(where, Activity.lesson, user).items()}
+    return {key: found.status for key, found in _best(where, Activity.lesson, user).items()}
 
 
-def lesson_attendance_marked(where, user=None) -> dict[tuple[int, int], tuple[str, bool]]:
-    """lesson_attendance with, per (lesson id, student id), whether the status is a teacher's 改签 (the export
-    flags those cells): the same two queries."""
+def lesson_attendance_marked(where, user=None) -> dict[tuple[int, int], Attendance]:
+    """lesson_attendance with, per (lesson id, student id), whether the deciding status is a teacher's 改签 or
+    an approved make-up (the export flags those cells): the same two queries."""
     return _best(where, Activity.lesson, user)
 
 
@@ -102,7 +113,7 @@ def lesson_sheet(lesson: Lesson) -> dict[int, str]:
 
 def checkin_sheet(checkin: Activity) -> dict[int, str]:
     """Status per counted student on one check-in alone (结果 <n>); the lesson's attendance is lesson_sheet."""
-    return {uid: status for (_a, uid), (status, _m) in _best(Activity.id == checkin.id, Activity.id).items()}
+    return {uid: found.status for (_a, uid), found in _best(Activity.id == checkin.id, Activity.id).items()}
 
 
 def came(sheet: dict[int, str]) -> int:
@@ -241,7 +252,7 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
-            status, by_teacher = marks.get((lesson.id, user.id), (None, False))
+            status, by_teacher, _made_up = marks.get((lesson.id, user.id), (None, False, False))
             cell = t(f"status_{status}", "zh") if status else "—"
             if by_teacher:
                 cell += t("csv_marked_by_teacher", "zh")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from bot.database import create_schema, is_sqlite
-from handlers.records import lesson_attendance
+from handlers.records import lesson_attendance, lesson_attendance_marked
 from harness.statements import counting
 from models import Activity, Lesson, Outbox, Response, User, db
 from tests.conftest import build_app, simulator_for
@@ -240,6 +240,10 @@ def test_the_rule_over_every_pair_of_statuses(say, klass, clock):  # noqa: F811
     sheet = lesson_attendance(Lesson.id == first.lesson_id)
     got = {User.get_by_id(uid).openid: status for (_lesson, uid), status in sheet.items()}
     assert got == {"o_s1": "excused", "o_s2": "late", "o_s3": "late", "o_s4": "present", "o_s5": "absent", "o_s6": "absent"}
+    # Where the deciding status came from (the export's 老师改签 and 补 cells): an approved request on o_s1's excused.
+    Response.update(made_up=True).where((Response.activity == second) & (Response.status == "excused")).execute()
+    marked = lesson_attendance_marked(Lesson.id == first.lesson_id)
+    assert [uid for uid, found in marked.items() if found.made_up] == [(first.lesson_id, User.get(User.openid == "o_s1").id)]
 
 
 def test_init_db_adds_the_new_columns_to_an_existing_database(tmp_path, clock):
