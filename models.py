@@ -104,6 +104,9 @@ class Lesson(BaseModel):
     ended_at = DateTimeField(null=True)
     # 1 while the lesson is open, NULL after: the unique key allows one open lesson per class.
     live = IntegerField(null=True, default=1)
+    # 取消上课: a lesson started by mistake. Kept (the audit), but its check-ins and quizzes count for nobody.
+    cancelled_at = DateTimeField(null=True)
+    cancelled_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
 
     class Meta:
         indexes = ((("classroom", "live"), True),)
@@ -123,11 +126,18 @@ class Activity(BaseModel):
     answer_type = CharField(max_length=16, default=SINGLE)  # quizzes: single / multiple / truefalse / fill
     accepted = TextField(default="")  # fill-in quizzes: accepted answers separated by "|"
     extended_from = DateTimeField(null=True)  # the first deadline, once 延长 moved it: later check-ins are late
+    # A check-in whose code rotates (shown and judged by a plugin, e.g. the classroom screen): only that code,
+    # or a scan, checks in; the fixed passcode is not accepted.
+    rotating = BooleanField(default=False)
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
         before the scheduler has closed it)."""
         return self.status == OPEN and now <= self.deadline
+
+    def closed_time(self):
+        """When it stopped taking answers: when it was closed early, else its deadline."""
+        return min(self.closed_at or self.deadline, self.deadline)
 
 
 class Response(BaseModel):
@@ -140,6 +150,7 @@ class Response(BaseModel):
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
     right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
+    made_up = BooleanField(default=False)
 
     class Meta:
         indexes = ((("activity", "user"), True),)

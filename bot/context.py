@@ -45,6 +45,11 @@ class Context:
     refused: bool = False
     flows: Mapping = field(default_factory=dict)  # the plugin's dialog flows (bot.plugin.Flow), by name
     at_step: tuple[str, str] | None = None  # (flow, step) of the dialog this message answers; None: a command runs
+    extensions: Mapping[str, tuple] = field(default_factory=dict)  # the plugin's extension points (Plugin.extensions)
+
+    def extension(self, name: str) -> tuple:
+        """The functions the running plugins offer at extension point *name* (none: an empty tuple)."""
+        return self.extensions.get(name, ())
 
     def t(self, key: str, **params) -> str:
         return t(key, self.lang, **params)

@@ -84,6 +84,7 @@ class Dispatcher:
         self.message_hooks = plugin.message_hooks
         self.touch_query = touch_query(plugin.user_reads)
         self.scan_readers = plugin.scan_readers
+        self.extensions = plugin.extensions
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -200,7 +201,8 @@ class Dispatcher:
         """Answer *inbound*: (reply, refused); a reply also says how many pushes wait unread. *refused*: a
         command refused with nothing written yet but the frame's (the write path keeps none of it)."""
         ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
-                      sms=self.sms, after_commit=after_commit, inbound=inbound, flows=self.flows)
+                      sms=self.sms, after_commit=after_commit, inbound=inbound, flows=self.flows,
+                      extensions=self.extensions)
         reply = self.answer(ctx, inbound)
         return self.with_note(ctx, reply), ctx.refused
 

@@ -105,6 +105,10 @@ class Plugin:
     # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
     # (e.g. whether a message hook has anything to do).
     user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
+    # Extension points one plugin offers another, by name: name -> functions (`+` joins the tuples of a name).
+    # The machinery only carries them to handlers (Context.extension); what a name means is the plugins' affair
+    # (the classroom's: handlers/extension_points.py).
+    extensions: Mapping[str, tuple[Callable, ...]] = field(default_factory=lambda: EMPTY)
 
     def __post_init__(self):
         for name, flow in self.flows.items():  # the start-up check: an app with a flow that names no step fails
@@ -114,7 +118,10 @@ class Plugin:
         combined = {}
         for f in fields(self):
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(mine, tuple):
+            if f.name == "extensions":
+                combined[f.name] = MappingProxyType({name: mine.get(name, ()) + theirs.get(name, ())
+                                                     for name in {**mine, **theirs}})
+            elif isinstance(mine, tuple):
                 _no_duplicates(f.name, [_name(x) for x in mine], [_name(x) for x in theirs])
                 combined[f.name] = mine + theirs
             else:

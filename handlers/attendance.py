@@ -5,16 +5,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from peewee import fn
-
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue, enqueue_many
 from bot.prepared import Prepared
 from bot.text import fit_lines
-from handlers import scope
-from handlers.screen.rotation import stale_note  # screen:
+from handlers import extension_points, records, scope
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
 STATUS_WORDS = {
@@ -29,48 +26,23 @@ _LATEST_CHECKIN = Prepared(lambda lesson, kind: Activity.select().where((Activit
 
 
 def lesson_checkin(lesson: Lesson) -> Activity | None:
-    """The lesson's latest check-in: it decides the lesson's attendance."""
+    """The lesson's latest check-in (the one a student may still be able to check in to). The lesson's
+    attendance is every check-in's: records.lesson_sheet."""
     return _LATEST_CHECKIN.first(lesson, CHECKIN)
 
 
-def member_during(checkin, membership=Membership):
-    """SQL: *membership* (a row or alias of Membership) covers *checkin*: joined before it closed and
-    had not left before it opened. A student who left later still counts (and is absent if they did not come)."""
-    return ((membership.joined_at <= fn.COALESCE(checkin.closed_at, checkin.deadline))
-            & (membership.left_at.is_null() | (membership.left_at > checkin.opened_at)))
+def checkins_of(lesson: Lesson) -> list[Activity]:
+    """The lesson's check-ins in the order they were opened."""
+    return list(Activity.select().where((Activity.lesson == lesson) & (Activity.kind == CHECKIN))
+                .order_by(Activity.opened_at, Activity.id))
 
 
-def sheet_for(checkin: Activity) -> dict[int, str]:
-    """Status per student counted for *checkin*: members while it was open (see member_during), and
-    whoever has a status on it."""
-    members = (Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin.id))
-               .where((Membership.classroom == checkin.lesson.classroom_id) & member_during(Activity)))
-    sheet = {m.user_id: ABSENT for m in members}
-    for response in Response.select(Response.user, Response.status).where(Response.activity == checkin):
-        sheet[response.user_id] = response.status
-    return sheet
+def _counts(sheet: dict[int, str]) -> dict[str, int]:
+    return {status: sum(1 for s in sheet.values() if s == status) for status in (PRESENT, LATE, EXCUSED, ABSENT)}
 
 
-def attendance_sheet(lesson: Lesson) -> dict[int, str]:
-    """Status per counted student for *lesson* ({} when no check-in was taken)."""
-    checkin = lesson_checkin(lesson)
-    return sheet_for(checkin) if checkin else {}
-
-
-def attendance(ctx: Context) -> str:
-    """Present / late / excused / absent counts of the latest check-in, and who is missing."""
-    classroom = scope.current_class(ctx)
-    checkin = scope.latest_activity(classroom, CHECKIN)
-    if checkin is None:
-        raise UserError("no_checkin_yet", name=classroom.name)
-    sheet = sheet_for(checkin)
-    counts = {status: sum(1 for s in sheet.values() if s == status) for status in (PRESENT, LATE, EXCUSED, ABSENT)}
-    header = ctx.t(
-        "attendance", name=classroom.name, at=ctx.hhmm(checkin.opened_at),
-        state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),
-        present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
-    )
-    header += stale_note(ctx, checkin)  # screen: how many expired screen codes were tried
+def _missing(ctx: Context, header: str, sheet: dict[int, str]) -> str:
+    """*header*, then who in *sheet* is absent, by student number."""
     missing = User.select().where(User.id.in_([uid for uid, s in sheet.items() if s == ABSENT]))
     names = [f"{u.student_no or '—'} {u.display_name}" for u in sorted(missing, key=lambda u: (u.student_no or "~", u.id))]
     if not names:
@@ -78,19 +50,63 @@ def attendance(ctx: Context) -> str:
     return fit_lines(header + "\n" + ctx.t("missing_header"), names, lambda n: ctx.t("and_more", n=n))
 
 
-def mark(ctx: Context, student_no: str, status: str) -> str:
-    """Change a student's status on the latest check-in; the row keeps who changed it and when."""
+def attendance(ctx: Context) -> str:
+    """签到情况: the lesson of the latest check-in, counted by the attendance rule over all its check-ins
+    (records.lesson_attendance), and who is missing."""
     classroom = scope.current_class(ctx)
-    checkin = scope.latest_activity(classroom, CHECKIN)
-    if checkin is None:
+    latest = scope.latest_activity(classroom, CHECKIN)
+    if latest is None:
         raise UserError("no_checkin_yet", name=classroom.name)
+    lesson = latest.lesson
+    if lesson.cancelled_at:
+        raise UserError("attendance_cancelled", name=classroom.name, at=ctx.hhmm(lesson.started_at),
+                        cancelled=ctx.hhmm(lesson.cancelled_at))
+    sheet = records.lesson_sheet(lesson)
+    counts = _counts(sheet)
+    header = ctx.t(
+        "attendance", name=classroom.name, at=ctx.hhmm(latest.opened_at),
+        state=ctx.t("state_open" if latest.is_open(ctx.now) else "state_closed"), total=len(sheet),
+        present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
+    )
+    checkins = checkins_of(lesson)
+    if len(checkins) > 1:
+        header += "\n" + ctx.t("attendance_several", n=len(checkins))
+    header += extension_points.attendance_notes(ctx, checkins)
+    return _missing(ctx, header, sheet)
+
+
+def checkin_report(ctx: Context, checkin: Activity, number: int) -> str:
+    """结果 <n> of a check-in: who checked in to that one check-in (the lesson's attendance is 签到情况's)."""
+    if checkin.lesson.cancelled_at:
+        raise UserError("attendance_cancelled", name=checkin.lesson.classroom.name, at=ctx.hhmm(checkin.lesson.started_at),
+                        cancelled=ctx.hhmm(checkin.lesson.cancelled_at))
+    sheet = records.checkin_sheet(checkin)
+    counts = _counts(sheet)
+    header = ctx.t("checkin_result", n=number, at=ctx.hhmm(checkin.opened_at),
+                   state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),
+                   present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT])
+    if len(checkins_of(checkin.lesson)) > 1:
+        header += "\n" + ctx.t("checkin_result_lesson")
+    return _missing(ctx, header, sheet)
+
+
+def mark(ctx: Context, student_no: str, status: str) -> str:
+    """Set a student's attendance for the lesson of the latest check-in: the status goes on every check-in
+    of that lesson, so the lesson's best is the teacher's word; each row keeps who changed it and when."""
+    classroom = scope.current_class(ctx)
+    latest = scope.latest_activity(classroom, CHECKIN)
+    if latest is None:
+        raise UserError("no_checkin_yet", name=classroom.name)
+    if latest.lesson.cancelled_at:
+        raise UserError("attendance_cancelled", name=classroom.name, at=ctx.hhmm(latest.lesson.started_at),
+                        cancelled=ctx.hhmm(latest.lesson.cancelled_at))
     student, note = _student_by_number(ctx, classroom, student_no)
     value = STATUS_WORDS[status.casefold()]
     changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
-    Response.insert(activity=checkin, user=student, status=value, created_at=ctx.now, updated_at=ctx.now,
-                    marked_by=ctx.user, marked_at=ctx.now).on_conflict(
-        conflict_target=[Response.activity, Response.user], update=changes).execute()
-    return note + ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(checkin.opened_at),
+    rows = [dict(activity=checkin.id, user=student.id, status=value, created_at=ctx.now, updated_at=ctx.now,
+                 marked_by=ctx.user.id, marked_at=ctx.now) for checkin in checkins_of(latest.lesson)]
+    Response.insert_many(rows).on_conflict(conflict_target=[Response.activity, Response.user], update=changes).execute()
+    return note + ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(latest.lesson.started_at),
                         status=ctx.t(f"status_{value}"))
 
 
@@ -118,10 +134,9 @@ def roll_call(ctx: Context, count: int = 1) -> str:
     """Pick checked-in students at random (never twice a lesson); each must answer 到 within 2 minutes."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    checkin = lesson_checkin(lesson)
-    if checkin is None:
+    if lesson_checkin(lesson) is None:
         raise UserError("roll_call_needs_checkin")
-    came = {uid for uid, status in sheet_for(checkin).items() if status in (PRESENT, LATE)}
+    came = {uid for uid, status in records.lesson_sheet(lesson).items() if status in records.CAME}
     came &= set(scope.student_ids(classroom))  # the sheet keeps who left since; they cannot answer 到
     called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
     pool = sorted(came - called)

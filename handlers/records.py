@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import NamedTuple
 
-from peewee import JOIN, fn
+from peewee import Case, fn
 
 from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
 from bot.text import fit_lines
 from handlers import scope
-from handlers.attendance import attendance_sheet, member_during
 from models import (
     ABSENT,
     CHECKIN,
@@ -35,6 +35,92 @@ from models import (
 EXPORT_TTL = timedelta(hours=1)
 
 
+# The attendance rule (README "Attendance"): a lesson's attendance for a student is the best status they
+# reached in any of its check-ins, present > late > excused > absent: present in one is present, late only if
+# late in every one they came to, excused beats absent; a lesson with no check-in records nothing. Opening
+# another check-in can therefore never make anyone's record worse. A check-in counts for a student held
+# between their first joining of the class and their final leaving (gaps between a leave and a rejoin
+# count: a student cannot step out of an absence), and a cancelled lesson (取消上课) counts for nobody.
+RANK = {ABSENT: 1, EXCUSED: 2, LATE: 3, PRESENT: 4}
+BY_RANK = {rank: status for status, rank in RANK.items()}
+CAME = (PRESENT, LATE)
+
+
+def counted(where):
+    """SQL over Lesson: the lessons *where* selects that count (not cancelled)."""
+    return where & Lesson.cancelled_at.is_null()
+
+
+def _spans(user=None):
+    """Each student's membership of each class as one span: first join, last leave, and whether a member now."""
+    query = (Membership.select(Membership.user, Membership.classroom, fn.MIN(Membership.joined_at).alias("first_join"),
+                               fn.MAX(Membership.left_at).alias("last_left"), fn.MAX(Membership.active).alias("member"))
+             .group_by(Membership.user, Membership.classroom))
+    return (query.where(Membership.user == user) if user is not None else query).alias("span")
+
+
+class Attendance(NamedTuple):
+    """A student's attendance for a lesson (or one check-in) and where the deciding status came from."""
+
+    status: str
+    by_teacher: bool = False  # a teacher's 改签
+    made_up: bool = False  # an approved make-up or leave request (Response.made_up, shown as 补)
+
+
+def _best(where, key, user=None) -> dict[tuple[int, int], Attendance]:
+    """Attendance per (key, student) over the check-ins of the counted lessons *where* selects, *key* being
+    Activity.lesson (per lesson) or Activity.id (per check-in): two aggregate queries."""
+    checkins = counted(where) & (Activity.kind == CHECKIN)
+    span = _spans(user)
+    # Counted: members between their first join and final leave; leaving in the second it opens still counts.
+    members = (Activity.select(key, span.c.user_id).distinct().join(Lesson)
+               .join(span, on=((span.c.classroom_id == Lesson.classroom)
+                               & (span.c.first_join <= fn.COALESCE(Activity.closed_at, Activity.deadline))
+                               & ((span.c.member == 1) | (span.c.last_left >= Activity.opened_at))))
+               .where(checkins).tuples())
+    out = {(k, uid): Attendance(ABSENT) for k, uid in members}
+    rank = Case(Response.status, list(RANK.items()), 0)
+    by_teacher = Case(None, [(Response.marked_by.is_null(False), rank)], 0)
+    made_up = Case(None, [(Response.made_up, rank)], 0)
+    best = (Response.select(key, Response.user, fn.MAX(rank), fn.MAX(by_teacher), fn.MAX(made_up))
+            .join(Activity).join(Lesson).where(checkins))
+    if user is not None:
+        best = best.where(Response.user == user)
+    for k, uid, top, marked, made in best.group_by(key, Response.user).tuples():
+        if top:  # whoever has a status on a check-in counts for it (a teacher's mark, an older member)
+            out[(k, uid)] = Attendance(BY_RANK[top], marked == top, made == top)
+    return out
+
+
+def lesson_attendance(where, user=None) -> dict[tuple[int, int], str]:
+    """The one attendance rule (above): status per (lesson id, student id) for every counted student of every
+    counted lesson that *where* (SQL over Lesson: a class, a lesson, a term) selects; *user*: one student only.
+    Two aggregate queries, whatever the number of lessons, check-ins and students. 签到情况, the end-of-lesson
+    summary, 我的记录, the export and the classroom screen all count with it."""
+    return {key: found.status for key, found in _best(where, Activity.lesson, user).items()}
+
+
+def lesson_attendance_marked(where, user=None) -> dict[tuple[int, int], Attendance]:
+    """lesson_attendance with, per (lesson id, student id), whether the deciding status is a teacher's 改签 or
+    an approved make-up (the export flags those cells): the same two queries."""
+    return _best(where, Activity.lesson, user)
+
+
+def lesson_sheet(lesson: Lesson) -> dict[int, str]:
+    """Status per counted student of one *lesson* ({} when it had no check-in, or was cancelled)."""
+    return {uid: status for (_lesson, uid), status in lesson_attendance(Lesson.id == lesson.id).items()}
+
+
+def checkin_sheet(checkin: Activity) -> dict[int, str]:
+    """Status per counted student on one check-in alone (结果 <n>); the lesson's attendance is lesson_sheet."""
+    return {uid: found.status for (_a, uid), found in _best(Activity.id == checkin.id, Activity.id).items()}
+
+
+def came(sheet: dict[int, str]) -> int:
+    """How many of a sheet came (present or late)."""
+    return sum(1 for status in sheet.values() if status in CAME)
+
+
 def closed_quiz(now):
     """SQL: a quiz whose answers may be graded in front of students at *now* (None: any quiz, for the teacher).
 
@@ -44,28 +130,19 @@ def closed_quiz(now):
 
 
 def quiz_counts(where, now) -> dict[int, int]:
-    """Closed quizzes per lesson among the lessons *where* selects: one query."""
+    """Closed quizzes per counted lesson among the lessons *where* selects: one query."""
     rows = (Activity.select(Activity.lesson, fn.COUNT(Activity.id).alias("n")).join(Lesson)
-            .where(where & closed_quiz(now)).group_by(Activity.lesson).tuples())
+            .where(counted(where) & closed_quiz(now)).group_by(Activity.lesson).tuples())
     return dict(rows)
 
 
 def right_answers(where, now, user=None) -> dict[tuple[int, int], int]:
-    """Right answers per (lesson, student) to the closed quizzes of the lessons *where* selects: one query."""
+    """Right answers per (lesson, student) to the closed quizzes of the counted lessons *where* selects: one query."""
     query = (Response.select(Activity.lesson, Response.user, fn.SUM(Response.right)).join(Activity).join(Lesson)
-             .where(where & closed_quiz(now)))
+             .where(counted(where) & closed_quiz(now)))
     if user is not None:
         query = query.where(Response.user == user)
     return {(lesson, uid): int(n or 0) for lesson, uid, n in query.group_by(Activity.lesson, Response.user).tuples()}
-
-
-def latest_checkins(where):
-    """The check-in that decides each lesson's attendance (its latest) among the lessons *where* selects."""
-    later = Activity.alias()
-    newer = later.select(later.id).where(
-        (later.lesson == Activity.lesson) & (later.kind == CHECKIN)
-        & ((later.opened_at > Activity.opened_at) | ((later.opened_at == Activity.opened_at) & (later.id > Activity.id))))
-    return Activity.select().join(Lesson).where(where & (Activity.kind == CHECKIN) & ~fn.EXISTS(newer))
 
 
 def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, str]:
@@ -86,7 +163,7 @@ def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, st
 
 def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
     """Queue every student of the ended *lesson* their summary push; return the attendance sheet."""
-    sheet = attendance_sheet(lesson)
+    sheet = lesson_sheet(lesson)
     name = lesson.classroom.name
     enqueue_many(((u, "lesson_summary", t("push_summary", "zh", name=name, summary=line), f"lesson:{lesson.id}:summary:{u}")
                   for u, line in lesson_summaries(lesson, sheet, now).items()), now)
@@ -94,21 +171,14 @@ def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
 
 
 def student_record(user: User, classes: list[Classroom], now) -> dict[int, dict]:
-    """Per class: the student's attendance counts and right answers / closed quizzes, from three aggregate
-    queries whatever the number of lessons, quizzes and classmates."""
+    """Per class: the student's lessons by attendance (lesson_attendance) and right answers / closed quizzes,
+    from four aggregate queries whatever the number of lessons, quizzes and classmates."""
     ids = [c.id for c in classes]
     where = Lesson.classroom.in_(ids)
     out = {cid: {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0, "right": 0, "total": 0} for cid in ids}
-    member = Membership.alias()
-    was_member = fn.EXISTS(member.select(member.id).where(
-        (member.user == user) & (member.classroom == Lesson.classroom) & member_during(Activity, member)))
-    checkins = latest_checkins(where).switch(Activity).join(
-        Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == user)))
-    rows = (checkins.select(Lesson.classroom, Response.status, fn.COUNT(Activity.id))
-            .where(Response.id.is_null(False) | was_member).group_by(Lesson.classroom, Response.status).tuples())
-    for cid, status, n in rows:
-        out[cid][status or ABSENT] += n
     lessons = dict(Lesson.select(Lesson.id, Lesson.classroom).where(where).tuples())
+    for (lesson_id, _uid), status in lesson_attendance(where, user).items():
+        out[lessons[lesson_id]][status] += 1
     for lesson_id, n in quiz_counts(where, now).items():
         out[lessons[lesson_id]]["total"] += n
     for (lesson_id, _uid), n in right_answers(where, now, user).items():
@@ -154,21 +224,17 @@ def spreadsheet_safe(value) -> str:
 def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores.
 
-    Everyone who was ever a member is listed; a lesson counts them as 签到情况 does (member_during)."""
+    Everyone who was ever a member is listed; each lesson's cell is the attendance rule's (lesson_attendance);
+    a cancelled lesson (取消上课) has no column."""
     from datetime import timezone
 
     classroom = Classroom.get_by_id(classroom_id)
     where = Lesson.classroom == classroom.id
-    lessons = list(Lesson.select().where(where).order_by(Lesson.started_at, Lesson.id))
-    checkins = {a.lesson_id: a for a in latest_checkins(where)}
-    stretches: dict[int, list] = {}
-    for m in Membership.select().where(Membership.classroom == classroom).order_by(Membership.joined_at):
-        stretches.setdefault(m.user_id, []).append(m)
-    marks = {(activity, uid): (status, marked_by) for activity, uid, status, marked_by
-             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by)
-             .where(Response.activity.in_([a.id for a in checkins.values()])).tuples()} if checkins else {}
+    lessons = list(Lesson.select().where(counted(where)).order_by(Lesson.started_at, Lesson.id))
+    marks = lesson_attendance_marked(where)
+    ever = {m.user_id for m in Membership.select(Membership.user).where(Membership.classroom == classroom)}
     quizzes, scores = quiz_counts(where, None), right_answers(where, None)
-    students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
+    students = sorted(User.select().where(User.id.in_(ever | {uid for _lesson, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
     # 学生: the label the chat uses, so every row can be told apart
     header = [t("csv_student", "zh"), t("csv_student_no", "zh"), t("csv_name", "zh"), t("csv_verified", "zh")]
@@ -186,11 +252,9 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
-            checkin = checkins.get(lesson.id)
-            mark = checkin and marks.get((checkin.id, user.id))
-            status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
+            status, by_teacher, _made_up = marks.get((lesson.id, user.id), (None, False, False))
             cell = t(f"status_{status}", "zh") if status else "—"
-            if mark and mark[1]:
+            if by_teacher:
                 cell += t("csv_marked_by_teacher", "zh")
             if status:
                 counts[status] += 1
@@ -201,8 +265,3 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
         writer.writerow([spreadsheet_safe(cell) for cell in row])
     return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
 
-
-def _counted(stretches, checkin: Activity) -> bool:
-    """Python twin of attendance.member_during, over one student's membership rows."""
-    until = checkin.closed_at or checkin.deadline
-    return any(m.joined_at <= until and (m.left_at is None or m.left_at > checkin.opened_at) for m in stretches)

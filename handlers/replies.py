@@ -93,8 +93,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # teacher
     "class_created": ("已创建课堂「{name}」。\n课堂码：{code}\n学生发送「{cmd:join} {code}」即可加入，或扫描二维码：{qr}\n下一步：上课时发送「{cmd:start_lesson}」。", "Created “{name}”.\nClass code: {code}\nStudents send “{cmd:join} {code}” or scan the QR code: {qr}\nNext: send “{cmd:start_lesson}” when the lesson begins."),
     "qr_link": ("「{name}」（课堂码 {code}）的加入二维码：{qr}", "Join QR code of “{name}” (code {code}): {qr}"),
-    "other_lesson_ended": ("「{name}」已先下课（{at} 开始的课还在进行，一次只能上一节课）：关闭了 {closed} 个进行中的活动，签到 {present}/{total} 人，学生已收到本节课小结。\n",
-                           "“{name}” was ended first (its lesson from {at} was still on; one lesson at a time): {closed} open {closed|activity|activities} closed, {present}/{total} checked in, students get their summary.\n"),
+    "other_lesson_ended": ("「{name}」已先下课（{at} 开始的课还在进行，一次只能上一节课）：关闭了 {closed} 个进行中的活动，签到 {present}/{total} 人，学生已收到本节课小结（若那节课是误开的：15 分钟内「{cmd:enter}」它后发送「{cmd:cancel_lesson}」）。\n",
+                           "“{name}” was ended first (its lesson from {at} was still on; one lesson at a time): {closed} open {closed|activity|activities} closed, {present}/{total} checked in, students get their summary (started by mistake? within 15 minutes, “{cmd:enter}” it and send “{cmd:cancel_lesson}”).\n"),
     "now_several_classes": ("你现在有 {n} 个课堂。上课前发送「{cmd:enter} <序号>」选择课堂：\n{listing}",
                             "You now have {n} {n|class|classes}. Send “{cmd:enter} <n>” to choose one before a lesson:\n{listing}"),
     "lesson_already": ("「{name}」已在 {at} 开始上课。", "“{name}” has been in session since {at}."),
@@ -125,7 +125,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "extended": ("已将{kind}延长到 {at}。", "The {kind} now closes at {at}."),
     "extend_late_note": ("延长期间签到的学生记为迟到。", " Check-ins during the extension count as late."),
     "push_summary": ("「{name}」已下课。{summary}", "“{name}” has ended. {summary}"),
-    "closed": ("已结束 {n} 个进行中的活动。发送「{cmd:results}」查看结果。", "Closed {n} open {n|activity|activities}. Send “{cmd:results}” to see results."),
+    "closed": ("已结束 {n} 个进行中的活动（全部；只结束一个请发送「{cmd:close} <序号>」，序号同「{cmd:results}」）。发送「{cmd:results}」查看结果。",
+               "Closed all {n} open {n|activity|activities} (to close just one, send “{cmd:close} <n>”, numbered as in “{cmd:results}”). Send “{cmd:results}” to see results."),
     "nothing_open": ("现在没有进行中的活动。", "Nothing is open right now."),
     "no_checkin_yet": ("「{name}」还没有签到记录。发送「{cmd:open_checkin}」开始。", "“{name}” has no check-in yet. Send “{cmd:open_checkin}”."),
     "attendance": ("【「{name}」签到 {at} · {state}】\n应到 {total}：已到 {present}，迟到 {late}，请假 {excused}，未到 {absent}", "[Check-in of “{name}” at {at} · {state}]\nExpected {total}: present {present}, late {late}, excused {excused}, absent {absent}"),
@@ -153,7 +154,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "⚠ {n} accounts in this class use number {student_no} ({names}); the verified one, “{student}”, was marked."),
     "mark_ambiguous": ("学号 {student_no} 在本课堂有 {n} 个未认证的账号（{names}），无法确定是谁，未作改动。请让本人用学校认证码「{cmd:verify}」后再改签。",
                        "{n} unverified accounts in this class use number {student_no} ({names}): nothing was changed. Ask the student to “{cmd:verify}” with the school's code, then mark again."),
-    "marked": ("已将 {student_no} {student} 在 {at} 的签到改为「{status}」。", "{student_no} {student} is now “{status}” for the check-in at {at}."),
+    "marked": ("已将 {student_no} {student} 在 {at} 开始的这节课的出勤改为「{status}」。", "{student_no} {student} is now “{status}” for the lesson that started at {at}."),
     "roll_call_needs_checkin": ("点名从已签到的学生中抽取：请先「{cmd:open_checkin}」。", "Roll call picks checked-in students: send “{cmd:open_checkin}” first."),
     "roll_call_pool_empty": ("本节课已签到的学生都被点过名了。", "Every checked-in student has been called this lesson."),
     "push_roll_call": ("「{name}」点名点到你了！请在 {at} 前回复「{cmd:here}」。", "Roll call in “{name}”: reply “{cmd:here}” before {at}!"),
@@ -280,6 +281,35 @@ CATALOGUE.update({
     "qr_page": ("\n扫码后按页面提示在公众号发送「{cmd:join} {code}」。", "\nAfter scanning, students send “{cmd:join} {code}” in the official account as the page says."),
 })
 
+
+
+# attendance over several check-ins, 结果 <n> of a check-in, 结束 <n>, 取消上课, codes with a screen (handlers/attendance.py,
+# handlers/teacher.py, handlers/student.py)
+CATALOGUE.update({
+    "attendance_several": ("本节课共 {n} 次签到，每人按最好的一次计：任一次已到即为已到；每次到场都迟到才算迟到；请假优于缺勤。再开一次签到不会让任何人的记录变差。",
+                           "This lesson had {n} check-ins; each student counts by their best one: present in any is present, late only if late in every one they came to, excused beats absent. Opening another check-in never makes anyone's record worse."),
+    "attendance_cancelled": ("「{name}」{at} 开始的这节课已于 {cancelled} 取消，不计入任何人的出勤和成绩。",
+                             "The lesson of “{name}” that started at {at} was cancelled at {cancelled}; it counts in nobody's attendance or scores."),
+    "checkin_result": ("【第 {n} 个活动：签到 {at} · {state}】\n这一次：应到 {total}，已到 {present}，迟到 {late}，请假 {excused}，未签 {absent}",
+                       "[Activity {n}: check-in at {at} · {state}]\nThis one: expected {total}, present {present}, late {late}, excused {excused}, not checked in {absent}"),
+    "checkin_result_lesson": ("本节课的出勤按每人最好的一次签到计，发送「{cmd:attendance}」查看。",
+                              "The lesson's attendance counts each student's best check-in: send “{cmd:attendance}”."),
+    "activity_not_open": ("第 {n} 个活动（{kind}）已于 {at} 结束。", "Activity {n} ({kind}) already closed at {at}."),
+    "closed_one": ("已结束第 {n} 个活动（{kind}）。发送「{cmd:results} {n}」查看结果。", "Closed activity {n} ({kind}). Send “{cmd:results} {n}” for its results."),
+    "closed_one_others": ("还有 {n} 个活动在进行。", " {n} other {n|activity is|activities are} still open."),
+    "no_lesson_to_cancel": ("「{name}」现在没有可以取消的课：只能取消正在上的课，或下课 {minutes} 分钟内的课。",
+                            "“{name}” has no lesson to cancel: only the lesson in progress, or one that ended within {minutes} {minutes|minute|minutes}, can be cancelled."),
+    "lesson_cancelled": ("已取消「{name}」{at} 开始的这节课：它的签到和练习不计入任何人的记录，已通知 {n} 名学生。取消的时间和操作人会保留在记录里。",
+                         "Cancelled the lesson of “{name}” that started at {at}: its check-ins and quizzes count for nobody; {n} {n|student|students} told. When and by whom it was cancelled is kept."),
+    "push_lesson_cancelled": ("老师取消了「{name}」{at} 开始的这节课：这节课的签到和练习不计入记录（之前收到的下课小结作废）。",
+                              "Your teacher cancelled the lesson of “{name}” that started at {at}: its check-in and quizzes do not count (ignore its summary)."),
+    "checkin_again": ("\n这是本节课第 {n} 次签到：每人按最好的一次计，已到的同学不会因此变成缺勤，也不会再收到签到通知。",
+                      "\nThis is check-in {n} of the lesson: each student counts by their best one, so nobody who came becomes absent or is asked again."),
+    "passcode_retired": ("这个签到码已停用：老师投屏后，只有教室屏幕上每隔几秒更换的口令能签到（不算错误次数）。请发送「{cmd:check_in} <屏幕上的4位口令>」，或扫屏幕上的二维码。",
+                         "That check-in code is retired: since the class went on a screen, only the code on the screen (changing every few seconds) checks in (this was not counted as a wrong try). Send “{cmd:check_in} <the 4 digits on screen>”, or scan the screen's QR."),
+    "passcode_needed_rotating": ("本次签到要用教室屏幕上的口令（每隔几秒更换）：请发送「{cmd:check_in} <屏幕上的4位口令>」，或用菜单「签到」扫屏幕上的二维码。",
+                                 "This check-in needs the code on the classroom screen (it changes every few seconds): send “{cmd:check_in} <the 4 digits on screen>”, or scan the screen's QR with the menu's “check in”."),
+})
 
 
 # The plugin's form: key -> {"zh": ..., "en": ...}.

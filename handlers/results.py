@@ -7,9 +7,10 @@ from collections import Counter
 from bot.context import Context, UserError
 from bot.text import fit_lines, inline
 from handlers import scope
-from handlers.attendance import attendance, lesson_checkin, sheet_for
+from handlers.attendance import checkin_report
 from handlers.grading import comparable_answer, is_right, shown_answer, shown_key
-from models import CHECKIN, DISCUSSION, FILL, LATE, PRESENT, QUIZ, Activity, LostSignal, Post, Response
+from handlers.records import CAME, lesson_sheet
+from models import CHECKIN, DISCUSSION, FILL, QUIZ, Activity, LostSignal, Post, Response
 
 BAR_WIDTH = 10
 
@@ -29,8 +30,8 @@ def results(ctx: Context, number: int | None = None) -> str:
     if number is not None and not 1 <= number <= len(activities):
         raise UserError("no_such_activity", n=number, total=len(activities))
     activity = activities[(number or len(activities)) - 1]
-    if activity.kind == CHECKIN:
-        body = attendance(ctx)
+    if activity.kind == CHECKIN:  # this check-in, not the latest (签到情况 counts the lesson)
+        body = checkin_report(ctx, activity, activities.index(activity) + 1)
     elif activity.kind == DISCUSSION:
         body = _posts(ctx, activity)
     else:
@@ -42,12 +43,9 @@ def results(ctx: Context, number: int | None = None) -> str:
 
 def _chart(ctx: Context, activity: Activity) -> str:
     """Per-option counts as a text bar chart, the correct rate, and answered vs. present."""
-    answers = [r.answer for r in Response.select(Response.answer).where(Response.activity == activity)]
-    checkin = lesson_checkin(activity.lesson)
-    if checkin:
-        present = sum(1 for status in sheet_for(checkin).values() if status in (PRESENT, LATE))
-    else:
-        present = len(scope.student_ids(activity.lesson.classroom))
+    rows = list(Response.select(Response.user, Response.answer).where(Response.activity == activity))
+    answers = [r.answer for r in rows]
+    present = present_for(activity.lesson, {r.user_id for r in rows})
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
     rows = tally(activity, answers, ctx.lang)
@@ -64,6 +62,16 @@ def _chart(ctx: Context, activity: Activity) -> str:
     else:
         lines.append(ctx.t("survey_footer", answered=len(answers), present=present))
     return "\n".join(lines)
+
+
+def present_for(lesson, answered: set[int]) -> int:
+    """Whom an answer count is out of: who came to the lesson (the attendance rule) and whoever answered anyway
+    (a student who answered without checking in is in the room), so it never reads "4 / 3"; with no check-in
+    yet, the class's members."""
+    sheet = lesson_sheet(lesson)
+    if not sheet:
+        return len(set(scope.student_ids(lesson.classroom)) | answered)
+    return len({uid for uid, status in sheet.items() if status in CAME} | answered)
 
 
 def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, int, bool]]:

@@ -10,9 +10,8 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, grading, limits, scope
+from handlers import account, extension_points, grading, limits, scope
 from handlers.attendance import lesson_checkin
-from handlers.screen.rotation import screen_code  # screen:
 from models import (
     CHECKIN,
     DISCUSSION,
@@ -160,9 +159,6 @@ def enter(ctx: Context, ref: str) -> str:
     return ctx.t("entered", name=classroom.name, state=state)
 
 
-def _closed_at(activity: Activity):
-    return min(activity.closed_at or activity.deadline, activity.deadline)
-
 
 def check_in(ctx: Context, passcode: str | None = None) -> str:
     """Check in to the open check-in of the current class (late during an extension)."""
@@ -188,8 +184,8 @@ def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode
     if mine:
         return ctx.t("already_checked_in", at=ctx.hhmm(mine.created_at), name=classroom.name)
     if not activity.is_open(ctx.now):
-        return ctx.t("checkin_closed", at=ctx.hhmm(_closed_at(activity)), name=classroom.name)
-    if activity.passcode and not scanned:
+        return ctx.t("checkin_closed", at=ctx.hhmm(activity.closed_time()), name=classroom.name)
+    if (activity.passcode or activity.rotating) and not scanned:
         if failures is None:
             failures = limits.failures(ctx, f"passcode:{activity.id}", timedelta(days=1))
         refusal = _check_passcode(ctx, activity, passcode, failures)
@@ -203,22 +199,28 @@ def check_in_to(ctx: Context, classroom: Classroom, activity: Activity, passcode
 
 
 def _check_passcode(ctx: Context, activity: Activity, passcode: str | None, failures: int) -> str:
-    """Return a refusal when the 口令 is missing or wrong ('' when it is right); tries are limited.
+    """Return a refusal when the 口令 is missing or wrong ('' when it is right); wrong ones are limited.
 
-    *failures*: the wrong guesses of the last day, read with the check-in (see _CHECKIN_IN_VIEW)."""
-    tries = f"passcode:{activity.id}"
+    A rotating check-in (Activity.rotating) takes only the code its plugin shows now, judged by that plugin
+    (extension_points.CHECKIN_JUDGES) at the time the message was sent; the fixed passcode is not accepted.
+    A real code that has just left the screen is refused without using up a try: it is what an honest slow
+    typist sends, and it tells a guesser nothing about the code on screen now. *failures*: the wrong guesses
+    of the last day, read with the check-in (see _CHECKIN_IN_VIEW)."""
     if failures >= PASSCODE_TRIES:
         return ctx.t("passcode_locked")
     if passcode is None:
-        return ctx.t("passcode_needed")
-    if passcode != activity.passcode:
-        rotating = screen_code(ctx, activity, passcode)  # screen: None: not a screen code; "": fresh; else refused
-        if rotating is not None:
-            return rotating
-        limits.record_failure(ctx, tries)
-        left = PASSCODE_TRIES - failures - 1  # the touch holds the user's row: no other guess counted since
-        return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
-    return ""
+        return ctx.t("passcode_needed_rotating" if activity.rotating else "passcode_needed")
+    if activity.rotating:
+        verdict = extension_points.judge_code(ctx, activity, passcode, ctx.sent_at)
+        if verdict is not None:  # "": good; else a real code that rotated out (no try used)
+            return verdict
+        if passcode == activity.passcode:  # the fixed code from before a screen was paired: retired, no try used
+            return ctx.t("passcode_retired")
+    elif passcode == activity.passcode:
+        return ""
+    limits.record_failure(ctx, f"passcode:{activity.id}")
+    left = PASSCODE_TRIES - failures - 1  # the touch holds the user's row: no other guess counted since
+    return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
 
 
 def answer(ctx: Context, text: str) -> str:
@@ -229,7 +231,7 @@ def answer(ctx: Context, text: str) -> str:
         raise UserError("no_quiz", name=classroom.name)
     mine = question.mine
     if not question.is_open(ctx.now):
-        return ctx.t("quiz_closed", at=ctx.hhmm(_closed_at(question))) + _verdict(ctx, question, mine)
+        return ctx.t("quiz_closed", at=ctx.hhmm(question.closed_time())) + _verdict(ctx, question, mine)
     choice = grading.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))

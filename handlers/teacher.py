@@ -6,25 +6,22 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_many
 from bot.text import MAX_REPLY_BYTES, fit
-from handlers import scope
+from handlers import extension_points, scope
 from handlers.grading import options_in, read_key, shown_key
-from handlers.records import queue_summaries
-from handlers.screen.pairing import screen_note, screen_on  # screen:
+from handlers.records import CAME, came, lesson_sheet, queue_summaries
 from models import (
     CHECKIN,
     CLOSED,
     DISCUSSION,
     FILL,
-    LATE,
     OPEN,
-    PRESENT,
     QUIZ,
     SURVEY,
     TRUE_FALSE,
@@ -111,9 +108,8 @@ def _end_other_lessons(ctx: Context, classroom: Classroom) -> str:
               .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & (Lesson.classroom != classroom)))
     for other in list(others):
         closed, sheet = _finish(other, ctx.now, ctx.now)
-        came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
         said.append(ctx.t("other_lesson_ended", name=other.classroom.name, at=ctx.hhmm(other.started_at),
-                          closed=closed, present=came, total=len(sheet)))
+                          closed=closed, present=came(sheet), total=len(sheet)))
     return "".join(said)
 
 
@@ -122,8 +118,30 @@ def end_lesson(ctx: Context) -> str:
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
     closed, sheet = _finish(lesson, ctx.now, ctx.now)
-    came = sum(1 for status in sheet.values() if status in (PRESENT, LATE))
-    return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came, total=len(sheet))
+    return ctx.t("lesson_ended", name=classroom.name, closed=closed, present=came(sheet), total=len(sheet))
+
+
+CANCEL_WINDOW = timedelta(minutes=15)  # after 下课, a lesson started by mistake can still be cancelled
+
+
+def cancel_lesson(ctx: Context) -> str:
+    """取消上课: a lesson started by mistake (the open one, or one ended at most CANCEL_WINDOW ago) counts for
+    nobody: it ends, its check-ins and quizzes leave every record, and its students are told by push. The
+    lesson row stays with who cancelled it and when (the audit); nothing is deleted."""
+    classroom = scope.current_class(ctx)
+    lesson = scope.open_lesson(classroom) or (
+        Lesson.select().where((Lesson.classroom == classroom) & (Lesson.ended_at >= ctx.now - CANCEL_WINDOW))
+        .order_by(Lesson.started_at.desc(), Lesson.id.desc()).first())
+    if lesson is None or lesson.cancelled_at:
+        raise UserError("no_lesson_to_cancel", name=classroom.name, minutes=CANCEL_WINDOW.seconds // 60)
+    if lesson.live:
+        _close_open(lesson, ctx.now)
+    Lesson.update(cancelled_at=ctx.now, cancelled_by=ctx.user, ended_at=fn.COALESCE(Lesson.ended_at, ctx.now),
+                  live=None).where(Lesson.id == lesson.id).execute()
+    students = scope.student_ids(classroom)
+    text = t("push_lesson_cancelled", "zh", name=classroom.name, at=ctx.hhmm(lesson.started_at))
+    enqueue_many(((u, "lesson_cancelled", text, f"lesson:{lesson.id}:cancelled:{u}") for u in students), ctx.now)
+    return ctx.t("lesson_cancelled", name=classroom.name, at=ctx.hhmm(lesson.started_at), n=len(students))
 
 
 def end_stale_lessons(now: datetime, max_hours: int = 4) -> int:
@@ -181,7 +199,10 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     )
     key = f"push_{kind}_opened" + ("_fill" if fields.get("answer_type") == FILL else "")
     text = t(key, "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
-    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in scope.student_ids(classroom)), ctx.now)
+    # Another check-in of the lesson is for those who have not come yet: whoever came already is not asked again.
+    came_already = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME} if kind == CHECKIN else set()
+    students = [u for u in scope.student_ids(classroom) if u not in came_already]
+    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in students), ctx.now)
     return classroom, activity
 
 
@@ -193,12 +214,15 @@ def _close_expired(activities: list[Activity]) -> None:
 
 
 def open_checkin(ctx: Context, minutes: int = 5, with_code: bool = False) -> str:
-    """Open a check-in, *with_code* (口令) a 4-digit code shown to the teacher only."""
-    on_screen = screen_on(ctx)  # screen: a paired screen makes every check-in need its rotating code
-    code = f"{secrets.randbelow(10000):04d}" if with_code or on_screen else None
-    classroom, activity = _open(ctx, CHECKIN, minutes, passcode=code)
+    """Open a check-in, *with_code* (口令) a 4-digit code shown to the teacher only. When a plugin shows a rotating
+    code for the class (the classroom screen), only that code or a scan checks in: no fixed code is made."""
+    rotating = extension_points.rotating_note(ctx, scope.current_class(ctx))
+    code = f"{secrets.randbelow(10000):04d}" if with_code and rotating is None else None
+    classroom, activity = _open(ctx, CHECKIN, minutes, passcode=code, rotating=rotating is not None)
     reply = ctx.t("checkin_opened", name=classroom.name, minutes=minutes, at=ctx.hhmm(activity.deadline))
-    return reply + (ctx.t("checkin_code", code=code) if code else "") + (screen_note(ctx) if on_screen else "")  # screen:
+    reply += (ctx.t("checkin_code", code=code) if code else "") + (rotating or "")
+    earlier = Activity.select().where((Activity.lesson == activity.lesson_id) & (Activity.kind == CHECKIN)).count() - 1
+    return reply + (ctx.t("checkin_again", n=earlier + 1) if earlier else "")
 
 
 def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:
@@ -228,10 +252,11 @@ def discuss(ctx: Context, topic: str, minutes: int = 10) -> str:
 
 
 def extend(ctx: Context, minutes: int) -> str:
-    """Move the open activity's deadline; check-ins during an extension count as late."""
+    """Move the open activity's deadline; check-ins during an extension count as late. An activity past its
+    deadline is closed for every purpose, whether or not the close job has run: it is not extended."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    running = scope.open_activities(lesson)
+    running = [a for a in scope.open_activities(lesson) if a.is_open(ctx.now)]
     if not running:
         raise UserError("nothing_open")
     activity = running[0]
@@ -243,12 +268,24 @@ def extend(ctx: Context, minutes: int) -> str:
     return ctx.t("extended", kind=ctx.t(activity.kind), at=ctx.hhmm(deadline)) + late
 
 
-def close(ctx: Context) -> str:
-    """Close the open activities of the lesson now."""
+def close(ctx: Context, number: int | None = None) -> str:
+    """`结束`: close every open activity of the lesson now; `结束 <序号>`: only activity *number* (numbered as
+    结果 numbers them, in order of publishing)."""
     classroom = scope.current_class(ctx)
     lesson = scope.live_lesson(ctx, classroom)
-    closed = _close_open(lesson, ctx.now)
-    return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
+    if number is None:
+        closed = _close_open(lesson, ctx.now)
+        return ctx.t("closed", n=closed) if closed else ctx.t("nothing_open")
+    activities = list(Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at, Activity.id))
+    if not 1 <= number <= len(activities):
+        raise UserError("no_such_activity", n=number, total=len(activities))
+    activity = activities[number - 1]
+    if not activity.is_open(ctx.now):
+        return ctx.t("activity_not_open", n=number, kind=ctx.t(activity.kind), at=ctx.hhmm(activity.closed_time()))
+    Activity.update(status=CLOSED, closed_at=ctx.now).where((Activity.id == activity.id) & (Activity.status == OPEN)).execute()
+    still = sum(1 for a in activities if a.id != activity.id and a.is_open(ctx.now))
+    return ctx.t("closed_one", n=number, kind=ctx.t(activity.kind)) + (ctx.t("closed_one_others", n=still) if still else "")
+
 
 
 MAX_ANNOUNCEMENT = 2000  # characters: at most ~6 KB, read in 4 pages of 公告 <序号>; the README says so

@@ -47,6 +47,31 @@ def test_bot_imports_neither_the_classroom_nor_its_tables():
     assert wrong == []
 
 
+def test_the_classroom_does_not_import_the_screen():
+    """Issue 20.4: the classroom reaches the screen only through its extension points (Plugin.extensions), as bot/
+    reaches the classroom only through the Plugin. handlers/plugin.py is where the plugins are put together."""
+    wrong = []
+    classroom = [p for p in sorted((ROOT / "handlers").glob("*.py")) if p.name != "plugin.py"]
+    assert {"student.py", "teacher.py", "attendance.py", "records.py"} <= {p.name for p in classroom}  # the check can fail
+    for path in classroom:
+        for module, names in imports(path):
+            if module.startswith("handlers.screen") or (module == "handlers" and "screen" in names):
+                wrong.append(f"{path.name} imports {module}")
+    assert wrong == []
+
+
+def test_extension_points_join_across_plugins():
+    def judge_a(ctx, activity, code, at):
+        return None
+
+    def judge_b(ctx, activity, code, at):
+        return ""
+
+    both = Plugin(extensions={"checkin_judges": (judge_a,)}) + Plugin(extensions={"checkin_judges": (judge_b,), "x": (print,)})
+    assert both.extensions == {"checkin_judges": (judge_a, judge_b), "x": (print,)}
+    assert set(EVERYTHING.extensions) == {"checkin_rotators", "checkin_judges", "attendance_notes"}
+
+
 def test_the_classroom_declares_what_it_adds():
     assert {c.name for c in CLASSROOM.commands} >= {"join", "check_in", "start_lesson"}
     assert set(CLASSROOM.flows) == {"verify", "bind_phone", "join_identity"}

@@ -163,7 +163,7 @@ def test_with_a_screen_every_check_in_needs_the_rotating_code_and_a_stale_one_is
     opened = room.teacher("开启签到 5")  # no 口令 asked: the screen makes one anyway
     assert "每 10 秒更换" in opened
     first, second, third = room.students
-    assert "需要签到码" in room.wx.send_text(first, "签到")
+    assert "屏幕上的口令" in room.wx.send_text(first, "签到")
     shown = room.passcode_on_screen()
     clock.advance(seconds=9)
     assert room.passcode_on_screen() == shown  # the same slot
@@ -202,20 +202,31 @@ def test_a_scanned_token_checks_in_once_per_account_and_a_rotated_out_one_is_ref
     assert "过期签到码：2 次（1 人）" in room.teacher("签到情况")
 
 
-def test_a_first_time_follower_gets_the_longer_grace_from_wechats_create_time(room, clock):
+def test_a_check_in_qr_enrolls_nobody_and_a_re_follower_gets_no_grace(room, clock):
+    """Issue 18.6: the follower's grace is for an account that never followed before, and a check-in QR never
+    makes anyone a member (a relayed photo, or one of a check-in days ago, would let a stranger in)."""
     room.paired()
     room.teacher("上课")
     room.teacher("开启签到 5")
     token = room.token_on_screen()
     scanned_at = room.wx.now()
-    clock.advance(seconds=60)  # the follow page took a minute; WeChat stamps the subscribe when it happened
-    xml = room.wx.event_xml("o_new1", "subscribe", f"qrscene_ci_{token}", create_time=scanned_at + 55)
-    reply = room.wx.deliver(xml)
-    assert "欢迎" in reply and "签到成功" in reply and "已加入" in reply  # joined the class and checked in
-    late = room.wx.event_xml("o_new2", "subscribe", f"qrscene_ci_{token}", create_time=scanned_at + 10 + 91)
-    clock.advance(seconds=45)
-    assert "已过期" in room.wx.deliver(late)
-    assert not Membership.select().join(User).where(User.openid == "o_new2").exists()  # a stale photo joins nobody
+    fresh = room.wx.event_xml("o_new1", "subscribe", f"qrscene_ci_{token}", create_time=scanned_at + 5)
+    reply = room.wx.deliver(fresh)
+    assert "欢迎" in reply and "还不是「高等数学」的学生" in reply and "签到成功" not in reply
+    assert not Membership.select().join(User).where(User.openid == "o_new1").exists()
+    # A member who unfollows and follows again with a photo taken 61 s ago: no follower's grace for them.
+    member = room.students[0]
+    room.wx.send_event(member, "unsubscribe")
+    clock.advance(seconds=61)
+    again = room.wx.event_xml(member, "subscribe", f"qrscene_ci_{token}", create_time=room.wx.now())
+    assert "已过期" in room.wx.deliver(again)
+    assert Response.select().count() == 0 and StaleCode.select().count() == 1
+    # A check-in QR of a check-in closed days ago enrolls no stranger either.
+    room.teacher("下课")
+    clock.advance(days=3)
+    old = room.wx.event_xml("o_new2", "subscribe", f"qrscene_ci_{token}", create_time=room.wx.now())
+    assert "还不是「高等数学」的学生" in room.wx.deliver(old)
+    assert not Membership.select().join(User).where(User.openid == "o_new2").exists()
 
 
 def test_forged_tokens_and_foreign_qr_codes_check_nobody_in(room, clock):

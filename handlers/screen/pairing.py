@@ -12,7 +12,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.prepared import Prepared
 from handlers import limits, scope
-from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Screen, User, db
+from models import CHECKIN, DISCUSSION, OPEN, Activity, Classroom, Lesson, Membership, Post, Screen, User, db
 
 CODE_TTL = timedelta(minutes=10)  # a 投屏码 on an unpaired screen
 PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
@@ -59,12 +59,11 @@ def active_screen(classroom: Classroom) -> Screen | None:
     return Screen.get_or_none((Screen.classroom == classroom) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False))
 
 
-def screen_on(ctx: Context) -> bool:
-    """Whether the teacher's current class is on a screen now (then check-ins need the rotating code)."""
-    return active_screen(scope.current_class(ctx)) is not None
-
-
-def screen_note(ctx: Context) -> str:
+def rotator(ctx: Context, classroom: Classroom) -> str | None:
+    """Extension point `checkin_rotators`: a check-in opened now in a class on a screen takes only the screen's
+    rotating code (or a scan of its QR); the teacher's note says so. None: the class is on no screen."""
+    if active_screen(classroom) is None:
+        return None
     return ctx.t("screen_checkin_note", seconds=ctx.settings.screen.rotate_seconds)
 
 
@@ -109,14 +108,26 @@ def pair(ctx: Context, code: str | None = None) -> str:
                             version=Screen.version + 1).where((Screen.id == screen.id) & Screen.paired_at.is_null()).execute()
     if not claimed:  # the same code used a moment ago by another message: single use
         return ctx.t("screen_code_unknown", code=code, address=address)
-    return ctx.t("screen_paired", name=classroom.name, seconds=ctx.settings.screen.rotate_seconds)
+    reply = ctx.t("screen_paired", name=classroom.name, seconds=ctx.settings.screen.rotate_seconds)
+    # A check-in open now comes under the screen's rule from now on, as if it had been opened with the screen on.
+    running = (Activity.select(Activity.id).join(Lesson)
+               .where((Lesson.classroom == classroom) & (Lesson.live == 1) & (Activity.kind == CHECKIN)
+                      & (Activity.status == OPEN) & (Activity.deadline >= ctx.now)))
+    if Activity.update(rotating=True).where(Activity.id.in_(running)).execute():
+        reply += "\n" + ctx.t("screen_paired_checkin_open", seconds=ctx.settings.screen.rotate_seconds)
+    return reply
 
 
 def unpair(ctx: Context) -> str:
     """`结束投屏`: the teacher's screen goes back to showing a new 投屏码."""
     ended = Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
         (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
-    return ctx.t("screen_ended") if ended else ctx.t("screen_none")
+    if not ended:
+        return ctx.t("screen_none")
+    stranded = (Activity.select().join(Lesson).join(Classroom)
+                .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & Activity.rotating & (Activity.status == OPEN)
+                       & (Activity.deadline >= ctx.now)).exists())
+    return ctx.t("screen_ended") + ("\n" + ctx.t("screen_ended_checkin_open") if stranded else "")
 
 
 def hide(ctx: Context, number: int) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Job, Plugin
-from handlers.screen import pairing, scan, view
+from handlers.extension_points import ATTENDANCE_NOTES, CHECKIN_JUDGES, CHECKIN_ROTATORS
+from handlers.screen import pairing, rotation, scan, view
 from handlers.screen.minting import CheckinQrMinter
 from handlers.screen.replies import REPLIES
 
@@ -42,4 +43,8 @@ SCREEN = Plugin(
     message_hooks=(pairing.touched,),  # what a message changed shows on its class's screen: bump the version
     user_reads={"on_screen": pairing.on_screen},  # read with the touch: the hook skips a sender with no screen on
     replies=REPLIES,
+    # What the classroom asks of a screen without importing it: a class on a screen checks in with the screen's
+    # rotating code (which the screen judges), and 签到情况 says who sent a code after it rotated out.
+    extensions={CHECKIN_ROTATORS: (pairing.rotator,), CHECKIN_JUDGES: (rotation.judge,),
+                ATTENDANCE_NOTES: (rotation.stale_note,)},
 )

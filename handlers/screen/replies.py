@@ -16,13 +16,21 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "On screen: the screen now shows “{name}”. Once you open a check-in it shows a QR code and a code that change every {seconds} s; students scan it or send the code. It ends 15 minutes after the lesson, or send “end screen”.",
     },
     "screen_ended": {"zh": "已结束投屏，屏幕回到投屏码页面。", "en": "The screen is off; it shows a new pairing code again."},
+    "screen_ended_checkin_open": {
+        "zh": "注意：正在进行的签到只认屏幕上的口令，现在没有屏幕就无法签到。请发送「结束」，再「开启签到」（没有投屏时学生发送「签到」即可）。",
+        "en": "Note: the check-in that is open takes only the screen's code, so without a screen nobody can check in. Send “close”, then “open checkin” again (without a screen students just send “check in”).",
+    },
     "screen_none": {"zh": "你现在没有投屏。发送「投屏」查看步骤。", "en": "You have no screen on. Send “screen” for the steps."},
     "screen_no_discussion": {"zh": "「{name}」本节课还没有讨论。", "en": "“{name}” has no discussion in this lesson."},
     "screen_no_such_post": {"zh": "没有第 {n} 条发言（共 {total} 条）。屏幕上每条发言前有序号。", "en": "There is no post {n} ({total} in all). Each post on the screen shows its number."},
     "screen_post_hidden": {"zh": "第 {n} 条发言已从屏幕上隐藏（「结果」里仍可看到）。", "en": "Post {n} is hidden from the screen (you still see it in “results”)."},
     "screen_code_expired": {
-        "zh": "这个签到码已过期：屏幕上的二维码和口令每 {seconds} 秒更换一次。请扫描屏幕上现在的二维码，或发送现在的口令。",
-        "en": "That check-in code has expired: the QR code and code on the screen change every {seconds} s. Scan the QR code on the screen now, or send the code shown now.",
+        "zh": "这个口令已过期（屏幕上的口令每 {seconds} 秒更换），不算错误次数。屏幕上现在的口令还有 {left} 秒有效：请发送现在的口令，或用菜单「签到」扫屏幕上的二维码。签到 {at} 截止。",
+        "en": "That code has expired (the code on the screen changes every {seconds} s); it does not count as a wrong try. The code on screen now is valid for {left} more s: send it, or scan the screen's QR with the menu's “check in”. Check-in closes at {at}.",
+    },
+    "screen_qr_expired": {
+        "zh": "这个签到二维码已过期：屏幕上的二维码每 {seconds} 秒更换，现在的还有 {left} 秒有效。请扫描屏幕上现在的二维码，或发送屏幕上的口令。签到 {at} 截止。",
+        "en": "That check-in QR code has expired: the one on the screen changes every {seconds} s, the current one for {left} more s. Scan the QR code on the screen now, or send the code shown. Check-in closes at {at}.",
     },
     "screen_not_checkin_qr": {
         "zh": "这不是有效的签到二维码。请扫描教室屏幕上正在显示的签到二维码。",
@@ -30,11 +38,19 @@ REPLIES: dict[str, dict[str, str]] = {
     },
     "screen_scan_name": {"zh": "扫码签到", "en": "scan to check in"},
     "stale_codes": {
-        "zh": "过期签到码：{n} 次（{people} 人）——可能有人把屏幕上的码转发给了不在场的同学。",
-        "en": "Expired screen codes tried: {n} ({people} people): someone may have relayed the code to students who are not here.",
+        "zh": "过期签到码：{n} 次（{people} 人）。其中 {later} 人随后签到成功（多是输入慢）；{never} 人始终没有签到——可能有人把屏幕上的码转发给了不在场的同学。",
+        "en": "Expired screen codes tried: {n} ({people} {people|person|people}). {later} then checked in (usually slow typing); {never} never did: someone may have relayed the code to students who are not here.",
     },
     "screen_checkin_note": {
-        "zh": "\n正在投屏：屏幕显示每 {seconds} 秒更换的二维码和口令，学生扫码或发送屏幕上的口令；上面的固定签到码请勿公开。",
-        "en": "\nOn screen: the screen shows a QR code and a code that change every {seconds} s; students scan it or send the code shown. Keep the fixed code above to yourself.",
+        "zh": "\n正在投屏：只有屏幕上每 {seconds} 秒更换的二维码或口令能签到（不再生成固定签到码），学生扫码或发送屏幕上的口令。",
+        "en": "\nOn screen: only the QR code or code on the screen, changing every {seconds} s, checks in (no fixed code is made); students scan it or send the code shown.",
+    },
+    "screen_paired_checkin_open": {
+        "zh": "正在进行的签到从现在起也只认屏幕上每 {seconds} 秒更换的二维码和口令；之前的固定签到码和不带码的「签到」不再有效。",
+        "en": "The check-in that is open now also takes only the screen's QR code or code (changing every {seconds} s) from now on; a fixed code or a plain “check in” no longer works.",
+    },
+    "screen_scan_not_member": {
+        "zh": "你还不是「{name}」的学生：签到二维码不能用来加入课堂。请先用屏幕上的课堂码发送「加入 <课堂码>」，再扫码签到。",
+        "en": "You are not a student of “{name}”: a check-in QR code does not join a class. Send “join <class code>” with the code on the screen first, then scan again.",
     },
 }

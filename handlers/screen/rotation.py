@@ -4,8 +4,10 @@ A slot is `epoch // rotate_seconds`; slot s is on screen from s·R to (s+1)·R. 
 `<check-in id>-<slot>-<mac>` and its 口令 four digits, both HMACs of (check-in, slot) under a key every
 process derives from the deployment's secrets, so nothing is stored and the web side can only show the
 slot that is on now. A token or 口令 is accepted until `grace_seconds` after it left the screen
-(`follow_grace_seconds` for a first-time follower, timed from WeChat's CreateTime); later it is refused
-and counted (StaleCode), which is how a photo relayed to a dorm group shows up for the teacher.
+(`follow_grace_seconds` for an account following for the first time, timed from WeChat's CreateTime); later
+it is refused and counted (StaleCode) but uses up no 口令 try: an honest slow typist sends exactly that, and it
+tells a guesser nothing about the code on screen now. 签到情况 then separates who checked in after such a
+refusal (a slow typist) from who never did (perhaps a photo relayed to a dorm group).
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ import re
 
 from bot.clock import epoch
 from bot.context import Context
-from handlers import limits
-from models import StaleCode
+from models import ABSENT, Response, StaleCode
 
 TOKEN = re.compile(r"([1-9][0-9]{0,11})-([1-9][0-9]{0,11})-([a-z2-7]{16})")  # ASCII digits only
 STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
@@ -68,31 +69,38 @@ def is_fresh(settings, slot: int, at: int, grace: int) -> bool:
 
 
 def record_stale(ctx: Context, activity, kind: str) -> str:
+    """Count a code that left the screen (no 口令 try is used) and say what to do now: the current code's
+    seconds left and the check-in's deadline."""
     StaleCode.create(activity=activity, user=ctx.user, kind=kind, at=ctx.now)
-    return ctx.t("screen_code_expired", seconds=ctx.settings.screen.rotate_seconds)
+    settings, now = ctx.settings, epoch(ctx.now)
+    return ctx.t("screen_code_expired" if kind == "code" else "screen_qr_expired", seconds=settings.screen.rotate_seconds,
+                 left=max(slot_ends(settings, slot_at(settings, now)) - now, 1), at=ctx.hhmm(activity.deadline))
 
 
-def screen_code(ctx: Context, activity, code: str) -> str | None:
-    """Judge a 口令 that is not the check-in's fixed code: "" when it is on screen now (or just was),
-    the refusal when it is one that rotated out (counted), None when it was never shown."""
+def judge(ctx: Context, activity, code: str, at) -> str | None:
+    """The classroom's check-in judge (extension point `checkin_judges`) for a check-in on a screen: "" when
+    *code* was on screen at *at* (or just before, within the grace), the refusal when it is one that rotated
+    out (counted, no try used), None when it was never shown (a wrong code)."""
     settings = ctx.settings
-    now = epoch(ctx.sent_at)  # WeChat's clock: a 口令 typed in time and processed late is still fresh
-    current = slot_at(settings, now)
+    sent = epoch(at)
+    current = slot_at(settings, sent)
     for slot in (current, current - 1):
-        if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, now, settings.screen.grace_seconds):
+        if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, sent, settings.screen.grace_seconds):
             return ""
     first = max(slot_at(settings, activity.opened_at) - 1, current - STALE_LOOKBACK)
     if any(code == passcode(settings, activity.id, slot) for slot in range(current, first - 1, -1)):
-        limits.record_failure(ctx, f"passcode:{activity.id}")  # a stale code uses up a try, as a wrong one does
         return record_stale(ctx, activity, "code")
     return None
 
 
-def stale_note(ctx: Context, checkin) -> str:
-    """签到情况's line about expired screen codes (empty when there were none)."""
-    n = StaleCode.select().where(StaleCode.activity == checkin).count()
-    if not n:
+def stale_note(ctx: Context, checkins) -> str:
+    """签到情况's line about expired screen codes over the lesson's *checkins* (extension point
+    `attendance_notes`; empty when there were none): who then checked in, and who never did."""
+    tried = {uid for (uid,) in StaleCode.select(StaleCode.user).where(StaleCode.activity.in_(checkins)).distinct().tuples()}
+    if not tried:
         return ""
-    people = StaleCode.select(StaleCode.user).where(StaleCode.activity == checkin).distinct().count()
-    return "\n" + ctx.t("stale_codes", n=n, people=people)
+    n = StaleCode.select().where(StaleCode.activity.in_(checkins)).count()
+    came = {uid for (uid,) in Response.select(Response.user).where(
+        Response.activity.in_(checkins) & Response.user.in_(tried) & (Response.status != ABSENT)).tuples()}
+    return "\n" + ctx.t("stale_codes", n=n, people=len(tried), later=len(came), never=len(tried - came))
 

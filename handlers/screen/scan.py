@@ -39,19 +39,23 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
     if ctx.user.is_teacher:
         return ctx.t("student_only", command=ctx.t("screen_scan_name"))
     inbound = ctx.inbound
-    follower = getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
+    # The follower's grace (timed from WeChat's CreateTime) is for an account that has never followed before:
+    # its user row is made by this very event. Someone who unfollows and follows again gets none.
+    follower = (getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
+                and ctx.user.created_at >= ctx.now)
     at = epoch(ctx.sent_at)  # WeChat's clock (CreateTime within the skew allowance), not when a worker got to it
     grace = settings.screen.follow_grace_seconds if follower else settings.screen.grace_seconds
     classroom = activity.lesson.classroom
+    member = (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)
+    if not Membership.select().where(member).exists():
+        # A check-in QR never enrolls anyone (a relayed photo, or one from a check-in days ago, would let a
+        # stranger in): joining takes the class code, which is on the screen for whoever is in the room.
+        return ctx.t("screen_scan_not_member", name=classroom.name)
     if not rotation.is_fresh(settings, read[1], at, grace) and activity.is_open(ctx.now):
         if _responded(ctx, activity):  # already checked in: an old photo scanned again is no relay
             return student.check_in_to(ctx, classroom, activity, scanned=True)
         return rotation.record_stale(ctx, activity, kind)
-    joined = ""
-    member = (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)
-    if not Membership.select().where(member).exists():
-        joined = student.enroll(ctx, classroom).split("\n", 1)[0] + "\n"  # someone in the room, reading the class's code
-    return joined + student.check_in_to(ctx, classroom, activity, scanned=True)
+    return student.check_in_to(ctx, classroom, activity, scanned=True)
 
 
 def _responded(ctx: Context, activity) -> bool:

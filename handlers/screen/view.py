@@ -13,17 +13,16 @@ from qrcode.image.svg import SvgPathImage
 from bot.clock import epoch
 from bot.database import is_sqlite
 from handlers import scope
-from handlers.attendance import lesson_checkin, sheet_for
 from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
-from handlers.results import tally
+from handlers.records import came as records_came
+from handlers.records import lesson_sheet
+from handlers.results import present_for, tally
 from handlers.screen import rotation
 from handlers.screen.pairing import CODE_TTL, digest, new_screen
 from models import (
     CHECKIN,
     DISCUSSION,
-    LATE,
-    PRESENT,
     QUIZ,
     Activity,
     Announcement,
@@ -175,13 +174,10 @@ def render(kt, screen: Screen, now) -> str:
         join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
         return render_template("screen/idle.html", classroom=classroom, students=students, note=note,
                                qr=svg_qr(join), qr_text=join, **base)
-    checkin = lesson_checkin(lesson)
-    came = None
-    if checkin:
-        sheet = sheet_for(checkin)
-        came = (sum(1 for s in sheet.values() if s in (PRESENT, LATE)), len(sheet))
+    sheet = lesson_sheet(lesson)  # the lesson's attendance: the best of all its check-ins
     lost = LostSignal.select(LostSignal.user).where(LostSignal.lesson == lesson).distinct().count()
     activity = Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
+    came = (records_came(sheet), len(sheet)) if sheet or (activity and activity.kind == CHECKIN) else None
     view = dict(classroom=classroom, students=students, came=came, lost=lost, activity=activity,
                 calls=_roll_calls(lesson, now), **base)
     if activity is None:
@@ -194,15 +190,16 @@ def render(kt, screen: Screen, now) -> str:
             content, official = _checkin_qr(kt, activity, slot, now)
             view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
                         code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
-                        passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
+                        passcode=rotation.passcode(settings, activity.id, slot) if activity.rotating else None)
         return render_template("screen/checkin.html", **view)
     if activity.kind == DISCUSSION:
         posts = list(Post.select(Post.id, Post.text, Post.hidden).where(Post.activity == activity)
                      .order_by(Post.created_at, Post.id))
         wall = [(number, post.text) for number, post in enumerate(posts, 1) if not post.hidden][::-1][:40]
         return render_template("screen/discussion.html", wall=wall, total=len(posts), **view)
-    answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
-    view.update(answered=len(answers), present=came[0] if came else students)
+    rows = list(Answer.select(Answer.user, Answer.answer).where(Answer.activity == activity))
+    answers = [r.answer for r in rows]
+    view.update(answered=len(answers), present=present_for(lesson, {r.user_id for r in rows}))  # never "4 / 3"
     if not is_open:  # the distribution, the key and the rate only once it closed
         quiz = activity.kind == QUIZ
         right = sum(1 for a in answers if is_right(activity, a)) if quiz else 0
