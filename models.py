@@ -53,6 +53,9 @@ class User(BaseModel):
     school = ForeignKeyField(School, null=True, on_delete="SET NULL")
     verify_state = CharField(max_length=16, default=NOT_GIVEN)  # not_given / unverified / verified
     phone = CharField(max_length=16, null=True, unique=True)
+    # The language of the user's latest message that said one (zh/en), kept by the dispatcher's touch:
+    # replies to events, dialog steps, pushes and exports follow it.
+    lang = CharField(max_length=2, default="zh")
 
     @property
     def is_teacher(self) -> bool:

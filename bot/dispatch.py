@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from peewee import fn
+from peewee import Case, fn
 
 from bot import inbox
 from bot.catalogue import t
@@ -66,7 +66,8 @@ class Dispatcher:
         self.scenes = sorted(plugin.scenes.items(), key=lambda item: -len(item[0]))  # longest prefix first
         # The event table: the machinery's own handlers f(ctx, inbound); the plugin's f(ctx, event_key) beside.
         self.events = {
-            "click": lambda ctx, inbound: self.run_text(ctx, inbound.event_key),  # menu keys are command texts
+            # menu keys are command texts, answered in the user's language (a tap says none)
+            "click": lambda ctx, inbound: self.run_text(ctx, inbound.event_key, typed=False),
             "templatesendjobfinish": lambda ctx, inbound: inbox.template_finished(ctx.user, inbound.msg_id,
                                                                                   inbound.status, ctx.now),
             **{event: lambda ctx, inbound: "" for event in SILENT_EVENTS | {"unsubscribe"}},  # no reply reaches them
@@ -81,6 +82,7 @@ class Dispatcher:
         self.message_hooks = plugin.message_hooks
         self.touch_query = touch_query(plugin.user_reads)
         self.scan_readers = plugin.scan_readers
+        self.fallbacks = plugin.fallbacks
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -147,10 +149,21 @@ class Dispatcher:
 
     def touch(self, inbound: Inbound, now: datetime) -> User:
         """The sender, touched; a message answered before ends the transaction (rolled back) with its reply."""
-        user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query)
+        user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query,
+                          langs=self.langs_of(inbound))
         if user.stored_reply is not None:
             raise Repeated(user.stored_reply)
         return user
+
+    def langs_of(self, inbound: Inbound) -> tuple[str | None, str | None]:
+        """The language a message is written in: (its command's alias, its words when it is no command); None
+        when it says none (an event, a photo, digits, a bare answer like B). The user's lang keeps the last one."""
+        if inbound.kind != "text":
+            return None, None
+        parsed = self.grammar.parse(inbound.text)
+        if isinstance(parsed, Unknown):
+            return None, parsed.lang or None
+        return parsed.lang, None
 
     @staticmethod
     def claim(inbound: Inbound, now: datetime, reply: str) -> None:
@@ -169,7 +182,7 @@ class Dispatcher:
 
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> str:
         """Answer *inbound*; a reply also says how many pushes wait unread."""
-        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
+        ctx = Context(user=user, now=now, lang=user.lang, settings=self.settings, commands=self.commands, links=self.links,
                       sms=self.sms, after_commit=after_commit, inbound=inbound)
         try:
             return self.with_note(ctx, self.answer(ctx, inbound))
@@ -220,7 +233,10 @@ class Dispatcher:
                 return handler(ctx, scene[len(prefix):])
         return ""
 
-    def run_text(self, ctx: Context, text: str) -> str:
+    def run_text(self, ctx: Context, text: str, typed: bool = True) -> str:
+        """Run *text* as a command, a dialog's step, or what a plugin's fallback reads in it (a bare answer).
+
+        *typed*: the user wrote it, so the reply is in its language; a menu tap answers in the user's."""
         parsed = self.grammar.parse(text)
         dialog = DIALOG_OF.first(ctx.user) if ctx.user.in_dialog else None
         if dialog is not None:
@@ -234,28 +250,38 @@ class Dispatcher:
                 return self.run_step(ctx, flow, dialog, text)
             elif not (parsed.command.escape or belongs):
                 dialog.delete_instance()  # a new command abandons the dialog
-        if isinstance(parsed, Unknown):
+        if typed and parsed.lang:
             ctx.lang = parsed.lang
-            return unknown_reply(parsed)
-        ctx.lang = parsed.lang
+        if isinstance(parsed, Unknown):
+            for fallback in self.fallbacks:  # e.g. a bare B while a quiz is open; dialogs and commands come first
+                reply = self.run_handler(ctx, fallback, text=parsed.text)
+                if reply is not None:
+                    return reply
+            return unknown_reply(parsed, ctx.lang)
         command = parsed.command
-        if isinstance(parsed, Invalid):
-            example = next((e for e in command.examples if e[:1].isascii() == (ctx.lang == "en")), command.examples[0])
-            return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
-        assert isinstance(parsed, Parsed)
         alias = command.alias(ctx.lang)
-        if command.role is Role.TEACHER and not ctx.user.is_teacher:
+        if command.role is Role.TEACHER and not ctx.user.is_teacher:  # before its usage: a student gets no teacher's
             return ctx.t("teacher_only", command=alias)
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
+        if isinstance(parsed, Invalid):
+            if command.guide is not None and parsed.bare:  # a menu button or the bare name: a guided dialog
+                return self.run_handler(ctx, command.guide)
+            example = next((e for e in command.examples if e[:1].isascii() == (ctx.lang == "en")), command.examples[0])
+            return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
+        assert isinstance(parsed, Parsed)
+        return self.run_handler(ctx, command.handler, **parsed.args)
+
+    def run_handler(self, ctx: Context, handler, **args):
+        """Run a command's handler; its UserError is the reply (undoing its writes, a dialog kept)."""
         if not ctx.user.in_dialog:  # nothing written yet but the frame's: a refusal undoes the whole transaction
             try:
-                return command.handler(ctx, **parsed.args)
+                return handler(ctx, **args)
             except UserError as error:
                 raise Refused(ctx.t(error.key, **error.params)) from None
         try:
             with db.atomic():  # a savepoint: an expected failure leaves no half-done writes, the dialog's kept
-                return command.handler(ctx, **parsed.args)
+                return handler(ctx, **args)
         except UserError as error:
             return ctx.t(error.key, **error.params)
 
@@ -289,9 +315,8 @@ def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 
-def unknown_reply(parsed: Unknown) -> str:
-    """Say what was not understood and suggest commands, in the message's language."""
-    lang = parsed.lang
+def unknown_reply(parsed: Unknown, lang: str) -> str:
+    """Say what was not understood and suggest commands, in the message's language (else the user's)."""
     shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
     lines = [t("unknown", lang, text=shown)]
     if parsed.suggestions:
@@ -323,7 +348,8 @@ def stored_reply(key: str) -> str:
     return InboundMessage.get(InboundMessage.key == key).reply
 
 
-def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None) -> User:
+def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None,
+               langs: tuple[str | None, str | None] = (None, None)) -> User:
     """Return the user for *openid*, creating it on first contact; record when they last wrote.
 
     One statement in the usual case (an UPDATE … RETURNING), which also tells whether pushes wait
@@ -331,13 +357,18 @@ def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", qu
     before (`stored_reply`, None if not). Only a message the user sent opens WeChat's 48-hour
     customer-service window, so events (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
     *query*: the dispatcher's touch, with its plugin's user_reads (default: the machinery's own columns).
+    *langs*: the language of the message's command, and of its words when it is none, kept as the user's
+    (None: it said none). Inside a dialog only a command's counts: a plain reply to a step (a name such
+    as "Li Lei") keeps the language the dialog speaks.
     """
     query = query or TOUCH
     seen = now if wrote else None
-    user = query.first(seen, openid, UNREAD, key)
+    command_lang, words_lang = langs
+    user = query.first(seen, command_lang, words_lang, openid, UNREAD, key)
     if user is None:
-        User.insert(openid=openid, created_at=now, last_seen_at=seen).on_conflict_ignore().execute()
-        user = query.first(seen, openid, UNREAD, key)
+        lang = command_lang or words_lang or "zh"
+        User.insert(openid=openid, created_at=now, last_seen_at=seen, lang=lang).on_conflict_ignore().execute()
+        user = query.first(seen, command_lang, words_lang, openid, UNREAD, key)
     return user
 
 
@@ -357,8 +388,16 @@ def _user_columns(unread, key):
     )
 
 
-# The user read and touched in one statement (last_seen_at kept when *seen* is NULL).
-TOUCH = Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+def _touched(seen, command_lang, words_lang):
+    """The touch's SET: last_seen_at kept when *seen* is NULL; lang from the message's command, else its words
+    outside a dialog, else kept."""
+    in_dialog = fn.EXISTS(Dialog.select(Dialog.id).where(Dialog.user == User.id))
+    words = Case(None, [(in_dialog, None)], words_lang)
+    return {User.last_seen_at: fn.COALESCE(seen, User.last_seen_at), User.lang: fn.COALESCE(command_lang, words, User.lang)}
+
+
+# The user read and touched in one statement.
+TOUCH = Prepared(lambda seen, command_lang, words_lang, openid, unread, key: User.update(_touched(seen, command_lang, words_lang))
                  .where(User.openid == openid).returning(*_user_columns(unread, key)))
 
 
@@ -366,7 +405,7 @@ def touch_query(user_reads) -> Prepared:
     """TOUCH with a plugin's user_reads beside the machinery's columns (TOUCH itself when there are none)."""
     if not user_reads:
         return TOUCH
-    return Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+    return Prepared(lambda seen, command_lang, words_lang, openid, unread, key: User.update(_touched(seen, command_lang, words_lang))
                     .where(User.openid == openid)
                     .returning(*_user_columns(unread, key), *(read().alias(name) for name, read in user_reads.items())))
 

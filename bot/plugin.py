@@ -70,6 +70,9 @@ class Plugin:
     # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
     # (e.g. whether a message hook has anything to do).
     user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
+    # f(ctx, text) for text that is no command, outside a dialog: a reply, or None when it is nothing of this
+    # plugin's (then the next one, then "did not understand"). E.g. a bare B while a quiz is open.
+    fallbacks: tuple[Callable[..., "str | None"], ...] = ()
 
     def __add__(self, other: Plugin) -> Plugin:
         combined = {}
