@@ -72,7 +72,12 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.shown_name or t("unnamed", "zh", tail=self.openid[-4:])
+        return self.label("zh")
+
+    def label(self, lang: str) -> str:
+        """How every list names the user: the name, else 未实名(<last 4 of the openid>) — the one label 名单,
+        签到情况, 点名 and the export show for a student without a name, and 改签 accepts."""
+        return self.shown_name or t("unnamed", lang, tail=self.openid[-4:])
 
 
 class Classroom(BaseModel):

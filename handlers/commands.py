@@ -19,11 +19,14 @@ INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
 SCHOOL = Arg("school", r"\S{1,64}", "学校", "school", optional=True)
 # Student numbers are matched ignoring case: the canonical form is upper case (handlers/account.py).
 STUDENT_NO = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper, optional=True)
-NAME = Arg("name", r"\S{1,32}", "姓名", "name", optional=True)
-AUTH = Arg("auth", r"\S{1,64}", "认证码", "auth-code", optional=True)
+# The name (with spaces: "Anne-Marie O'Neil", in quotes if it is unclear) and the auth code after it.
+NAME_AND_AUTH = Arg("rest", r".+", "姓名", "name", optional=True, rest=True)
 PHONE = Arg("phone", r"1[3-9]\d{9}", "手机号", "mobile number")
 SMS_CODE = Arg("code", r"\d{6}", "6位验证码", "6-digit code")
 NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper)
+# 改签 names a student by number, or by the label lists give one with no name: 未实名(ent4) (openid tails keep case)
+STUDENT = Arg("student_no", r"[a-z0-9-]{1,32}|(?:未实名|unnamed)\(\S{1,4}\)", "学号或未实名(…)", "student-no or unnamed(…)",
+              lambda s: s if "(" in s else s.upper())
 STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|excused|absent", "已到|迟到|请假|缺勤",
              "present|late|excused|absent")
 EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
@@ -56,9 +59,11 @@ COMMANDS: tuple[Command, ...] = (
             args=(INVITE,), role=Role.ANY, summary_zh="用邀请码成为教师", summary_en="become a teacher with the invite code",
             examples=("教师认证 abc123", "teacher abc123")),
     Command(name="verify", handler=account.verify, aliases=zh("认证") + en("verify"),
-            args=(SCHOOL, STUDENT_NO, NAME, AUTH), role=S, summary_zh="学号认证（不带参数则一步步引导）",
-            summary_en="verify your student number (alone: guided)",
-            examples=("认证 示范大学 2024001 张三 839201", "认证 示范大学 2024001 张三 暂无认证码", "认证", "verify")),
+            args=(SCHOOL, STUDENT_NO, NAME_AND_AUTH), role=S,
+            summary_zh="学号认证（姓名有空格可加引号；不带参数则一步步引导）",
+            summary_en="verify your student number (quote a name with spaces; alone: guided)",
+            examples=("认证 示范大学 2024001 张三 839201", "认证 示范大学 2024001 张三 暂无认证码",
+                      "认证 示范大学 E2024009 \"Anne-Marie O'Neil\" 424242", "认证", "verify")),
     Command(name="bind_phone", handler=account.bind_phone, aliases=zh("绑定手机", "绑定手机号") + en("bind phone"),
             args=(PHONE,), role=Role.ANY, summary_zh="绑定手机（短信验证码）", summary_en="bind a phone (SMS code)",
             examples=("绑定手机 13800138000", "bind phone 13800138000")),
@@ -86,9 +91,10 @@ COMMANDS: tuple[Command, ...] = (
             args=(CHECKIN_CODE,), role=S, summary_zh="签到（有签到码时带上）", summary_en="check in (with the code if asked)",
             examples=("签到", "签到 1234", "check in")),
     Command(name="answer", handler=student.answer, aliases=zh("答", "回答") + en("answer"),
-            args=(rest("text", "答案", "answer"),), role=S, summary_zh="回答练习或问卷（B、AC、对/错、填空）",
-            summary_en="answer the quiz or survey (B, AC, true/false, text)",
-            examples=("答 B", "答B", "答 AC", "答 对", "answer b")),
+            args=(rest("text", "答案", "answer").but(optional=True),), role=S,
+            summary_zh="回答练习或问卷（B、AC、对/错、填空；进行中也可直接发 B）；只发「答」看题目",
+            summary_en="answer the quiz or survey (B, AC, true/false, text; or just B while it is open); alone: the question",
+            examples=("答 B", "答B", "答 AC", "答 对", "答", "answer b")),
     Command(name="say", handler=student.say, aliases=zh("发言") + en("say"),
             args=(rest("text", "内容", "text"),), role=S, summary_zh="在讨论中发言", summary_en="post to the discussion",
             examples=("发言 我认为答案是 42", "say I think it is 42")),
@@ -126,7 +132,8 @@ COMMANDS: tuple[Command, ...] = (
             role=T, summary_zh="已到/迟到/请假/缺勤人数和未到名单",
             summary_en="present/late/excused/absent and who is missing", examples=("签到情况", "attendance"), reads=True),
     Command(name="mark", handler=attendance.mark, aliases=zh("改签") + en("mark"),
-            args=(NUMBER, STATUS), role=T, summary_zh="手动修改签到状态", summary_en="change a student's status by hand",
+            args=(STUDENT, STATUS), role=T, summary_zh="手动修改签到状态（学号，或名单上的「未实名(…)」）",
+            summary_en="change a student's status by hand (number, or the roster's “unnamed(…)”)",
             examples=("改签 2024001 请假", "mark 2024001 late")),
     Command(name="quiz", handler=teacher.quiz, aliases=zh("练习") + en("quiz"),
             args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T,

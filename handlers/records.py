@@ -69,27 +69,27 @@ def latest_checkins(where):
 
 
 def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, str]:
-    """A one-line personal summary for every student of the lesson's class."""
+    """A one-line personal summary push for every student of the lesson's class, in the student's language."""
     where = Lesson.id == lesson.id
     total = quiz_counts(where, now).get(lesson.id, 0)
     right = right_answers(where, now)
     summaries = {}
-    for user_id in scope.student_ids(lesson.classroom):
+    for user_id, lang in scope.students(lesson.classroom):
         parts = []
         if user_id in sheet:
-            parts.append(t("summary_attendance", "zh", status=t(f"status_{sheet[user_id]}", "zh")))
+            parts.append(t("summary_attendance", lang, status=t(f"status_{sheet[user_id]}", lang)))
         if total:
-            parts.append(t("summary_quizzes", "zh", right=right.get((lesson.id, user_id), 0), total=total))
-        summaries[user_id] = "；".join(parts) or t("summary_nothing", "zh")
+            parts.append(t("summary_quizzes", lang, right=right.get((lesson.id, user_id), 0), total=total))
+        line = t("list_sep_clause", lang).join(parts) or t("summary_nothing", lang)
+        summaries[user_id] = t("push_summary", lang, name=lesson.classroom.name, summary=line)
     return summaries
 
 
 def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
     """Queue every student of the ended *lesson* their summary push; return the attendance sheet."""
     sheet = attendance_sheet(lesson)
-    name = lesson.classroom.name
-    enqueue_many(((u, "lesson_summary", t("push_summary", "zh", name=name, summary=line), f"lesson:{lesson.id}:summary:{u}")
-                  for u, line in lesson_summaries(lesson, sheet, now).items()), now)
+    enqueue_many(((u, "lesson_summary", text, f"lesson:{lesson.id}:summary:{u}")
+                  for u, text in lesson_summaries(lesson, sheet, now).items()), now)
     return sheet
 
 

@@ -197,7 +197,7 @@ def roster(ctx: Context) -> str:
     for user in students:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
         clash = ctx.t("number_clash") if user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken else ""
-        lines.append(f"{user.student_no or '—'} {user.shown_name or ctx.t('no_name')} · {state}{clash}")
+        lines.append(f"{user.student_no or '—'} {user.label(ctx.lang)} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n))

@@ -168,6 +168,12 @@ def student_ids(classroom: Classroom) -> list[int]:
             .where((Membership.classroom == classroom) & (Membership.active == 1))]
 
 
+def students(classroom: Classroom) -> list[tuple[int, str]]:
+    """The class's current members with their language, (user id, lang): whom a push goes to, and in what."""
+    return list(Membership.select(Membership.user, User.lang).join(User)
+                .where((Membership.classroom == classroom) & (Membership.active == 1)).tuples())
+
+
 def leave_classes(user: User, now, classroom: Classroom | None = None) -> int:
     """End *user*'s current membership of *classroom* (of every class when None); the rows stay as history."""
     current = (Membership.user == user) & (Membership.active == 1)

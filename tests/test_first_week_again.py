@@ -1,0 +1,160 @@
+"""A teacher's first week, again (issue 19 items 4, 7-11): each test failed before its fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models import Dialog, Outbox, Response, User
+
+ROSTER = "student_no,name,auth_code\n2024001,张三,839201\n2024002,李四,551177\nE2024009,Anne-Marie O'Neil,424242\n"
+
+
+@pytest.fixture
+def school(app, tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER, encoding="utf-8")
+    assert app.test_cli_runner().invoke(args=["import-roster", "示范大学", str(path)]).exit_code == 0
+    return "示范大学"
+
+
+@pytest.fixture
+def lesson(say, teacher):
+    """A class in session with a Chinese student o_a and an English one o_e; returns the teacher's openid."""
+    openid, code = teacher
+    say("o_a", f"加入 {code}")
+    assert "Joined" in say("o_e", f"join {code}")
+    say(openid, "上课")
+    return openid
+
+
+def pushes(kind: str, openid: str) -> list[str]:
+    return [row.text for row in Outbox.select().join(User).where((Outbox.kind == kind) & (User.openid == openid))
+            .order_by(Outbox.id)]
+
+
+# --- 4. the question on the phone ---
+
+def test_the_quiz_push_and_answer_alone_show_the_question_options_and_time_left(say, lesson, clock):
+    say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
+    push = pushes("activity", "o_a")[-1]
+    assert "1+1=? A.1 B.2 C.3" in push and "还剩 3 分钟" in push and "08:03 截止" in push and "「B」" in push
+    clock.advance(seconds=70)
+    shown = say("o_a", "答")
+    assert "1+1=? A.1 B.2 C.3" in shown and "还剩 2 分钟" in shown and "格式不对" not in shown
+    assert "1 minute left" not in say("o_e", "answer") and "2 minutes left" in say("o_e", "answer")
+
+
+def test_a_bare_option_answers_the_open_quiz_or_survey(say, lesson):
+    say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
+    assert "已提交答案 B" in say("o_a", "b")
+    assert "答案已从 B 改为 C" in say("o_a", "C")
+    say(lesson, "结束")
+    say(lesson, "练习 AC 3 哪些是质数？A.2 B.4 C.5")
+    assert "已提交答案 AC" in say("o_a", "ac")
+    say(lesson, "结束")
+    say(lesson, "练习 对 2 地球是圆的")
+    assert "已提交答案 对" in say("o_a", "对")
+    say(lesson, "结束")
+    say(lesson, "问卷 3 2 今天的节奏？A.太快 B.正好 C.太慢")
+    assert "已提交：A" in say("o_a", "A")
+    assert Response.select().count() == 4
+
+
+def test_a_bare_answer_steals_no_command_dialog_reply_or_free_text(say, lesson, school):
+    assert "没看懂「B」" in say("o_a", "B")  # nothing open: not understood, in Chinese
+    say(lesson, "练习 =北京/北平 3 中国的首都是？")
+    assert "没看懂" in say("o_a", "北京")  # a fill-in needs 答: any text would be taken as an answer
+    say(lesson, "结束")
+    say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
+    assert "只有教师" not in say(lesson, "B") and Response.select().count() == 0  # a teacher's B is no answer
+    say("o_a", "认证")  # a dialog: its step takes the bare text
+    assert "第 2 步" in say("o_a", "示范大学")
+    assert "姓名" in say("o_a", "B") and Response.select().count() == 0
+    say("o_a", "取消")
+    assert "已提交答案 B" in say("o_a", "B")
+
+
+def test_a_bare_c_is_answered_in_the_users_language(say, teacher):
+    assert "没看懂「C」" in say("o_a", "C")  # a Chinese user (everyone starts in Chinese)
+    say("o_a", "help")
+    assert "did not understand" in say("o_a", "C")  # an English one
+    say("o_a", "帮助")
+    assert "没看懂「AC」" in say("o_a", "AC")
+
+
+def test_a_bare_class_code_outside_a_class_suggests_joining(say, teacher):
+    _, code = teacher
+    assert f"「加入 {code}」" in say("o_a", code)
+    say("o_a", f"加入 {code}")
+    assert "加入" not in say("o_a", "123456")  # in a class: no guess
+
+
+# --- 8. one language end to end ---
+
+def test_pushes_are_written_in_each_recipients_language(say, lesson, clock):
+    say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
+    assert "Single-choice quiz in “高等数学”" in pushes("activity", "o_e")[-1]
+    assert "单选题" in pushes("activity", "o_a")[-1]
+    say(lesson, "发布公告 明天停课")
+    assert pushes("announcement", "o_e") == ["[“高等数学” announcement] 明天停课"]
+    assert pushes("announcement", "o_a") == ["【「高等数学」公告】明天停课"]
+    say(lesson, "开启签到")
+    say("o_e", "check in")
+    say(lesson, "下课")
+    assert pushes("lesson_summary", "o_e")[0].startswith("“高等数学” has ended. Attendance: present; Quizzes: 0/1")
+    assert "签到：缺勤" in pushes("lesson_summary", "o_a")[0]
+
+
+def test_a_menu_tap_and_a_dialog_step_answer_in_the_users_language(say, teacher, school):
+    say("o_e", "classes")
+    assert "You have not joined a class" in say.event("o_e", "click", "我的课堂")
+    assert "Step 1" in say("o_e", "verify")
+    assert "Step 2" in say("o_e", "示范大学")  # a plain reply keeps the dialog's language
+    assert "Send your name" in say("o_e", "e2024009")
+    assert User.get(User.openid == "o_e").lang == "en"
+
+
+def test_a_roll_call_reply_is_one_language(say, lesson):
+    say(lesson, "开启签到")
+    say("o_a", "签到")
+    say("o_e", "check in")
+    reply = say(lesson, "roll call 2")
+    assert reply.startswith("Called: ") and not re.search(r"[、\u4e00-\u9fff]", reply.split("\n")[0]), reply
+
+
+# --- 9. identity rough edges ---
+
+def test_a_wrong_code_in_the_guided_verification_keeps_the_dialog_for_the_tries_left(say, school):
+    say("o_a", "认证")
+    say("o_a", "示范大学")
+    say("o_a", "2024001")
+    say("o_a", "张三")
+    wrong = say("o_a", "111111")
+    assert "还可以再试 4 次" in wrong and "再发送认证码" in wrong and Dialog.select().count() == 1
+    assert "认证成功" in say("o_a", "839201")  # the right code next is read as the code, not "没看懂"
+    assert Dialog.select().count() == 0
+
+
+def test_one_line_verification_takes_a_name_with_a_space(say, school):
+    assert "Recorded: E2024009 Anne-Marie O'Neil" in say("o_f", "verify 示范大学 E2024009 Anne-Marie O'Neil")
+    assert "认证成功" in say("o_e", "认证 示范大学 E2024009 “Anne-Marie O'Neil” 424242")
+    assert "认证成功" in say("o_g", "认证 示范大学 2024002 李四 551177")
+
+
+def test_one_label_for_a_student_without_a_name_and_mark_accepts_it(say, lesson):
+    tail = "o_a"[-4:]
+    say(lesson, "开启签到")
+    roster = say(lesson, "名单")
+    assert f"— 未实名({tail})" in roster and "未填姓名" not in roster
+    assert f"未实名({tail})" in say(lesson, "签到情况")
+    assert "请假" in say(lesson, f"改签 未实名({tail}) 请假")
+    assert Response.get().status == "excused"
+    assert f"unnamed({tail})" in say(lesson, "roster")
+
+
+def test_wrong_class_codes_say_the_tries_left_from_the_fifth(say, teacher):
+    replies = [say("o_a", f"加入 {100000 + i}") for i in range(10)]
+    assert all("还可以再试" not in r for r in replies[:4])
+    assert "还可以再试 5 次" in replies[4] and "还可以再试 1 次" in replies[8] and "60 分钟后再试" in replies[9]
