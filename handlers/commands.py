@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
-from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
+from handlers import (
+    account,
+    attendance,
+    common,
+    guides,
+    records,
+    results,
+    roster,
+    scheduled_announcements,
+    student,
+    teacher,
+)
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
@@ -49,6 +60,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="help", handler=common.help, aliases=zh("帮助", "菜单", "?") + en("help", "menu"),
             args=(rest("topic", "命令", "command").but(optional=True),), role=Role.ANY, summary_zh="查看命令（带命令名看详细用法）",
             summary_en="list commands (name one for details)", examples=("帮助", "帮助 签到", "help"), escape=True),
+    Command(name="more", handler=common.more, aliases=zh("更多", "更多命令") + en("more"),
+            role=Role.ANY, summary_zh="菜单上没有的命令（投屏、结束投屏、问卷、讨论、导出、名单、隐藏、定时列表……）",
+            summary_en="commands not on the menu (screen, end screen, survey, discuss, export, roster, hide, scheduled…)",
+            examples=("更多", "more"), escape=True, reads=True),
     Command(name="cancel", handler=common.cancel, aliases=zh("取消") + en("cancel"),
             role=Role.ANY, summary_zh="退出当前操作", summary_en="leave the current step",
             examples=("取消", "cancel"), escape=True),
@@ -69,7 +84,7 @@ COMMANDS: tuple[Command, ...] = (
             examples=("绑定手机 13800138000", "bind phone 13800138000")),
     Command(name="verify_code", handler=account.phone_code, aliases=zh("验证码") + en("code"),
             args=(SMS_CODE,), role=Role.ANY, summary_zh="回复短信验证码", summary_en="reply with the SMS code",
-            examples=("验证码 123456", "code 123456")),
+            examples=("验证码 123456", "code 123456"), brief=False),
     Command(name="unbind_phone", handler=account.unbind_phone, aliases=zh("解绑手机") + en("unbind phone"),
             role=Role.ANY, summary_zh="解绑手机", summary_en="unbind the phone",
             examples=("解绑手机", "unbind phone")),
@@ -136,7 +151,7 @@ COMMANDS: tuple[Command, ...] = (
             summary_en="change a student's status by hand (number, or the roster's “unnamed(…)”)",
             examples=("改签 2024001 请假", "mark 2024001 late")),
     Command(name="quiz", handler=teacher.quiz, aliases=zh("练习") + en("quiz"),
-            args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T,
+            args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T, guide=guides.quiz_guide,
             summary_zh="发布练习（单选 B、多选 AC、判断 对/错、填空 =答案1/答案2）", summary_en="publish a quiz: B, AC, true/false, =text",
             examples=("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
              "练习 =北京/北平 3 中国的首都是？", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
@@ -169,7 +184,7 @@ COMMANDS: tuple[Command, ...] = (
             args=(NUMBER,), role=T, summary_zh="解除某学号的认证（学号被他人占用时）", summary_en="release a verified student number",
             examples=("解除认证 2024001", "release 2024001")),
     Command(name="announce", handler=teacher.announce, aliases=zh("发布公告") + en("announce"),
-            args=(rest("text", "内容", "text"),), role=T, summary_zh="发布公告并推送给学生",
+            args=(rest("text", "内容", "text"),), role=T, guide=guides.announce_guide, summary_zh="发布公告并推送给学生",
             summary_en="post an announcement and push it", examples=("发布公告 下周一停课", "announce No class on Monday")),
     Command(name="schedule", handler=scheduled_announcements.schedule, aliases=zh("定时公告") + en("announce at"),
             args=(DATE, rest("text", "内容", "text")), role=T, summary_zh="定时发布公告（「定时列表」查看，「取消定时 <序号>」取消）",
@@ -187,6 +202,8 @@ FLOWS = {
     "verify": Flow(account.VERIFY_STEPS, restart="restart_verify"),
     "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone"),
     "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify"),
+    "quiz_guide": Flow(guides.QUIZ_STEPS, restart="restart_quiz_guide"),
+    "announce_guide": Flow(guides.ANNOUNCE_STEPS, restart="restart_announce_guide"),
 }
 
 

@@ -158,3 +158,44 @@ def test_wrong_class_codes_say_the_tries_left_from_the_fifth(say, teacher):
     replies = [say("o_a", f"加入 {100000 + i}") for i in range(10)]
     assert all("还可以再试" not in r for r in replies[:4])
     assert "还可以再试 5 次" in replies[4] and "还可以再试 1 次" in replies[8] and "60 分钟后再试" in replies[9]
+
+
+# --- 7. menu buttons that need an argument start a guided dialog; 更多 lists what the menu lacks ---
+
+def test_the_quiz_button_guides_the_teacher_step_by_step(say, lesson):
+    first = say.event(lesson, "click", "练习")
+    assert "第 1 步" in first and "格式不对" not in first
+    assert "第 2 步" in say(lesson, "地球是圆的吗？")
+    assert "第 3 步" in say(lesson, "无")
+    assert "最后一步" in say(lesson, "对")
+    assert "格式不对" not in (done := say(lesson, "2")) and "判断题已发布" in done and "08:02 截止" in done
+    assert "地球是圆的吗？" in pushes("activity", "o_a")[-1]
+    say(lesson, "结束")
+    say(lesson, "练习")
+    say(lesson, "1+1=? A.1 B.2 C.3")  # options with the question: straight to the answer
+    assert "不在选项 A/B/C 中" in say(lesson, "D")  # said at once, and asked again
+    say(lesson, "B")
+    assert "单选题已发布" in say(lesson, "默认")
+
+
+def test_the_announce_button_asks_for_the_text(say, lesson):
+    assert "请发送公告内容" in say.event(lesson, "click", "发布公告")
+    assert "最长 2000 字" in say(lesson, "长" * 2001)  # refused: the dialog stays for a shorter one
+    assert "公告已发布" in say(lesson, "明天停课 Room 302")
+    assert pushes("announcement", "o_a") == ["【「高等数学」公告】明天停课 Room 302"]
+
+
+def test_a_student_is_told_quiz_is_a_teacher_command(say, lesson):
+    reply = say("o_a", "练习")
+    assert "只有教师可以使用" in reply and "格式不对" not in reply
+
+
+def test_more_and_help_name_every_teacher_command_not_on_the_menu(say, lesson):
+    more = say.event(lesson, "click", "更多")
+    for name in ("投屏", "结束投屏", "问卷", "讨论", "导出", "名单", "隐藏", "定时列表"):
+        assert f"• {name}" in more, name
+    assert "更多" in say(lesson, "帮助")
+    for openid, text in ((lesson, "help"), ("o_a", "help"), (lesson, "more"), (lesson, "帮助")):
+        reply = say(openid, text)
+        assert reply.rstrip().endswith(("leaves the current step.", "to switch (this leaves classes joined as a student).",
+                                        "退出当前操作。")), reply[-80:]
