@@ -257,7 +257,7 @@ class Dispatcher:
                 reply = self.run_handler(ctx, fallback, text=parsed.text)
                 if reply is not None:
                     return reply
-            return unknown_reply(parsed, ctx.lang)
+            return unknown_reply(parsed, ctx.lang, ctx.user.is_teacher)
         command = parsed.command
         alias = command.alias(ctx.lang)
         if command.role is Role.TEACHER and not ctx.user.is_teacher:  # before its usage: a student gets no teacher's
@@ -315,13 +315,15 @@ def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 
-def unknown_reply(parsed: Unknown, lang: str) -> str:
-    """Say what was not understood and suggest commands, in the message's language (else the user's)."""
+def unknown_reply(parsed: Unknown, lang: str, teacher: bool) -> str:
+    """Say what was not understood and suggest commands of the user's role, in the message's language (else
+    the user's): a student is never pointed at a teacher's command, nor a teacher at a student's."""
     shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
     lines = [t("unknown", lang, text=shown)]
-    if parsed.suggestions:
+    suggestions = [c for c in parsed.suggestions if c.role in (Role.ANY, Role.TEACHER if teacher else Role.STUDENT)][:3]
+    if suggestions:
         quote = "「{}」" if lang == "zh" else "“{}”"
-        options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in parsed.suggestions)
+        options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in suggestions)
         lines.append(t("did_you_mean", lang, options=options))
     lines.append(t("help_pointer", lang))
     return "\n".join(lines)

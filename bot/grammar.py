@@ -155,7 +155,7 @@ class Grammar:
             if args is None:
                 return Invalid(command, alias.lang, bare=not core[rest_at:].strip())
             return Parsed(command, args, alias.lang)
-        return Unknown(core, self.suggest(core), text_lang(core))
+        return Unknown(core, self.suggest(core, limit=6), text_lang(core))  # the dispatcher shows 3 of the user's role
 
     @staticmethod
     def _bind(command: Command, rest: str, raw_from: Callable[[int], str]) -> dict | None:

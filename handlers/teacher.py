@@ -276,7 +276,7 @@ def announce(ctx: Context, text: str) -> str:
     post_announcement(classroom, ctx.user, text, ctx.now)
     now, unread, unfollowed = 0, 0, 0
     for student in User.select(User.id, User.subscribed, User.last_seen_at).join(Membership).where(
-            Membership.classroom == classroom):
+            (Membership.classroom == classroom) & (Membership.active == 1)):  # current members: whom it was pushed to
         if not student.subscribed:
             unfollowed += 1
         elif channels(student, "announcement", ctx.now, ctx.settings):

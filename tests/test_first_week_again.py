@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from models import Dialog, Outbox, Response, User
+from models import Classroom, Dialog, Outbox, Response, User
 
 ROSTER = "student_no,name,auth_code\n2024001,张三,839201\n2024002,李四,551177\nE2024009,Anne-Marie O'Neil,424242\n"
 
@@ -199,3 +199,85 @@ def test_more_and_help_name_every_teacher_command_not_on_the_menu(say, lesson):
         reply = say(openid, text)
         assert reply.rstrip().endswith(("leaves the current step.", "to switch (this leaves classes joined as a student).",
                                         "退出当前操作。")), reply[-80:]
+
+
+# --- 10. small wrong answers ---
+
+def test_the_check_in_push_asks_for_the_code_when_one_is_needed(say, lesson):
+    say(lesson, "开启签到 5 口令")
+    assert "「签到 <签到码>」" in pushes("activity", "o_a")[-1]
+    assert "“check in <code>”" in pushes("activity", "o_e")[-1]
+    say(lesson, "结束")
+    say(lesson, "开启签到")
+    assert "「签到」" in pushes("activity", "o_a")[-1] and "签到码" not in pushes("activity", "o_a")[-1]
+
+
+def test_an_announcement_counts_current_student_members_only(say, lesson):
+    say("o_e", "leave 1")
+    assert "你已成为教师" in say("o_a", "教师认证 JOIN-STAFF")
+    say("o_b", f"加入 {Classroom.get().code}")
+    reply = say(lesson, "发布公告 明天停课")
+    assert "现在推送给 0 名学生" in reply and "1 名学生下次发消息时" in reply, reply
+    assert len(pushes("announcement", "o_b")) == 1 and not pushes("announcement", "o_a")
+
+
+def test_a_student_is_never_suggested_a_teacher_command(say, teacher):
+    reply = say("o_a", "练西")
+    assert "练习" not in reply
+    assert "练习" in say(teacher[0], "练西")
+
+
+def test_the_lost_reply_says_the_count_is_shown_not_who(say, lesson):
+    reply = say("o_a", "不懂")
+    assert "只显示有几个人没听懂" in reply and "不显示是谁" in reply
+    assert "never who" in say("o_e", "lost")
+
+
+def test_a_student_who_became_a_teacher_stays_in_the_export_by_name_marked(say, client, app, school):
+    import csv
+    import io
+
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_teacher", "--school", "示范大学"]).exit_code == 0
+    say("o_teacher", "创建课堂 高等数学")
+    say("o_a", f"加入 {Classroom.get().code}")
+    say("o_a", "2024001")
+    say("o_a", "张三")
+    say("o_teacher", "上课")
+    say("o_teacher", "开启签到")
+    say("o_a", "签到")
+    say("o_teacher", "下课")
+    say("o_a", "教师认证 JOIN-STAFF")
+    for text, header, row in (("导出", "学生", ["张三", "", "张三", "已转为教师", "已到"]),
+                              ("export", "student", ["张三", "", "张三", "now a teacher", "present"])):
+        url = re.search(r"https://ketang\.example\.edu(/export/\S+)", say("o_teacher", text)).group(1)
+        rows = list(csv.reader(io.StringIO(client.get(url).get_data().decode("utf-8-sig"))))
+        assert rows[0][0] == header and rows[1][:5] == row, rows
+
+
+def test_the_screen_never_says_answered_0_of_0(app, clock):
+    from tests.test_screen import Room
+
+    room = Room(app, clock)
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到")  # nobody checks in
+    room.teacher("练习 B 3 1+1=? A.1 B.2 C.3")
+    page = room.page()
+    assert f"已作答 0 / {len(room.students)}<" in page  # the class, not the 0 who checked in
+
+
+# --- 11. the simulator and the pages ---
+
+def test_the_screen_and_link_pages_name_the_menu_button_as_it_is(app, clock, client):
+    from handlers.menu import STUDENT_MENU
+    from tests.test_screen import Room
+
+    scanners = {b["name"] for b in STUDENT_MENU["button"] if b.get("type") == "scancode_waitmsg"}
+    room = Room(app, clock)
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到")
+    pages = [room.page(), client.get("/c/whatever").get_data(as_text=True)]
+    for page in pages:
+        named = re.findall(r"菜单[^「]{0,4}「(?:<b>)?([^」<]+)", page)
+        assert named and set(named) <= scanners, named

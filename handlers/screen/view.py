@@ -200,7 +200,7 @@ def render(kt, screen: Screen, now) -> str:
         wall = [(number, post.text) for number, post in enumerate(posts, 1) if not post.hidden][::-1][:40]
         return render_template("screen/discussion.html", wall=wall, total=len(posts), **view)
     answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
-    view.update(answered=len(answers), present=came[0] if came else students)
+    view.update(answered=len(answers), present=came[0] if came and came[0] else students)  # nobody came yet: the class
     if not is_open:  # the distribution, the key and the rate only once it closed
         quiz = activity.kind == QUIZ
         right = sum(1 for a in answers if is_right(activity, a)) if quiz else 0
