@@ -34,6 +34,11 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
         if "/simulator/api" in wechat.api_base_url:
             click.echo(f"  WeChat API: this server's simulator ({wechat.api_base_url}); for a real account set "
                        "wechat.api_base_url = \"https://api.weixin.qq.com\" and the real app_secret")
+            served = local.rsplit("/wechat", 1)[0]
+            if not wechat.api_base_url.startswith(served + "/simulator/api"):  # e.g. `make run PORT=` after a first run
+                click.echo(f"WARNING: [wechat] api_base_url is {wechat.api_base_url}, but this server runs at {served}: "
+                           f"pushes would go nowhere. Set api_base_url = \"{served}/simulator/api\" in config.toml.",
+                           err=True)
         click.echo("Try it without WeChat, in another terminal:")
         click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
         click.echo(f"  .venv/bin/flask --app app chat --as o_teacher --url {local}")

@@ -137,6 +137,9 @@ def _parse(xml: bytes):
     else:
         key = f"evt:{openid}:{data.get('CreateTime', '')}:{event or kind}:{event_key}"[:160]
     text = (data.get("Content") or "") if kind == "text" else ""
+    recognition = data.get("Recognition")  # a voice message's transcription ("签到。"): answered as typed text
+    if kind == "voice" and isinstance(recognition, str) and recognition.strip():
+        kind, text = "text", recognition
     scanned = _scanned(data)  # a menu scanner event: what it read; two different QR codes scanned in one second are two events
     if scanned:
         key = key[:147] + ":" + hashlib.sha1(scanned.encode("utf-8")).hexdigest()[:12]

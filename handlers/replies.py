@@ -305,6 +305,7 @@ CATALOGUE.update({
                    "Nothing was scanned. Aim at the class QR or the screen's check-in QR and scan again, or send “{cmd:check_in}” / “{cmd:join} <6-digit code>”."),
     "scan_not_ours": ("扫到的不是课堂的二维码。请扫老师投屏或课堂二维码，也可以直接发送「{cmd:check_in}」或「{cmd:join} <6位课堂码>」。",
                       "That is not a Ketang QR code. Scan the teacher's screen or class QR, or send “{cmd:check_in}” / “{cmd:join} <6-digit code>”."),
+    "sim_too_long": ("消息太长：{n} 字，模拟器一条最多 {max} 字（公告最长 2000 字）。", "Too long: {n} characters; the simulator sends at most {max} (announcements: 2,000)."),
     "qr_page": ("\n扫码后按页面提示在公众号发送「{cmd:join} {code}」。", "\nAfter scanning, students send “{cmd:join} {code}” in the official account as the page says."),
 })
 

@@ -281,3 +281,39 @@ def test_the_screen_and_link_pages_name_the_menu_button_as_it_is(app, clock, cli
     for page in pages:
         named = re.findall(r"菜单[^「]{0,4}「(?:<b>)?([^」<]+)", page)
         assert named and set(named) <= scanners, named
+
+
+def test_a_voice_message_with_a_transcription_is_read_as_text_and_a_photo_is_named(wechat, lesson):
+    def say_voice(text):
+        return wechat.deliver(wechat.voice_xml("o_a", text))
+
+    assert "没有开启签到" in say_voice("签到。")  # WeChat's transcription ends with 。: a command all the same
+    assert "收到你的语音" in say_voice("")  # no transcription: named, as before
+    assert "收到你的图片" in wechat.deliver(wechat.image_xml("o_a"))
+
+
+def test_the_simulator_passes_long_messages_to_the_webhook_and_says_when_too_long(tmp_path, clock):
+    from tests.test_simulator import Phones, local_app
+
+    app = local_app(tmp_path, clock)
+    phones = Phones(app)
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_sim_teacher"]).exit_code == 0
+    phones.send("o_sim_teacher", "text", "创建课堂 高等数学")
+    assert "最长 2000 字" in phones.send("o_sim_teacher", "text", "发布公告 " + "长" * 2001)  # the handler's answer
+    assert "公告已发布" in phones.send("o_sim_teacher", "text", "发布公告 " + "长" * 2000)
+    refused = phones.client.post("/simulator/send", json={"openid": "o_sim_teacher", "action": "text", "value": "长" * 4001})
+    assert refused.status_code == 400 and "消息太长：4001 字" in refused.get_json()["error"]
+    assert "收到你的图片" in phones.send("o_sim_student1", "image")
+    assert "你还没有加入课堂" in phones.send("o_sim_student1", "voice", "签到。")
+    assert "[语音] 签到。" in phones.bubbles("o_sim_student1", "user")
+
+
+def test_info_warns_when_the_simulators_api_is_not_this_server(tmp_path, clock):
+    from tests.test_simulator import local_app
+
+    app = local_app(tmp_path, clock)  # api_base_url on port 8000
+    moved = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8001/wechat"])
+    assert "WARNING: [wechat] api_base_url is http://127.0.0.1:8000/simulator/api" in moved.stderr
+    assert 'api_base_url = "http://127.0.0.1:8001/simulator/api"' in moved.stderr
+    same = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8000/wechat"])
+    assert "WARNING: [wechat] api_base_url" not in same.stderr
