@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from bot import wechat_side
-from bot.config import loopback_name as _loopback_name
 from bot.catalogue import t
+from bot.config import loopback_name as _loopback_name
 from bot.config import simulator_on as enabled
 from bot.database import is_sqlite, transaction
 from handlers.menu import STUDENT_MENU, TEACHER_MENU
