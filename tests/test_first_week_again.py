@@ -317,3 +317,13 @@ def test_info_warns_when_the_simulators_api_is_not_this_server(tmp_path, clock):
     assert 'api_base_url = "http://127.0.0.1:8001/simulator/api"' in moved.stderr
     same = app.test_cli_runner().invoke(args=["info", "--local", "http://127.0.0.1:8000/wechat"])
     assert "WARNING: [wechat] api_base_url" not in same.stderr
+
+
+def test_the_readme_demo_roster_command_loads_a_school_to_verify_against(app, say):
+    with open("README.md", encoding="utf-8") as readme:
+        text = readme.read()
+    line = re.search(r"`\.venv/bin/flask --app app (import-roster \S+ docs/demo-roster\.csv)`", text).group(1)
+    assert app.test_cli_runner().invoke(args=line.split()).exit_code == 0
+    example = re.search(r"`(认证 示范大学 E2024009 \"Anne-Marie O'Neil\" \d+)`", text).group(1)
+    assert "认证成功" in say("o_a", example)
+    assert "teacher_invite_code" in text.split("### The web simulator")[1].split("## Connect")[0]
