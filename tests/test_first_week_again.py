@@ -66,6 +66,7 @@ def test_a_bare_answer_steals_no_command_dialog_reply_or_free_text(say, lesson, 
     assert "没看懂「B」" in say("o_a", "B")  # nothing open: not understood, in Chinese
     say(lesson, "练习 =北京/北平 3 中国的首都是？")
     assert "没看懂" in say("o_a", "北京")  # a fill-in needs 答: any text would be taken as an answer
+    assert "没看懂" in say("o_a", "A") and Response.select().count() == 0
     say(lesson, "结束")
     say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
     assert "只有教师" not in say(lesson, "B") and Response.select().count() == 0  # a teacher's B is no answer
