@@ -51,6 +51,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "qr_class_gone": ("这个二维码对应的课堂已不存在，请向老师要新的课堂码。", "The class of this QR code no longer exists; ask your teacher for a new code."),
     "unread_mark": (" · 有新公告", " · new announcement"),
     "member_count": (" · {n} 名学生", " · {n} {n|student|students}"),
+    "class_line": ("{n}. {name}（{code}）{state}", "{n}. {name} ({code}) {state}"),
+    "said_line": ("{who}：{text}", "{who}: {text}"),
     "classes_header": ("【我的课堂】", "[My classes]"),
     "classes_footer": ("发送「{cmd:enter} <序号>」切换当前课堂。", "Send “{cmd:enter} <n>” to switch the current class."),
     "entered": ("当前课堂：「{name}」（{state}）。", "Current class: “{name}” ({state})."),

@@ -113,7 +113,7 @@ def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:
     lines = []
     for index, classroom in enumerate(classes, 1):
         state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
-        lines.append(f"{index}. {inline(classroom.name)}（{classroom.code}）{state}")
+        lines.append(ctx.t("class_line", n=index, name=inline(classroom.name), code=classroom.code, state=state))
     return lines
 
 

@@ -328,3 +328,34 @@ def test_the_readme_demo_roster_command_loads_a_school_to_verify_against(app, sa
     example = re.search(r"`(认证 示范大学 E2024009 \"Anne-Marie O'Neil\" \d+)`", text).group(1)
     assert "认证成功" in say("o_a", example)
     assert "teacher_invite_code" in text.split("### The web simulator")[1].split("## Connect")[0]
+
+
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def test_an_english_lesson_is_english_end_to_end_replies_and_pushes(say, app):
+    """Names are data; every frame, separator and list line around them is in the user's language."""
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_t"]).exit_code == 0
+    out = []
+
+    def s(who, text):
+        reply = say(who, text)
+        out.append((who, text, reply))
+        return reply
+
+    s("o_t", "create class Calculus")
+    code = Classroom.get().code
+    for st in ("o_s1", "o_s2"):
+        s(st, f"join {code}")
+    for cmd in ["help", "more", "classes", "qr", "start class", "open checkin 5 code", "attendance", "roster", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris",
+                "results", "roll call", "roll call report", "lost report", "export", "announce Room 302", "scheduled", "announce at 2026-09-08 14:00 Room change",
+                "survey 2 Pace OK? A.yes B.no", "close", "discuss 5 Derivatives", "extend 3", "results", "close", "mark unnamed(o_s1) late", "end class", "me", "notices", "quiz", "announce", "cancel", "xyz"]:
+        s("o_t", cmd)
+    for cmd in ("start class", "open checkin 5", "discuss 5 Derivatives"):
+        s("o_t", cmd)
+    for cmd in ["help", "more", "check in", "answer", "record", "notices", "lost", "say hello there", "here", "me", "say hi", "C", "123456", "verify", "cancel", "leave 1", "classes", "quiz"]:
+        s("o_s1", cmd)
+    pushed = [("push", row.kind, row.text) for row in Outbox.select()]
+    # 【08:00】 marks an entry's time in lists (a user's 【】 are shown as 〔〕): punctuation, not language
+    mixed = [(w, t, r) for w, t, r in out + pushed if CJK.search(re.sub(r"【\d\d:\d\d】", "", r))]
+    assert not mixed, mixed
