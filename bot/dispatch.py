@@ -160,7 +160,7 @@ class Dispatcher:
         when it says none (an event, a photo, digits, a bare answer like B). The user's lang keeps the last one."""
         if inbound.kind != "text":
             return None, None
-        parsed = self.grammar.parse(inbound.text)
+        parsed = self.grammar.parse(inbound.text, suggest=False)
         if isinstance(parsed, Unknown):
             return None, parsed.lang or None
         return parsed.lang, None
@@ -237,7 +237,7 @@ class Dispatcher:
         """Run *text* as a command, a dialog's step, or what a plugin's fallback reads in it (a bare answer).
 
         *typed*: the user wrote it, so the reply is in its language; a menu tap answers in the user's."""
-        parsed = self.grammar.parse(text)
+        parsed = self.grammar.parse(text, suggest=False)  # suggestions only if nothing reads it (below)
         dialog = DIALOG_OF.first(ctx.user) if ctx.user.in_dialog else None
         if dialog is not None:
             flow = self.flows.get(dialog.flow)
@@ -257,7 +257,7 @@ class Dispatcher:
                 reply = self.run_handler(ctx, fallback, text=parsed.text)
                 if reply is not None:
                     return reply
-            return unknown_reply(parsed, ctx.lang, ctx.user.is_teacher)
+            return unknown_reply(parsed, self.grammar.suggest(parsed.text, limit=6), ctx.lang, ctx.user.is_teacher)
         command = parsed.command
         alias = command.alias(ctx.lang)
         if command.role is Role.TEACHER and not ctx.user.is_teacher:  # before its usage: a student gets no teacher's
@@ -311,16 +311,16 @@ def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
         text = inbound.event_key
     else:
         return False
-    parsed = grammar.parse(text)
+    parsed = grammar.parse(text, suggest=False)
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 
-def unknown_reply(parsed: Unknown, lang: str, teacher: bool) -> str:
+def unknown_reply(parsed: Unknown, suggestions, lang: str, teacher: bool) -> str:
     """Say what was not understood and suggest commands of the user's role, in the message's language (else
     the user's): a student is never pointed at a teacher's command, nor a teacher at a student's."""
     shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
     lines = [t("unknown", lang, text=shown)]
-    suggestions = [c for c in parsed.suggestions if c.role in (Role.ANY, Role.TEACHER if teacher else Role.STUDENT)][:3]
+    suggestions = [c for c in suggestions if c.role in (Role.ANY, Role.TEACHER if teacher else Role.STUDENT)][:3]
     if suggestions:
         quote = "「{}」" if lang == "zh" else "“{}”"
         options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in suggestions)

@@ -141,7 +141,9 @@ class Grammar:
             key=lambda row: -len(row[0]),
         )
 
-    def parse(self, raw: str) -> Parsed | Invalid | Unknown:
+    def parse(self, raw: str, suggest: bool = True) -> Parsed | Invalid | Unknown:
+        """The command *raw* calls, its usage when the arguments do not fit, or Unknown (with suggestions unless
+        *suggest* is False: they cost about 0.5 ms, so the dispatcher asks for them only when it says them)."""
         full, origin = fold_with_map(raw)
         core = normalize(full)  # a prefix of *full*: only trailing punctuation differs
         for key, alias, command in self._index:
@@ -155,7 +157,7 @@ class Grammar:
             if args is None:
                 return Invalid(command, alias.lang, bare=not core[rest_at:].strip())
             return Parsed(command, args, alias.lang)
-        return Unknown(core, self.suggest(core, limit=6), text_lang(core))  # the dispatcher shows 3 of the user's role
+        return Unknown(core, self.suggest(core) if suggest else (), text_lang(core))
 
     @staticmethod
     def _bind(command: Command, rest: str, raw_from: Callable[[int], str]) -> dict | None:

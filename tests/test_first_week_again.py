@@ -359,3 +359,20 @@ def test_an_english_lesson_is_english_end_to_end_replies_and_pushes(say, app):
     # 【08:00】 marks an entry's time in lists (a user's 【】 are shown as 〔〕): punctuation, not language
     mixed = [(w, t, r) for w, t, r in out + pushed if CJK.search(re.sub(r"【\d\d:\d\d】", "", r))]
     assert not mixed, mixed
+
+
+def test_a_bare_answer_and_a_menu_tap_keep_the_statement_budget(wechat, clock, app):
+    """The bare B is a hot path (a class answers at once): the touch keeps the language with no statement more."""
+    from tests.test_statements import sent_by, within_budget
+
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_t"]).exit_code == 0
+    code = re.search(r"(\d{6})", wechat.send_text("o_t", "创建课堂 高等数学")).group(1)
+    wechat.send_text("o_s1", f"join {code}")
+    wechat.send_text("o_t", "上课")
+    wechat.send_text("o_t", "练习 B 3 1+1=? A.1 B.2 C.3")
+    reply, sent = sent_by(wechat, clock, "o_s1", "b")
+    assert "Answer B saved" in reply  # in the student's language, kept by the touch
+    within_budget(sent)
+    reply, sent = sent_by(wechat, clock, "o_s1", "答 C")
+    assert "已提交答案" in reply or "答案已从 B 改为 C" in reply
+    within_budget(sent)
