@@ -177,6 +177,10 @@ def test_the_quiz_button_guides_the_teacher_step_by_step(say, lesson):
     assert "不在选项 A/B/C 中" in say(lesson, "D")  # said at once, and asked again
     say(lesson, "B")
     assert "单选题已发布" in say(lesson, "默认")
+    say(lesson, "结束")
+    say(lesson, "help")  # an English teacher taps the same button: the dialog speaks English
+    assert "Step 1: send the question" in say.event(lesson, "click", "练习")
+    assert "Step 2" in say(lesson, "地球是圆的吗？")  # a Chinese question inside the dialog keeps it English
 
 
 def test_the_announce_button_asks_for_the_text(say, lesson):
