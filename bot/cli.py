@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import click
+
+from bot.config import loopback_name
+
+
+def same_server(url: str, served: str) -> bool:
+    """Whether *url* reaches the server at *served*: same scheme and port, and the same host (any two loopback
+    names count as one: 127.0.0.1 and localhost)."""
+    a, b = urlsplit(url), urlsplit(served)
+    hosts = a.hostname == b.hostname or (loopback_name(a.hostname or "") and loopback_name(b.hostname or ""))
+    return a.scheme == b.scheme and a.port == b.port and hosts
 
 
 def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
@@ -35,7 +47,7 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
             click.echo(f"  WeChat API: this server's simulator ({wechat.api_base_url}); for a real account set "
                        "wechat.api_base_url = \"https://api.weixin.qq.com\" and the real app_secret")
             served = local.rsplit("/wechat", 1)[0]
-            if not wechat.api_base_url.startswith(served + "/simulator/api"):  # e.g. `make run PORT=` after a first run
+            if not same_server(wechat.api_base_url, served):  # e.g. `make run PORT=` after a first run
                 click.echo(f"WARNING: [wechat] api_base_url is {wechat.api_base_url}, but this server runs at {served}: "
                            f"pushes would go nowhere. Set api_base_url = \"{served}/simulator/api\" in config.toml.",
                            err=True)
