@@ -106,6 +106,7 @@ class Unknown:
 
 
 ENGLISH_WORD = re.compile(r"[a-z]{3,}", re.IGNORECASE)
+ANSWER_WORDS = {"true", "false", "yes", "ok"}
 CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -114,6 +115,8 @@ def text_lang(text: str) -> str:
     an English word ("jion 123456"), "" when it says nothing (digits, an answer like B or AC, punctuation)."""
     if CHINESE.search(text):
         return "zh"
+    if text.casefold() in ANSWER_WORDS:  # a bare answer to a true/false question says no language
+        return ""
     return "en" if text.isascii() and ENGLISH_WORD.search(text) else ""
 
 

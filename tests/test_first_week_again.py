@@ -56,6 +56,7 @@ def test_a_bare_option_answers_the_open_quiz_or_survey(say, lesson):
     say(lesson, "结束")
     say(lesson, "练习 对 2 地球是圆的")
     assert "已提交答案 对" in say("o_a", "对")
+    assert "答案已从 对 改为 错" in say("o_a", "false")  # a bare English answer keeps a Chinese student Chinese
     say(lesson, "结束")
     say(lesson, "问卷 3 2 今天的节奏？A.太快 B.正好 C.太慢")
     assert "已提交：A" in say("o_a", "A")
