@@ -71,7 +71,7 @@ def verify(ctx: Context, school: str | None = None, student_no: str | None = Non
     """Verify against the school roster; `认证` alone starts the guided dialog."""
     if not (school or student_no or rest):
         ctx.start_dialog("verify", "school", DIALOG_TTL)
-        return ctx.t("ask_school", schools=school_list())
+        return ctx.t("ask_school", schools=school_list(ctx))
     name, auth = name_and_code(rest or "")
     if not (school and student_no and name):
         return ctx.t("verify_usage")
@@ -99,9 +99,9 @@ def name_and_code(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-def school_list() -> str:
+def school_list(ctx: Context) -> str:
     names = [s.name for s in School.select().order_by(School.name).limit(10)]
-    return "、".join(names) if names else "—"
+    return ctx.t("list_sep").join(names) if names else "—"
 
 
 def check_identity(ctx: Context, school_name: str, student_no: str, name: str, auth: str | None,
@@ -116,7 +116,7 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
     user = ctx.user
     school = School.get_or_none(School.name == normalize(school_name))
     if school is None:
-        return ctx.t("unknown_school", school=school_name, schools=school_list())
+        return ctx.t("unknown_school", school=school_name, schools=school_list(ctx))
     number = student_no_of(student_no)
     if number is None:
         return ctx.t("bad_student_no")
@@ -169,7 +169,7 @@ def verify_school(ctx: Context, data: dict, text: str) -> str:
     """The guided `认证` dialog, step 1 of 4: the school."""
     text = normalize(text)
     if School.get_or_none(School.name == text) is None:
-        return ctx.t("unknown_school", school=text, schools=school_list())
+        return ctx.t("unknown_school", school=text, schools=school_list(ctx))
     ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
     return ctx.t("ask_student_no")
 

@@ -79,8 +79,9 @@ def join(ctx: Context, code: str) -> str:
     if classroom is None:
         limits.record_failure(ctx, "join")
         left = JOIN_GUESSES_PER_HOUR - tries - 1  # the touch holds the user's row: no other guess counted since
-        warning = "" if tries + 1 < JOIN_WARN_AFTER else ctx.t("join_tries_left", left=left) if left else (
-            "\n" + ctx.t("too_many_tries", minutes=60))
+        warning = ""
+        if tries + 1 >= JOIN_WARN_AFTER:
+            warning = ctx.t("join_tries_left", left=left) if left else "\n" + ctx.t("too_many_tries", minutes=60)
         return ctx.t("class_not_found", code=code) + warning
     return enroll(ctx, classroom, classroom.live)
 
