@@ -8,6 +8,7 @@ from handlers import (
     account,
     attendance,
     common,
+    grading,
     guides,
     records,
     results,
@@ -20,10 +21,10 @@ from handlers import (
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
-MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
+MINUTES = Arg("minutes", grading.MINUTES, "分钟1-600", "minutes 1-600", int, optional=True, default=5)
 WITH_CODE = Arg("passcode", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
-CORRECT = Arg("correct", r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", "正确答案", "answer")
+CORRECT = Arg("correct", grading.ANSWER_KEY, "正确答案", "answer")
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
 
 
@@ -40,7 +41,7 @@ STUDENT = Arg("student_no", r"[a-z0-9-]{1,32}|(?:未实名|unnamed)\(\S{1,4}\)",
               lambda s: s if "(" in s else s.upper())
 STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|excused|absent", "已到|迟到|请假|缺勤",
              "present|late|excused|absent")
-EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
+EXTRA = Arg("minutes", grading.MINUTES, "分钟1-600", "minutes 1-600", int)
 OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
 PICK = Arg("count", r"[1-9]\d?", "人数1-99", "n 1-99", int, optional=True, default=1)
 SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)

@@ -11,6 +11,8 @@ from models import FILL, MULTIPLE, SINGLE, SURVEY, TRUE_FALSE, Activity
 TRUE_WORDS = {"对", "t", "true", "√", "✓", "是", "正确", "y", "yes"}
 FALSE_WORDS = {"错", "f", "false", "×", "✗", "x", "否", "错误", "n", "no"}
 TRUE_FALSE_SHOWN = {"T": "tf_true", "F": "tf_false"}  # catalogue keys
+ANSWER_KEY = r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+"  # a teacher's answer key (练习's argument, its guide's step)
+MINUTES = r"600|[1-5]\d\d|[1-9]\d?"  # how long an activity runs, 1-600
 OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
 
 

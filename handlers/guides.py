@@ -9,13 +9,13 @@ from datetime import timedelta
 from bot.context import Context
 from bot.text import normalize
 from handlers import scope, teacher
-from handlers.grading import OPTION_MARK, options_in, read_key
+from handlers.grading import ANSWER_KEY, MINUTES, OPTION_MARK, options_in, read_key
 from models import FILL, TRUE_FALSE
 
 GUIDE_TTL = timedelta(minutes=10)
 NO_OPTIONS = {"无", "没有", "不用", "none", "no", "-"}
-KEY = re.compile(r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", re.IGNORECASE)  # the 练习 command's answer key
-MINUTES = re.compile(r"600|[1-5]\d\d|[1-9]\d?")
+KEY = re.compile(ANSWER_KEY, re.IGNORECASE)
+MINUTES_GIVEN = re.compile(MINUTES)
 DEFAULT_MINUTES = {"", "默认", "default", "ok", "好"}
 
 
@@ -65,7 +65,7 @@ def quiz_minutes(ctx: Context, data: dict, text: str) -> str:
     word = normalize(text).casefold()
     if word in DEFAULT_MINUTES:
         minutes = 5
-    elif MINUTES.fullmatch(word):
+    elif MINUTES_GIVEN.fullmatch(word):
         minutes = int(word)
     else:
         return ctx.t("guide_bad_minutes")
