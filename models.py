@@ -53,6 +53,9 @@ class User(BaseModel):
     school = ForeignKeyField(School, null=True, on_delete="SET NULL")
     verify_state = CharField(max_length=16, default=NOT_GIVEN)  # not_given / unverified / verified
     phone = CharField(max_length=16, null=True, unique=True)
+    # The language of the user's latest message that said one (zh/en), kept by the dispatcher's touch:
+    # replies to events, dialog steps, pushes and exports follow it.
+    lang = CharField(max_length=2, default="zh")
 
     @property
     def is_teacher(self) -> bool:
@@ -69,7 +72,12 @@ class User(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.shown_name or t("unnamed", "zh", tail=self.openid[-4:])
+        return self.label("zh")
+
+    def label(self, lang: str) -> str:
+        """How every list names the user: the name, else 未实名(<last 4 of the openid>) — the one label 名单,
+        签到情况, 点名 and the export show for a student without a name, and 改签 accepts."""
+        return self.shown_name or t("unnamed", lang, tail=self.openid[-4:])
 
 
 class Classroom(BaseModel):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import click
 import requests
 
+from bot.config import loopback_name
 from bot.config import simulator_on as enabled
 from bot.wxsim import WeChatSimulator
+
+
+def same_server(url: str, served: str) -> bool:
+    """Whether *url* reaches the server at *served*: same scheme and port, and the same host (any two loopback
+    names count as one: 127.0.0.1 and localhost)."""
+    a, b = urlsplit(url), urlsplit(served)
+    hosts = a.hostname == b.hostname or (loopback_name(a.hostname or "") and loopback_name(b.hostname or ""))
+    return a.scheme == b.scheme and a.port == b.port and hosts
 
 
 def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
@@ -37,6 +48,11 @@ def init_app(app, commands: tuple[click.Command, ...] = ()) -> None:
         if "/simulator/api" in wechat.api_base_url:
             click.echo(f"  WeChat API: this server's simulator ({wechat.api_base_url}); for a real account set "
                        "wechat.api_base_url = \"https://api.weixin.qq.com\" and the real app_secret")
+            served = local.rsplit("/wechat", 1)[0]
+            if not same_server(wechat.api_base_url, served):  # e.g. `make run PORT=` after a first run
+                click.echo(f"WARNING: [wechat] api_base_url is {wechat.api_base_url}, but this server runs at {served}: "
+                           f"pushes would go nowhere. Set api_base_url = \"{served}/simulator/api\" in config.toml.",
+                           err=True)
         click.echo("Try it without WeChat, in another terminal:")
         click.echo("  .venv/bin/flask --app app make-teacher o_teacher")
         click.echo(f"  .venv/bin/flask --app app chat --as o_teacher --url {local}")

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from peewee import fn
+from peewee import Case, fn
 
 from bot import inbox
 from bot.catalogue import t
@@ -69,7 +69,8 @@ class Dispatcher:
         self.scenes = sorted(plugin.scenes.items(), key=lambda item: -len(item[0]))  # longest prefix first
         # The event table: the machinery's own handlers f(ctx, inbound); the plugin's f(ctx, event_key) beside.
         self.events = {
-            "click": lambda ctx, inbound: self.run_text(ctx, inbound.event_key),  # menu keys are command texts
+            # menu keys are command texts, answered in the user's language (a tap says none)
+            "click": lambda ctx, inbound: self.run_text(ctx, inbound.event_key, typed=False),
             "templatesendjobfinish": lambda ctx, inbound: inbox.template_finished(ctx.user, inbound.msg_id,
                                                                                   inbound.status, ctx.now),
             **{event: lambda ctx, inbound: "" for event in SILENT_EVENTS | {"unsubscribe"}},  # no reply reaches them
@@ -85,6 +86,7 @@ class Dispatcher:
         self.touch_query = touch_query(plugin.user_reads)
         self.scan_readers = plugin.scan_readers
         self.extensions = plugin.extensions
+        self.fallbacks = plugin.fallbacks
 
     def handle(self, inbound: Inbound) -> str:
         """Process *inbound* exactly once; a repeat gets the stored reply.
@@ -125,7 +127,8 @@ class Dispatcher:
         the reply. Returns (step, reply, user); a repeat (REPEATED, its stored reply), a refusal (REFUSED) and a
         lost claim (LOST) roll back all the transaction did."""
         with undoable() as undo:
-            user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query)
+            user = touch_user(inbound.openid, now, wrote=inbound.kind != "event", key=inbound.key, query=self.touch_query,
+                              langs=self.langs_of(inbound))
             if user.stored_reply is not None:
                 undo()
                 return REPEATED, user.stored_reply, user
@@ -137,6 +140,16 @@ class Dispatcher:
                 undo()
                 return LOST, "", user
         return step, reply, user
+
+    def langs_of(self, inbound: Inbound) -> tuple[str | None, str | None]:
+        """The language a message is written in: (its command's alias, its words when it is no command); None
+        when it says none (an event, a photo, digits, a bare answer like B). The user's lang keeps the last one."""
+        if inbound.kind != "text":
+            return None, None
+        parsed = self.grammar.parse(inbound.text, suggest=False)
+        if isinstance(parsed, Unknown):
+            return None, parsed.lang or None
+        return parsed.lang, None
 
     def write_reply(self, user: User, inbound: Inbound, now: datetime, actions: list) -> tuple[str, str]:
         """Inside the write transaction: a message that only reads is claimed with "busy" for now (a retry while
@@ -200,7 +213,7 @@ class Dispatcher:
     def route(self, user: User, inbound: Inbound, now: datetime, after_commit: list) -> tuple[str, bool]:
         """Answer *inbound*: (reply, refused); a reply also says how many pushes wait unread. *refused*: a
         command refused with nothing written yet but the frame's (the write path keeps none of it)."""
-        ctx = Context(user=user, now=now, lang="zh", settings=self.settings, commands=self.commands, links=self.links,
+        ctx = Context(user=user, now=now, lang=user.lang, settings=self.settings, commands=self.commands, links=self.links,
                       sms=self.sms, after_commit=after_commit, inbound=inbound, flows=self.flows,
                       extensions=self.extensions)
         reply = self.answer(ctx, inbound)
@@ -251,18 +264,23 @@ class Dispatcher:
                 return handler(ctx, scene[len(prefix):])
         return ""
 
-    def run_text(self, ctx: Context, text: str) -> str:
-        """Answer typed text: a step of the user's dialog, or a command (rules in tests/test_dispatch.py)."""
-        parsed = self.grammar.parse(text)
+    def run_text(self, ctx: Context, text: str, typed: bool = True) -> str:
+        """Answer text: a step of the user's dialog, a command, or what a plugin's fallback reads in it (a bare
+        answer); rules in tests/test_dispatch.py. *typed*: the user wrote it, so the reply is in its language;
+        a menu tap answers in the user's."""
+        parsed = self.grammar.parse(text, suggest=False)  # suggestions only if nothing reads it (below)
         if ctx.user.in_dialog:
             reply = self.in_dialog(ctx, parsed, text)
             if reply is not None:
                 return reply
-        ctx.lang = parsed.lang
+        if typed and parsed.lang:
+            ctx.lang = parsed.lang
         if isinstance(parsed, Unknown):
-            return unknown_reply(parsed)
-        if isinstance(parsed, Invalid):
-            return usage_reply(ctx, parsed.command)
+            for fallback in self.fallbacks:  # e.g. a bare B while a quiz is open; dialogs and commands come first
+                reply = self.run_handler(ctx, fallback, text=parsed.text)
+                if reply is not None:
+                    return reply
+            return unknown_reply(parsed, self.grammar.suggest(parsed.text, limit=6), ctx.lang, ctx.user.is_teacher)
         return self.run_command(ctx, parsed)
 
     def in_dialog(self, ctx: Context, parsed: Parsed | Invalid | Unknown, text: str) -> str | None:
@@ -285,22 +303,31 @@ class Dispatcher:
             dialog.delete_instance()  # a new command abandons the dialog
         return None
 
-    @staticmethod
-    def run_command(ctx: Context, parsed: Parsed) -> str:
-        """Run a parsed command for a user of its role. Outside a dialog nothing is written yet but the frame's,
-        so a refusal (UserError) marks ctx.refused and the write path keeps nothing; in a dialog the handler runs
-        in a savepoint, so a refusal leaves no half-done writes and the dialog is kept."""
+    def run_command(self, ctx: Context, parsed: Parsed | Invalid) -> str:
+        """Run a command for a user of its role (checked before its usage: a student gets no teacher's); a
+        malformed one gets its usage line, its bare name (a menu button) its guided dialog if it has one."""
         command = parsed.command
         alias = command.alias(ctx.lang)
         if command.role is Role.TEACHER and not ctx.user.is_teacher:
             return ctx.t("teacher_only", command=alias)
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
+        if isinstance(parsed, Invalid):
+            if command.guide is not None and parsed.bare:
+                return self.run_handler(ctx, command.guide)
+            return usage_reply(ctx, command)
+        return self.run_handler(ctx, command.handler, **parsed.args)
+
+    @staticmethod
+    def run_handler(ctx: Context, handler, **args):
+        """Run a command's handler (or a fallback, a guide). Outside a dialog nothing is written yet but the
+        frame's, so a refusal (UserError) marks ctx.refused and the write path keeps nothing; in a dialog the
+        handler runs in a savepoint, so a refusal leaves no half-done writes and the dialog is kept."""
         try:
             if not ctx.user.in_dialog:
-                return command.handler(ctx, **parsed.args)
+                return handler(ctx, **args)
             with db.atomic():
-                return command.handler(ctx, **parsed.args)
+                return handler(ctx, **args)
         except UserError as error:
             ctx.refused = not ctx.user.in_dialog
             return ctx.t(error.key, **error.params)
@@ -331,7 +358,7 @@ def only_reads(grammar: Grammar, user: User, inbound: Inbound) -> bool:
         text = inbound.event_key
     else:
         return False
-    parsed = grammar.parse(text)
+    parsed = grammar.parse(text, suggest=False)
     return isinstance(parsed, Parsed) and parsed.command.reads
 
 
@@ -341,20 +368,22 @@ def usage_reply(ctx: Context, command) -> str:
     return ctx.t("usage", usage=command.usage(ctx.lang), example=example)
 
 
-def unknown_reply(parsed: Unknown) -> str:
-    """Say what was not understood and suggest commands, in the message's language."""
-    lang = parsed.lang
+def unknown_reply(parsed: Unknown, suggestions, lang: str, teacher: bool) -> str:
+    """Say what was not understood and suggest commands of the user's role, in the message's language (else
+    the user's): a student is never pointed at a teacher's command, nor a teacher at a student's."""
     shown = parsed.text if len(parsed.text) <= 20 else parsed.text[:20] + "…"
     lines = [t("unknown", lang, text=shown)]
-    if parsed.suggestions:
+    suggestions = [c for c in suggestions if c.role in (Role.ANY, Role.TEACHER if teacher else Role.STUDENT)][:3]
+    if suggestions:
         quote = "「{}」" if lang == "zh" else "“{}”"
-        options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in parsed.suggestions)
+        options = ("、" if lang == "zh" else ", ").join(quote.format(c.usage(lang)) for c in suggestions)
         lines.append(t("did_you_mean", lang, options=options))
     lines.append(t("help_pointer", lang))
     return "\n".join(lines)
 
 
-def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None) -> User:
+def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", query: Prepared | None = None,
+               langs: tuple[str | None, str | None] = (None, None)) -> User:
     """Return the user for *openid*, creating it on first contact; record when they last wrote.
 
     One statement in the usual case (an UPDATE … RETURNING), which also tells whether pushes wait
@@ -362,13 +391,18 @@ def touch_user(openid: str, now: datetime, wrote: bool = True, key: str = "", qu
     before (`stored_reply`, None if not). Only a message the user sent opens WeChat's 48-hour
     customer-service window, so events (follow, scan, unfollow, delivery reports) leave last_seen_at alone.
     *query*: the dispatcher's touch, with its plugin's user_reads (default: the machinery's own columns).
+    *langs*: the language of the message's command, and of its words when it is none, kept as the user's
+    (None: it said none). Inside a dialog only a command's counts: a plain reply to a step (a name such
+    as "Li Lei") keeps the language the dialog speaks.
     """
     query = query or TOUCH
     seen = now if wrote else None
-    user = query.first(seen, openid, UNREAD, key)
+    command_lang, words_lang = langs
+    user = query.first(seen, command_lang, words_lang, openid, UNREAD, key)
     if user is None:
-        User.insert(openid=openid, created_at=now, last_seen_at=seen).on_conflict_ignore().execute()
-        user = query.first(seen, openid, UNREAD, key)
+        lang = command_lang or words_lang or "zh"
+        User.insert(openid=openid, created_at=now, last_seen_at=seen, lang=lang).on_conflict_ignore().execute()
+        user = query.first(seen, command_lang, words_lang, openid, UNREAD, key)
     return user
 
 
@@ -391,8 +425,16 @@ def _user_columns(unread, key):
     )
 
 
-# The user read and touched in one statement (last_seen_at kept when *seen* is NULL).
-TOUCH = Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+def _touched(seen, command_lang, words_lang):
+    """The touch's SET: last_seen_at kept when *seen* is NULL; lang from the message's command, else its words
+    outside a dialog, else kept."""
+    in_dialog = fn.EXISTS(Dialog.select(Dialog.id).where(Dialog.user == User.id))
+    words = Case(None, [(in_dialog, None)], words_lang)
+    return {User.last_seen_at: fn.COALESCE(seen, User.last_seen_at), User.lang: fn.COALESCE(command_lang, words, User.lang)}
+
+
+# The user read and touched in one statement.
+TOUCH = Prepared(lambda seen, command_lang, words_lang, openid, unread, key: User.update(_touched(seen, command_lang, words_lang))
                  .where(User.openid == openid).returning(*_user_columns(unread, key)))
 
 
@@ -400,7 +442,8 @@ def touch_query(user_reads) -> Prepared:
     """TOUCH with a plugin's user_reads beside the machinery's columns (TOUCH itself when there are none)."""
     if not user_reads:
         return TOUCH
-    return Prepared(lambda seen, openid, unread, key: User.update(last_seen_at=fn.COALESCE(seen, User.last_seen_at))
+    return Prepared(lambda seen, command_lang, words_lang, openid, unread, key:
+                    User.update(_touched(seen, command_lang, words_lang))
                     .where(User.openid == openid)
                     .returning(*_user_columns(unread, key), *(read().alias(name) for name, read in user_reads.items())))
 

@@ -72,6 +72,7 @@ class Command:
     escape: bool = False  # works inside a dialog (help, cancel)
     brief: bool = True  # in 帮助's short list; if False only `帮助 <命令>`, other replies and the README show it
     reads: bool = False  # only reads: answered outside the write transaction (bot/dispatch.py), never holding the writer lock
+    guide: Callable[..., str] | None = None  # f(ctx): the bare name (a menu button) starts a guided dialog instead of the usage
 
     def alias(self, lang: str) -> str:
         return next(a.text for a in self.aliases if a.lang == lang)
@@ -94,13 +95,29 @@ class Parsed:
 class Invalid:
     command: Command
     lang: str
+    bare: bool = False  # the alias alone, no argument given
 
 
 @dataclass(frozen=True)
 class Unknown:
     text: str
     suggestions: tuple[Command, ...] = field(default_factory=tuple)
-    lang: str = "zh"  # all-ASCII text is answered in English
+    lang: str = ""  # "en": English words; "zh": Chinese; "": says nothing (digits, a letter or two: B, AC)
+
+
+ENGLISH_WORD = re.compile(r"[a-z]{3,}", re.IGNORECASE)
+ANSWER_WORDS = {"true", "false", "yes", "ok"}
+CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def text_lang(text: str) -> str:
+    """The language text that is no command is written in: "zh" with a Chinese character, "en" all ASCII with
+    an English word ("jion 123456"), "" when it says nothing (digits, an answer like B or AC, punctuation)."""
+    if CHINESE.search(text):
+        return "zh"
+    if text.casefold() in ANSWER_WORDS:  # a bare answer to a true/false question says no language
+        return ""
+    return "en" if text.isascii() and ENGLISH_WORD.search(text) else ""
 
 
 def _check_row(command: Command) -> None:
@@ -132,7 +149,9 @@ class Grammar:
             key=lambda row: -len(row[0]),
         )
 
-    def parse(self, raw: str) -> Parsed | Invalid | Unknown:
+    def parse(self, raw: str, suggest: bool = True) -> Parsed | Invalid | Unknown:
+        """The command *raw* calls, its usage when the arguments do not fit, or Unknown (with suggestions unless
+        *suggest* is False: they cost about 0.5 ms, so the dispatcher asks for them only when it says them)."""
         full, origin = fold_with_map(raw)
         core = normalize(full)  # a prefix of *full*: only trailing punctuation differs
         for key, alias, command in self._index:
@@ -144,11 +163,9 @@ class Grammar:
                 continue  # "answering b" is not "answer"
             args = self._bind(command, core[rest_at:], lambda at, start=rest_at: raw[origin[start + at]:])
             if args is None:
-                return Invalid(command, alias.lang)
+                return Invalid(command, alias.lang, bare=not core[rest_at:].strip())
             return Parsed(command, args, alias.lang)
-        # All ASCII with a letter in it is English ("jion 123456"); bare digits say nothing, so Chinese.
-        english = core.isascii() and any(ch.isalpha() for ch in core)
-        return Unknown(core, self.suggest(core), "en" if english else "zh")
+        return Unknown(core, self.suggest(core) if suggest else (), text_lang(core))
 
     @staticmethod
     def _bind(command: Command, rest: str, raw_from: Callable[[int], str]) -> dict | None:

@@ -28,6 +28,19 @@ def enqueue_many(pushes, now: datetime) -> int:
                for i in range(0, len(rows), PUSH_BATCH))
 
 
+def enqueue_each(recipients, kind: str, text_of, key_of, now: datetime) -> int:
+    """Queue one push per (user id, lang) in *recipients*, written in that user's language: *text_of(lang)*
+    is formatted once per language, *key_of(user_id)* is the row's key. Return how many were new."""
+    texts: dict[str, str] = {}
+
+    def text(lang: str) -> str:
+        if lang not in texts:
+            texts[lang] = text_of(lang)
+        return texts[lang]
+
+    return enqueue_many(((user, kind, text(lang), key_of(user)) for user, lang in recipients), now)
+
+
 PUSH_BATCH = 150  # rows per INSERT: 6 columns each stays under SQLite's oldest 999-variable limit
 
 

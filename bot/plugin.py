@@ -94,7 +94,7 @@ class Plugin:
     upgrades: tuple[Callable[[], object], ...] = ()  # init-db: bring rows an older version wrote up to date
     # What a menu scanner read (scancode_waitmsg / scancode_push): f(ctx, text) -> ("scene", s) to answer it as
     # that QR scene, ("text", s) to run s as typed text, or None when it is no QR code of this plugin's. The
-    # first reader that knows it wins; text nobody knows is a typed command, a link nobody knows is refused.
+    # first reader that knows it wins; what nobody knows is refused as not ours (never run as typed text).
     scan_readers: tuple[Callable[..., "tuple[str, str] | None"], ...] = ()
     # WSGI wrappers f(wsgi_app, ketang) -> wsgi_app, for answers that must not wait for Flask (e.g. a 304).
     middleware: tuple[Callable[..., Callable], ...] = ()
@@ -105,6 +105,9 @@ class Plugin:
     # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
     # (e.g. whether a message hook has anything to do).
     user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
+    # f(ctx, text) for text that is no command, outside a dialog: a reply, or None when it is nothing of this
+    # plugin's (then the next one, then "did not understand"). E.g. a bare B while a quiz is open.
+    fallbacks: tuple[Callable[..., "str | None"], ...] = ()
     # Extension points one plugin offers another, by name: name -> functions (`+` joins the tuples of a name).
     # The machinery only carries them to handlers (Context.extension); what a name means is the plugins' affair
     # (the classroom's: handlers/extension_points.py).

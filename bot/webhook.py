@@ -117,7 +117,8 @@ def _decrypt(crypto: WeChatCrypto, body: bytes, msg_signature: str, timestamp: s
     return plain
 
 
-FIELDS = ("FromUserName", "ToUserName", "CreateTime", "Content", "Event", "EventKey", "MsgId", "MsgID", "Status")
+FIELDS = ("FromUserName", "ToUserName", "CreateTime", "Content", "Event", "EventKey", "MsgId", "MsgID", "Status",
+          "Recognition")
 """The message's fields Ketang reads: each must be text when present (a nested element is not a WeChat message)."""
 
 
@@ -149,8 +150,11 @@ def _inbound(fields: dict[str, str], scanned: str) -> Inbound:
     kind = fields["MsgType"]
     event = fields["Event"].lower() if kind == "event" else ""
     created = fields["CreateTime"]
-    return Inbound(openid=fields["FromUserName"], key=_dedupe_key(fields, kind, event, scanned),
-                   kind=kind if kind in KINDS else "unknown", text=fields["Content"] if kind == "text" else "",
+    key = _dedupe_key(fields, kind, event, scanned)
+    text = fields["Content"] if kind == "text" else ""
+    if kind == "voice" and fields["Recognition"].strip():  # its transcription ("签到。"): answered as typed text
+        kind, text = "text", fields["Recognition"]
+    return Inbound(openid=fields["FromUserName"], key=key, kind=kind if kind in KINDS else "unknown", text=text,
                    event=event, event_key=fields["EventKey"], msg_id=fields["MsgID"], status=fields["Status"],
                    created=int(created) if created.isascii() and created.isdigit() and len(created) < 12 else 0,
                    scan_result=scanned)

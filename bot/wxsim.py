@@ -68,6 +68,26 @@ class WeChatSimulator:
             f"<Event>{_cdata(event)}</Event>{key_xml}</xml>"
         )
 
+    def image_xml(self, openid: str, msg_id: int | None = None) -> str:
+        """A photo, as WeChat sends it (a link to the picture and its media id)."""
+        msg_id = next(self._ids) if msg_id is None else msg_id
+        return (
+            f"<xml><ToUserName>{_cdata(self.account)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
+            f"<CreateTime>{self.now()}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+            f"<PicUrl><![CDATA[http://mmbiz.qpic.cn/sim.jpg]]></PicUrl><MediaId><![CDATA[sim_media_{msg_id}]]></MediaId>"
+            f"<MsgId>{msg_id}</MsgId></xml>"
+        )
+
+    def voice_xml(self, openid: str, recognition: str = "", msg_id: int | None = None) -> str:
+        """A voice message; *recognition*: WeChat's transcription of it (empty when it made none)."""
+        msg_id = next(self._ids) if msg_id is None else msg_id
+        return (
+            f"<xml><ToUserName>{_cdata(self.account)}</ToUserName><FromUserName>{_cdata(openid)}</FromUserName>"
+            f"<CreateTime>{self.now()}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+            f"<MediaId><![CDATA[sim_media_{msg_id}]]></MediaId><Format><![CDATA[amr]]></Format>"
+            f"<Recognition>{_cdata(recognition)}</Recognition><MsgId>{msg_id}</MsgId></xml>"
+        )
+
     def scanner_xml(self, openid: str, result: str, key: str = "scan_checkin", event: str = "scancode_waitmsg") -> str:
         """What a menu scanner button sends: the button's key and what the QR holds."""
         return (

@@ -67,33 +67,56 @@ def roster_entry(school_id: int, number: str) -> RosterEntry | None:
 # --- verify --------------------------------------------------------------------------------------
 
 
-def verify(ctx: Context, school: str | None = None, student_no: str | None = None, name: str | None = None,
-           auth: str | None = None) -> str:
+def verify(ctx: Context, school: str | None = None, student_no: str | None = None, rest: str | None = None) -> str:
     """Verify against the school roster; `认证` alone starts the guided dialog."""
-    if not (school or student_no or name):
+    if not (school or student_no or rest):
         ctx.start_dialog("verify", "school", DIALOG_TTL)
-        return ctx.t("ask_school", schools=school_list())
+        return ctx.t("ask_school", schools=school_list(ctx))
+    name, auth = name_and_code(rest or "")
     if not (school and student_no and name):
         return ctx.t("verify_usage")
     return check_identity(ctx, school, student_no, name, auth)
 
 
-def school_list() -> str:
+QUOTED = re.compile(r"""(?:"(.+)"|“(.+)”|「(.+)」|『(.+)』|'(.+)'|‘(.+)’)\s*(\S*)""")
+
+
+def name_and_code(text: str) -> tuple[str, str | None]:
+    """Split what follows the number in one-line `认证` into the name and the auth code (None: not given).
+
+    A quoted name is the name (`"Anne-Marie O'Neil" 424242`); else the last word is the code when it has a
+    digit or says there is none (`张三 839201`, `张三 暂无认证码`), and the rest, spaces and all, is the name."""
+    text = text.strip()
+    quoted = QUOTED.fullmatch(text)
+    if quoted:
+        *names, code = quoted.groups()
+        return next(n for n in names if n).strip(), code or None
+    words = text.split()
+    if len(words) > 1 and (any(ch.isdigit() for ch in words[-1]) or normalize(words[-1]).casefold() in NO_CODE):
+        return " ".join(words[:-1]), words[-1]
+    if len(words) > 2 and " ".join(words[-2:]).casefold() in NO_CODE:  # "no code"
+        return " ".join(words[:-2]), "none"
+    return text, None
+
+
+def school_list(ctx: Context) -> str:
     names = [s.name for s in School.select().order_by(School.name).limit(10)]
-    return "、".join(names) if names else "—"
+    return ctx.t("list_sep").join(names) if names else "—"
 
 
-def check_identity(ctx: Context, school_name: str, student_no: str, name: str, auth: str | None) -> str:
+def check_identity(ctx: Context, school_name: str, student_no: str, name: str, auth: str | None,
+                   dialog: dict | None = None) -> str:
     """Verify (with a code) or record as 未认证 (without one); never take over another account's number.
 
     Every answer that tells something about the roster (no such number or name, number already
     verified, wrong code) counts against the same hourly limit, and an unknown number and a wrong name
-    get the same answer: the roster cannot be enumerated.
+    get the same answer: the roster cannot be enumerated. *dialog*: the guided dialog's data; a wrong code
+    keeps it open at the code step while tries are left.
     """
     user = ctx.user
     school = School.get_or_none(School.name == normalize(school_name))
     if school is None:
-        return ctx.t("unknown_school", school=school_name, schools=school_list())
+        return ctx.t("unknown_school", school=school_name, schools=school_list(ctx))
     number = student_no_of(student_no)
     if number is None:
         return ctx.t("bad_student_no")
@@ -114,7 +137,11 @@ def check_identity(ctx: Context, school_name: str, student_no: str, name: str, a
         _claim(user, school, number, entry.name, UNVERIFIED)
         return ctx.t("recorded_unverified", school=school.name, student_no=number, name=entry.name)
     if not check_secret(normalize(auth), entry.auth_hash):
-        return _refused(ctx, "auth_wrong")
+        reply = _refused(ctx, "auth_wrong")
+        if dialog is not None and ctx.t("too_many_tries", minutes=60) != reply:
+            ctx.start_dialog("verify", "code", DIALOG_TTL, **dialog)
+            reply += ctx.t("auth_again")
+        return reply
     claimed = (
         RosterEntry.update(verified_user=user, verified_at=ctx.now)
         .where((RosterEntry.id == entry.id) & RosterEntry.verified_user.is_null())
@@ -142,7 +169,7 @@ def verify_school(ctx: Context, data: dict, text: str) -> str:
     """The guided `认证` dialog, step 1 of 4: the school."""
     text = normalize(text)
     if School.get_or_none(School.name == text) is None:
-        return ctx.t("unknown_school", school=text, schools=school_list())
+        return ctx.t("unknown_school", school=text, schools=school_list(ctx))
     ctx.start_dialog("verify", "student_no", DIALOG_TTL, school=text)
     return ctx.t("ask_student_no")
 
@@ -168,7 +195,7 @@ def verify_name(ctx: Context, data: dict, text: str) -> str:
 def verify_code(ctx: Context, data: dict, text: str) -> str:
     """Step 4 of 4: the roster's auth code, which decides."""
     ctx.end_dialog()
-    return check_identity(ctx, data["school"], data["student_no"], data["name"], normalize(text))
+    return check_identity(ctx, data["school"], data["student_no"], data["name"], normalize(text), dialog=data)
 
 
 VERIFY_STEPS = {"school": verify_school, "student_no": verify_student_no, "name": verify_name, "code": verify_code}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta
 
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.jobs import claim_each
-from bot.outbox import channels, enqueue, enqueue_many
+from bot.outbox import channels, enqueue, enqueue_each
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import extension_points, records, scope
@@ -23,6 +24,9 @@ ROLL_CALL_WINDOW = timedelta(minutes=2)
 # Every check-in looks this up, so it is compiled once (bot/prepared.py).
 _LATEST_CHECKIN = Prepared(lambda lesson, kind: Activity.select().where((Activity.lesson == lesson) & (Activity.kind == kind))
                            .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
+
+
+UNNAMED_LABEL = re.compile(r"(?:未实名|unnamed)\((\S{1,4})\)", re.IGNORECASE)
 
 
 def lesson_checkin(lesson: Lesson) -> Activity | None:
@@ -44,7 +48,7 @@ def _counts(sheet: dict[int, str]) -> dict[str, int]:
 def _missing(ctx: Context, header: str, sheet: dict[int, str]) -> str:
     """*header*, then who in *sheet* is absent, by student number."""
     missing = User.select().where(User.id.in_([uid for uid, s in sheet.items() if s == ABSENT]))
-    names = [f"{u.student_no or '—'} {u.display_name}" for u in sorted(missing, key=lambda u: (u.student_no or "~", u.id))]
+    names = [f"{u.student_no or '—'} {u.label(ctx.lang)}" for u in sorted(missing, key=lambda u: (u.student_no or "~", u.id))]
     if not names:
         return header
     return fit_lines(header + "\n" + ctx.t("missing_header"), names, lambda n: ctx.t("and_more", n=n))
@@ -106,7 +110,8 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
     rows = [dict(activity=checkin.id, user=student.id, status=value, created_at=ctx.now, updated_at=ctx.now,
                  marked_by=ctx.user.id, marked_at=ctx.now) for checkin in checkins_of(latest.lesson)]
     Response.insert_many(rows).on_conflict(conflict_target=[Response.activity, Response.user], update=changes).execute()
-    return note + ctx.t("marked", student_no=student_no, student=student.display_name, at=ctx.hhmm(latest.lesson.started_at),
+    return note + ctx.t("marked", student_no=student.student_no or "—", student=student.label(ctx.lang),
+                        at=ctx.hhmm(latest.lesson.started_at),
                         status=ctx.t(f"status_{value}"))
 
 
@@ -115,19 +120,22 @@ def _student_by_number(ctx: Context, classroom, student_no: str) -> tuple[User, 
 
     Anyone may type any number when joining (unverified), so the account the roster verified wins;
     several unverified accounts and none verified is refused rather than guessed."""
+    unnamed = UNNAMED_LABEL.fullmatch(student_no)  # 未实名(ent4): the label lists give a student with no name
+    who = ((User.name.is_null() | (User.name == "")) & User.openid.endswith(unnamed.group(1)) if unnamed
+           else User.student_no == student_no)
     found = list(User.select().join(Membership)
-                 .where((Membership.classroom == classroom) & (Membership.active == 1) & (User.student_no == student_no))
+                 .where((Membership.classroom == classroom) & (Membership.active == 1) & who)
                  .order_by(User.id))
     if not found:
         raise UserError("no_such_student", student_no=student_no, name=classroom.name)
     if len(found) == 1:
         return found[0], ""
-    names = "、".join(u.display_name for u in found)
+    names = ctx.t("list_sep").join(u.label(ctx.lang) for u in found)
     verified = [u for u in found if u.verify_state == VERIFIED]
     if len(verified) != 1:
         raise UserError("mark_ambiguous", student_no=student_no, n=len(found), names=names)
     return verified[0], ctx.t("mark_chose_verified", student_no=student_no, n=len(found), names=names,
-                              student=verified[0].display_name) + "\n"
+                              student=verified[0].label(ctx.lang)) + "\n"
 
 
 def roll_call(ctx: Context, count: int = 1) -> str:
@@ -144,16 +152,18 @@ def roll_call(ctx: Context, count: int = 1) -> str:
         raise UserError("roll_call_pool_empty")
     picked = random.SystemRandom().sample(pool, min(count, len(pool)))
     deadline = ctx.now + ROLL_CALL_WINDOW
-    text = t("push_roll_call", "zh", name=classroom.name, at=ctx.hhmm(deadline))
     RollCall.insert_many([{"lesson": lesson, "user": u, "picked_at": ctx.now, "deadline": deadline} for u in picked]).execute()
-    enqueue_many(((u, "roll_call", text, f"rollcall:{lesson.id}:{u}") for u in picked), ctx.now)
     users = [User.get_by_id(uid) for uid in picked]
-    reply = ctx.t("roll_called", names="、".join(u.display_name for u in users), at=ctx.hhmm(deadline),
+    enqueue_each([(u.id, u.lang) for u in users], "roll_call",
+                 lambda lang: t("push_roll_call", lang, name=classroom.name, at=ctx.hhmm(deadline)),
+                 lambda u: f"rollcall:{lesson.id}:{u}", ctx.now)
+    sep = ctx.t("list_sep")  # names are data; the frame, separators too, is in one language
+    reply = ctx.t("roll_called", names=sep.join(u.label(ctx.lang) for u in users), at=ctx.hhmm(deadline),
                   left=len(pool) - len(picked))
-    unreachable = [u.display_name for u in users if not channels(u, "roll_call", ctx.now, ctx.settings)]
+    unreachable = [u.label(ctx.lang) for u in users if not channels(u, "roll_call", ctx.now, ctx.settings)]
     if unreachable:  # say so now rather than count them as not answering
         key = "roll_call_unreachable" if ctx.settings.wechat.app_secret else "roll_call_no_pushes"
-        reply += "\n" + ctx.t(key, names="、".join(unreachable))
+        reply += "\n" + ctx.t(key, names=sep.join(unreachable))
     return reply
 
 
@@ -172,7 +182,7 @@ def roll_call_report(ctx: Context) -> str:
             state = ctx.t("rc_waiting", at=ctx.hhmm(call.deadline))
         else:
             state = ctx.t("rc_missed")
-        lines.append(f"{call.user.display_name} {state}")
+        lines.append(f"{call.user.label(ctx.lang)} {state}")
     return fit_lines(ctx.t("rc_header", n=len(calls)), lines, lambda n: ctx.t("and_more", n=n))
 
 
@@ -210,9 +220,10 @@ def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None
     """Push the teacher who answered the roll call of *lesson_id* that closed at *deadline*."""
     calls = list(RollCall.select().where(_roll_call(lesson_id, deadline)).order_by(RollCall.picked_at, RollCall.id))
     lesson = Lesson.get_by_id(lesson_id)
-    missed = [call.user.display_name for call in calls if call.answered_at is None]
-    text = t("push_roll_call_result", "zh", name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
-             missed=t("rc_missed_names", "zh", names="、".join(missed)) if missed else "")
+    lang = lesson.classroom.owner.lang
+    missed = [call.user.label(lang) for call in calls if call.answered_at is None]
+    text = t("push_roll_call_result", lang, name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
+             missed=t("rc_missed_names", lang, names=t("list_sep", lang).join(missed)) if missed else "")
     # The key is the batch: a second scheduler, or a rerun after a crash, cannot push it twice.
     enqueue(lesson.classroom.owner_id, "roll_call_result", text,
             f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result", now)

@@ -7,29 +7,44 @@ from pathlib import Path
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
-from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
+from handlers import (
+    account,
+    attendance,
+    common,
+    grading,
+    guides,
+    records,
+    results,
+    roster,
+    scheduled_announcements,
+    student,
+    teacher,
+)
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
 REF = Arg("ref", r"\d{1,6}", "序号或课堂码", "n or code")
-MINUTES = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int, optional=True, default=5)
+MINUTES = Arg("minutes", grading.MINUTES, "分钟1-600", "minutes 1-600", int, optional=True, default=5)
 WITH_CODE = Arg("with_code", r"口令|code", "口令", "code", lambda _: True, optional=True, default=False)  # a flag: bool
 CHECKIN_CODE = Arg("passcode", r"\d{4}", "4位签到码", "4-digit code", optional=True)
-CORRECT = Arg("correct", r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+", "正确答案", "answer")
+CORRECT = Arg("correct", grading.ANSWER_KEY, "正确答案", "answer")
 INVITE = Arg("invite", r"\S{1,64}", "邀请码", "invite-code")
 
 
 SCHOOL = Arg("school", r"\S{1,64}", "学校", "school", optional=True)
 # Student numbers are matched ignoring case: the canonical form is upper case (handlers/account.py).
 STUDENT_NO = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper, optional=True)
-NAME = Arg("name", r"\S{1,32}", "姓名", "name", optional=True)
-AUTH = Arg("auth", r"\S{1,64}", "认证码", "auth-code", optional=True)
+# The name (with spaces: "Anne-Marie O'Neil", in quotes if it is unclear) and the auth code after it.
+NAME_AND_AUTH = Arg("rest", r".+", "姓名", "name", optional=True, rest=True)
 PHONE = Arg("phone", r"1[3-9]\d{9}", "手机号", "mobile number")
 SMS_CODE = Arg("code", r"\d{6}", "6位验证码", "6-digit code")
 NUMBER = Arg("student_no", r"[a-z0-9-]{1,32}", "学号", "student-no", str.upper)
+# 改签 names a student by number, or by the label lists give one with no name: 未实名(ent4) (openid tails keep case)
+STUDENT = Arg("student_no", r"[a-z0-9-]{1,32}|(?:未实名|unnamed)\(\S{1,4}\)", "学号或未实名(…)", "student-no or unnamed(…)",
+              lambda s: s if "(" in s else s.upper())
 STATUS = Arg("status", r"已到|到|迟到|请假|缺勤|旷课|present|late|excused|absent", "已到|迟到|请假|缺勤",
              "present|late|excused|absent")
-EXTRA = Arg("minutes", r"600|[1-5]\d\d|[1-9]\d?", "分钟1-600", "minutes 1-600", int)
+EXTRA = Arg("minutes", grading.MINUTES, "分钟1-600", "minutes 1-600", int)
 OPTION_COUNT = Arg("count", r"[2-8]", "选项数2-8", "options 2-8", int)
 PICK = Arg("count", r"[1-9]\d?", "人数1-99", "n 1-99", int, optional=True, default=1)
 SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)
@@ -50,6 +65,10 @@ COMMANDS: tuple[Command, ...] = (
             args=(rest("topic", "命令", "command").but(optional=True),), role=Role.ANY,
             summary_zh="查看命令（带命令名看详细用法）",
             summary_en="list commands (name one for details)", examples=("帮助", "帮助 签到", "help"), escape=True),
+    Command(name="more", handler=common.more, aliases=zh("更多", "更多命令") + en("more"),
+            role=Role.ANY, summary_zh="菜单上没有的命令（投屏、结束投屏、问卷、讨论、导出、名单、隐藏、定时列表……）",
+            summary_en="commands not on the menu (screen, end screen, survey, discuss, export, roster, hide, scheduled…)",
+            examples=("更多", "more"), escape=True, reads=True),
     Command(name="cancel", handler=common.cancel, aliases=zh("取消") + en("cancel"),
             role=Role.ANY, summary_zh="退出当前操作", summary_en="leave the current step",
             examples=("取消", "cancel"), escape=True),
@@ -60,15 +79,17 @@ COMMANDS: tuple[Command, ...] = (
             args=(INVITE,), role=Role.ANY, summary_zh="用邀请码成为教师", summary_en="become a teacher with the invite code",
             examples=("教师认证 abc123", "teacher abc123")),
     Command(name="verify", handler=account.verify, aliases=zh("认证") + en("verify"),
-            args=(SCHOOL, STUDENT_NO, NAME, AUTH), role=S, summary_zh="学号认证（不带参数则一步步引导）",
-            summary_en="verify your student number (alone: guided)",
-            examples=("认证 示范大学 2024001 张三 839201", "认证 示范大学 2024001 张三 暂无认证码", "认证", "verify")),
+            args=(SCHOOL, STUDENT_NO, NAME_AND_AUTH), role=S,
+            summary_zh="学号认证（姓名有空格可加引号；不带参数则一步步引导）",
+            summary_en="verify your student number (quote a name with spaces; alone: guided)",
+            examples=("认证 示范大学 2024001 张三 839201", "认证 示范大学 2024001 张三 暂无认证码",
+                      "认证 示范大学 E2024009 \"Anne-Marie O'Neil\" 424242", "认证", "verify")),
     Command(name="bind_phone", handler=account.bind_phone, aliases=zh("绑定手机", "绑定手机号") + en("bind phone"),
             args=(PHONE,), role=Role.ANY, summary_zh="绑定手机（短信验证码）", summary_en="bind a phone (SMS code)",
             examples=("绑定手机 13800138000", "bind phone 13800138000")),
     Command(name="verify_code", handler=account.phone_code, aliases=zh("验证码") + en("code"),
             args=(SMS_CODE,), role=Role.ANY, summary_zh="回复短信验证码", summary_en="reply with the SMS code",
-            examples=("验证码 123456", "code 123456")),
+            examples=("验证码 123456", "code 123456"), brief=False),
     Command(name="unbind_phone", handler=account.unbind_phone, aliases=zh("解绑手机") + en("unbind phone"),
             role=Role.ANY, summary_zh="解绑手机", summary_en="unbind the phone",
             examples=("解绑手机", "unbind phone")),
@@ -90,9 +111,10 @@ COMMANDS: tuple[Command, ...] = (
             args=(CHECKIN_CODE,), role=S, summary_zh="签到（有签到码时带上）", summary_en="check in (with the code if asked)",
             examples=("签到", "签到 1234", "check in")),
     Command(name="answer", handler=student.answer, aliases=zh("答", "回答") + en("answer"),
-            args=(rest("text", "答案", "answer"),), role=S, summary_zh="回答练习或问卷（B、AC、对/错、填空）",
-            summary_en="answer the quiz or survey (B, AC, true/false, text)",
-            examples=("答 B", "答B", "答 AC", "答 对", "answer b")),
+            args=(rest("text", "答案", "answer").but(optional=True),), role=S,
+            summary_zh="回答练习或问卷（B、AC、对/错、填空；进行中也可直接发 B）；只发「答」看题目",
+            summary_en="answer the quiz or survey (B, AC, true/false, text; or just B while it is open); alone: the question",
+            examples=("答 B", "答B", "答 AC", "答 对", "答", "answer b")),
     Command(name="say", handler=student.say, aliases=zh("发言") + en("say"),
             args=(rest("text", "内容", "text"),), role=S, summary_zh="在讨论中发言", summary_en="post to the discussion",
             examples=("发言 我认为答案是 42", "say I think it is 42")),
@@ -135,10 +157,11 @@ COMMANDS: tuple[Command, ...] = (
             role=T, summary_zh="已到/迟到/请假/缺勤人数和未到名单",
             summary_en="present/late/excused/absent and who is missing", examples=("签到情况", "attendance"), reads=True),
     Command(name="mark", handler=attendance.mark, aliases=zh("改签") + en("mark"),
-            args=(NUMBER, STATUS), role=T, summary_zh="手动修改签到状态", summary_en="change a student's status by hand",
+            args=(STUDENT, STATUS), role=T, summary_zh="手动修改签到状态（学号，或名单上的「未实名(…)」）",
+            summary_en="change a student's status by hand (number, or the roster's “unnamed(…)”)",
             examples=("改签 2024001 请假", "mark 2024001 late")),
     Command(name="quiz", handler=teacher.quiz, aliases=zh("练习") + en("quiz"),
-            args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T,
+            args=(CORRECT, MINUTES, rest("question", "题目", "question")), role=T, guide=guides.quiz_guide,
             summary_zh="发布练习（单选 B、多选 AC、判断 对/错、填空 =答案1/答案2）",
             summary_en="publish a quiz: B, AC, true/false, =text",
             examples=("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
@@ -173,7 +196,7 @@ COMMANDS: tuple[Command, ...] = (
             summary_en="release a verified student number",
             examples=("解除认证 2024001", "release 2024001")),
     Command(name="announce", handler=teacher.announce, aliases=zh("发布公告") + en("announce"),
-            args=(rest("text", "内容", "text"),), role=T, summary_zh="发布公告并推送给学生",
+            args=(rest("text", "内容", "text"),), role=T, guide=guides.announce_guide, summary_zh="发布公告并推送给学生",
             summary_en="post an announcement and push it", examples=("发布公告 下周一停课", "announce No class on Monday")),
     Command(name="schedule", handler=scheduled_announcements.schedule, aliases=zh("定时公告") + en("announce at"),
             args=(DATE, rest("text", "内容", "text")), role=T,
@@ -195,6 +218,10 @@ FLOWS = {
                        moves={"code": ()}),
     "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify", starts=("student_no",),
                           moves={"student_no": ("name",), "name": ()}),
+    "quiz_guide": Flow(guides.QUIZ_STEPS, restart="restart_quiz_guide", starts=("question",),
+                       moves={"question": ("options", "answer"), "options": ("answer",), "answer": ("minutes",),
+                              "minutes": ()}),
+    "announce_guide": Flow(guides.ANNOUNCE_STEPS, restart="restart_announce_guide", starts=("text",), moves={"text": ()}),
 }
 
 

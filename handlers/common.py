@@ -11,6 +11,7 @@ from bot.grammar import Role
 from bot.text import normalize
 from handlers.account import mask_phone
 from handlers.limits import failures, record_failure
+from handlers.menu import STUDENT_MENU, TEACHER_MENU, keys
 from handlers.scope import leave_classes, my_classes
 from models import NOT_GIVEN, TEACHER, UNVERIFIED, VERIFIED, Dialog, RosterEntry, User
 
@@ -21,13 +22,26 @@ def help(ctx: Context, topic: str | None = None) -> str:
     if topic:
         return _explain(ctx, role, topic)
     lines = [ctx.t("help_header_teacher" if role is Role.TEACHER else "help_header_student")]
-    for command in (c for c in ctx.commands if c.role in (Role.ANY, role) and c.examples and c.brief):
-        example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
-        lines.append(f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}")
+    lines += [_line(ctx, c) for c in ctx.commands if c.role in (Role.ANY, role) and c.examples and c.brief]
     lines.append(ctx.t("help_footer"))
     if role is Role.STUDENT:
         lines.append(ctx.t("help_teacher_fix"))
     return "\n".join(lines)
+
+
+def _line(ctx: Context, command) -> str:
+    """One command as 帮助 and 更多 list it: an example in the user's language and the summary's first clause."""
+    example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
+    return f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}"
+
+
+def more(ctx: Context) -> str:
+    """`更多` (a menu button): the commands of the user's role that are on no button of their menu."""
+    role = Role.TEACHER if ctx.user.is_teacher else Role.STUDENT
+    on_menu = {key.casefold() for _kind, key in keys(TEACHER_MENU if role is Role.TEACHER else STUDENT_MENU)}
+    lines = [_line(ctx, c) for c in ctx.commands if c.examples and (c.role is role or c.role is Role.ANY and not c.brief)
+             and not any(a.text.casefold() in on_menu for a in c.aliases)]
+    return "\n".join([ctx.t("more_header"), *lines, ctx.t("help_footer")])
 
 
 def _lang_of(example: str) -> str:

@@ -6,11 +6,13 @@ import re
 
 from bot.catalogue import t
 from bot.text import normalize
-from models import FILL, MULTIPLE, SINGLE, TRUE_FALSE, Activity
+from models import FILL, MULTIPLE, SINGLE, SURVEY, TRUE_FALSE, Activity
 
 TRUE_WORDS = {"对", "t", "true", "√", "✓", "是", "正确", "y", "yes"}
 FALSE_WORDS = {"错", "f", "false", "×", "✗", "x", "否", "错误", "n", "no"}
 TRUE_FALSE_SHOWN = {"T": "tf_true", "F": "tf_false"}  # catalogue keys
+ANSWER_KEY = r"[a-h]{1,8}|对|错|[tf]|true|false|√|×|=\S+"  # a teacher's answer key (练习's argument, its guide's step)
+MINUTES = r"600|[1-5]\d\d|[1-9]\d?"  # how long an activity runs, 1-600
 OPTION_MARK = re.compile(r"(?<![A-Za-z])([A-H])\s*[.．、)）:：]")
 
 
@@ -72,6 +74,27 @@ def shown_key(activity: Activity, lang: str = "zh") -> str:
     if activity.answer_type == TRUE_FALSE:
         return t(TRUE_FALSE_SHOWN[activity.correct], lang)
     return activity.correct
+
+
+def answer_example(activity: Activity) -> str:
+    """A bare answer a student could send to *activity* (quiz or survey): B, AC, 对."""
+    options = activity.options or "AB"
+    if activity.answer_type == MULTIPLE:
+        return options[0] + options[-1]
+    return options[min(1, len(options) - 1)]
+
+
+def question_card(activity: Activity, name: str, lang: str, at: str, left: int) -> str:
+    """The question as a student's phone shows it (the push and `答` alone): kind, deadline and minutes left,
+    the question with its options, and how to answer (a bare B, AC or 对 while it is open)."""
+    kind = "survey" if activity.kind == SURVEY else f"type_{activity.answer_type}"
+    if activity.answer_type == FILL:
+        how = t("how_fill", lang)
+    elif activity.answer_type == TRUE_FALSE:
+        how = t("how_truefalse", lang)
+    else:
+        how = t("how_choice", lang, options="/".join(activity.options), example=answer_example(activity))
+    return t("question_card", lang, kind=t(kind, lang), name=name, at=at, left=left, question=activity.question, how=how)
 
 
 def shown_answer(activity: Activity, answer: str, lang: str = "zh") -> str:

@@ -44,12 +44,12 @@ def group(name: str, *buttons: dict) -> dict:
 # The one definition. Keys of click buttons are command texts; scanner keys only name the button.
 STUDENT_MENU = {"button": [
     scanner("签到", "scan_checkin"),
-    group("课堂", tap("我的课堂"), tap("公告"), tap("我的记录"), scanner("扫码加入", "scan_join")),
+    group("课堂", tap("我的课堂"), tap("公告"), tap("我的记录"), scanner("扫码加入", "scan_join"), tap("更多")),
     tap("帮助"),
 ]}
 TEACHER_MENU = {"button": [
     group("上课", tap("上课"), tap("开启签到"), tap("签到情况"), tap("结束"), tap("下课")),
-    group("互动", tap("练习"), tap("结果"), tap("不懂情况"), tap("点名")),
+    group("互动", tap("练习"), tap("结果"), tap("不懂情况"), tap("点名"), tap("更多")),
     group("课堂", tap("我的课堂"), tap("二维码"), tap("发布公告"), tap("帮助")),
 ]}
 

@@ -10,12 +10,11 @@ from functools import partial
 
 from bot.grammar import Grammar
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
+from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, student, teacher
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
 from handlers.screen.plugin import SCREEN
-from handlers.student import join_by_scene
 from handlers.upgrades import upgrade_rows
 
 
@@ -35,8 +34,11 @@ CLASSROOM = Plugin(
     events={"subscribe": events.subscribe, "subscribe_scan": events.subscribe_scan},
     # What the menu's scanner read, when it is a QR the classroom draws, or text meaning 加入/签到.
     scan_readers=(events.read_scanned, partial(events.read_scanned_command, Grammar(COMMANDS))),
+    # Text no command reads, outside a dialog: a bare B / AC / 对 answers the open quiz or survey; a bare
+    # 6-digit number from a student in no class is likely a class code.
+    fallbacks=(student.bare_answer, student.bare_class_code),
     # The class QR the scheduler makes is `join_<code>`; a bare code (older QR codes, `/scan` in the chat) too.
-    scenes={"join_": join_by_scene, "": join_by_scene},
+    scenes={"join_": student.join_by_scene, "": student.join_by_scene},
     jobs=(
         Job("close_due_activities", teacher.close_due_activities, 5),
         Job("close_roll_calls", attendance.close_roll_calls, 10),

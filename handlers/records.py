@@ -146,27 +146,27 @@ def right_answers(where, now, user=None) -> dict[tuple[int, int], int]:
 
 
 def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, str]:
-    """A one-line personal summary for every student of the lesson's class."""
+    """A one-line personal summary push for every student of the lesson's class, in the student's language."""
     where = Lesson.id == lesson.id
     total = quiz_counts(where, now).get(lesson.id, 0)
     right = right_answers(where, now)
     summaries = {}
-    for user_id in scope.student_ids(lesson.classroom):
+    for user_id, lang in scope.students(lesson.classroom):
         parts = []
         if user_id in sheet:
-            parts.append(t("summary_attendance", "zh", status=t(f"status_{sheet[user_id]}", "zh")))
+            parts.append(t("summary_attendance", lang, status=t(f"status_{sheet[user_id]}", lang)))
         if total:
-            parts.append(t("summary_quizzes", "zh", right=right.get((lesson.id, user_id), 0), total=total))
-        summaries[user_id] = "；".join(parts) or t("summary_nothing", "zh")
+            parts.append(t("summary_quizzes", lang, right=right.get((lesson.id, user_id), 0), total=total))
+        line = t("list_sep_clause", lang).join(parts) or t("summary_nothing", lang)
+        summaries[user_id] = t("push_summary", lang, name=lesson.classroom.name, summary=line)
     return summaries
 
 
 def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
     """Queue every student of the ended *lesson* their summary push; return the attendance sheet."""
     sheet = lesson_sheet(lesson)
-    name = lesson.classroom.name
-    enqueue_many(((u, "lesson_summary", t("push_summary", "zh", name=name, summary=line), f"lesson:{lesson.id}:summary:{u}")
-                  for u, line in lesson_summaries(lesson, sheet, now).items()), now)
+    enqueue_many(((u, "lesson_summary", text, f"lesson:{lesson.id}:summary:{u}")
+                  for u, text in lesson_summaries(lesson, sheet, now).items()), now)
     return sheet
 
 
@@ -203,7 +203,7 @@ def record(ctx: Context) -> str:
 def export(ctx: Context) -> str:
     """A signed link, valid one hour, to the class's attendance and scores as CSV."""
     classroom = scope.current_class(ctx)
-    token = ctx.links.token("export", str(classroom.id), ctx.now, EXPORT_TTL)
+    token = ctx.links.token("export", f"{classroom.id}:{ctx.lang}", ctx.now, EXPORT_TTL)  # headers in the asker's language
     url = ctx.links.url(f"/export/{token}.csv")
     reply = ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
     ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows
@@ -221,11 +221,13 @@ def spreadsheet_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
-    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores.
+def export_csv(classroom_id: int, tz, lang: str = "zh") -> tuple[str, bytes]:
+    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores, headers and
+    cells in *lang* (the teacher's when they asked for the link).
 
     Everyone who was ever a member is listed; each lesson's cell is the attendance rule's (lesson_attendance);
-    a cancelled lesson (取消上课) has no column."""
+    a cancelled lesson (取消上课) has no column. A student who became a teacher since keeps their rows, by name,
+    marked as such."""
     from datetime import timezone
 
     classroom = Classroom.get_by_id(classroom_id)
@@ -237,25 +239,25 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     students = sorted(User.select().where(User.id.in_(ever | {uid for _lesson, uid in marks})),
                       key=lambda u: (u.student_no or "~", u.id))
     # 学生: the label the chat uses, so every row can be told apart
-    header = [t("csv_student", "zh"), t("csv_student_no", "zh"), t("csv_name", "zh"), t("csv_verified", "zh")]
+    header = [t("csv_student", lang), t("csv_student_no", lang), t("csv_name", lang), t("csv_verified", lang)]
     for number, lesson in enumerate(lessons, 1):
         day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
-        header += [t("csv_lesson_checkin", "zh", n=number, day=day), t("csv_lesson_quizzes", "zh", n=number)]
-    header += t("csv_totals", "zh").split("|")
+        header += [t("csv_lesson_checkin", lang, n=number, day=day), t("csv_lesson_quizzes", lang, n=number)]
+    header += t("csv_totals", lang).split("|")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([spreadsheet_safe(cell) for cell in header])
-    states = {VERIFIED: t("csv_state_verified", "zh"), UNVERIFIED: t("csv_state_unverified", "zh")}
+    states = {VERIFIED: t("csv_state_verified", lang), UNVERIFIED: t("csv_state_unverified", lang)}
     for user in students:
-        row = [user.display_name, user.student_no or "", user.shown_name or "",
-               states.get(user.verify_state, t("csv_state_not_given", "zh"))]
+        state = t("csv_state_teacher", lang) if user.is_teacher else states.get(user.verify_state, t("csv_state_not_given", lang))
+        row = [user.label(lang), user.student_no or "", user.shown_name or "", state]
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
             status, by_teacher, _made_up = marks.get((lesson.id, user.id), (None, False, False))
-            cell = t(f"status_{status}", "zh") if status else "—"
+            cell = t(f"status_{status}", lang) if status else "—"
             if by_teacher:
-                cell += t("csv_marked_by_teacher", "zh")
+                cell += t("csv_marked_by_teacher", lang)
             if status:
                 counts[status] += 1
             n, score = quizzes.get(lesson.id, 0), scores.get((lesson.id, user.id), 0)

@@ -94,7 +94,7 @@ def _posts(ctx: Context, activity: Activity) -> str:
     posts = list(Post.select().where(Post.activity == activity).order_by(Post.created_at.desc(), Post.id.desc()))
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
-    lines = [f"{p.user.display_name}：{inline(p.text)}" for p in posts]
+    lines = [ctx.t("said_line", who=p.user.label(ctx.lang), text=inline(p.text)) for p in posts]
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")
 
 

@@ -239,7 +239,7 @@ def roster(ctx: Context) -> str:
         state = ctx.t(STATES.get(user.verify_state, "state_not_given"))
         clashes = user.verify_state == UNVERIFIED and (user.school_id, (user.student_no or "").upper()) in taken
         clash = ctx.t("number_clash") if clashes else ""
-        lines.append(f"{user.student_no or '—'} {user.shown_name or ctx.t('no_name')} · {state}{clash}")
+        lines.append(f"{user.student_no or '—'} {user.label(ctx.lang)} · {state}{clash}")
     verified = sum(1 for u in students if u.verify_state == VERIFIED)
     header = ctx.t("roster_header", name=classroom.name, n=len(students), verified=verified)
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n))

@@ -113,7 +113,7 @@ def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:
     lines = []
     for index, classroom in enumerate(classes, 1):
         state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
-        lines.append(f"{index}. {inline(classroom.name)}（{classroom.code}）{state}")
+        lines.append(ctx.t("class_line", n=index, name=inline(classroom.name), code=classroom.code, state=state))
     return lines
 
 
@@ -166,6 +166,12 @@ def student_ids(classroom: Classroom) -> list[int]:
     """The class's current members (not those who left)."""
     return [m.user_id for m in Membership.select(Membership.user)
             .where((Membership.classroom == classroom) & (Membership.active == 1))]
+
+
+def students(classroom: Classroom) -> list[tuple[int, str]]:
+    """The class's current members with their language, (user id, lang): whom a push goes to, and in what."""
+    return list(Membership.select(Membership.user, User.lang).join(User)
+                .where((Membership.classroom == classroom) & (Membership.active == 1)).tuples())
 
 
 def leave_classes(user: User, now, classroom: Classroom | None = None) -> int:

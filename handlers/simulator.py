@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from bot import wechat_side
+from bot.catalogue import t
 from bot.config import loopback_name as _loopback_name
 from bot.config import simulator_on as enabled
 from bot.database import is_sqlite, transaction
@@ -38,7 +39,9 @@ PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarde
 OFFICIAL_QR = re.compile(r"https?://weixin\.qq\.com/q/sim_(.{1,64})")  # the QR codes this API makes
 WINDOW = timedelta(hours=48)
 MENUS_KEY = "simulator_menus"  # WechatState row: the menus and tags this API holds (bot/wechat_side.py)
-MAX_TEXT = 600
+# What one phone may send: more than the longest announcement (2,000 characters plus 「发布公告 」), so the
+# webhook and the handlers answer as they would a real phone; the webhook itself takes bodies up to 64 KB.
+MAX_TEXT = 4000
 PAGE = Path(__file__).with_name("simulator.html")
 
 
@@ -98,15 +101,22 @@ def _menu(held: dict | None, openid: str, teacher: bool) -> dict:
 
 @bp.post("/send")
 def send():
-    """A phone's action through the real webhook: text, click (a menu key), scan, follow, unfollow."""
+    """A phone's action through the real webhook: text, a photo, a voice message (with a transcription), click
+    (a menu key), scan, follow, unfollow."""
     data = request.get_json(silent=True) or {}
     openid, action, value = data.get("openid"), data.get("action"), data.get("value", "")
-    if not (isinstance(openid, str) and OPENID.fullmatch(openid)) or not isinstance(value, str) or len(value) > MAX_TEXT:
+    if not (isinstance(openid, str) and OPENID.fullmatch(openid)) or not isinstance(value, str):
         abort(400)
+    if len(value) > MAX_TEXT:  # said in the phone; the page keeps what was typed
+        return jsonify(error=t("sim_too_long", "zh", n=len(value), max=MAX_TEXT)), 400
     kt = current_app.extensions["ketang"]
     wechat = _wechat(current_app._get_current_object())
     if action == "text":
         shown, xml = value, wechat.text_xml(openid, value)
+    elif action == "image":
+        shown, xml = "[图片]", wechat.image_xml(openid)
+    elif action == "voice":  # *value*: WeChat's transcription of it ("签到。"), empty when it made none
+        shown, xml = f"[语音] {value}".rstrip(), wechat.voice_xml(openid, value)
     elif action == "click":
         shown, xml = f"[菜单] {value}", wechat.event_xml(openid, "CLICK", value)
     elif action == "scan":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from peewee import JOIN, Value, fn
@@ -15,6 +16,7 @@ from handlers.attendance import lesson_checkin
 from models import (
     CHECKIN,
     DISCUSSION,
+    FILL,
     LATE,
     OPEN,
     PRESENT,
@@ -34,6 +36,7 @@ from models import (
 )
 
 JOIN_GUESSES_PER_HOUR = 10
+JOIN_WARN_AFTER = 5  # from the 5th wrong class code on, the reply says how many tries are left
 PASSCODE_TRIES = 5
 
 # The hot paths' own queries, compiled once (bot/prepared.py): a class checks in at once. Each reads the
@@ -74,7 +77,11 @@ def join(ctx: Context, code: str) -> str:
         return ctx.t("too_many_tries", minutes=60)
     if classroom is None:
         limits.record_failure(ctx, "join")
-        return ctx.t("class_not_found", code=code)
+        left = JOIN_GUESSES_PER_HOUR - tries - 1  # the touch holds the user's row: no other guess counted since
+        warning = ""
+        if tries + 1 >= JOIN_WARN_AFTER:
+            warning = ctx.t("join_tries_left", left=left) if left else "\n" + ctx.t("too_many_tries", minutes=60)
+        return ctx.t("class_not_found", code=code) + warning
     return enroll(ctx, classroom, classroom.live)
 
 
@@ -223,15 +230,52 @@ def _check_passcode(ctx: Context, activity: Activity, passcode: str | None, fail
     return ctx.t("passcode_wrong", left=left) if left else ctx.t("passcode_locked")
 
 
-def answer(ctx: Context, text: str) -> str:
-    """Answer the open quiz or survey; a new answer before the deadline replaces the old one."""
+def answer(ctx: Context, text: str | None = None) -> str:
+    """Answer the open quiz or survey; a new answer before the deadline replaces the old one. `答` alone shows
+    the question, its options and the time left."""
     classroom, lesson = scope.session_of(ctx, _QUESTION_IN_VIEW.rows(ctx.user))
     question = lesson.activity
     if question is None:
         raise UserError("no_quiz", name=classroom.name)
-    mine = question.mine
     if not question.is_open(ctx.now):
-        return ctx.t("quiz_closed", at=ctx.hhmm(question.closed_time())) + _verdict(ctx, question, mine)
+        return ctx.t("quiz_closed", at=ctx.hhmm(question.closed_time())) + _verdict(ctx, question, question.mine)
+    if text is None:
+        left = -(-int((question.deadline - ctx.now).total_seconds()) // 60)  # minutes, rounded up
+        return grading.question_card(question, classroom.name, ctx.lang, ctx.hhmm(question.deadline), left)
+    return _answer_open(ctx, question, text)
+
+
+BARE_ANSWER = re.compile(r"[a-h]{1,8}|对|错|√|×|true|false", re.IGNORECASE)
+
+
+def bare_answer(ctx: Context, text: str) -> str | None:
+    """A bare B, AC or 对 (no command) answers the open quiz or survey of the student's current class.
+
+    Only text no command reads, outside a dialog, gets here (commands and dialog steps come first), and
+    only while a quiz or survey with options is open: else it is nothing of ours (None) and the user is told
+    it was not understood. A fill-in question needs `答`: any other text would be taken as an answer."""
+    if ctx.user.is_teacher or not BARE_ANSWER.fullmatch(text):
+        return None
+    try:
+        _classroom, lesson = scope.session_of(ctx, _QUESTION_IN_VIEW.rows(ctx.user))
+    except UserError:  # no class, several to choose from, or no lesson: not an answer
+        return None
+    question = lesson.activity
+    if question is None or question.answer_type == FILL or not question.is_open(ctx.now):
+        return None
+    return _answer_open(ctx, question, text)
+
+
+def bare_class_code(ctx: Context, text: str) -> str | None:
+    """A bare 6-digit number from a student outside any class: it is likely a class code, so say how to join."""
+    if ctx.user.is_teacher or ctx.user.current_class_id is not None or not re.fullmatch(r"\d{6}", text):
+        return None
+    return ctx.t("bare_code", code=text)
+
+
+def _answer_open(ctx: Context, question: Activity, text: str) -> str:
+    """Record *text* as the student's answer to the open *question* (read with their response, `.mine`)."""
+    mine = question.mine
     choice = grading.read_answer(question, text)
     if choice is None:
         return ctx.t(f"bad_answer_{question.answer_type}", options="/".join(question.options))

@@ -11,10 +11,10 @@ from peewee import IntegrityError, fn
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.jobs import claim_each
-from bot.outbox import channels, enqueue_many
+from bot.outbox import channels, enqueue_each
 from bot.text import MAX_REPLY_BYTES, fit
 from handlers import extension_points, scope
-from handlers.grading import options_in, read_key, shown_key
+from handlers.grading import options_in, question_card, read_key, shown_key
 from handlers.records import CAME, came, lesson_sheet, queue_summaries
 from models import (
     CHECKIN,
@@ -95,9 +95,9 @@ def start_lesson(ctx: Context) -> str:
     except IntegrityError:  # another message started it a moment ago
         return ctx.t("lesson_already", name=classroom.name, at=ctx.hhmm(ctx.now))
     ended = _end_other_lessons(ctx, classroom)
-    students = scope.student_ids(classroom)
-    text = t("push_lesson_started", "zh", name=classroom.name)
-    enqueue_many(((u, "lesson_started", text, f"lesson:{lesson.id}:start:{u}") for u in students), ctx.now)
+    students = scope.students(classroom)
+    enqueue_each(students, "lesson_started", lambda lang: t("push_lesson_started", lang, name=classroom.name),
+                 lambda u: f"lesson:{lesson.id}:start:{u}", ctx.now)
     return ended + ctx.t("lesson_started", name=classroom.name, n=len(students))
 
 
@@ -138,9 +138,10 @@ def cancel_lesson(ctx: Context) -> str:
         _close_open(lesson, ctx.now)
     Lesson.update(cancelled_at=ctx.now, cancelled_by=ctx.user, ended_at=fn.COALESCE(Lesson.ended_at, ctx.now),
                   live=None).where(Lesson.id == lesson.id).execute()
-    students = scope.student_ids(classroom)
-    text = t("push_lesson_cancelled", "zh", name=classroom.name, at=ctx.hhmm(lesson.started_at))
-    enqueue_many(((u, "lesson_cancelled", text, f"lesson:{lesson.id}:cancelled:{u}") for u in students), ctx.now)
+    students = scope.students(classroom)
+    enqueue_each(students, "lesson_cancelled",
+                 lambda lang: t("push_lesson_cancelled", lang, name=classroom.name, at=ctx.hhmm(lesson.started_at)),
+                 lambda u: f"lesson:{lesson.id}:cancelled:{u}", ctx.now)
     return ctx.t("lesson_cancelled", name=classroom.name, at=ctx.hhmm(lesson.started_at), n=len(students))
 
 
@@ -197,13 +198,21 @@ def _open(ctx: Context, kind: str, minutes: int, **fields) -> tuple[Classroom, A
     activity = Activity.create(
         lesson=lesson, kind=kind, opened_at=ctx.now, deadline=ctx.now + timedelta(minutes=minutes), **fields
     )
-    key = f"push_{kind}_opened" + ("_fill" if fields.get("answer_type") == FILL else "")
-    text = t(key, "zh", name=classroom.name, at=ctx.hhmm(activity.deadline))
     # Another check-in of the lesson is for those who have not come yet: whoever came already is not asked again.
     came_already = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME} if kind == CHECKIN else set()
-    students = [u for u in scope.student_ids(classroom) if u not in came_already]
-    enqueue_many(((u, "activity", text, f"activity:{activity.id}:open:{u}") for u in students), ctx.now)
+    students = [(u, lang) for u, lang in scope.students(classroom) if u not in came_already]
+    enqueue_each(students, "activity", lambda lang: _opened_push(ctx, classroom, activity, minutes, lang),
+                 lambda u: f"activity:{activity.id}:open:{u}", ctx.now)
     return classroom, activity
+
+
+def _opened_push(ctx: Context, classroom: Classroom, activity: Activity, minutes: int, lang: str) -> str:
+    """What a student's phone shows when *activity* opens: a quiz or survey with its question and options."""
+    at = ctx.hhmm(activity.deadline)
+    if activity.kind in ANSWERABLE:
+        return fit(question_card(activity, classroom.name, lang, at, minutes))
+    key = f"push_{activity.kind}_opened" + ("_code" if activity.passcode or activity.rotating else "")
+    return t(key, lang, name=classroom.name, at=at)
 
 
 def _close_expired(activities: list[Activity]) -> None:
@@ -305,7 +314,7 @@ def announce(ctx: Context, text: str) -> str:
     post_announcement(classroom, ctx.user, text, ctx.now)
     now, unread, unfollowed = 0, 0, 0
     for student in User.select(User.id, User.subscribed, User.last_seen_at).join(Membership).where(
-            Membership.classroom == classroom):
+            (Membership.classroom == classroom) & (Membership.active == 1)):  # current members: whom it was pushed to
         if not student.subscribed:
             unfollowed += 1
         elif channels(student, "announcement", ctx.now, ctx.settings):
@@ -321,9 +330,13 @@ def announce(ctx: Context, text: str) -> str:
 def post_announcement(classroom: Classroom, author, text: str, now) -> None:
     """Create the announcement and queue its push to every student."""
     note = Announcement.create(classroom=classroom, author=author, text=text, created_at=now)
-    students = scope.student_ids(classroom)
-    text = t("push_announcement", "zh", name=classroom.name, text=text)
+    enqueue_each(scope.students(classroom), "announcement", lambda lang: _announcement_push(classroom, text, lang),
+                 lambda u: f"announcement:{note.id}:{u}", now)
+
+
+def _announcement_push(classroom: Classroom, text: str, lang: str) -> str:
+    text = t("push_announcement", lang, name=classroom.name, text=text)
     if len(text.encode("utf-8")) > MAX_REPLY_BYTES:  # one WeChat message: the start, and where the rest is
-        more = t("push_announcement_more", "zh")
+        more = t("push_announcement_more", lang)
         text = fit(text, MAX_REPLY_BYTES - len(more.encode("utf-8"))) + more
-    enqueue_many(((u, "announcement", text, f"announcement:{note.id}:{u}") for u in students), now)
+    return text

@@ -106,7 +106,7 @@ def test_a_short_lesson_in_the_simulator(page, server):
     # The scheduler pushes the quiz to the student's phone through the simulated WeChat API. Pushes go out
     # on several threads, so the lesson-start and check-in notices may land after it: look for its bubble.
     try:
-        expect(phone(page, student).locator(".bubble.push", has_text="发布了练习")).to_have_count(1, timeout=45_000)
+        expect(phone(page, student).locator(".bubble.push", has_text="1+1=? A.1 B.2 C.3")).to_have_count(1, timeout=45_000)
     except AssertionError as error:
         logs = {name: (server.directory / name).read_text(errors="replace")[-3000:] for name in ("scheduler.log", "gunicorn.log")}
         raise AssertionError(f"{error}\n--- logs ---\n{logs}") from None
@@ -145,3 +145,35 @@ def test_the_screen_pane_and_scanning_its_qr(page, server):
     tap(page, student, "签到")
     phone(page, student).locator(".scan-screen").click()
     expect(last_reply(page, student)).to_contain_text("签到成功")
+
+
+def test_a_message_too_long_is_said_and_kept_and_photo_and_voice_are_sent(page, server):
+    """Issue 19 item 11: the phone said nothing and cleared the input over 600 characters; no photo, no voice."""
+    teacher, student = "o_sim_teacher", "o_sim_student2"
+    teach = phone(page, teacher).locator("button.teach")
+    if teach.is_visible():
+        teach.click()
+        expect(phone(page, teacher).locator(".role")).to_have_text("教师")
+    say(page, teacher, "创建课堂 大学物理")
+    expect(last_reply(page, teacher)).to_contain_text("课堂码")
+    box = phone(page, teacher)
+    say(page, teacher, "发布公告 " + "长" * 2001)  # over 600: it reaches the webhook, whose handler answers
+    expect(last_reply(page, teacher)).to_contain_text("最长 2000 字", timeout=15_000)
+    expect(box.locator(".compose input")).to_have_value("")
+    too_long = "长" * 4001
+    say(page, teacher, too_long)
+    expect(box.locator(".error")).to_contain_text("消息太长：4001 字")
+    expect(box.locator(".compose input")).to_have_value(too_long)  # kept, to be shortened
+    box.locator(".compose input").fill("我的信息")
+    box.locator(".compose input").press("Enter")
+    expect(last_reply(page, teacher)).to_contain_text("【我的信息】")
+    expect(box.locator(".error")).to_be_hidden()
+
+    phone(page, student).locator("button.photo").click()
+    expect(last_reply(page, student)).to_contain_text("收到你的图片")
+    phone(page, student).locator(".compose input").fill("签到。")
+    phone(page, student).locator("button.voice").click()  # sent as a voice message, the text as its transcription
+    expect(phone(page, student).locator(".bubble.user").last).to_contain_text("[语音] 签到。")
+    # answered as the command 签到 (whether this student is in a class depends on the tests before), never as
+    # "got your voice message"
+    expect(last_reply(page, student)).to_contain_text(re.compile(r"签到过|签到成功|没有开启签到|还没有加入课堂"))

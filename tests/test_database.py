@@ -74,7 +74,7 @@ def test_init_db_upgrades_a_table_from_an_older_version(tmp_path):
         create_schema()
         with db.connection_context():
             user = User.get(User.openid == "o_old")
-            assert (user.verify_state, user.phone) == ("not_given", None)
+            assert (user.verify_state, user.phone, user.lang) == ("not_given", None, "zh")  # lang: issue 19
             assert "user_phone" in {index.name for index in db.get_indexes("user")}
 
 

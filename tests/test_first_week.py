@@ -197,7 +197,8 @@ def test_fill_in_quiz_push_asks_for_an_answer_not_an_option(say, teacher):
     assert "答 <答案>" in push and "选项" not in push
     say(openid, "结束")
     say(openid, "练习 B 3 1+1=? A.1 B.2")
-    assert "答 <选项>" in Outbox.select().where(Outbox.kind == "activity").order_by(Outbox.id.desc()).get().text
+    push = Outbox.select().where(Outbox.kind == "activity").order_by(Outbox.id.desc()).get().text
+    assert "1+1=? A.1 B.2" in push and "「B」" in push and "「答 B」" in push  # issue 19 item 4: the question itself
 
 
 def test_fill_in_results_group_answers_graded_the_same(say, teacher):

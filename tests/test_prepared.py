@@ -58,10 +58,10 @@ def test_the_column_map_kept_after_the_first_row_serves_later_rows_rightly(app):
         for k in range(n):
             Outbox.create(key=f"k{n}{k}", user=student, kind="announcement", text="x", status=UNREAD,
                           next_try_at=T0, created_at=T0)
-    looked_up = [TOUCH.first(None, f"o_s{i}", UNREAD, "") for i in (2, 0, 1, 2)]  # an UPDATE … RETURNING
+    looked_up = [TOUCH.first(None, None, None, f"o_s{i}", UNREAD, "") for i in (2, 0, 1, 2)]  # an UPDATE … RETURNING
     assert [(u.openid, u.unread_at_start, u.in_dialog, u.stored_reply) for u in looked_up] == [
         ("o_s2", 2, 0, None), ("o_s0", 0, 0, None), ("o_s1", 1, 0, None), ("o_s2", 2, 0, None)]
-    assert TOUCH.first(None, "nobody", UNREAD, "") is None
+    assert TOUCH.first(None, None, None, "nobody", UNREAD, "") is None
 
     joined = Prepared(lambda user: Classroom.select(Classroom, Membership).join(Membership)
                       .where(Membership.user == user).order_by(Classroom.id))

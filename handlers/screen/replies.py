@@ -36,7 +36,7 @@ REPLIES: dict[str, dict[str, str]] = {
         "zh": "这不是有效的签到二维码。请扫描教室屏幕上正在显示的签到二维码。",
         "en": "That is not a valid check-in QR code. Scan the check-in QR code on the classroom screen now.",
     },
-    "screen_scan_name": {"zh": "扫码签到", "en": "scan to check in"},
+    "screen_scan_name": {"zh": "签到（扫码）", "en": "check in (scan)"},
     "stale_codes": {
         "zh": "过期签到码：{n} 次（{people} 人）。其中 {later} 人随后签到成功（多是输入慢）；{never} 人始终没有签到——可能有人把屏幕上的码转发给了不在场的同学。",
         "en": "Expired screen codes tried: {n} ({people} {people|person|people}). {later} then checked in (usually slow typing); {never} never did: someone may have relayed the code to students who are not here.",
