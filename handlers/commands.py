@@ -213,7 +213,8 @@ COMMANDS: tuple[Command, ...] = (
 
 FLOWS = {
     "verify": Flow(account.VERIFY_STEPS, restart="restart_verify", starts=("school",),
-                   moves={"school": ("student_no",), "student_no": ("name",), "name": ("code",), "code": ()}),
+                   moves={"school": ("student_no",), "student_no": ("name",), "name": ("code",),
+                          "code": ("code",)}),
     "bind_phone": Flow(account.PHONE_STEPS, commands=("verify_code",), restart="restart_bind_phone", starts=("code",),
                        moves={"code": ()}),
     "join_identity": Flow(account.JOIN_IDENTITY_STEPS, restart="restart_verify", starts=("student_no",),

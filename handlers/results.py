@@ -67,11 +67,11 @@ def _chart(ctx: Context, activity: Activity) -> str:
 def present_for(lesson, answered: set[int]) -> int:
     """Whom an answer count is out of: who came to the lesson (the attendance rule) and whoever answered anyway
     (a student who answered without checking in is in the room), so it never reads "4 / 3"; with no check-in
-    yet, the class's members."""
-    sheet = lesson_sheet(lesson)
-    if not sheet:
+    yet (or nobody checked in yet), the class's members: never "0 / 0"."""
+    came = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME}
+    if not came:
         return len(set(scope.student_ids(lesson.classroom)) | answered)
-    return len({uid for uid, status in sheet.items() if status in CAME} | answered)
+    return len(came | answered)
 
 
 def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, int, bool]]:

@@ -171,8 +171,9 @@ class SnapshotBeforeTheFirstCommitted:
     def __init__(self, touch):
         self.touch = touch
 
-    def first(self, seen, openid, unread, key):
-        return self.touch.first(seen, openid, unread, key + " (not committed yet)")
+    def first(self, *args):
+        *before, key = args  # the touch's parameters end with the message's key
+        return self.touch.first(*before, key + " (not committed yet)")
 
 
 def test_a_concurrent_duplicate_loses_the_claim_undoes_its_writes_and_answers_the_first_reply(app, monkeypatch):

@@ -381,7 +381,7 @@ def test_a_bare_answer_and_a_menu_tap_keep_the_statement_budget(wechat, clock, a
     wechat.send_text("o_t", "练习 B 3 1+1=? A.1 B.2 C.3")
     reply, sent = sent_by(wechat, clock, "o_s1", "b")
     assert "Answer B saved" in reply  # in the student's language, kept by the touch
-    within_budget(sent)
+    within_budget(sent, "answer")
     reply, sent = sent_by(wechat, clock, "o_s1", "答 C")
     assert "已提交答案" in reply or "答案已从 B 改为 C" in reply
-    within_budget(sent)
+    within_budget(sent, "changed answer")
