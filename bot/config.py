@@ -95,6 +95,21 @@ class ScreenSettings:
 
 
 @dataclass(frozen=True)
+class AttendanceSettings:
+    """Make-up requests (handlers/requests.py): 补签 reaches back this many days."""
+
+    request_days: int = 7
+
+
+@dataclass(frozen=True)
+class WarningsSettings:
+    """The weekly at-risk digest (handlers/warnings.py): ISO weekday (1 = Monday) and hour, school time."""
+
+    weekday: int = 1
+    hour: int = 8
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
@@ -113,6 +128,8 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
+    attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
+    warnings: WarningsSettings = field(default_factory=WarningsSettings)
 
     @property
     def link_secret(self) -> str:
@@ -195,6 +212,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("every [scheduler] value must be 1 or more")
     if not 3 <= settings.screen.rotate_seconds <= 300 or min(settings.screen.grace_seconds, settings.screen.follow_grace_seconds) < 0:
         raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
+    if not 1 <= settings.attendance.request_days <= 60:
+        raise ConfigError("attendance.request_days must be 1-60")
+    if not 1 <= settings.warnings.weekday <= 7 or not 0 <= settings.warnings.hour <= 23:
+        raise ConfigError("[warnings] weekday must be 1-7 (1 = Monday) and hour 0-23")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -14,6 +14,7 @@ from bot.outbox import channels, enqueue, enqueue_many
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import scope
+from handlers.requests import record_remark
 from handlers.screen.rotation import stale_note  # screen:
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
@@ -86,6 +87,8 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
         raise UserError("no_checkin_yet", name=classroom.name)
     student, note = _student_by_number(ctx, classroom, student_no)
     value = STATUS_WORDS[status.casefold()]
+    record_remark(checkin.id, student, Response.get_or_none((Response.activity == checkin) & (Response.user == student)),
+                  value, ctx.user, ctx.now)
     changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
     Response.insert(activity=checkin, user=student, status=value, created_at=ctx.now, updated_at=ctx.now,
                     marked_by=ctx.user, marked_at=ctx.now).on_conflict(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
-from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
+from handlers import account, attendance, common, records, requests, results, roster, scheduled_announcements, student, teacher, warnings
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
@@ -100,6 +100,15 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="record", handler=records.record, aliases=zh("我的记录") + en("record"),
             role=S, summary_zh="我的出勤和练习成绩", summary_en="my attendance and quiz scores",
             examples=("我的记录", "record"), reads=True),
+    Command(name="make_up", handler=requests.make_up, aliases=zh("补签") + en("make up"),
+            args=(rest("text", "理由", "reason").but(optional=True),), role=Role.ANY,
+            summary_zh="申请补签（教师：补签 关/开）",
+            summary_en="ask to make up a missed check-in (teachers: make up off/on)",
+            examples=("补签 生病了", "补签 9-7 手机没电了", "补签 关", "make up My phone died"), brief=False),
+    Command(name="leave_request", handler=requests.leave_request, aliases=zh("请假") + en("leave request"),
+            args=(rest("text", "日期 理由", "date reason"),), role=S, summary_zh="提前请假（老师批准后当天记为请假）",
+            summary_en="ask ahead for leave on a day (once approved, that day counts as excused)",
+            examples=("请假 9-14 参加校运动会", "leave request 9-14 Sports day")),
     Command(name="leave", handler=student.leave, aliases=zh("退出课堂") + en("leave"),
             args=(REF,), role=S, summary_zh="退出课堂", summary_en="leave a class", examples=("退出课堂 1", "leave 1")),
     # teachers
@@ -161,6 +170,26 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="release", handler=roster.release, aliases=zh("解除认证") + en("release"),
             args=(NUMBER,), role=T, summary_zh="解除某学号的认证（学号被他人占用时）", summary_en="release a verified student number",
             examples=("解除认证 2024001", "release 2024001")),
+    Command(name="requests", handler=requests.requests_list, aliases=zh("补签申请") + en("requests"),
+            role=T, summary_zh="待审批的补签/请假申请", summary_en="make-up and leave requests waiting",
+            examples=("补签申请", "requests"), brief=False),
+    Command(name="approve", handler=requests.approve, aliases=zh("批准") + en("approve"),
+            args=(rest("text", "号 [已到|迟到]", "n [present|late]"),), role=T,
+            summary_zh="批准申请（默认记为请假）；批准 全部", summary_en="approve a request (excused unless given); approve all",
+            examples=("批准 1", "批准 1 已到", "批准 全部", "approve 1 late"), brief=False),
+    Command(name="reject", handler=requests.reject, aliases=zh("驳回") + en("reject"),
+            args=(Arg("number", r"\d{1,9}", "号", "n"), rest("note", "原因", "reason").but(optional=True)), role=T,
+            summary_zh="驳回申请（可附原因）", summary_en="reject a request (with a reason if you like)",
+            examples=("驳回 1", "驳回 1 请附假条", "reject 1"), brief=False),
+    Command(name="risk", handler=warnings.risk, aliases=zh("预警") + en("at risk"),
+            args=(rest("text", "通知学生 开|关", "notify students on|off").but(optional=True),), role=T,
+            summary_zh="需要关注的学生（预警 通知学生 开：每周私信提醒）",
+            summary_en="students at risk now (at risk notify students on: a weekly private note)",
+            examples=("预警", "预警 通知学生 开", "at risk"), brief=False),
+    Command(name="risk_rules", handler=warnings.risk_rules, aliases=zh("预警设置") + en("risk rules"),
+            args=(rest("text", "规则 数值", "rule value").but(optional=True),), role=T,
+            summary_zh="查看或修改预警规则", summary_en="see or change the warning rules",
+            examples=("预警设置", "预警设置 连续缺勤 2 出勤率 70 正确率下降 30 不懂 3", "risk rules absences 3"), brief=False),
     Command(name="announce", handler=teacher.announce, aliases=zh("发布公告") + en("announce"),
             args=(rest("text", "内容", "text"),), role=T, summary_zh="发布公告并推送给学生",
             summary_en="post an announcement and push it", examples=("发布公告 下周一停课", "announce No class on Monday")),

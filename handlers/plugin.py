@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
+from handlers import attendance, cli, events, exports, menu, qr, requests, scheduled_announcements, simulator, teacher, warnings
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -41,6 +41,8 @@ CLASSROOM = Plugin(
         Job("publish_due_announcements", scheduled_announcements.publish_due_announcements, 5),
         end_stale_lessons_job,
         renew_class_qr_job,
+        requests.requests_job,
+        warnings.digest_job,
     ),
     cli=cli.COMMANDS,
     blueprints=(qr.bp, exports.bp),

@@ -11,9 +11,10 @@ from peewee import JOIN, fn
 from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
-from bot.text import fit_lines
+from bot.text import MAX_REPLY_BYTES, fit_lines
 from handlers import scope
 from handlers.attendance import attendance_sheet, member_during
+from handlers.requests import audit_rows, made_up_notes
 from models import (
     ABSENT,
     CHECKIN,
@@ -122,12 +123,15 @@ def record(ctx: Context) -> str:
     if not classes:
         return ctx.t("no_class_student")
     counts = student_record(ctx.user, classes, ctx.now)
+    made_up = made_up_notes(ctx, ctx.user, classes)
     lines = []
     for classroom in classes:
         mine = counts[classroom.id]
         lines.append(ctx.t("record_line", name=classroom.name, present=mine[PRESENT], late=mine[LATE],
-                           excused=mine[EXCUSED], absent=mine[ABSENT], right=mine["right"], total=mine["total"]))
-    return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n))
+                           excused=mine[EXCUSED], absent=mine[ABSENT], right=mine["right"], total=mine["total"])
+                     + made_up.get(classroom.id, ""))
+    hint = "\n" + ctx.t("record_make_up_hint") if any(counts[c.id][ABSENT] for c in classes) else ""
+    return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n), MAX_REPLY_BYTES - len(hint.encode())) + hint
 
 
 def export(ctx: Context) -> str:
@@ -164,8 +168,8 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
     stretches: dict[int, list] = {}
     for m in Membership.select().where(Membership.classroom == classroom).order_by(Membership.joined_at):
         stretches.setdefault(m.user_id, []).append(m)
-    marks = {(activity, uid): (status, marked_by) for activity, uid, status, marked_by
-             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by)
+    marks = {(activity, uid): (status, marked_by, made_up) for activity, uid, status, marked_by, made_up
+             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by, Response.made_up)
              .where(Response.activity.in_([a.id for a in checkins.values()])).tuples()} if checkins else {}
     quizzes, scores = quiz_counts(where, None), right_answers(where, None)
     students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
@@ -190,7 +194,9 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
             mark = checkin and marks.get((checkin.id, user.id))
             status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
             cell = t(f"status_{status}", "zh") if status else "—"
-            if mark and mark[1]:
+            if mark and mark[2]:
+                cell = t("made_up_cell", "zh", status=cell)
+            elif mark and mark[1]:
                 cell += t("csv_marked_by_teacher", "zh")
             if status:
                 counts[status] += 1
@@ -199,6 +205,11 @@ def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
             right, total = right + score, total + n
         row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
         writer.writerow([spreadsheet_safe(cell) for cell in row])
+    trail = audit_rows(classroom.id, tz)
+    if trail:
+        writer.writerow([])
+        writer.writerow([t("csv_audit_title", "zh")])
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in trail])
     return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
