@@ -220,14 +220,18 @@ def _askable(ctx: Context, classroom: Classroom, checkins: list[Activity]) -> Ac
             .where(Response.activity.in_([a.id for a in checkins]) & (Response.user == ctx.user) & (Response.status != ABSENT))}
     if mine:
         status = min(mine.values(), key=[PRESENT, LATE, EXCUSED, ABSENT].index)
-        raise UserError("request_attended", at=ctx.hhmm(checkins[0].opened_at), status=ctx.t(f"status_{status}"))
+        raise UserError("request_attended", at=_full(ctx, checkins[0].opened_at), status=ctx.t(f"status_{status}"))
     missed = {a.id for a in _missed(ctx, [classroom])}
     found = next((a for a in checkins if a.id in missed), None)
     if found is not None:
         return found
     if any(a.is_open(ctx.now) for a in checkins):
         raise UserError("request_checkin_open")
-    raise UserError("request_not_member", at=ctx.hhmm(checkins[0].opened_at), name=classroom.name)
+    raise UserError("request_not_member", at=_full(ctx, checkins[0].opened_at), name=classroom.name)
+
+
+def _full(ctx, moment: datetime) -> str:
+    return ctx.local(moment).strftime("%m-%d %H:%M")
 
 
 def _md(day: date) -> str:
@@ -237,7 +241,7 @@ def _md(day: date) -> str:
 def _what(ctx: Context, kind: str, checkin: Activity | None, day: date | None, lang: str | None = None) -> str:
     lang = lang or ctx.lang
     if kind == MAKE_UP:
-        return t("request_what_make_up", lang, at=ctx.local(checkin.opened_at).strftime("%m-%d %H:%M"))
+        return t("request_what_make_up", lang, at=_full(ctx, checkin.opened_at))
     return t("request_what_leave", lang, day=_md(day))
 
 
