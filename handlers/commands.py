@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
-from handlers import account, attendance, common, records, requests, results, roster, scheduled_announcements, student, teacher, warnings
+from handlers import (
+    account,
+    attendance,
+    common,
+    records,
+    requests,
+    results,
+    roster,
+    scheduled_announcements,
+    student,
+    teacher,
+    warnings,
+)
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")

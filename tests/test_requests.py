@@ -10,6 +10,7 @@ from handlers.requests import apply_leaves, push_requests
 from models import AbsenceRequest, Activity, AttendanceChange, Outbox, Response, User
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
 
+
 def tz(app):
     return app.extensions["ketang"].settings.school.tz
 
