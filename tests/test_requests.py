@@ -105,6 +105,7 @@ def test_every_refusal_says_why_and_records_nothing(app, say, klass, clock):  # 
     assert "09-07 08:00 的签到你已是「已到」" in say("o_s1", "补签 9-7 想补")
     # twice
     assert "已向" in say("o_s2", "补签 生病")
+    clock.advance(minutes=1)
     assert "已在 08:05 申请过（待审批），不能重复申请" in say("o_s2", "补签 9-7 还是生病")
     # a non-member: joined after the check-in
     say("o_late", "加入 " + klass)

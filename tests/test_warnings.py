@@ -121,12 +121,14 @@ def test_a_rejoin_keeps_history_and_a_student_who_left_is_not_named(app, say, kl
     say("o_s4", "退出课堂 1")
     say("o_s4", f"加入 {klass}")
     say("o_s5", "退出课堂 1")
+    say("o_new", f"加入 {klass}")  # joins between the lessons: absent from one only
     at(clock, 1, TUESDAY)
     lesson(say, clock, came=("o_s1", "o_s2", "o_s3"))
     at(clock, 2)
     text = digest(app, clock)
     assert "2024004 学生4：连续缺勤 2 次（自 09-08）" in text  # the absence before leaving still counts
     assert "学生6：连续缺勤 2 次" in text and "学生5" not in text
+    assert text.count("连续缺勤 2 次") == 2
 
 
 def test_the_digest_of_forty_students_is_bounded_and_links_to_everyone(app, say, clock):
