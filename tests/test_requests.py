@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot.push import Pusher
 from handlers.requests import apply_leaves, push_requests
 from models import AbsenceRequest, Activity, AttendanceChange, Outbox, Response, User
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
@@ -167,6 +168,9 @@ def test_a_rejection_tells_the_student_why(app, say, klass, clock):  # noqa: F81
     assert "驳回了你的申请：补签 09-07 08:00 的签到。老师说明：请附校医院证明" in student_outcome("o_s2")
     row = AbsenceRequest.get()
     assert (row.state, row.note, row.decided_by.openid) == ("rejected", "请附校医院证明", "o_t")
+    Pusher(app.extensions["ketang"].settings)(clock())  # no WeChat API here: no push can reach the student
+    assert "你有 1 条未读" in say("o_s2", "我的记录")  # told at their next message
+    assert "驳回了你的申请" in say("o_s2", "公告")
     assert Response.select().where(Response.user == User.get(User.openid == "o_s2")).count() == 0
 
 
