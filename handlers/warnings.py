@@ -16,7 +16,7 @@ from peewee import fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
-from bot.database import transaction
+from bot.database import reading, transaction
 from bot.links import Links
 from bot.outbox import enqueue, enqueue_many
 from bot.plugin import Job
@@ -342,7 +342,8 @@ def run_digests(now: datetime, settings, links: Links) -> int:
     queued = 0
     for i in range(0, len(due), BATCH):
         batch = due[i:i + BATCH]
-        found = at_risk(batch, now)
+        with reading():  # one snapshot per batch, and no writer lock while computing
+            found = at_risk(batch, now)
         for cid in batch:
             queued += _write_digest(Classroom.get_by_id(cid), week, found[cid], now, tz, links)
     if due:

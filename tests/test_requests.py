@@ -59,6 +59,7 @@ def test_the_export_keeps_the_trail_and_a_later_mark_of_a_made_up_check_in(app, 
     lesson_with_checkin(say, clock)
     say("o_s3", "补签 手机没电了")
     number = AbsenceRequest.get().id
+    say("o_s4", "补签 =HYPERLINK(\"http://x\")")  # a reason is text in Excel too
     clock.advance(minutes=30)
     say("o_t", f"批准 {number} 迟到")
     clock.advance(minutes=30)
@@ -72,7 +73,8 @@ def test_the_export_keeps_the_trail_and_a_later_mark_of_a_made_up_check_in(app, 
     assert trail[0][:8] == [str(number), "2024003", "学生3", "补签", "2026-09-07 08:00", "手机没电了", "2026-09-07 08:05", "已批准"]
     teacher = User.get(User.openid == "o_t").display_name
     assert trail[0][8:] == [teacher, "2026-09-07 08:35", "缺勤→迟到"]
-    assert trail[1][1:4] == ["2024003", "学生3", "改签(补签后)"] and trail[1][8:] == [teacher, "2026-09-07 09:05", "迟到→已到"]
+    assert trail[1][5] == "'=HYPERLINK(\"http://x\")" and trail[1][7] == "待审批"
+    assert trail[2][1:4] == ["2024003", "学生3", "改签(补签后)"] and trail[2][8:] == [teacher, "2026-09-07 09:05", "迟到→已到"]
     assert [(c.before, c.after, c.request_id) for c in AttendanceChange.select().order_by(AttendanceChange.id)] == [
         ("absent", "late", number), ("late", "present", None)]
 

@@ -213,3 +213,34 @@ def test_the_nudge_is_off_by_default_and_names_only_the_student(app, say, klass,
     assert set(nudges) == {"o_s5"}  # o_s6 left the class
     assert nudges["o_s5"] == "“概率论” reminder: absent 2 times in a row (since 09-08). If there was a reason, " \
                              "send “make up <reason>”."
+
+
+def test_the_weekly_run_computes_without_holding_the_write_lock(app, say, klass, clock, monkeypatch):  # noqa: F811
+    """While the classes are computed another connection writes at once (a check-in is not kept waiting)."""
+    import threading
+
+    from bot.database import transaction
+    from handlers import warnings
+    from models import WechatState, db
+
+    at(clock, 0, TUESDAY)
+    lesson(say, clock, came=())
+    lesson(say, clock, came=())
+    at(clock, 1)
+    wrote = []
+    compute = warnings.at_risk
+
+    def at_risk_while_someone_writes(class_ids, now):
+        def write():
+            with db.connection_context(), transaction():
+                WechatState.create(name="probe", value="x")
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(timeout=3)
+        wrote.append(not writer.is_alive())  # written within 3 s, while this run is computing
+        return compute(class_ids, now)
+
+    monkeypatch.setattr(warnings, "at_risk", at_risk_while_someone_writes)
+    assert digest(app, clock) is not None
+    assert wrote == [True]
