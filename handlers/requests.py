@@ -388,7 +388,7 @@ def record_remark(activity_id: int, student, before: Response | None, after: str
 # --- the scheduler: one push per request, batched per teacher; leaves applied as their check-ins close ---
 
 
-def push_requests(now: datetime, tz=None) -> int:
+def push_requests(now: datetime, tz) -> int:
     """Push each teacher their requests not yet shown, unless they got a push less than a minute ago (then the
     ones arriving meanwhile go together a minute after it). Two schedulers claim with a conditional UPDATE
     and the outbox key, so a request is pushed once. Return how many requests were pushed."""
