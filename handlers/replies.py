@@ -355,6 +355,8 @@ CATALOGUE.update({
     "risk_rate": ("出勤率 {value}%（自 {since}）", "attendance {value}% (since {since})"),
     "risk_drop": ("最近 3 次练习正确率 {value}（自 {since}）", "last 3 quizzes' accuracy {value} (since {since})"),
     "risk_lost": ("两周内「不懂」{value} 次（自 {since}）", "“lost” {value} times in two weeks (since {since})"),
+    "risk_line": ("{who}：{hits}", "{who}: {hits}"),
+    "risk_and": ("；", "; "),
     "risk_week": (" · 第 {n} 周", " · week {n}"),
     "risk_digest_header": ("【学情预警 · {name}】本周 {n} 名学生需要关注：", "[At risk · {name}] {n} {n|student needs|students need} attention this week:"),
     "risk_now_header": ("【「{name}」现在需要关注的学生 · {n} 名】", "[“{name}” students at risk now · {n}]"),

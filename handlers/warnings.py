@@ -232,7 +232,8 @@ def digest_text(classroom: Classroom, students: list[Student], weeks: dict[int, 
     lines = []
     for student in students:
         user = users[student.user_id]
-        line = f"{inline(user.student_no or '—')} {user.display_name}：" + "；".join(hit_text(h, lang, tz) for h in student.hits)
+        line = t("risk_line", lang, who=f"{inline(user.student_no or '—')} {user.display_name}",
+                 hits=t("risk_and", lang).join(hit_text(h, lang, tz) for h in student.hits))
         if weeks.get(student.user_id, 1) > 1:
             line += t("risk_week", lang, n=weeks[student.user_id])
         lines.append(line)
@@ -385,7 +386,7 @@ def _nudge(classroom: Classroom, week: date, students: list[Student], now: datet
     pushes = []
     for s in students:
         lang = langs.get(s.user_id, "zh")
-        why = "；".join(hit_text(h, lang, tz) for h in s.hits)
+        why = t("risk_and", lang).join(hit_text(h, lang, tz) for h in s.hits)
         pushes.append((s.user_id, "risk_nudge", t("push_nudge", lang, name=inline(classroom.name), why=why),
                        f"nudge:{classroom.id}:{week.isoformat()}:{s.user_id}"))
     enqueue_many(pushes, now)

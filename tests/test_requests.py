@@ -220,3 +220,18 @@ def test_the_missed_list_and_the_closed_check_in_point_to_make_up(app, say, klas
     number_reply = say("o_s2", "补签 1 生病")  # lesson 1 of the class
     assert "补签 09-07 08:00 的签到" in number_reply
     assert Activity.select().count() == 1
+
+
+def test_a_request_and_its_approval_through_signed_encrypted_wechat_messages(app, klass, clock):  # noqa: F811
+    from tests.conftest import simulator_for
+
+    wx = simulator_for(app)
+    wx.send_text("o_t", "上课")
+    wx.send_text("o_t", "开启签到 2")
+    clock.advance(minutes=3)
+    wx.send_text("o_t", "下课")
+    assert "已向「概率论」的老师提交" in wx.send_text("o_s2", "补签 手机没电了")
+    number = AbsenceRequest.get().id
+    assert "【待审批的申请 · 1 条】" in wx.send_text("o_t", "补签申请")
+    assert "已批准，记为「迟到」" in wx.send_text("o_t", f"批准 {number} 迟到")
+    assert "迟到 1" in wx.send_text("o_s2", "我的记录") and "09-07 迟到(补)" in wx.send_text("o_s2", "我的记录")
