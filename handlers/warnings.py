@@ -274,10 +274,13 @@ def risk(ctx: Context, text: str | None = None) -> str:
     students = at_risk([classroom.id], ctx.now)[classroom.id]
     if not students:
         return ctx.t("risk_none", name=classroom.name) + "\n" + ctx.t("risk_footer")
-    _week, before = _previous_weeks(classroom.id, ctx.local(ctx.now).date() + timedelta(days=1))
+    this_week, _start = week_of(ctx.now, ctx.settings.warnings.weekday, ctx.settings.warnings.hour, ctx.settings.school.tz)
+    latest, before = _previous_weeks(classroom.id, this_week + timedelta(days=1))
+    # 第 n 周 as this week's digest says it: its own count, or last week's digest's plus this one
+    extra = 0 if latest == this_week else 1 if latest == this_week - timedelta(days=7) else None
+    weeks = {u: w + extra for u, w in before.items()} if extra is not None else {}
     link = ctx.links.url(f"/export/{ctx.links.token('export', str(classroom.id), ctx.now, DIGEST_LINK_TTL)}.csv")
-    return digest_text(classroom, students, {u: w + 1 for u, w in before.items()}, [], ctx.lang, ctx.settings.school.tz,
-                       link, heading="risk_now_header")
+    return digest_text(classroom, students, weeks, [], ctx.lang, ctx.settings.school.tz, link, heading="risk_now_header")
 
 
 def risk_rules(ctx: Context, text: str | None = None) -> str:

@@ -68,6 +68,10 @@ def test_consecutive_absences_skip_excused_ones_and_a_student_flagged_again_says
     lesson(say, clock, lost=("o_s3", "o_s3", "o_s3"))  # 09-29: absent; o_s3 is lost three times
     at(clock, 4)
     text = digest(app, clock)
+    assert "学生2：连续缺勤 3 次（自 09-08） · 第 2 周" in say("o_t", "预警")  # on demand, as the digest says it
+    clock.advance(days=2)
+    assert "学生2：连续缺勤 3 次（自 09-08） · 第 2 周" in say("o_t", "预警")
+    at(clock, 4)
     lines = text.split("\n")
     assert lines[1] == "2024003 学生3：两周内「不懂」3 次（自 09-29）"  # newest problem first
     assert lines[2] == "2024002 学生2：连续缺勤 3 次（自 09-08） · 第 2 周"
