@@ -17,7 +17,7 @@ from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.outbox import enqueue
-from bot.text import fit_lines, inline
+from bot.text import fit_lines, fold_width, inline
 from handlers import scope
 from models import (
     ABSENT,
@@ -60,7 +60,7 @@ def make_up(ctx: Context, text: str | None = None) -> str:
         return _switch(ctx, text)
     if not text:
         return _missed_listing(ctx)
-    first, _, rest = text.partition(" ")
+    first, rest = _split(text)
     when = _parse_day(ctx, first)
     if not rest.strip() and (when or first.isdigit()):
         raise UserError("make_up_usage")  # a date or a number and no reason
@@ -74,7 +74,7 @@ def make_up(ctx: Context, text: str | None = None) -> str:
 
 def leave_request(ctx: Context, text: str) -> str:
     """请假 <日期> <理由>: ask ahead for a day off; once approved, that day's check-ins count as excused."""
-    first, _, rest = text.partition(" ")
+    first, rest = _split(text)
     day = _parse_day(ctx, first)
     if day is None or not rest.strip():
         raise UserError("leave_usage")
@@ -101,6 +101,12 @@ def _ask(ctx: Context, classroom: Classroom, kind: str, reason: str, checkin: Ac
         raise UserError("request_twice", at=ctx.hhmm(before.created_at), state=ctx.t(f"request_{before.state}"))
     what = _what(ctx, kind, checkin, day)
     return ctx.t("request_sent", name=classroom.name, what=what, reason=reason)
+
+
+def _split(text: str) -> tuple[str, str]:
+    """The first word (width-folded: ９-７ is 9-7) and the rest as typed, split on any whitespace."""
+    parts = text.split(None, 1)
+    return fold_width(parts[0]) if parts else "", parts[1] if len(parts) > 1 else ""
 
 
 def _reason(text: str) -> str:

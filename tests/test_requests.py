@@ -106,6 +106,7 @@ def test_every_refusal_says_why_and_records_nothing(app, say, klass, clock):  # 
     # attended already
     assert "最近 7 天你没有缺勤的签到" in say("o_s1", "补签 想补")
     assert "09-07 08:00 的签到你已是「已到」" in say("o_s1", "补签 9-7 想补")
+    assert "09-07 08:00 的签到你已是「已到」" in say("o_s1", "补签 ９月７日\u3000想补")
     # twice
     assert "已向" in say("o_s2", "补签 生病")
     clock.advance(minutes=1)
