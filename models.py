@@ -267,7 +267,7 @@ class SmsLog(BaseModel):
 UNREAD, READ = "unread", "read"  # kept for the student's next reply / shown with 公告
 DROPPED, SKIPPED, FAILED = "dropped", "skipped", "failed"  # unsubscribed / no channel / gave up
 # Kept unread when no channel reaches the user (shown with their next reply); other kinds are skipped.
-ANNOUNCEMENT_KINDS = ("announcement", "request_result", "risk_digest", "risk_nudge")
+ANNOUNCEMENT_KINDS = ("announcement", "absence_requests", "request_result", "risk_digest", "risk_nudge")
 
 
 class ScheduledAnnouncement(BaseModel):
