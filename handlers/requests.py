@@ -17,7 +17,7 @@ from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.database import transaction
 from bot.outbox import enqueue
-from bot.text import fit_lines, fold_width, inline
+from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, fold_width, inline
 from handlers import scope
 from models import (
     ABSENT,
@@ -285,11 +285,13 @@ def requests_list(ctx: Context) -> str:
     waiting = list(_waiting(ctx.user))
     if not waiting:
         return ctx.t("no_requests")
-    AbsenceRequest.update(shown_at=ctx.now).where(
-        AbsenceRequest.id.in_([r.id for r in waiting]) & AbsenceRequest.shown_at.is_null()).execute()
+    footer = "\n" + ctx.t("requests_footer")
     lines = [request_line(ctx, r, ctx.lang) for r in waiting]
-    return fit_lines(ctx.t("requests_header", n=len(waiting)), lines, lambda n: ctx.t("and_more", n=n)) \
-        + "\n" + ctx.t("requests_footer")
+    text, count = fit_lines_counted(ctx.t("requests_header", n=len(waiting)), lines, lambda n: ctx.t("and_more", n=n),
+                                    MAX_REPLY_BYTES - len(footer.encode()))
+    AbsenceRequest.update(shown_at=ctx.now).where(  # what 批准 全部 takes: the requests this reply showed
+        AbsenceRequest.id.in_([r.id for r in waiting[:count]]) & AbsenceRequest.shown_at.is_null()).execute()
+    return text + footer
 
 
 def approve(ctx: Context, text: str) -> str:
@@ -409,17 +411,22 @@ def push_requests(now: datetime, tz) -> int:
                 .where(Classroom.owner == owner).scalar())
         if last is not None and now - last < BATCH:
             continue
-        with transaction():
-            claimed = AbsenceRequest.update(shown_at=now).where(
-                AbsenceRequest.id.in_(ids) & AbsenceRequest.shown_at.is_null()).execute()
-            if claimed == len(ids):
-                _push_to_teacher(owner, ids, now, tz)
+        text, shown = _teacher_push(owner, ids, now, tz)
+        try:
+            with transaction():
+                claimed = AbsenceRequest.update(shown_at=now).where(
+                    AbsenceRequest.id.in_(shown) & AbsenceRequest.shown_at.is_null()).execute()
+                if claimed != len(shown):
+                    raise _Taken  # another scheduler pushed some of them: undo, the rest go next run
+                enqueue(owner, "absence_requests", text, f"requests:{owner}:{shown[0]}-{shown[-1]}", now)
                 pushed += claimed
-            elif claimed:
-                # Another scheduler took some of these: keep them for its push, ours goes next run.
-                AbsenceRequest.update(shown_at=None).where(
-                    AbsenceRequest.id.in_(ids) & (AbsenceRequest.shown_at == now)).execute()
+        except _Taken:
+            continue
     return pushed
+
+
+class _Taken(Exception):
+    """Another process claimed a request this push would show."""
 
 
 class _Clock:
@@ -432,18 +439,20 @@ class _Clock:
         return moment.replace(tzinfo=timezone.utc).astimezone(self.tz)
 
 
-def _push_to_teacher(owner: int, ids: list[int], now: datetime, tz) -> None:
-    teacher = User.get_by_id(owner)
-    lang = teacher.lang
+def _teacher_push(owner: int, ids: list[int], now: datetime, tz) -> tuple[str, list[int]]:
+    """The push to the teacher and the requests it shows: as many as fit in one message (those left out
+    are pushed next, so 批准 全部 approves only what the teacher was shown)."""
+    lang = User.get_by_id(owner).lang
     requests = list(AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
                     .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
                     .where(AbsenceRequest.id.in_(ids)).order_by(AbsenceRequest.id))
     clock = _Clock(now, tz)
     lines = [request_line(clock, r, lang) for r in requests]
     first = requests[0].id
-    footer = t("push_requests_footer_one" if len(requests) == 1 else "push_requests_footer", lang, n=first)
-    text = fit_lines(t("push_requests_header", lang, n=len(requests)), lines, lambda n: t("and_more", lang, n=n)) + "\n" + footer
-    enqueue(owner, "absence_requests", text, f"requests:{owner}:{first}-{requests[-1].id}", now)
+    footer = "\n" + t("push_requests_footer_one" if len(requests) == 1 else "push_requests_footer", lang, n=first)
+    text, count = fit_lines_counted(t("push_requests_header", lang, n=len(requests)), lines,
+                                    lambda n: t("and_more", lang, n=n), MAX_REPLY_BYTES - len(footer.encode()))
+    return text + footer, [r.id for r in requests[:count]]
 
 
 def apply_leaves(now: datetime, tz, days: int) -> int:

@@ -236,3 +236,23 @@ def test_a_request_and_its_approval_through_signed_encrypted_wechat_messages(app
     assert "【待审批的申请 · 1 条】" in wx.send_text("o_t", "补签申请")
     assert "已批准，记为「迟到」" in wx.send_text("o_t", f"批准 {number} 迟到")
     assert "迟到 1" in wx.send_text("o_s2", "我的记录") and "09-07 迟到(补)" in wx.send_text("o_s2", "我的记录")
+
+
+def test_requests_that_do_not_fit_one_push_wait_for_the_next_and_approve_all_takes_only_those_shown(app, say, klass, clock):  # noqa: F811
+    from models import Classroom, Membership
+
+    classroom = Classroom.get()
+    extra = [User.create(openid=f"o_x{i:02d}", name=f"学生x{i:02d}", student_no=f"2025{i:03d}", created_at=clock())
+             for i in range(20)]
+    Membership.insert_many([{"user": u, "classroom": classroom, "joined_at": clock()} for u in extra]).execute()
+    lesson_with_checkin(say, clock)
+    for user in extra:
+        assert "已向" in say(user.openid, "补签 " + "因为生病了" * 20)  # 100 characters each
+    assert 0 < push_requests(clock(), tz(app)) < 20
+    first = teacher_pushes()[0]
+    shown = first.count("理由：")
+    assert len(first.encode()) <= 2000 and f"还有 {20 - shown} 条" in first
+    assert f"已批准 {shown} 条申请" in say("o_t", "批准 全部")  # not the ones the teacher has not seen
+    clock.advance(minutes=1)
+    assert push_requests(clock(), tz(app)) == min(shown, 20 - shown)
+    assert AbsenceRequest.select().where(AbsenceRequest.state == "approved").count() == shown
