@@ -36,6 +36,7 @@ test: install
 # BENCH_DATABASE_URL=postgresql://... runs it on PostgreSQL; BENCH_ARGS="--runs 5" and so on.
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.warnings
 
 # The README's pictures of the classroom screen, from a real run on Debian's Chromium (docs/*.png).
 screenshots: install

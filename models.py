@@ -6,6 +6,7 @@ from peewee import (
     BooleanField,
     CharField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -282,7 +283,8 @@ class SmsLog(BaseModel):
 # Pushes and the scheduler process (bot/push.py, bot/wechat_api.py, handlers/scheduled_announcements.py).
 UNREAD, READ = "unread", "read"  # kept for the student's next reply / shown with 公告
 DROPPED, SKIPPED, FAILED = "dropped", "skipped", "failed"  # unsubscribed / no channel / gave up
-ANNOUNCEMENT_KINDS = ("announcement",)  # kept unread when no channel reaches the student; others are skipped
+# Kept unread when no channel reaches the user (shown with their next reply); other kinds are skipped.
+ANNOUNCEMENT_KINDS = ("announcement", "absence_requests", "request_result", "risk_digest", "risk_nudge")
 
 
 class ScheduledAnnouncement(BaseModel):
@@ -379,6 +381,86 @@ class MenuTag(BaseModel):
 
 
 MODELS.append(MenuTag)  # menu:
+
+
+# Make-up and leave requests, and early warnings (handlers/requests.py, handlers/warnings.py).
+MAKE_UP, LEAVE = "make_up", "leave"
+WAITING, APPROVED, REJECTED = "waiting", "approved", "rejected"
+
+
+class ClassRules(BaseModel):
+    """A class's own settings for requests (补签 关) and warnings (预警设置); no row = the defaults."""
+
+    classroom = ForeignKeyField(Classroom, unique=True, on_delete="CASCADE")
+    requests_on = BooleanField(default=True)
+    absences = IntegerField(default=2)  # consecutive absences (0 = rule off)
+    rate = IntegerField(default=70)  # attendance rate to date below, in % (0 = off)
+    drop = IntegerField(default=30)  # quiz accuracy of the last 3 quizzes fallen by, in points (0 = off)
+    lost = IntegerField(default=3)  # 不懂 in the last two weeks (0 = off)
+    nudge = BooleanField(default=False)  # 预警 通知学生 开: a private weekly note to each student at risk
+
+
+class AbsenceRequest(BaseModel):
+    """A student's 补签 (a missed check-in) or 请假 (a day ahead), and the teacher's decision: the audit trail."""
+
+    student = ForeignKeyField(User, on_delete="CASCADE")
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    kind = CharField(max_length=8)  # make_up | leave
+    activity = ForeignKeyField(Activity, null=True, on_delete="CASCADE")  # the missed check-in (make_up)
+    day = DateField(null=True)  # the school-time date (leave)
+    reason = CharField(max_length=200)
+    key = CharField(max_length=64, unique=True)  # one request per check-in (or day) per student, ever
+    created_at = DateTimeField()
+    shown_at = DateTimeField(null=True, index=True)  # pushed to the teacher or listed by 补签申请
+    state = CharField(max_length=16, default=WAITING, index=True)
+    decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    decided_at = DateTimeField(null=True)
+    status = CharField(max_length=16, null=True)  # the status an approval gave
+    note = CharField(max_length=200, null=True)  # a rejection's reason
+    changed = CharField(max_length=200, null=True)  # what the approval changed, e.g. "absent→excused"
+
+
+class AttendanceChange(BaseModel):
+    """One change of a check-in status by a decision: an approved request, or a teacher's 改签 of a made-up one."""
+
+    activity = ForeignKeyField(Activity, on_delete="CASCADE")
+    student = ForeignKeyField(User, on_delete="CASCADE")
+    before = CharField(max_length=16)
+    after = CharField(max_length=16)
+    by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    at = DateTimeField()
+    request = ForeignKeyField(AbsenceRequest, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("activity", "student"), False),)
+
+
+class RiskMark(BaseModel):
+    """A student named in a class's weekly digest (or sent a nudge): how many weeks in a row, which rules."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    student = ForeignKeyField(User, on_delete="CASCADE")
+    week = DateField()  # the school-time date of the digest
+    weeks = IntegerField(default=1)  # weeks in a row at risk (第 n 周)
+    rules = CharField(max_length=64)  # the rules hit, e.g. "absences,rate"
+
+    class Meta:
+        indexes = ((("classroom", "week", "student"), True),)
+
+
+class RiskDigest(BaseModel):
+    """A class's weekly run, once: written with its marks and its outbox row (no row = not run yet)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    week = DateField()
+    at_risk = IntegerField(default=0)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("classroom", "week"), True),)
+
+
+MODELS += [ClassRules, AbsenceRequest, AttendanceChange, RiskMark, RiskDigest]
 
 
 class SimMessage(BaseModel):

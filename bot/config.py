@@ -95,6 +95,21 @@ class ScreenSettings:
 
 
 @dataclass(frozen=True)
+class AttendanceSettings:
+    """Make-up requests (handlers/requests.py): 补签 reaches back this many days."""
+
+    request_days: int = 7
+
+
+@dataclass(frozen=True)
+class WarningsSettings:
+    """The weekly at-risk digest (handlers/warnings.py): ISO weekday (1 = Monday) and hour, school time."""
+
+    weekday: int = 1
+    hour: int = 8
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
@@ -113,6 +128,8 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
+    attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
+    warnings: WarningsSettings = field(default_factory=WarningsSettings)
 
     @property
     def link_secret(self) -> str:
@@ -203,6 +220,9 @@ BOUNDS = {
     ("screen", "grace_seconds"): (0, 300),
     ("screen", "follow_grace_seconds"): (0, 600),
     ("scheduler", "lesson_max_hours"): (1, 24),
+    ("attendance", "request_days"): (1, 60),
+    ("warnings", "weekday"): (1, 7),  # ISO: 1 = Monday
+    ("warnings", "hour"): (0, 23),
 }
 
 

@@ -13,6 +13,7 @@ from bot.outbox import channels, enqueue, enqueue_each
 from bot.prepared import Prepared
 from bot.text import fit_lines
 from handlers import extension_points, records, scope
+from handlers.requests import record_remark
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
 STATUS_WORDS = {
@@ -106,9 +107,14 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
                         cancelled=ctx.hhmm(latest.lesson.cancelled_at))
     student, note = _student_by_number(ctx, classroom, student_no)
     value = STATUS_WORDS[status.casefold()]
+    checkins = checkins_of(latest.lesson)
+    before = {r.activity_id: r for r in Response.select().where(
+        Response.activity.in_([c.id for c in checkins]) & (Response.user == student))}
+    for checkin in checkins:  # a made-up check-in changed by hand is kept in the audit trail
+        record_remark(checkin.id, student, before.get(checkin.id), value, ctx.user, ctx.now)
     changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
     rows = [dict(activity=checkin.id, user=student.id, status=value, created_at=ctx.now, updated_at=ctx.now,
-                 marked_by=ctx.user.id, marked_at=ctx.now) for checkin in checkins_of(latest.lesson)]
+                 marked_by=ctx.user.id, marked_at=ctx.now) for checkin in checkins]
     Response.insert_many(rows).on_conflict(conflict_target=[Response.activity, Response.user], update=changes).execute()
     return note + ctx.t("marked", student_no=student.student_no or "—", student=student.label(ctx.lang),
                         at=ctx.hhmm(latest.lesson.started_at),

@@ -10,7 +10,20 @@ from functools import partial
 
 from bot.grammar import Grammar
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, student, teacher
+from handlers import (
+    attendance,
+    cli,
+    events,
+    exports,
+    menu,
+    qr,
+    requests,
+    scheduled_announcements,
+    simulator,
+    student,
+    teacher,
+    warnings,
+)
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -45,6 +58,8 @@ CLASSROOM = Plugin(
         Job("publish_due_announcements", scheduled_announcements.publish_due_announcements, 5),
         end_stale_lessons_job,
         renew_class_qr_job,
+        requests.requests_job,
+        warnings.digest_job,
     ),
     cli=cli.COMMANDS,
     blueprints=(qr.bp, exports.bp),

@@ -12,8 +12,9 @@ from peewee import Case, fn
 from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
-from bot.text import fit_lines
+from bot.text import MAX_REPLY_BYTES, fit_lines
 from handlers import scope
+from handlers.requests import audit_rows, made_up_notes
 from models import (
     ABSENT,
     CHECKIN,
@@ -192,12 +193,15 @@ def record(ctx: Context) -> str:
     if not classes:
         return ctx.t("no_class_student")
     counts = student_record(ctx.user, classes, ctx.now)
+    made_up = made_up_notes(ctx, ctx.user, classes)
     lines = []
     for classroom in classes:
         mine = counts[classroom.id]
         lines.append(ctx.t("record_line", name=classroom.name, present=mine[PRESENT], late=mine[LATE],
-                           excused=mine[EXCUSED], absent=mine[ABSENT], right=mine["right"], total=mine["total"]))
-    return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n))
+                           excused=mine[EXCUSED], absent=mine[ABSENT], right=mine["right"], total=mine["total"])
+                     + made_up.get(classroom.id, ""))
+    hint = "\n" + ctx.t("record_make_up_hint") if any(counts[c.id][ABSENT] for c in classes) else ""
+    return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n), MAX_REPLY_BYTES - len(hint.encode())) + hint
 
 
 def export(ctx: Context) -> str:
@@ -254,9 +258,11 @@ def export_csv(classroom_id: int, tz, lang: str = "zh") -> tuple[str, bytes]:
         counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
         right = total = 0
         for lesson in lessons:
-            status, by_teacher, _made_up = marks.get((lesson.id, user.id), (None, False, False))
+            status, by_teacher, made_up = marks.get((lesson.id, user.id), (None, False, False))
             cell = t(f"status_{status}", lang) if status else "—"
-            if by_teacher:
+            if made_up:
+                cell = t("made_up_cell", lang, status=cell)
+            elif by_teacher:
                 cell += t("csv_marked_by_teacher", lang)
             if status:
                 counts[status] += 1
@@ -265,5 +271,10 @@ def export_csv(classroom_id: int, tz, lang: str = "zh") -> tuple[str, bytes]:
             right, total = right + score, total + n
         row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
         writer.writerow([spreadsheet_safe(cell) for cell in row])
+    trail = audit_rows(classroom.id, tz, lang)
+    if trail:
+        writer.writerow([])
+        writer.writerow([t("csv_audit_title", lang)])
+        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in trail])
     return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
 
