@@ -214,7 +214,7 @@ COMMANDS: tuple[Command, ...] = (
             summary_zh="批准申请（默认记为请假）；批准 全部", summary_en="approve a request (excused unless given); approve all",
             examples=("批准 1", "批准 1 已到", "批准 全部", "approve 1 late"), brief=False),
     Command(name="reject", handler=requests.reject, aliases=zh("驳回") + en("reject"),
-            args=(Arg("number", r"\d{1,9}", "号", "n"), rest("note", "原因", "reason").but(optional=True)), role=T,
+            args=(Arg("number", r"\d{1,9}", "号", "n", int), rest("note", "原因", "reason").but(optional=True)), role=T,
             summary_zh="驳回申请（可附原因）", summary_en="reject a request (with a reason if you like)",
             examples=("驳回 1", "驳回 1 请附假条", "reject 1"), brief=False),
     Command(name="risk", handler=warnings.risk, aliases=zh("预警") + en("at risk"),

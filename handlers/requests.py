@@ -313,9 +313,9 @@ def approve(ctx: Context, text: str) -> str:
     return ctx.t("approved", line=request_line(ctx, request, ctx.lang), status=ctx.t(f"status_{status}"), changed=changed)
 
 
-def reject(ctx: Context, number: str, note: str | None = None) -> str:
+def reject(ctx: Context, number: int, note: str | None = None) -> str:
     """驳回 <n> [原因]."""
-    request = _own_waiting(ctx, number)
+    request = _own_waiting(ctx, str(number))
     note = " ".join(inline(note or "").split())
     if len(note) > REASON_MAX:
         raise UserError("reason_too_long", n=REASON_MAX)

@@ -251,10 +251,10 @@ def test_the_weekly_run_computes_without_holding_the_write_lock(app, say, klass,
 
 
 def test_the_digest_is_in_the_teachers_language(app, say, klass, clock):  # noqa: F811
-    User.update(lang="en").where(User.openid == "o_t").execute()
     at(clock, 0, TUESDAY)
     lesson(say, clock, came=("o_s1", "o_s3", "o_s4", "o_s5", "o_s6"))
     lesson(say, clock, came=("o_s1", "o_s3", "o_s4", "o_s5", "o_s6"))
+    say("o_t", "help")  # the teacher's latest message is in English
     at(clock, 1)
     assert digest(app, clock) == ("[At risk · 概率论] 1 student needs attention this week:\n"
                                   "2024002 学生2: absent 2 times in a row (since 09-08)\n"
