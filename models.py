@@ -140,6 +140,7 @@ class Response(BaseModel):
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
     right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
+    made_up = BooleanField(default=False)  # a check-in set by an approved make-up or leave request (shown as 补)
 
     class Meta:
         indexes = ((("activity", "user"), True),)
@@ -372,3 +373,24 @@ class SimMessage(BaseModel):
 
 
 MODELS.append(SimMessage)  # simulator:
+
+
+class GradingRule(BaseModel):
+    """A class's 平时成绩 rule as the teacher set it (成绩规则): every change is a new row, so the latest row
+    is the rule and the rows before it are the record of who changed what, when (handlers/gradebook.py)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+    attendance = IntegerField()  # weights, whole numbers summing to 100
+    quizzes = IntegerField()
+    participation = IntegerField()
+    late = IntegerField()  # a late check-in is worth this percent of a present one
+    excused = CharField(max_length=8)  # omit (left out of the denominator) | absent | present
+    ranks = BooleanField()  # students see a band (前 30 %) in 我的成绩
+
+    class Meta:
+        indexes = ((("classroom", "created_at"), False),)
+
+
+MODELS.append(GradingRule)  # gradebook:

@@ -95,6 +95,13 @@ class ScreenSettings:
 
 
 @dataclass(frozen=True)
+class GradebookSettings:
+    """The grade book's signed link (成绩, handlers/gradebook.py)."""
+
+    link_hours: int = 24
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
@@ -113,6 +120,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
+    gradebook: GradebookSettings = field(default_factory=GradebookSettings)
 
     @property
     def link_secret(self) -> str:
@@ -195,6 +203,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("every [scheduler] value must be 1 or more")
     if not 3 <= settings.screen.rotate_seconds <= 300 or min(settings.screen.grace_seconds, settings.screen.follow_grace_seconds) < 0:
         raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
+    if not 1 <= settings.gradebook.link_hours <= 720:
+        raise ConfigError("gradebook.link_hours must be 1-720 (a signed grade-book link lives that many hours)")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Flow
-from handlers import account, attendance, common, records, results, roster, scheduled_announcements, student, teacher
+from handlers import account, attendance, common, gradebook, records, results, roster, scheduled_announcements, student, teacher
 
 DATE = Arg("date", r"\d{4}-\d{1,2}-\d{1,2}", "YYYY-MM-DD HH:MM", "YYYY-MM-DD HH:MM")
 CODE = Arg("code", r"\d{6}", "6位课堂码", "6-digit code")
@@ -100,6 +100,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="record", handler=records.record, aliases=zh("我的记录") + en("record"),
             role=S, summary_zh="我的出勤和练习成绩", summary_en="my attendance and quiz scores",
             examples=("我的记录", "record"), reads=True),
+    Command(name="grades", handler=gradebook.my_grades, aliases=zh("我的成绩") + en("grades"),
+            role=S, summary_zh="我的平时成绩（截至目前，各部分和权重）", summary_en="my grade to date, part by part",
+            examples=("我的成绩", "grades"), reads=True),
     Command(name="leave", handler=student.leave, aliases=zh("退出课堂") + en("leave"),
             args=(REF,), role=S, summary_zh="退出课堂", summary_en="leave a class", examples=("退出课堂 1", "leave 1")),
     # teachers
@@ -155,6 +158,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="export", handler=records.export, aliases=zh("导出") + en("export"),
             role=T, summary_zh="导出出勤和成绩 CSV（1小时有效链接）",
             summary_en="a CSV of attendance and scores (link valid 1 h)", examples=("导出", "export"), reads=True),
+    Command(name="grading", handler=gradebook.grading, aliases=zh("成绩规则") + en("grading"),
+            args=(rest("rule", "规则", "rule").but(optional=True),), role=T,
+            summary_zh="查看或修改平时成绩规则（权重、迟到、请假、排名）", summary_en="show or change the grading rule",
+            examples=("成绩规则", "成绩规则 出勤 50 练习 30 参与 20", "成绩规则 迟到 80", "成绩规则 请假 不计", "成绩规则 排名 开",
+                      "grading", "grading late 70")),
+    Command(name="gradebook", handler=gradebook.gradebook, aliases=zh("成绩") + en("gradebook"),
+            role=T, summary_zh="全班平时成绩分布、平均分和成绩册链接", summary_en="the class's grades and a link to the grade book",
+            examples=("成绩", "gradebook"), reads=True),
     Command(name="roster", handler=roster.roster, aliases=zh("名单") + en("roster"),
             role=T, summary_zh="学生名单与认证状态", summary_en="students with number, name and verification",
             examples=("名单", "roster"), reads=True),

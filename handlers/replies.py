@@ -282,5 +282,65 @@ CATALOGUE.update({
 
 
 
+# 平时成绩 (handlers/gradebook.py): the rule, 我的成绩, 成绩, the grade book page and the xlsx.
+CATALOGUE.update({
+    "grading_usage": ("格式不对，成绩规则没有改动。用法：\n「{cmd:grading} 出勤 50 练习 30 参与 20」权重为整数、合计 100（未写的部分为 0）\n"
+                      "「{cmd:grading} 迟到 80」迟到按出勤的百分之几计（0-100）\n「{cmd:grading} 请假 不计|缺勤|出勤」\n「{cmd:grading} 排名 开|关」",
+                      "Wrong format; the rule is unchanged. Usage:\n“{cmd:grading} attendance 50 quiz 30 participation 20”: whole numbers "
+                      "summing to 100 (parts left out are 0)\n“{cmd:grading} late 80”: a late check-in is worth this percent of present "
+                      "(0-100)\n“{cmd:grading} excused omit|absent|present”\n“{cmd:grading} ranks on|off”"),
+    "grading_rule": ("出勤 {attendance} · 练习 {quizzes} · 参与 {participation}；迟到按出勤的 {late}%；请假{excused}；排名{ranks}",
+                     "attendance {attendance} · quizzes {quizzes} · participation {participation}; late = {late}% of present; "
+                     "excused: {excused}; ranks {ranks}"),
+    "grading_excused_omit": ("不计入", "left out"),
+    "grading_excused_absent": ("按缺勤计", "counted absent"),
+    "grading_excused_present": ("按出勤计", "counted present"),
+    "grading_ranks_on": ("开（学生只看到「前 30%」这样的区间）", "on (students see a band such as “top 30%”)"),
+    "grading_ranks_off": ("关", "off"),
+    "grading_on": ("开", "on"),
+    "grading_off": ("关", "off"),
+    "grading_show": ("「{name}」平时成绩规则：{rule}", "Grading rule of “{name}”: {rule}"),
+    "grading_last_change": ("\n上次修改：{who} {at}（{changes}）", "\nLast changed by {who} at {at} ({changes})"),
+    "grading_no_change": ("无变化", "no change"),
+    "grading_how": ("\n修改：「{cmd:grading} 出勤 50 练习 30 参与 20」「{cmd:grading} 迟到 80」「{cmd:grading} 请假 不计|缺勤|出勤」「{cmd:grading} 排名 开|关」",
+                    "\nChange it: “{cmd:grading} attendance 50 quiz 30 participation 20”, “{cmd:grading} late 80”, "
+                    "“{cmd:grading} excused omit|absent|present”, “{cmd:grading} ranks on|off”"),
+    "grading_same": ("「{name}」的成绩规则本来就是：{rule}，没有改动。", "The rule of “{name}” already is: {rule}; nothing changed."),
+    "grading_changed": ("已修改「{name}」的成绩规则（{changes}），所有成绩立即按新规则计算：{rule}。发送「{cmd:gradebook}」查看。",
+                        "Changed the rule of “{name}” ({changes}); every score follows it now: {rule}. Send “{cmd:gradebook}” to see them."),
+    "list_sep": ("，", ", "),
+    "grading_field_attendance": ("出勤 {old}→{new}", "attendance {old}→{new}"),
+    "grading_field_quizzes": ("练习 {old}→{new}", "quizzes {old}→{new}"),
+    "grading_field_participation": ("参与 {old}→{new}", "participation {old}→{new}"),
+    "grading_field_late": ("迟到 {old}%→{new}%", "late {old}%→{new}%"),
+    "grading_field_excused": ("请假 {old}→{new}", "excused {old}→{new}"),
+    "grading_field_ranks": ("排名 {old}→{new}", "ranks {old}→{new}"),
+    "part_attendance": ("出勤", "Attendance"),
+    "part_quizzes": ("练习", "Quizzes"),
+    "part_participation": ("参与", "Participation"),
+    "grading_weight": ("占 {weight}%", "weight {weight}%"),
+    "grading_weight_scaled": ("占 {weight}%，暂按 {scaled}% 折算", "weight {weight}%, scaled to {scaled}% for now"),
+    "grades_header": ("【我的成绩】截至目前，只计已经进行过的课和活动", "[My grades] to date: only lessons and activities held so far count"),
+    "grades_class": ("「{name}」平时成绩 {score}", "“{name}”: {score}"),
+    "grades_band": ("（班级前 {top}%）", " (top {top}% of the class)"),
+    "grades_part": ("· {part} {score}（{weight}）：{detail}", "· {part} {score} ({weight}): {detail}"),
+    "grades_attendance": ("共 {n} 次课：已到 {present} · 迟到 {late} · 请假 {excused}（{excused_rule}）· 缺勤 {absent}",
+                          "out of {n} {n|lesson|lessons}: present {present} · late {late} · excused {excused} ({excused_rule}) · absent {absent}"),
+    "grades_made_up": ("，其中补签 {n} 次", ", {n} made up"),
+    "grades_quizzes": ("共 {n} 题，答对 {right}", "out of {n} {n|question|questions}: {right} right"),
+    "grades_participation": ("共 {n} 次活动，参与 {answered}", "out of {n} {n|activity|activities}: answered {answered}"),
+    "grades_none_attendance": ("— 还没有签到过的课，其余部分按比例折算", "— no lesson with a check-in yet; the other parts are scaled"),
+    "grades_none_quizzes": ("— 还没有结束的练习，其余部分按比例折算", "— no quiz held yet; the other parts are scaled"),
+    "grades_none_participation": ("— 还没有结束的活动，其余部分按比例折算", "— no activity held yet; the other parts are scaled"),
+    "gradebook_header": ("【「{name}」平时成绩 · 截至目前】共 {lessons} 次课 · {quizzes} 题练习 · {activities} 次活动 · {students} 名学生\n规则：{rule}",
+                         "[“{name}” grades to date] out of {lessons} {lessons|lesson|lessons} · {quizzes} {quizzes|quiz|quizzes} · "
+                         "{activities} {activities|activity|activities} · {students} {students|student|students}\nRule: {rule}"),
+    "gradebook_no_quizzes": ("还没有结束的练习：练习一项显示为「—」，其余部分按比例折算。", "No quiz held yet: quizzes show “—” and the other parts are scaled."),
+    "gradebook_mean": ("平均 {mean} · 低于 60 分 {below} 人", "mean {mean} · below 60: {below}"),
+    "gradebook_empty": ("还没有可以计分的课和活动。", "Nothing to grade yet."),
+    "gradebook_unscored": ("另有 {n} 人暂无成绩（加入后还没有计分的课和活动）。", "{n} {n|student has|students have} nothing graded yet."),
+    "gradebook_link": ("成绩册（可排序、筛选，含考勤总表），{at} 前有效：\n{url}", "The grade book (sortable, filterable, with the attendance grid), valid until {at}:\n{url}"),
+})
+
 # The plugin's form: key -> {"zh": ..., "en": ...}.
 REPLIES = {key: {"zh": zh, "en": en} for key, (zh, en) in CATALOGUE.items()}

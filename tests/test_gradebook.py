@@ -1,0 +1,191 @@
+"""平时成绩 (issue 21): the rule by chat, its arithmetic against a hand-computed table, 我的成绩 and 成绩."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from handlers.gradebook import DEFAULT_RULE, Rule, Standing, part_scores, read_rule, rounded, total_score
+from models import GradingRule, Response, User
+from tests.test_lesson import klass  # noqa: F401  (fixture)
+
+# The term of tests.test_gradebook.term (default rule: 出勤 50 练习 30 参与 20, 迟到 80, 请假 不计):
+#            L1 check-in  L2 check-ins (best)  出勤          Q1 Q2  练习     D3  参与       平时成绩
+# 2024001    present      present              200/2 = 100  ✓  ✓   2/2 100   ✓   3/3 100    100.0
+# 2024002    present      present              100          ✗  ✓   1/2 50    –   2/3 66.7   78.3
+# 2024003    late         present              180/2 = 90   ✓  ✗   1/2 50    –   2/3 66.7   73.3
+# 2024004    excused      absent               0/1 = 0      –  –   0/2 0     –   0/3 0      0.0
+# 2024005    absent       absent, present      100/2 = 50   –  –   0/2 0     –   0/3 0      25.0
+# 2024006    absent       (left: not counted)  0/1 = 0      –  (not a member) 0/1   ✓   1/2 50     10.0
+EXPECTED = {"2024001": "100.0", "2024002": "78.3", "2024003": "73.3", "2024004": "0.0", "2024005": "25.0", "2024006": "10.0"}
+
+
+@pytest.fixture
+def term(say, klass, clock):  # noqa: F811
+    """Three lessons of the table above, through chat with a frozen clock; returns the class code."""
+    t = "o_t"
+    say(t, "上课")
+    say(t, "开启签到 2")
+    assert "签到成功" in say("o_s1", "签到") and "签到成功" in say("o_s2", "签到")
+    clock.advance(minutes=2, seconds=1)
+    say(t, "延长 3")
+    assert "迟到" in say("o_s3", "签到")
+    assert "请假" in say(t, "改签 2024004 请假")
+    clock.advance(minutes=4)
+    say(t, "练习 B 2 1+1=? A.1 B.2 C.3")
+    say("o_s1", "答 B")
+    say("o_s2", "答 A")
+    say("o_s3", "答 B")
+    clock.advance(minutes=3)
+    say(t, "下课")
+    clock.advance(minutes=30)
+    assert "已退出" in say("o_s6", f"退出课堂 {klass}")
+
+    clock.advance(days=1)
+    say(t, "上课")
+    say(t, "开启签到 2")
+    for s in ("o_s1", "o_s2", "o_s3"):
+        assert "签到成功" in say(s, "签到")
+    clock.advance(minutes=3)
+    say(t, "开启签到 2")  # a second check-in: o_s5 comes to this one, so the lesson's best is present
+    assert "签到成功" in say("o_s5", "签到")
+    clock.advance(minutes=3)
+    say(t, "练习 对 2 地球是圆的")
+    say("o_s1", "答 对")
+    say("o_s2", "答 对")
+    say("o_s3", "答 错")
+    clock.advance(minutes=3)
+    say(t, "下课")
+
+    clock.advance(days=1)
+    assert "已加入" in say("o_s6", f"加入 {klass}")
+    say(t, "上课")
+    say(t, "讨论 5 生活中的概率")
+    say("o_s1", "发言 天气预报")
+    say("o_s6", "发言 彩票")
+    clock.advance(minutes=6)
+    say(t, "下课")
+    return klass
+
+
+def test_rule_arithmetic_matches_the_hand_computed_table(say, term):
+    for i in range(1, 7):
+        reply = say(f"o_s{i}", "我的成绩")
+        assert f"平时成绩 {EXPECTED[f'20240{i:02d}']}" in reply, reply
+    s1 = say("o_s1", "我的成绩")
+    assert "出勤 100.0（占 50%）：共 2 次课" in s1 and "练习 100.0（占 30%）：共 2 题，答对 2" in s1
+    assert "参与 100.0（占 20%）：共 3 次活动，参与 3" in s1 and "截至目前" in s1
+    s4 = say("o_s4", "我的成绩")
+    assert "共 2 次课：已到 0 · 迟到 0 · 请假 1（不计入）· 缺勤 1" in s4  # out of 2, the excused one left out
+    s6 = say("o_s6", "我的成绩")
+    assert "共 1 次课" in s6 and "共 1 题" in s6 and "共 2 次活动，参与 1" in s6  # left and rejoined: only lessons as a member
+
+
+@pytest.mark.parametrize("rule, student, score", [
+    ("请假 缺勤", "o_s4", "0.0"),  # excused counted absent: 0/2
+    ("请假 出勤", "o_s4", "25.0"),  # excused counted present: 100/2 = 50 → 50 × 50% = 25
+    ("迟到 60", "o_s3", "68.3"),  # (60 + 100)/2 = 80 → 40 + 15 + 13.3
+    ("出勤 100", "o_s2", "100.0"),  # attendance alone
+    ("练习 100", "o_s2", "50.0"),
+])
+def test_a_changed_rule_changes_every_score_at_once(say, term, rule, student, score):
+    assert "已修改" in say("o_t", f"成绩规则 {rule}")
+    assert f"平时成绩 {score}" in say(student, "我的成绩")
+
+
+def test_the_teachers_summary_and_the_students_agree(say, term):
+    reply = say("o_t", "成绩")
+    assert "共 2 次课 · 2 题练习 · 3 次活动 · 6 名学生" in reply
+    # current members only: 100, 78.3, 73.3, 0, 25, 10 (o_s6 rejoined) → mean 47.8, 3 below 60
+    assert "平均 47.8 · 低于 60 分 3 人" in reply
+    assert re.search(r"90–100 ▇+ 1\n80–89 · 0\n70–79 ▇+ 2\n60–69 · 0\n0–59 ▇+ 3", reply), reply
+    assert re.search(r"https://ketang\.example\.edu/gradebook/\S+", reply)
+
+
+def test_a_class_without_quizzes_shows_a_dash_and_scales_the_weights(say, teacher, clock):
+    openid, code = teacher
+    say("o_a", f"加入 {code}")
+    say(openid, "上课")
+    say(openid, "开启签到 2")
+    say("o_a", "签到")
+    say(openid, "讨论 5 话题")
+    say("o_a", "发言 我来说")
+    clock.advance(minutes=6)
+    say(openid, "下课")
+    reply = say("o_a", "我的成绩")
+    assert "平时成绩 100.0" in reply
+    assert "练习 —" in reply and "其余部分按比例折算" in reply
+    assert "出勤 100.0（占 50%，暂按 71% 折算）" in reply and "参与 100.0（占 20%，暂按 29% 折算）" in reply
+    assert "练习一项显示为「—」" in say(openid, "成绩")
+
+
+def test_nothing_held_yet_is_a_dash_not_a_zero(say, teacher):
+    openid, code = teacher
+    say("o_a", f"加入 {code}")
+    reply = say("o_a", "grades")
+    assert ": —" in reply and "to date" in reply
+    assert "Nothing to grade yet" in say(openid, "gradebook")
+
+
+@pytest.mark.parametrize("text", [
+    "出勤 50 练习 30", "出勤 60 练习 30 参与 20", "出勤 50 出勤 50", "出勤 101", "出勤 -1 练习 101", "迟到 101", "迟到",
+    "迟到 8o", "请假 随便", "排名 也许", "出勤 50% 练习 50", "成绩 100", "出勤 五十 练习 五十", "late 80 late 70",
+    "attendance 50.5 quiz 49.5",
+])
+def test_every_malformed_rule_gets_the_usage_and_changes_nothing(say, teacher, text):
+    openid, _code = teacher
+    reply = say(openid, f"成绩规则 {text}")
+    assert "格式不对，成绩规则没有改动" in reply and "合计 100" in reply
+    assert GradingRule.select().count() == 0
+
+
+def test_the_defaults_need_no_setting(say, teacher):
+    reply = say(teacher[0], "成绩规则")
+    assert "出勤 50 · 练习 30 · 参与 20；迟到按出勤的 80%；请假不计入；排名关" in reply and "上次修改" not in reply
+
+
+def test_a_change_is_recorded_who_when_old_to_new(say, teacher, clock):
+    openid, _code = teacher
+    User.update(name="王老师").where(User.openid == openid).execute()
+    first = say(openid, "成绩规则 出勤 60 练习 20 参与 20")
+    assert "（出勤 50→60，练习 30→20）" in first  # only what changed
+    clock.advance(hours=1)
+    assert "迟到 80%→70%" in say(openid, "成绩规则 迟到 70")
+    shown = say(openid, "成绩规则")
+    assert "出勤 60 · 练习 20 · 参与 20；迟到按出勤的 70%" in shown
+    assert "上次修改：王老师 2026-09-07 09:00（迟到 80%→70%）" in shown
+    rows = list(GradingRule.select().order_by(GradingRule.id))
+    assert [(r.attendance, r.late) for r in rows] == [(60, 80), (60, 70)] and rows[1].author.openid == openid
+    assert "没有改动" in say(openid, "成绩规则 迟到 70") and GradingRule.select().count() == 2
+
+
+def test_students_cannot_set_the_rule_nor_see_others(say, term):
+    assert "教师" in say("o_s1", "成绩规则 出勤 100")
+    assert "教师" in say("o_s1", "成绩")
+    mine = say("o_s2", "我的成绩")
+    assert "学生1" not in mine and "班级前" not in mine  # no rank unless the teacher turns ranks on
+
+
+def test_ranks_on_shows_a_band_never_a_list(say, term):
+    say("o_t", "成绩规则 排名 开")
+    assert "（班级前 10%）" in say("o_s1", "我的成绩")  # 100.0 is the best of six
+    assert "班级前" not in say("o_s4", "我的成绩")  # 0.0: no band
+
+
+def test_a_made_up_checkin_is_shown_as_such(say, term):
+    s5 = User.get(User.openid == "o_s5")
+    Response.update(made_up=True).where((Response.user == s5) & (Response.answer == "")).execute()
+    assert "其中补签 1 次" in say("o_s5", "我的成绩")
+
+
+def test_rule_reading_by_itself():
+    assert read_rule("出勤 60 练习 40", DEFAULT_RULE) == Rule(60, 40, 0)
+    assert read_rule("出勤60练习40", DEFAULT_RULE) == Rule(60, 40, 0)
+    assert read_rule("attendance 70 participation 30 late 50 excused absent ranks on", DEFAULT_RULE) == \
+        Rule(70, 0, 30, 50, "absent", True)
+    s = Standing(counts={"present": 1, "late": 1, "excused": 0, "absent": 1}, right=1, quizzes=3, answered=2, activities=3)
+    parts = part_scores(s, DEFAULT_RULE)
+    assert parts["attendance"] == Fraction(180, 3) and total_score(parts, DEFAULT_RULE) == Fraction(3000 + 1000 + 1333 + Fraction(1, 3), 100)
+    assert str(rounded(Fraction(1, 20))) == "0.1"  # halves round up, as a teacher expects
