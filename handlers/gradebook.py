@@ -87,7 +87,7 @@ def read_rule(text: str, rule: Rule) -> Rule:
         raise UserError("grading_usage")
     weights: dict[str, int] = {}
     changes: dict[str, object] = {}
-    for word, value in zip(tokens[0::2], tokens[1::2]):
+    for word, value in zip(tokens[0::2], tokens[1::2], strict=True):
         part, setting = WEIGHT_WORDS.get(word), SETTING_WORDS.get(word)
         if part and part not in weights and re.fullmatch(r"\d{1,3}", value) and int(value) <= 100:
             weights[part] = int(value)
@@ -473,6 +473,6 @@ def gradebook(ctx: Context) -> str:
     if unscored and scores:
         lines.append(ctx.t("gradebook_unscored", n=unscored))
     ttl = link_ttl(ctx)
-    token = ctx.links.token("gradebook", str(classroom.id), ctx.now, ttl)
+    token = ctx.links.token("gradebook", f"{classroom.id}:{ctx.lang}", ctx.now, ttl)  # the page speaks the teacher's language
     lines.append(ctx.t("gradebook_link", url=ctx.links.url(f"/gradebook/{token}"), at=ctx.local(ctx.now + ttl).strftime("%m-%d %H:%M")))
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.plugin import Job, Plugin
-from handlers import attendance, cli, events, exports, menu, qr, scheduled_announcements, simulator, teacher
+from handlers import attendance, cli, events, exports, gradebook_page, menu, qr, scheduled_announcements, simulator, teacher
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
@@ -43,7 +43,7 @@ CLASSROOM = Plugin(
         renew_class_qr_job,
     ),
     cli=cli.COMMANDS,
-    blueprints=(qr.bp, exports.bp),
+    blueprints=(qr.bp, exports.bp, gradebook_page.bp),
     replies=REPLIES,
     upgrades=(upgrade_rows,),
 )
