@@ -177,7 +177,8 @@ def activity_cells(where, now, user=None):
     whether the student answered (a response or a post) and, for a quiz, whether rightly."""
     posted = fn.EXISTS(Post.select(Post.id).where((Post.activity == Activity.id) & (Post.user == Membership.user)))
     answered = Case(None, ((Response.id.is_null(False) | posted, 1),), 0)
-    query = (Activity.select(Lesson.classroom.alias("classroom"), Activity.id.alias("activity"), Activity.kind.alias("kind"),
+    query = (Activity.select(Lesson.classroom.alias("classroom"), Activity.lesson.alias("lesson"),
+                             Activity.id.alias("activity"), Activity.kind.alias("kind"),
                              Membership.user.alias("user"), fn.MAX(answered).alias("answered"),
                              fn.MAX(fn.COALESCE(Response.right, 0)).alias("right"))
              .join(Lesson)
@@ -186,7 +187,7 @@ def activity_cells(where, now, user=None):
              .where(where & Activity.kind.in_((QUIZ, SURVEY, DISCUSSION)) & held(now)))
     if user is not None:
         query = query.where(Membership.user == user)
-    return query.group_by(Lesson.classroom, Activity.id, Activity.kind, Membership.user)
+    return query.group_by(Lesson.classroom, Activity.lesson, Activity.id, Activity.kind, Membership.user)
 
 
 def activity_totals(where, now, user=None):
@@ -204,6 +205,15 @@ def quiz_rates(where, now):
     return dict((a, (n, int(r or 0))) for a, n, r in
                 Activity.select(cells.c.activity, fn.COUNT(cells.c.user), fn.SUM(cells.c.right)).from_(cells)
                 .where(cells.c.kind == QUIZ).group_by(cells.c.activity).tuples())
+
+
+def lesson_quiz_scores(where, now) -> dict[tuple[int, int], tuple[int, int]]:
+    """(quizzes, right) per (lesson, student) over the held quizzes of the lessons *where* selects, counted as
+    练习 counts them (while a member): one aggregate query (the export's per-lesson columns)."""
+    cells = activity_cells(where, now).alias("cells")
+    rows = (Activity.select(cells.c.lesson, cells.c.user, fn.COUNT(cells.c.activity), fn.SUM(cells.c.right)).from_(cells)
+            .where(cells.c.kind == QUIZ).group_by(cells.c.lesson, cells.c.user).tuples())
+    return {(lesson, uid): (int(n), int(right or 0)) for lesson, uid, n, right in rows}
 
 
 def standings(where, now, user=None) -> tuple[dict[tuple[int, int], Standing], dict[tuple[int, int], Cell]]:

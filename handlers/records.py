@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
 from peewee import JOIN, fn
@@ -22,8 +20,6 @@ from models import (
     OPEN,
     PRESENT,
     QUIZ,
-    UNVERIFIED,
-    VERIFIED,
     Activity,
     Classroom,
     Lesson,
@@ -131,11 +127,11 @@ def record(ctx: Context) -> str:
 
 
 def export(ctx: Context) -> str:
-    """A signed link, valid one hour, to the class's attendance and scores as CSV."""
+    """Signed links, valid one hour, to the class's attendance and scores as CSV and as an .xlsx grade sheet."""
     classroom = scope.current_class(ctx)
     token = ctx.links.token("export", str(classroom.id), ctx.now, EXPORT_TTL)
-    url = ctx.links.url(f"/export/{token}.csv")
-    reply = ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
+    url, xlsx = ctx.links.url(f"/export/{token}.csv"), ctx.links.url(f"/export/{token}.xlsx")
+    reply = ctx.t("export_link", name=classroom.name, url=url, xlsx=xlsx, at=ctx.hhmm(ctx.now + EXPORT_TTL))
     ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows
     unnamed = User.select().where(User.id.in_(ever) & (User.name.is_null() | (User.name == ""))).count()
     return reply + (ctx.t("export_unnamed", n=unnamed) if unnamed else "")
@@ -149,60 +145,3 @@ def spreadsheet_safe(value) -> str:
     (OWASP's CSV-injection rule). This also keeps a student number such as -1-1 text, not a sum."""
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def export_csv(classroom_id: int, tz) -> tuple[str, bytes]:
-    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores.
-
-    Everyone who was ever a member is listed; a lesson counts them as 签到情况 does (member_during)."""
-    from datetime import timezone
-
-    classroom = Classroom.get_by_id(classroom_id)
-    where = Lesson.classroom == classroom.id
-    lessons = list(Lesson.select().where(where).order_by(Lesson.started_at, Lesson.id))
-    checkins = {a.lesson_id: a for a in latest_checkins(where)}
-    stretches: dict[int, list] = {}
-    for m in Membership.select().where(Membership.classroom == classroom).order_by(Membership.joined_at):
-        stretches.setdefault(m.user_id, []).append(m)
-    marks = {(activity, uid): (status, marked_by) for activity, uid, status, marked_by
-             in Response.select(Response.activity, Response.user, Response.status, Response.marked_by)
-             .where(Response.activity.in_([a.id for a in checkins.values()])).tuples()} if checkins else {}
-    quizzes, scores = quiz_counts(where, None), right_answers(where, None)
-    students = sorted(User.select().where(User.id.in_(set(stretches) | {uid for _a, uid in marks})),
-                      key=lambda u: (u.student_no or "~", u.id))
-    # 学生: the label the chat uses, so every row can be told apart
-    header = [t("csv_student", "zh"), t("csv_student_no", "zh"), t("csv_name", "zh"), t("csv_verified", "zh")]
-    for number, lesson in enumerate(lessons, 1):
-        day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
-        header += [t("csv_lesson_checkin", "zh", n=number, day=day), t("csv_lesson_quizzes", "zh", n=number)]
-    header += t("csv_totals", "zh").split("|")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([spreadsheet_safe(cell) for cell in header])
-    states = {VERIFIED: t("csv_state_verified", "zh"), UNVERIFIED: t("csv_state_unverified", "zh")}
-    for user in students:
-        row = [user.display_name, user.student_no or "", user.shown_name or "",
-               states.get(user.verify_state, t("csv_state_not_given", "zh"))]
-        counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
-        right = total = 0
-        for lesson in lessons:
-            checkin = checkins.get(lesson.id)
-            mark = checkin and marks.get((checkin.id, user.id))
-            status = mark[0] if mark else ABSENT if checkin and _counted(stretches.get(user.id, ()), checkin) else None
-            cell = t(f"status_{status}", "zh") if status else "—"
-            if mark and mark[1]:
-                cell += t("csv_marked_by_teacher", "zh")
-            if status:
-                counts[status] += 1
-            n, score = quizzes.get(lesson.id, 0), scores.get((lesson.id, user.id), 0)
-            row += [cell, f"{score}/{n}" if n else ""]
-            right, total = right + score, total + n
-        row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
-    return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _counted(stretches, checkin: Activity) -> bool:
-    """Python twin of attendance.member_during, over one student's membership rows."""
-    until = checkin.closed_at or checkin.deadline
-    return any(m.joined_at <= until and (m.left_at is None or m.left_at > checkin.opened_at) for m in stretches)

@@ -143,7 +143,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "csv_verified": ("认证", "verified"),
     "csv_lesson_checkin": ("第{n}次 {day} 签到", "lesson {n} {day} check-in"),
     "csv_lesson_quizzes": ("第{n}次 练习", "lesson {n} quizzes"),
-    "csv_totals": ("出勤|迟到|请假|缺勤|答对/题数", "present|late|excused|absent|right/total"),
+    "csv_right_total": ("答对/题数", "right/total"),
+    "csv_made_up": ("（补签）", " (made up)"),
     "csv_state_verified": ("已认证", "verified"),
     "csv_state_unverified": ("未认证", "not verified"),
     "csv_state_not_given": ("未填写", "not given"),
@@ -179,7 +180,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "summary_nothing": ("本节课没有签到和练习。", "No check-in or quiz in this lesson."),
     "record_header": ("【我的记录】", "[My record]"),
     "record_line": ("「{name}」已到 {present} · 迟到 {late} · 请假 {excused} · 缺勤 {absent} · 练习答对 {right}/{total}", "“{name}” present {present} · late {late} · excused {excused} · absent {absent} · quizzes {right}/{total}"),
-    "export_link": ("「{name}」出勤和成绩表（CSV，Excel 可直接打开），链接 {at} 前有效：\n{url}", "Attendance and scores of “{name}” (CSV, opens in Excel), valid until {at}:\n{url}"),
+    "export_link": ("「{name}」出勤和成绩，链接 {at} 前有效：\n原始记录（CSV）：{url}\n成绩单（Excel：成绩、考勤、练习三张表）：{xlsx}",
+                    "Attendance and scores of “{name}”, valid until {at}:\nraw rows (CSV): {url}\ngrade sheet (Excel: grades, attendance, quizzes): {xlsx}"),
     "export_unnamed": ("\n其中 {n} 名学生没有姓名，表中「学生」一列以「未实名(微信号后4位)」标出，与「{cmd:attendance}」一致。",
                        "\n{n} {n|student has|students have} no name: the first column labels them by the last 4 characters of their WeChat id, as attendance does."),
     "state_open": ("进行中", "open"),
@@ -374,6 +376,30 @@ CATALOGUE.update({
     "cell_excused": ("假", "E"),
     "cell_absent": ("缺", "A"),
     "cell_made_up": ("补", "M"),
+    "gb_member": ("状态", "member"),
+    "gb_member_now": ("在班", "current"),
+    "gb_member_left": ("已退出", "left"),
+    "xlsx_grades": ("成绩", "Grades"),
+    "xlsx_attendance": ("考勤", "Attendance"),
+    "xlsx_quizzes": ("练习", "Quizzes"),
+    "xlsx_notes": ("说明", "Notes"),
+    "xlsx_lesson": ("课次", "Lesson"),
+    "xlsx_time": ("时间", "Time"),
+    "xlsx_question": ("题目", "Question"),
+    "xlsx_key": ("答案", "Key"),
+    "xlsx_counted": ("应答人数", "Counted"),
+    "xlsx_right": ("答对人数", "Right"),
+    "xlsx_rate": ("正确率", "Correct rate"),
+    "xlsx_notes_text": ("平时成绩截至 {at}：共 {lessons} 次课、{quizzes} 题练习、{activities} 次活动，只计已经进行过的。\n"
+                        "规则：出勤 {attendance}% · 练习 {quizzes_weight}% · 参与 {participation}%；迟到按出勤的 {late}%；请假{excused}。\n"
+                        "出勤 = 签到得分 ÷ 在班期间有签到的课次；一次课有多次签到时取最好的一次（已到 > 迟到 > 请假 > 缺勤）。\n"
+                        "练习 = 答对 ÷ 在班期间已结束的练习（未作答算错）。参与 = 参与的练习、问卷、讨论 ÷ 在班期间已结束的活动。\n"
+                        "某部分还没有可计的内容时记为「—」，其余部分按权重比例折算。考勤表中「—」表示当时不在班，不计入。",
+                        "Grades to {at}: out of {lessons} {lessons|lesson|lessons}, {quizzes} {quizzes|quiz|quizzes}, {activities} {activities|activity|activities} held so far.\n"
+                        "Rule: attendance {attendance}% · quizzes {quizzes_weight}% · participation {participation}%; late = {late}% of present; excused: {excused}.\n"
+                        "Attendance = check-in points over the lessons with a check-in while a member; a lesson's status is the best of its check-ins (present > late > excused > absent).\n"
+                        "Quizzes = right answers over closed quizzes held while a member (unanswered = wrong). Participation = quizzes, surveys and discussions answered over those held.\n"
+                        "A part with nothing held yet is “—” and the other parts' weights are scaled. In the attendance sheet “—” means not a member then (not counted)."),
     "gradebook_link": ("成绩册（可排序、筛选，含考勤总表），{at} 前有效：\n{url}", "The grade book (sortable, filterable, with the attendance grid), valid until {at}:\n{url}"),
 })
 
