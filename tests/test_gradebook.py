@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import datetime
 from fractions import Fraction
 
 import pytest
@@ -189,3 +191,155 @@ def test_rule_reading_by_itself():
     parts = part_scores(s, DEFAULT_RULE)
     assert parts["attendance"] == Fraction(180, 3) and total_score(parts, DEFAULT_RULE) == Fraction(3000 + 1000 + 1333 + Fraction(1, 3), 100)
     assert str(rounded(Fraction(1, 20))) == "0.1"  # halves round up, as a teacher expects
+
+
+# --- the page and the grade sheet: the same numbers as the chat ------------------------------------------------
+
+def gradebook_path(reply: str) -> str:
+    return re.search(r"https://ketang\.example\.edu(/gradebook/\S+)", reply).group(1)
+
+
+def page_rows(html: str) -> dict[str, list[str]]:
+    """学号 -> the cells of the grade table's row, as text."""
+    body = html.split('<table id="grades">')[1].split("</table>")[0]
+    rows = {}
+    for tr in re.findall(r"<tr data-uid.*?</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
+        rows[cells[0]] = cells
+    return rows
+
+
+def workbook(client, reply: str):
+    from openpyxl import load_workbook
+
+    path = re.search(r"https://ketang\.example\.edu(/export/\S+\.xlsx)", reply).group(1)
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    return load_workbook(io.BytesIO(response.data))
+
+
+def test_chat_page_and_xlsx_agree_to_the_point(say, term, client):
+    page = client.get(gradebook_path(say("o_t", "成绩")))
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"] and page.headers["Referrer-Policy"] == "no-referrer"
+    html = page.get_data(as_text=True)
+    rows = page_rows(html)
+    wb = workbook(client, say("o_t", "导出"))
+    assert wb.sheetnames == ["成绩", "考勤", "练习", "说明"]
+    sheet = wb["成绩"]
+    header = [c.value for c in sheet[1]]
+    assert header[:6] == ["学号", "姓名", "平时成绩", "出勤", "练习", "参与"]
+    xlsx = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    for i in range(1, 7):
+        number = f"20240{i:02d}"
+        chat = say(f"o_s{i}", "我的成绩")
+        parts = re.findall(r"· (?:出勤|练习|参与) (\S+)（", chat)
+        assert rows[number][2] == EXPECTED[number] and rows[number][3:6] == parts
+        assert xlsx[number][2] == float(EXPECTED[number]) and [f"{v:.1f}" for v in xlsx[number][3:6]] == parts
+        assert isinstance(xlsx[number][2], (int, float))  # numbers are numbers
+    assert sheet.freeze_panes == "C2" and sheet.column_dimensions["A"].width >= 12
+    grid = wb["考勤"]
+    assert isinstance(grid.cell(row=1, column=3).value, datetime) and grid.freeze_panes == "C2"  # dates are dates
+    assert grid.cell(row=1, column=3).value == datetime(2026, 9, 7, 8, 0)  # the school's time
+    by_no = {r[0].value: r for r in grid.iter_rows(min_row=2)}
+    assert [c.value for c in by_no["2024003"][2:]] == ["迟到", "已到"]
+    assert by_no["2024004"][2].value == "请假（老师改签）" and by_no["2024006"][3].value == "—"
+    assert by_no["2024001"][2].fill.start_color.rgb.endswith("2E7D32")  # present is green, as on the page
+    quizzes = list(wb["练习"].iter_rows(min_row=2, values_only=True))
+    assert [(q[0], q[4], q[5]) for q in quizzes] == [(1, 6, 2), (2, 5, 2)] and isinstance(quizzes[0][1], datetime)
+    assert "33% (2/6)" in html and "40% (2/5)" in html  # the page's correct rates are the sheet's
+
+
+def test_a_made_up_checkin_is_bu_in_the_grid_and_the_sheet(say, term, client):
+    s5 = User.get(User.openid == "o_s5")
+    Response.update(made_up=True).where((Response.user == s5) & (Response.answer == "") & (Response.status == "present")).execute()
+    html = client.get(gradebook_path(say("o_t", "成绩"))).get_data(as_text=True)
+    grid_row = re.search(r'<tr data-uid="%d"><th class="who">2024005.*?</tr>' % s5.id, html).group(0)
+    assert re.findall(r'<td class="(\w)">(\S?)</td>', grid_row) == [("a", "缺"), ("m", "补")]
+    cells = [c.value for c in next(r for r in workbook(client, say("o_t", "导出"))["考勤"].iter_rows(min_row=2)
+                                   if r[0].value == "2024005")[2:]]
+    assert cells == ["缺勤", "已到（补签）"]
+
+
+def parsed(html: str) -> list[tuple[str, list]]:
+    """Every start tag of *html* with its attributes, as a browser's tokenizer reads them."""
+    from html.parser import HTMLParser
+
+    tags = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append((tag, attrs))
+
+    Tags().feed(html)
+    return tags
+
+
+HOSTILE = '<img src=x onerror=alert(1)>" a="x'
+
+
+def test_names_are_data_on_the_page_and_text_in_the_sheet(say, term, client):
+    User.update(name=HOSTILE).where(User.openid == "o_s2").execute()
+    User.update(name="=HYPERLINK(\"http://x\",\"y\")").where(User.openid == "o_s3").execute()
+    html = client.get(gradebook_path(say("o_t", "成绩"))).get_data(as_text=True)
+    assert HOSTILE not in html and "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;&#34; a=&#34;x" in html
+    tags = parsed(html)
+    assert "img" not in {tag for tag, _attrs in tags}
+    assert not {name for _tag, attrs in tags for name, _v in attrs} & {"onerror", "a"}  # no attribute escaped its quotes
+    assert any(("data-v", '<img src=x onerror=alert(1)>" a="x') in attrs for _tag, attrs in tags)  # data, as written
+    wb = workbook(client, say("o_t", "导出"))
+    names = {r[0]: r[1] for r in wb["成绩"].iter_rows(min_row=2, values_only=True)}
+    assert names["2024003"] == "'=HYPERLINK(\"http://x\",\"y\")"  # formula-safe as the CSV is
+    assert all(c.data_type != "f" for row in wb["成绩"].iter_rows() for c in row)
+    assert all(c.data_type != "f" for row in wb["考勤"].iter_rows() for c in row)
+
+
+def test_an_expired_forged_or_other_link_gets_a_404_that_says_what_to_do(say, term, client, clock):
+    path = gradebook_path(say("o_t", "成绩"))
+    token = path.rsplit("/", 1)[1]
+    s1 = User.get(User.openid == "o_s1").id
+    assert client.get(path).status_code == 200 and client.get(f"{path}/student/{s1}").status_code == 200
+    forged = client.get(path[:-2] + "xx")
+    assert forged.status_code == 404 and "发送「成绩」获取新链接" in forged.get_data(as_text=True)
+    assert "Send “gradebook”" in forged.get_data(as_text=True)
+    export_token = re.search(r"/export/(\S+)\.csv", say("o_t", "导出")).group(1)
+    assert client.get(f"/gradebook/{export_token}").status_code == 404  # an export link is not a grade-book link
+    outsider = User.get(User.openid == "o_t").id  # the teacher: never a member, so no row to expand
+    assert client.get(f"{path}/student/{outsider}").status_code == 404
+    clock.advance(hours=24, seconds=1)
+    expired = client.get(f"/gradebook/{token}")
+    assert expired.status_code == 404 and "24 小时" in expired.get_data(as_text=True)
+    assert client.get(f"{path}/student/{s1}").status_code == 404
+
+
+def test_the_link_lasts_the_configured_hours(tmp_path, clock):
+    from tests.conftest import Chat, build_app
+
+    app = build_app(tmp_path, clock, gradebook={"link_hours": 2})
+    runner = app.test_cli_runner()
+    runner.invoke(args=["make-teacher", "o_t2"])
+    say = Chat(app)
+    say("o_t2", "创建课堂 线代")
+    client = app.test_client()
+    path = gradebook_path(say("o_t2", "成绩"))
+    assert "09-07 10:00 前有效" in say("o_t2", "成绩")
+    clock.advance(hours=1, minutes=59)
+    assert client.get(path).status_code == 200
+    clock.advance(minutes=2)
+    assert client.get(path).status_code == 404
+
+
+def test_one_class_per_link(say, term, client, app):
+    """A link shows the class it was made for and no other, whatever the teacher's current class is later."""
+    say("o_t", "创建课堂 另一门课")
+    say("o_t", "进入 2")
+    html = client.get(gradebook_path(say("o_t", "成绩"))).get_data(as_text=True)
+    assert "另一门课" in html and "2024001" not in html
+    say("o_t", "进入 1")
+    html = client.get(gradebook_path(say("o_t", "成绩"))).get_data(as_text=True)
+    assert "概率论" in html and "另一门课" not in html
+
+
+def test_the_page_speaks_the_teachers_language(say, term, client):
+    html = client.get(gradebook_path(say("o_t", "gradebook"))).get_data(as_text=True)
+    assert "Grade book" in html and "Absent twice in a row" in html and 'lang="en"' in html
