@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, Case, Select, Value, fn
 
 from bot.context import Context, UserError
 from bot.text import fit_lines
@@ -43,6 +43,7 @@ from models import (
     Post,
     Response,
     User,
+    db,
 )
 
 PARTS = ("attendance", "quizzes", "participation")
@@ -190,35 +191,39 @@ def activity_cells(where, now, user=None):
     return query.group_by(Lesson.classroom, Activity.lesson, Activity.id, Activity.kind, Membership.user)
 
 
-def activity_totals(where, now, user=None):
-    """(class, student, quizzes, right, activities, answered) per student: one aggregate query."""
-    cells = activity_cells(where, now, user).alias("cells")
+def activity_figures(where, now, user=None, by_lesson: bool = False) -> tuple[dict, dict, dict]:
+    """From one statement over activity_cells (computed once, as a common table expression): per (class, student)
+    (quizzes, right, activities, answered); per held quiz (students counted, right); and, when *by_lesson*, per
+    (lesson, student) (quizzes, right) for the export's per-lesson columns."""
+    cells = activity_cells(where, now, user).cte("cells")
     quiz = Case(None, ((cells.c.kind == QUIZ, 1),), 0)
-    return (Activity.select(cells.c.classroom, cells.c.user, fn.SUM(quiz), fn.SUM(quiz * cells.c.right),
-                            fn.COUNT(cells.c.activity), fn.SUM(cells.c.answered))
-            .from_(cells).group_by(cells.c.classroom, cells.c.user).tuples())
+    per_student = (Select(columns=[Value("s"), cells.c.classroom, cells.c.user, fn.SUM(quiz), fn.SUM(quiz * cells.c.right),
+                                   fn.COUNT(cells.c.activity), fn.SUM(cells.c.answered)])
+                   .from_(cells).group_by(cells.c.classroom, cells.c.user))
+    per_quiz = (Select(columns=[Value("q"), cells.c.activity, Value(0), fn.COUNT(cells.c.user), fn.SUM(cells.c.right),
+                                Value(0), Value(0)])
+                .from_(cells).where(cells.c.kind == QUIZ).group_by(cells.c.activity))
+    query = per_student + per_quiz
+    if by_lesson:
+        query = query + (Select(columns=[Value("l"), cells.c.lesson, cells.c.user, fn.COUNT(cells.c.activity),
+                                         fn.SUM(cells.c.right), Value(0), Value(0)])
+                         .from_(cells).where(cells.c.kind == QUIZ).group_by(cells.c.lesson, cells.c.user))
+    students, quizzes, lessons = {}, {}, {}
+    for what, a, b, n1, n2, n3, n4 in query.with_cte(cells).bind(db).tuples():
+        n1, n2, n3, n4 = (int(v or 0) for v in (n1, n2, n3, n4))
+        if what == "s":
+            students[a, b] = (n1, n2, n3, n4)
+        elif what == "q":
+            quizzes[a] = (n1, n2)
+        else:
+            lessons[a, b] = (n1, n2)
+    return students, quizzes, lessons
 
 
-def quiz_rates(where, now):
-    """(quiz, members it counted, right) per held quiz: one aggregate query (the page's correct rates)."""
-    cells = activity_cells(where, now).alias("cells")
-    return dict((a, (n, int(r or 0))) for a, n, r in
-                Activity.select(cells.c.activity, fn.COUNT(cells.c.user), fn.SUM(cells.c.right)).from_(cells)
-                .where(cells.c.kind == QUIZ).group_by(cells.c.activity).tuples())
-
-
-def lesson_quiz_scores(where, now) -> dict[tuple[int, int], tuple[int, int]]:
-    """(quizzes, right) per (lesson, student) over the held quizzes of the lessons *where* selects, counted as
-    练习 counts them (while a member): one aggregate query (the export's per-lesson columns)."""
-    cells = activity_cells(where, now).alias("cells")
-    rows = (Activity.select(cells.c.lesson, cells.c.user, fn.COUNT(cells.c.activity), fn.SUM(cells.c.right)).from_(cells)
-            .where(cells.c.kind == QUIZ).group_by(cells.c.lesson, cells.c.user).tuples())
-    return {(lesson, uid): (int(n), int(right or 0)) for lesson, uid, n, right in rows}
-
-
-def standings(where, now, user=None) -> tuple[dict[tuple[int, int], Standing], dict[tuple[int, int], Cell]]:
-    """Every (class, student)'s Standing and every (lesson, student)'s Cell among the lessons *where* selects:
-    two aggregate queries whatever the number of students, lessons and activities."""
+def standings(where, now, user=None, by_lesson: bool = False):
+    """Every (class, student)'s Standing and every (lesson, student)'s Cell among the lessons *where* selects, with
+    activity_figures' per quiz and per lesson figures: two statements whatever the number of students, lessons and
+    activities."""
     out: dict[tuple[int, int], Standing] = {}
     grid: dict[tuple[int, int], Cell] = {}
     for cid, lesson_id, uid, code in attendance_cells(where, user):
@@ -226,11 +231,11 @@ def standings(where, now, user=None) -> tuple[dict[tuple[int, int], Standing], d
         mine = out.setdefault((cid, uid), Standing())
         mine.counts[cell.status] += 1
         mine.made_up += cell.made_up
-    for cid, uid, quizzes, right, activities, answered in activity_totals(where, now, user):
-        mine = out.setdefault((cid, uid), Standing())
-        mine.quizzes, mine.right = int(quizzes or 0), int(right or 0)
-        mine.activities, mine.answered = int(activities or 0), int(answered or 0)
-    return out, grid
+    students, quizzes, lessons = activity_figures(where, now, user, by_lesson)
+    for key, (n, right, activities, answered) in students.items():
+        mine = out.setdefault(key, Standing())
+        mine.quizzes, mine.right, mine.activities, mine.answered = n, right, activities, answered
+    return out, grid, quizzes, lessons
 
 
 # --- the arithmetic -----------------------------------------------------------------------------------------
@@ -306,36 +311,37 @@ class Book:
     grid: dict
     quizzes: list  # (Activity, lesson number, counted, right)
     activities: int  # held quizzes, surveys and discussions
+    lesson_quizzes: dict  # (lesson, student) -> (quizzes, right), when asked for (the CSV's per-lesson columns)
 
     @property
     def counted(self) -> list:
         return [r for r in self.rows if r.current and r.total is not None]
 
 
-def book(classroom: Classroom, now) -> Book:
-    """Everything the grade book, its export and 成绩 show: a fixed handful of aggregate queries."""
+def book(classroom: Classroom, now, by_lesson: bool = False) -> Book:
+    """Everything the grade book, its files and 成绩 show: a fixed handful of statements whatever the class's size."""
     where = Lesson.classroom == classroom.id
     rule, row = rules_of([classroom.id])[classroom.id]
-    found, grid = standings(where, now)
+    found, grid, rates, per_lesson = standings(where, now, by_lesson=by_lesson)
     checked = {lesson_id for lesson_id, _uid in grid}
-    lessons = [lesson for lesson in Lesson.select().where(where).order_by(Lesson.started_at, Lesson.id) if lesson.id in checked]
-    members = list(Membership.select(Membership.user, Membership.active).where(Membership.classroom == classroom.id))
-    current = {m.user_id for m in members if m.active == 1}
-    users = sorted(User.select().where(User.id.in_({m.user_id for m in members} or {0})),
-                   key=lambda u: (u.student_no or "~", u.id))
+    every = list(Lesson.select().where(where).order_by(Lesson.started_at, Lesson.id))
+    numbers = {lesson.id: n for n, lesson in enumerate(every, 1)}
+    lessons = [lesson for lesson in every if lesson.id in checked]
+    current: dict[int, bool] = {}
+    users = {}
+    for user in User.select(User, Membership.active.alias("active")).join(Membership).where(Membership.classroom == classroom.id).objects():
+        users[user.id] = user
+        current[user.id] = current.get(user.id, False) or user.active == 1
     rows = []
-    for user in users:
+    for user in sorted(users.values(), key=lambda u: (u.student_no or "~", u.id)):
         standing = found.get((classroom.id, user.id), Standing())
         parts = part_scores(standing, rule)
-        rows.append(Row(user, standing, parts, total_score(parts, rule), user.id in current))
-    numbers = {lesson.id: n for n, lesson in enumerate(Lesson.select(Lesson.id).where(where)
-                                                       .order_by(Lesson.started_at, Lesson.id), 1)}
-    rates = quiz_rates(where, now)
+        rows.append(Row(user, standing, parts, total_score(parts, rule), current[user.id]))
     quizzes = [(a, numbers[a.lesson_id], *rates[a.id]) for a in Activity.select().join(Lesson)
                .where(where & (Activity.kind == QUIZ) & held(now)).order_by(Activity.opened_at, Activity.id) if a.id in rates]
     activities = (Activity.select().join(Lesson).where(where & Activity.kind.in_((QUIZ, SURVEY, DISCUSSION)) & held(now))
                   .count())
-    return Book(classroom, rule, row, lessons, rows, grid, quizzes, activities)
+    return Book(classroom, rule, row, lessons, rows, grid, quizzes, activities, per_lesson)
 
 
 BANDS = (10, 30, 50)  # 排名 开: a student sees 前 10 % / 前 30 % / 前 50 %, or nothing more
@@ -427,7 +433,7 @@ def my_grades(ctx: Context) -> str:
         return ctx.t("no_class_student")
     rules = rules_of([c.id for c in classes])
     ranked = [c.id for c in classes if rules[c.id][0].ranks]
-    found, _grid = standings(Lesson.classroom.in_([c.id for c in classes]), ctx.now, ctx.user)
+    found, _grid, _rates, _lessons = standings(Lesson.classroom.in_([c.id for c in classes]), ctx.now, ctx.user)
     lines = []
     for classroom in classes:
         rule = rules[classroom.id][0]

@@ -19,10 +19,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from bot.catalogue import t
-from handlers.gradebook import PARTS, Book, Row, book, lesson_quiz_scores, rounded
+from handlers.gradebook import PARTS, Book, Row, book, rounded
 from handlers.grading import shown_key
 from handlers.records import spreadsheet_safe
-from models import ABSENT, EXCUSED, LATE, PRESENT, UNVERIFIED, VERIFIED, Classroom, Lesson
+from models import ABSENT, EXCUSED, LATE, PRESENT, UNVERIFIED, VERIFIED, Classroom
 
 DASH = "—"  # nothing held yet (a part) / not counted (a lesson): the page and 我的成绩 show the same
 
@@ -85,8 +85,8 @@ def local(moment, tz):
 def export_csv(classroom_id: int, tz, now, lang: str = "zh") -> tuple[str, bytes]:
     """Return (file name, UTF-8-with-BOM CSV bytes): one row per student who was ever a member, a status and
     the quizzes right per lesson, the counts, and the grade with its parts."""
-    data = book(Classroom.get_by_id(classroom_id), now)
-    quizzes = lesson_quiz_scores(Lesson.classroom == classroom_id, now)
+    data = book(Classroom.get_by_id(classroom_id), now, by_lesson=True)
+    quizzes = data.lesson_quizzes
     header = [t(COLUMNS[c].header, lang) for c in CSV_FIRST]
     for number, lesson in enumerate(data.lessons, 1):
         day = local(lesson.started_at, tz).strftime("%m-%d %H:%M")
