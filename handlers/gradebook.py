@@ -174,21 +174,27 @@ def decode(code: int) -> Cell:
 
 
 def activity_cells(where, now, user=None):
-    """SQL: one row per (held quiz/survey/discussion, student who was a member while it ran): its class, kind,
-    whether the student answered (a response or a post) and, for a quiz, whether rightly."""
-    posted = fn.EXISTS(Post.select(Post.id).where((Post.activity == Activity.id) & (Post.user == Membership.user)))
-    answered = Case(None, ((Response.id.is_null(False) | posted, 1),), 0)
-    query = (Activity.select(Lesson.classroom.alias("classroom"), Activity.lesson.alias("lesson"),
-                             Activity.id.alias("activity"), Activity.kind.alias("kind"),
-                             Membership.user.alias("user"), fn.MAX(answered).alias("answered"),
-                             fn.MAX(fn.COALESCE(Response.right, 0)).alias("right"))
-             .join(Lesson)
-             .join(Membership, on=((Membership.classroom == Lesson.classroom) & member_during(Activity)))
-             .join(Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == Membership.user)))
-             .where(where & Activity.kind.in_((QUIZ, SURVEY, DISCUSSION)) & held(now)))
+    """SQL: one row per (held quiz/survey/discussion, student who was a member while it ran): its class, lesson,
+    kind, whether the student answered (a response or a post) and, for a quiz, whether rightly. A student is
+    taken once per class (DISTINCT) and tested for a covering stretch of membership (EXISTS), so several
+    stretches never count an activity twice and no grouping is needed."""
+    members = (Membership.select(Membership.classroom.alias("cid"), Membership.user.alias("uid")).distinct()
+               .where(Membership.classroom.in_(Lesson.select(Lesson.classroom).where(where))))
     if user is not None:
-        query = query.where(Membership.user == user)
-    return query.group_by(Lesson.classroom, Activity.lesson, Activity.id, Activity.kind, Membership.user)
+        members = members.where(Membership.user == user)
+    members = members.alias("members")
+    stretch = Membership.alias()
+    was_member = fn.EXISTS(stretch.select(stretch.id).where(
+        (stretch.user == members.c.uid) & (stretch.classroom == members.c.cid) & member_during(Activity, stretch)))
+    posted = fn.EXISTS(Post.select(Post.id).where((Post.activity == Activity.id) & (Post.user == members.c.uid)))
+    answered = Case(None, ((Response.id.is_null(False) | posted, 1),), 0)
+    return (Activity.select(Lesson.classroom.alias("classroom"), Activity.lesson.alias("lesson"),
+                            Activity.id.alias("activity"), Activity.kind.alias("kind"), members.c.uid.alias("user"),
+                            answered.alias("answered"), fn.COALESCE(Response.right, 0).alias("right"))
+            .join(Lesson)
+            .join(members, on=(members.c.cid == Lesson.classroom))
+            .join(Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == members.c.uid)))
+            .where(where & Activity.kind.in_((QUIZ, SURVEY, DISCUSSION)) & held(now) & was_member))
 
 
 def activity_figures(where, now, user=None, by_lesson: bool = False) -> tuple[dict, dict, dict]:
