@@ -224,7 +224,9 @@ def test_chat_page_and_xlsx_agree_to_the_point(say, term, client):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"] and page.headers["Referrer-Policy"] == "no-referrer"
     html = page.get_data(as_text=True)
     rows = page_rows(html)
-    wb = workbook(client, say("o_t", "导出"))
+    exported = say("o_t", "导出")
+    assert "发送「成绩」看全班平时成绩和成绩册" in exported  # 成绩 is named where the teacher looks for grades
+    wb = workbook(client, exported)
     assert wb.sheetnames == ["成绩", "考勤", "练习", "说明"]
     sheet = wb["成绩"]
     header = [c.value for c in sheet[1]]
