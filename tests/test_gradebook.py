@@ -345,3 +345,10 @@ def test_one_class_per_link(say, term, client, app):
 def test_the_page_speaks_the_teachers_language(say, term, client):
     html = client.get(gradebook_path(say("o_t", "gradebook"))).get_data(as_text=True)
     assert "Grade book" in html and "Absent twice in a row" in html and 'lang="en"' in html
+
+
+@pytest.mark.parametrize("mode, expected", [("omit", 60), ("absent", 45), ("present", 70)])
+def test_each_excused_mode_by_hand(mode, expected):
+    """Present (100) + late (80) + excused + absent (0): 不计 180/3 = 60; 缺勤 180/4 = 45; 出勤 280/4 = 70."""
+    s = Standing(counts={"present": 1, "late": 1, "excused": 1, "absent": 1})
+    assert part_scores(s, Rule(excused=mode))["attendance"] == expected
