@@ -352,3 +352,25 @@ def test_each_excused_mode_by_hand(mode, expected):
     """Present (100) + late (80) + excused + absent (0): 不计 180/3 = 60; 缺勤 180/4 = 45; 出勤 280/4 = 70."""
     s = Standing(counts={"present": 1, "late": 1, "excused": 1, "absent": 1})
     assert part_scores(s, Rule(excused=mode))["attendance"] == expected
+
+
+def test_a_half_rounds_up_alike_in_chat_page_and_sheet(say, term, client):
+    """出勤 50 练习 50, late 81: 2024003 has (100 + 81)/2 = 90.5 and 1/2 = 50 → 70.25, shown 70.3 everywhere
+    (a float formatted with %.1f would show 70.2)."""
+    say("o_t", "成绩规则 出勤 50 练习 50 迟到 81")
+    assert "平时成绩 70.3" in say("o_s3", "我的成绩")
+    assert page_rows(client.get(gradebook_path(say("o_t", "成绩"))).get_data(as_text=True))["2024003"][2] == "70.3"
+    sheet = {r[0]: r for r in workbook(client, say("o_t", "导出"))["成绩"].iter_rows(min_row=2, values_only=True)}
+    assert sheet["2024003"][2] == 70.3
+
+
+def test_a_link_signed_for_another_purpose_is_refused(app, say, term, client, clock):
+    from datetime import timedelta
+
+    from models import Classroom
+
+    links = app.extensions["ketang"].links
+    class_id = Classroom.get(Classroom.code == term).id
+    other = links.token("export", f"{class_id}:zh", clock.now, timedelta(hours=1))  # the right shape, the wrong purpose
+    assert client.get(f"/gradebook/{other}").status_code == 404
+    assert client.get(f"/gradebook/{links.token('gradebook', f'{class_id}:zh', clock.now, timedelta(hours=1))}").status_code == 200
