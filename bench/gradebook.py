@@ -37,7 +37,7 @@ def run(database_url: str | None = None, students: int = 300, lessons: int = 48,
     bench = InProcess("ketang-gradebook-", database_url)
     try:
         with bench.app.app_context():
-            openids = fill(Classroom.get(Classroom.code == bench.code), students, lessons, 3, prefix="o_gb", discussions=True)
+            openids = fill(Classroom.get(Classroom.code == bench.code), students, lessons, 3, prefix="o_gb", discussions=True, variety=True)
         wx, client = bench.wx, bench.client
         reply = wx.send_text("o_teacher", "成绩")
         link = re.search(r"https?://\S+?(/gradebook/\S+)", reply).group(1)

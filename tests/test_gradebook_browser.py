@@ -128,7 +128,7 @@ def test_a_whole_term_of_300_students_and_48_lessons_stays_legible(browser, serv
     from bench.semester import fill
 
     openid, code = teacher
-    fill(Classroom.get(Classroom.code == code), 300, 48, 3, discussions=True, now=app.extensions["ketang"].clock())
+    fill(Classroom.get(Classroom.code == code), 300, 48, 3, discussions=True, variety=True, now=app.extensions["ketang"].clock())
     link = served + gradebook_path(say(openid, "成绩"))
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     try:
