@@ -75,7 +75,12 @@ WEIGHT_WORDS = {"出勤": "attendance", "考勤": "attendance", "attendance": "a
 EXCUSED_VALUES = {"不计": OMIT, "omit": OMIT, "缺勤": AS_ABSENT, "absent": AS_ABSENT, "出勤": AS_PRESENT, "present": AS_PRESENT}
 RANK_VALUES = {"开": True, "on": True, "关": False, "off": False}
 SETTING_WORDS = {"迟到": "late", "late": "late", "请假": "excused", "excused": "excused", "排名": "ranks", "ranks": "ranks"}
-TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]+")
+WORDS = {*WEIGHT_WORDS, *EXCUSED_VALUES, *RANK_VALUES, *SETTING_WORDS}
+# A rule's tokens: numbers, the words above (Chinese ones need no spaces: 请假不计, 出勤50), else one character
+# at a time, which is never a word: anything unknown is refused.
+TOKEN = re.compile("|".join([r"\d+", *sorted((w for w in WORDS if not w.isascii()), key=len, reverse=True),
+                             r"\b(?:%s)\b" % "|".join(sorted((w for w in WORDS if w.isascii()), key=len, reverse=True)),
+                             r"\S"]))
 
 
 def read_rule(text: str, rule: Rule) -> Rule:
@@ -115,10 +120,6 @@ def rules_of(class_ids) -> dict[int, tuple[Rule, GradingRule | None]]:
     for row in rows:
         out[row.classroom_id] = (Rule(**{f: getattr(row, f) for f in RULE_FIELDS}), row)
     return out
-
-
-def rule_of(classroom_id: int) -> Rule:
-    return rules_of([classroom_id])[classroom_id][0]
 
 
 # --- the parts, by aggregate queries ---------------------------------------------------------------------
@@ -467,9 +468,9 @@ def histogram(scores) -> dict[str, int]:
     return counts
 
 
-def link_ttl(ctx_or_settings) -> timedelta:
-    settings = getattr(ctx_or_settings, "settings", ctx_or_settings)
-    return timedelta(hours=settings.gradebook.link_hours)
+def link_ttl(ctx: Context) -> timedelta:
+    """How long a grade-book link lives: [gradebook] link_hours."""
+    return timedelta(hours=ctx.settings.gradebook.link_hours)
 
 
 def gradebook(ctx: Context) -> str:

@@ -22,7 +22,6 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Rob
            "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                                       "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
-LETTERS = {PRESENT: "cell_present", LATE: "cell_late", EXCUSED: "cell_excused", ABSENT: "cell_absent"}
 
 
 def token_class(token: str) -> tuple[Classroom, str] | None:

@@ -134,7 +134,7 @@ def test_nothing_held_yet_is_a_dash_not_a_zero(say, teacher):
 @pytest.mark.parametrize("text", [
     "出勤 50 练习 30", "出勤 60 练习 30 参与 20", "出勤 50 出勤 50", "出勤 101", "出勤 -1 练习 101", "迟到 101", "迟到",
     "迟到 8o", "请假 随便", "排名 也许", "出勤 50% 练习 50", "成绩 100", "出勤 五十 练习 五十", "late 80 late 70",
-    "attendance 50.5 quiz 49.5",
+    "attendance 50.5 quiz 49.5", "xlate 80", "lateness 80", "出勤 50 练习 50 开", "请假 不计入",
 ])
 def test_every_malformed_rule_gets_the_usage_and_changes_nothing(say, teacher, text):
     openid, _code = teacher
@@ -185,6 +185,7 @@ def test_a_made_up_checkin_is_shown_as_such(say, term):
 def test_rule_reading_by_itself():
     assert read_rule("出勤 60 练习 40", DEFAULT_RULE) == Rule(60, 40, 0)
     assert read_rule("出勤60练习40", DEFAULT_RULE) == Rule(60, 40, 0)
+    assert read_rule("请假不计 排名开 迟到70", Rule(excused="absent")) == Rule(late=70, ranks=True)
     assert read_rule("attendance 70 participation 30 late 50 excused absent ranks on", DEFAULT_RULE) == \
         Rule(70, 0, 30, 50, "absent", True)
     s = Standing(counts={"present": 1, "late": 1, "excused": 0, "absent": 1}, right=1, quizzes=3, answered=2, activities=3)
