@@ -21,6 +21,7 @@ from fractions import Fraction
 
 from peewee import JOIN, Case, Select, Value, fn
 
+from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.text import fit_lines
 from handlers import scope
@@ -324,6 +325,24 @@ class Book:
     def counted(self) -> list:
         return [r for r in self.rows if r.current and r.total is not None]
 
+    def held(self) -> dict:
+        """Per part, whether anything of it has been held in the class (None: not yet)."""
+        return {"attendance": self.lessons or None, "quizzes": self.quizzes or None, "participation": self.activities or None}
+
+    def scaled(self) -> dict[str, int] | None:
+        """The class's weights scaled to 100 when a weighted part has had nothing held yet, else None."""
+        return scaled_weights(self.held(), self.rule)
+
+    def missing_note(self, lang: str) -> str:
+        """When a weighted part has had nothing held in the class yet: which, and how the others are scaled."""
+        held, scaled = self.held(), self.scaled()
+        if not scaled:
+            return ""
+        sep = t("list_sep", lang)
+        missing = sep.join(t(f"part_{p}", lang) for p in PARTS if self.rule.weight(p) and held[p] is None)
+        return t("gradebook_missing", lang, parts=missing,
+                 scaled=sep.join(f"{t(f'part_{p}', lang)} {w}%" for p, w in scaled.items()))
+
 
 def book(classroom: Classroom, now, by_lesson: bool = False) -> Book:
     """Everything the grade book, its files and 成绩 show: a fixed handful of statements whatever the class's size."""
@@ -481,8 +500,8 @@ def gradebook(ctx: Context) -> str:
     lines = [ctx.t("gradebook_header", name=classroom.name, lessons=len(data.lessons), quizzes=len(data.quizzes),
                    activities=data.activities, students=len([r for r in data.rows if r.current]),
                    rule=describe_rule(ctx, data.rule))]
-    if not data.quizzes and data.rule.quizzes:
-        lines.append(ctx.t("gradebook_no_quizzes"))
+    if data.missing_note(ctx.lang):
+        lines.append(data.missing_note(ctx.lang))
     if scores:
         counts = histogram(scores)
         most = max(counts.values())

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template
 
 from bot.catalogue import t
 from bot.database import reading
-from handlers.gradebook import PARTS, Book, book, histogram, rounded, scaled_weights, shown
+from handlers.gradebook import PARTS, Book, book, histogram, rounded, shown
 from handlers.grading import shown_answer, shown_key
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response
 
@@ -92,14 +92,14 @@ def view(data: Book, lang: str, tz, now) -> dict:
         came = sum(1 for c in counted if c.status in (PRESENT, LATE))
         lessons.append({"n": number, "day": local(lesson.started_at).strftime("%m-%d"),
                         "rate": came / len(counted) if counted else 0, "came": came, "of": len(counted)})
-    held = {"attendance": data.lessons or None, "quizzes": data.quizzes or None, "participation": data.activities or None}
-    scaled = scaled_weights(held, data.rule)  # the class's view: a part nobody has had yet is "—" for all
+    scaled = data.scaled()  # the class's view: a part nobody has had yet is "—" for all
     labels = {key: label(key) for key in PAGE_LABELS}
     labels["gb_shown"] = label("gb_shown", n="{n}", total="{total}")  # filled in by the page's script
     return {"lang": lang, "name": data.classroom.name, "rows": rows, "lessons": lessons, "L": labels,
             "quizzes": [{"n": n, "question": a.question, "counted": counted, "right": right,
                          "rate": right / counted if counted else 0} for a, n, counted, right in data.quizzes],
-            "parts": [(label(f"part_{p}"), data.rule.weight(p), (scaled or {}).get(p)) for p in PARTS], "scaled": scaled, "rule": data.rule, "activities": data.activities,
+            "parts": [(label(f"part_{p}"), data.rule.weight(p), (scaled or {}).get(p)) for p in PARTS],
+            "missing": data.missing_note(lang), "rule": data.rule, "activities": data.activities,
             "asof": local(now).strftime("%Y-%m-%d %H:%M"),
             "header": label("gb_header", lessons=len(data.lessons), quizzes=len(data.quizzes), activities=data.activities,
                             students=len([r for r in data.rows if r.current]), at=local(now).strftime("%Y-%m-%d %H:%M")),
@@ -114,7 +114,7 @@ def view(data: Book, lang: str, tz, now) -> dict:
 LEGEND = {PRESENT: ("p", "cell_present"), LATE: ("l", "cell_late"), EXCUSED: ("e", "cell_excused"),
           ABSENT: ("a", "cell_absent"), "made_up": ("m", "cell_made_up")}
 PAGE_LABELS = ("gb_title", "gb_filter", "gb_all", "gb_below", "gb_streak", "gb_grid", "gb_line", "gb_quiz_rates",
-               "csv_student_no", "csv_name", "gb_total", "gb_counts", "gb_expand", "gb_print", "gb_sort", "gb_no_quizzes",
+               "csv_student_no", "csv_name", "gb_total", "gb_counts", "gb_expand", "gb_print", "gb_sort",
                "gb_none", "status_present", "status_late", "status_excused", "status_absent", "gb_made_up",
                "gb_left_mark", "gb_loading")
 

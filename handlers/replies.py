@@ -337,7 +337,8 @@ CATALOGUE.update({
     "gradebook_header": ("【「{name}」平时成绩 · 截至目前】共 {lessons} 次课 · {quizzes} 题练习 · {activities} 次活动 · {students} 名学生\n规则（「{cmd:grading}」查看和修改）：{rule}",
                          "[“{name}” grades to date] out of {lessons} {lessons|lesson|lessons} · {quizzes} {quizzes|quiz|quizzes} · "
                          "{activities} {activities|activity|activities} · {students} {students|student|students}\nRule (“{cmd:grading}” shows and changes it): {rule}"),
-    "gradebook_no_quizzes": ("还没有结束的练习：练习一项显示为「—」，其余部分按比例折算。", "No quiz held yet: quizzes show “—” and the other parts are scaled."),
+    "gradebook_missing": ("还没有可计分的{parts}：显示为「—」，其余部分按比例折算（{scaled}）。",
+                          "Nothing held yet for {parts}: shown “—”, the other parts scaled ({scaled})."),
     "gradebook_mean": ("平均 {mean} · 低于 60 分 {below} 人", "mean {mean} · below 60: {below}"),
     "gradebook_empty": ("还没有可以计分的课和活动。", "Nothing to grade yet."),
     "gradebook_unscored": ("另有 {n} 人暂无成绩（加入后还没有计分的课和活动）。", "{n} {n|student has|students have} nothing graded yet."),
@@ -360,8 +361,6 @@ CATALOGUE.update({
     "gb_counts": ("次数", "counts"),
     "gb_expand": ("展开该生的每次作答", "Show this student's answers"),
     "gb_sort": ("点击排序", "Sort"),
-    "gb_no_quizzes": ("还没有结束的练习：练习一项为「—」，其余部分按比例折算（见表头 →）。",
-                      "No quiz held yet: quizzes are “—” and the other parts are scaled (see the headers' →)."),
     "gb_none": ("不计（当时不在课堂）", "not counted (not a member then)"),
     "gb_made_up": ("补签", "made up"),
     "gb_left_mark": ("（已退出）", "(left)"),

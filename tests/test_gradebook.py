@@ -106,7 +106,7 @@ def test_the_teachers_summary_and_the_students_agree(say, term):
     assert re.search(r"https://ketang\.example\.edu/gradebook/\S+", reply)
 
 
-def test_a_class_without_quizzes_shows_a_dash_and_scales_the_weights(say, teacher, clock):
+def test_a_class_without_quizzes_shows_a_dash_and_scales_the_weights(app, say, teacher, clock):
     openid, code = teacher
     say("o_a", f"加入 {code}")
     say(openid, "上课")
@@ -120,7 +120,10 @@ def test_a_class_without_quizzes_shows_a_dash_and_scales_the_weights(say, teache
     assert "平时成绩 100.0" in reply
     assert "练习 —" in reply and "其余部分按比例折算" in reply
     assert "出勤 100.0（占 50%，暂按 71% 折算）" in reply and "参与 100.0（占 20%，暂按 29% 折算）" in reply
-    assert "练习一项显示为「—」" in say(openid, "成绩")
+    assert "还没有可计分的练习：显示为「—」，其余部分按比例折算（出勤 71%，参与 29%）" in say(openid, "成绩")
+    client = app.test_client()
+    html = client.get(gradebook_path(say(openid, "成绩"))).get_data(as_text=True)
+    assert "还没有可计分的练习" in html and "练习 30%</button>" in html and "出勤 50%→71%" in html
 
 
 def test_nothing_held_yet_is_a_dash_not_a_zero(say, teacher):
