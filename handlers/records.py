@@ -129,7 +129,7 @@ def record(ctx: Context) -> str:
 def export(ctx: Context) -> str:
     """Signed links, valid one hour, to the class's attendance and scores as CSV and as an .xlsx grade sheet."""
     classroom = scope.current_class(ctx)
-    token = ctx.links.token("export", str(classroom.id), ctx.now, EXPORT_TTL)
+    token = ctx.links.token("export", f"{classroom.id}:{ctx.lang}", ctx.now, EXPORT_TTL)  # the files speak the teacher's language
     url, xlsx = ctx.links.url(f"/export/{token}.csv"), ctx.links.url(f"/export/{token}.xlsx")
     reply = ctx.t("export_link", name=classroom.name, url=url, xlsx=xlsx, at=ctx.hhmm(ctx.now + EXPORT_TTL))
     ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows

@@ -346,9 +346,12 @@ def test_one_class_per_link(say, term, client, app):
     assert "概率论" in html and "另一门课" not in html
 
 
-def test_the_page_speaks_the_teachers_language(say, term, client):
+def test_the_page_and_the_sheet_speak_the_teachers_language(say, term, client):
     html = client.get(gradebook_path(say("o_t", "gradebook"))).get_data(as_text=True)
     assert "Grade book" in html and "Absent twice in a row" in html and 'lang="en"' in html
+    wb = workbook(client, say("o_t", "export"))
+    assert wb.sheetnames == ["Grades", "Attendance", "Quizzes", "Notes"]
+    assert [c.value for c in wb["Grades"][1]][:3] == ["student no.", "name", "Grade"]
 
 
 @pytest.mark.parametrize("mode, expected", [("omit", 60), ("absent", 45), ("present", 70)])
