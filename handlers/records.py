@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from peewee import JOIN, fn
+from peewee import fn
 
 from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
 from bot.text import fit_lines
 from handlers import scope
-from handlers.attendance import attendance_sheet, member_during
+from handlers.attendance import attendance_sheet
+from handlers.gradebook import Standing, standings
 from models import (
     ABSENT,
-    CHECKIN,
     EXCUSED,
     LATE,
     OPEN,
@@ -55,15 +55,6 @@ def right_answers(where, now, user=None) -> dict[tuple[int, int], int]:
     return {(lesson, uid): int(n or 0) for lesson, uid, n in query.group_by(Activity.lesson, Response.user).tuples()}
 
 
-def latest_checkins(where):
-    """The check-in that decides each lesson's attendance (its latest) among the lessons *where* selects."""
-    later = Activity.alias()
-    newer = later.select(later.id).where(
-        (later.lesson == Activity.lesson) & (later.kind == CHECKIN)
-        & ((later.opened_at > Activity.opened_at) | ((later.opened_at == Activity.opened_at) & (later.id > Activity.id))))
-    return Activity.select().join(Lesson).where(where & (Activity.kind == CHECKIN) & ~fn.EXISTS(newer))
-
-
 def lesson_summaries(lesson: Lesson, sheet: dict[int, str], now) -> dict[int, str]:
     """A one-line personal summary for every student of the lesson's class."""
     where = Lesson.id == lesson.id
@@ -90,25 +81,14 @@ def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
 
 
 def student_record(user: User, classes: list[Classroom], now) -> dict[int, dict]:
-    """Per class: the student's attendance counts and right answers / closed quizzes, from three aggregate
-    queries whatever the number of lessons, quizzes and classmates."""
-    ids = [c.id for c in classes]
-    where = Lesson.classroom.in_(ids)
-    out = {cid: {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0, "right": 0, "total": 0} for cid in ids}
-    member = Membership.alias()
-    was_member = fn.EXISTS(member.select(member.id).where(
-        (member.user == user) & (member.classroom == Lesson.classroom) & member_during(Activity, member)))
-    checkins = latest_checkins(where).switch(Activity).join(
-        Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == user)))
-    rows = (checkins.select(Lesson.classroom, Response.status, fn.COUNT(Activity.id))
-            .where(Response.id.is_null(False) | was_member).group_by(Lesson.classroom, Response.status).tuples())
-    for cid, status, n in rows:
-        out[cid][status or ABSENT] += n
-    lessons = dict(Lesson.select(Lesson.id, Lesson.classroom).where(where).tuples())
-    for lesson_id, n in quiz_counts(where, now).items():
-        out[lessons[lesson_id]]["total"] += n
-    for (lesson_id, _uid), n in right_answers(where, now, user).items():
-        out[lessons[lesson_id]]["right"] += n
+    """Per class: the student's lessons by status and right answers / closed quizzes, the very figures 我的成绩
+    grades (handlers/gradebook.standings: a lesson's best check-in, only what was held while a member), from
+    two aggregate statements whatever the number of lessons, quizzes and classmates."""
+    found, _grid, _rates, _lessons = standings(Lesson.classroom.in_([c.id for c in classes]), now, user)
+    out = {}
+    for classroom in classes:
+        mine = found.get((classroom.id, user.id), Standing())
+        out[classroom.id] = {**mine.counts, "right": mine.right, "total": mine.quizzes}
     return out
 
 

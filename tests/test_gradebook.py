@@ -381,3 +381,16 @@ def test_a_link_signed_for_another_purpose_is_refused(app, say, term, client, cl
     other = links.token("export", f"{class_id}:zh", clock.now, timedelta(hours=1))  # the right shape, the wrong purpose
     assert client.get(f"/gradebook/{other}").status_code == 404
     assert client.get(f"/gradebook/{links.token('gradebook', f'{class_id}:zh', clock.now, timedelta(hours=1))}").status_code == 200
+
+
+def test_my_record_and_my_grades_agree_to_the_point(say, term):
+    """我的记录's counts are the figures 我的成绩 grades (one definition: the best check-in of a lesson, only
+    lessons and quizzes held while a member; o_s6 left for lesson 2)."""
+    for i in range(1, 7):
+        record = say(f"o_s{i}", "我的记录")
+        p, late, e, a, right, total = re.search(
+            r"已到 (\d+) · 迟到 (\d+) · 请假 (\d+) · 缺勤 (\d+) · 练习答对 (\d+)/(\d+)", record).groups()
+        grades = say(f"o_s{i}", "我的成绩")
+        assert f"已到 {p} · 迟到 {late} · 请假 {e}（不计入）· 缺勤 {a}" in grades, (record, grades)
+        assert f"共 {total} 题，答对 {right}" in grades, (record, grades)
+    assert "练习答对 0/1" in say("o_s6", "我的记录") and "已到 1 · 迟到 0 · 请假 0 · 缺勤 1" in say("o_s5", "我的记录")
