@@ -292,7 +292,7 @@ def scaled_weights(parts: dict, rule: Rule) -> dict[str, int] | None:
     if not used or len(used) == len([p for p in PARTS if rule.weight(p)]):
         return None
     total = sum(rule.weight(p) for p in used)
-    return {p: int(rounded(Fraction(100 * rule.weight(p), total)).to_integral_value(ROUND_HALF_UP)) for p in used}
+    return {p: int((Decimal(100 * rule.weight(p)) / total).quantize(Decimal(1), rounding=ROUND_HALF_UP)) for p in used}
 
 
 @dataclass
