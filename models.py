@@ -140,7 +140,7 @@ class Response(BaseModel):
     marked_by = ForeignKeyField(User, null=True, on_delete="SET NULL")  # a teacher's 改签
     marked_at = DateTimeField(null=True)
     right = IntegerField(null=True)  # a quiz answer: 1 right, 0 wrong (graded when given; shown after close)
-    made_up = BooleanField(default=False)  # a check-in set by an approved make-up or leave request (shown as 补)
+    made_up = BooleanField(default=False)
 
     class Meta:
         indexes = ((("activity", "user"), True),)
