@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template
 
 from bot.catalogue import t
 from bot.database import reading
-from handlers.gradebook import PARTS, Book, book, histogram, rounded, shown
+from handlers.gradebook import CELLS, PARTS, Book, book, histogram, rounded, shown
 from handlers.grading import shown_answer, shown_key
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response
 
@@ -75,6 +75,7 @@ def view(data: Book, lang: str, tz, now) -> dict:
     def label(key, **params):
         return t(key, lang, **params)
 
+    letters = {cell: cell_view(cell, label) for cell in CELLS}
     rows = []
     for row in data.rows:
         cells = [data.grid.get((lesson.id, row.user.id)) for lesson in data.lessons]
@@ -83,7 +84,7 @@ def view(data: Book, lang: str, tz, now) -> dict:
             "total": shown(row.total), "total_sort": rounded(row.total) if row.total is not None else -1,
             "parts": [(shown(row.parts[p]), rounded(row.parts[p]) if row.parts[p] is not None else -1) for p in PARTS],
             "counts": [row.standing.counts[s] for s in (PRESENT, LATE, EXCUSED, ABSENT)] + [row.standing.made_up],
-            "cells": [cell_view(cell, label) for cell in cells], "streak": streak(cells),
+            "cells": [letters[cell] if cell else None for cell in cells], "streak": streak(cells),
             "below": row.total is not None and rounded(row.total) < 60,
         })
     lessons = []
