@@ -394,3 +394,26 @@ def test_my_record_and_my_grades_agree_to_the_point(say, term):
         assert f"已到 {p} · 迟到 {late} · 请假 {e}（不计入）· 缺勤 {a}" in grades, (record, grades)
         assert f"共 {total} 题，答对 {right}" in grades, (record, grades)
     assert "练习答对 0/1" in say("o_s6", "我的记录") and "已到 1 · 迟到 0 · 请假 0 · 缺勤 1" in say("o_s5", "我的记录")
+
+
+def test_the_grade_book_costs_the_same_statements_for_6_or_306_students(say, term, client, app, clock):
+    """Aggregate queries, never one per student, lesson or activity: the page, 成绩, 我的成绩 and the xlsx send the
+    same number of statements after 300 more students and 48 more lessons of history."""
+    from bench.semester import fill
+    from harness.statements import counting
+    from models import Classroom
+
+    def statements():
+        path = gradebook_path(say("o_t", "成绩"))
+        xlsx = re.search(r"https://ketang\.example\.edu(/export/\S+\.xlsx)", say("o_t", "导出")).group(1)
+        counts = []
+        for request in (lambda: client.get(path), lambda: client.get(xlsx), lambda: say("o_t", "成绩"),
+                        lambda: say("o_s1", "我的成绩")):
+            with counting() as sent:
+                request()
+            counts.append(len(sent))
+        return counts
+
+    small = statements()
+    fill(Classroom.get(Classroom.code == term), 300, 48, 3, discussions=True, variety=True, now=clock.now)
+    assert statements() == small, small
