@@ -417,3 +417,25 @@ def test_the_grade_book_costs_the_same_statements_for_6_or_306_students(say, ter
     small = statements()
     fill(Classroom.get(Classroom.code == term), 300, 48, 3, discussions=True, variety=True, now=clock.now)
     assert statements() == small, small
+
+
+def test_grades_are_read_without_holding_the_writer_lock(say, term, client, monkeypatch):
+    """我的成绩, 成绩 and the page compute outside the write transaction, as 我的记录 does: check-ins go on."""
+    from bot.database import is_sqlite
+    from handlers import gradebook
+    from models import db
+    from tests.test_records_integrity import writer_is_free
+
+    if not is_sqlite():
+        pytest.skip("the writer lock is SQLite's")
+    path, seen, original = db.obj.database, [], gradebook.standings
+
+    def spying(*args, **kwargs):
+        seen.append(writer_is_free(path))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gradebook, "standings", spying)
+    assert "平时成绩" in say("o_s1", "我的成绩")
+    link = gradebook_path(say("o_t", "成绩"))
+    assert client.get(link).status_code == 200
+    assert len(seen) == 3 and all(seen)
