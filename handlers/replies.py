@@ -323,7 +323,7 @@ CATALOGUE.update({
     "grading_weight": ("占 {weight}%", "weight {weight}%"),
     "grading_weight_scaled": ("占 {weight}%，暂按 {scaled}% 折算", "weight {weight}%, scaled to {scaled}% for now"),
     "grades_header": ("【我的成绩】截至目前，只计已经进行过的课和活动", "[My grades] to date: only lessons and activities held so far count"),
-    "grades_class": ("「{name}」平时成绩 {score}", "“{name}”: {score}"),
+    "grades_class": ("「{name}」平时成绩 {score}", "“{name}” grade: {score}"),
     "grades_band": ("（班级前 {top}%）", " (top {top}% of the class)"),
     "grades_part": ("· {part} {score}（{weight}）：{detail}", "· {part} {score} ({weight}): {detail}"),
     "grades_attendance": ("共 {n} 次课：已到 {present} · 迟到 {late} · 请假 {excused}（{excused_rule}）· 缺勤 {absent}",

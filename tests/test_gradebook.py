@@ -130,7 +130,7 @@ def test_nothing_held_yet_is_a_dash_not_a_zero(say, teacher):
     openid, code = teacher
     say("o_a", f"加入 {code}")
     reply = say("o_a", "grades")
-    assert ": —" in reply and "to date" in reply
+    assert "grade: —" in reply and "to date" in reply
     assert "Nothing to grade yet" in say(openid, "gradebook")
 
 
