@@ -7,10 +7,11 @@ from __future__ import annotations
 import io
 import re
 import time
+from datetime import timedelta
 
 import pytest
 
-from models import Activity, Classroom, Response, User, db
+from models import Activity, Classroom, Membership, Response, User, db
 from tests.test_gradebook import gradebook_path, term  # noqa: F401  (fixture)
 from tests.test_lesson import klass  # noqa: F401  (fixture)
 from tests.test_screen_browser import served  # noqa: F401  (fixture)
@@ -36,6 +37,9 @@ def book(browser, served, say, term):  # noqa: F811
     """The grade book of tests.test_gradebook's term, open in Chromium at 1280×800: (page, link)."""
     s5 = User.get(User.openid == "o_s5")  # absent in both lessons: two in a row
     Response.delete().where((Response.user == s5) & (Response.answer == "")).execute()
+    s2 = User.get(User.openid == "o_s2")  # joined after lesson 1: not counted for it
+    first = Activity.select().where(Activity.kind == "checkin").order_by(Activity.id).first()
+    Membership.update(joined_at=(first.closed_at or first.deadline) + timedelta(seconds=1)).where(Membership.user == s2).execute()
     s3 = User.get(User.openid == "o_s3")  # lesson 2 made up
     second = Activity.select().where(Activity.kind == "checkin").order_by(Activity.id)[1]
     Response.update(made_up=True).where((Response.user == s3) & (Response.activity == second)).execute()
@@ -96,8 +100,8 @@ def test_the_grids_colours_read_from_a_screenshot(book):
     assert close(pixel(row["2024004"].locator("td").nth(0)), BLUE) and row["2024004"].locator("td").nth(0).inner_text() == "假"
     assert close(pixel(row["2024005"].locator("td").nth(0)), RED) and row["2024005"].locator("td").nth(0).inner_text() == "缺"
     assert close(pixel(row["2024003"].locator("td").nth(1)), PURPLE) and row["2024003"].locator("td").nth(1).inner_text() == "补"
-    assert not close(pixel(row["2024006"].locator("td").nth(1)), RED)  # left: not counted, not absent
-    assert row["2024006"].locator("td").nth(1).inner_text() == ""
+    assert close(pixel(row["2024002"].locator("td").nth(0)), (0xE8, 0xE8, 0xE8))  # not a member then: grey, no letter
+    assert row["2024002"].locator("td").nth(0).inner_text() == ""
 
 
 def test_on_a_phone_nothing_overflows_the_screen(browser, book):
