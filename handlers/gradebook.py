@@ -84,14 +84,14 @@ TOKEN = re.compile("|".join([r"\d+", *sorted((w for w in WORDS if not w.isascii(
                              r"\S"]))
 
 
-def read_rule(text: str, rule: Rule) -> Rule:
+def read_rule(text: str, rule: Rule, lang: str = "zh") -> Rule:
     """The rule *text* makes of *rule*; raises UserError('grading_usage') for anything malformed.
 
     Weights are given together (any subset of the parts, the rest 0) and sum to 100; 迟到 is 0-100;
     请假 is 不计|缺勤|出勤; 排名 is 开|关; each at most once."""
     tokens = TOKEN.findall(text.casefold())
     if not tokens or len(tokens) % 2:
-        raise UserError("grading_usage")
+        raise UserError("grading_usage", why="")
     weights: dict[str, int] = {}
     changes: dict[str, object] = {}
     for word, value in zip(tokens[0::2], tokens[1::2], strict=True):
@@ -105,10 +105,10 @@ def read_rule(text: str, rule: Rule) -> Rule:
         elif setting == "ranks" and setting not in changes and value in RANK_VALUES:
             changes["ranks"] = RANK_VALUES[value]
         else:
-            raise UserError("grading_usage")
+            raise UserError("grading_usage", why="")
     if weights:
         if sum(weights.values()) != 100:
-            raise UserError("grading_usage")
+            raise UserError("grading_usage", why=t("grading_sum", lang, total=sum(weights.values())))
         changes.update({part: weights.get(part, 0) for part in PARTS})
     return replace(rule, **changes)
 
@@ -421,7 +421,7 @@ def grading(ctx: Context, rule: str | None = None) -> str:
             reply += ctx.t("grading_last_change", who=who, at=ctx.local(row.created_at).strftime("%Y-%m-%d %H:%M"),
                            changes=changes(ctx, before, current) or ctx.t("grading_no_change"))
         return reply + ctx.t("grading_how")
-    new = read_rule(rule, current)
+    new = read_rule(rule, current, ctx.lang)
     if new == current:
         return ctx.t("grading_same", name=classroom.name, rule=describe_rule(ctx, current))
     GradingRule.create(classroom=classroom.id, author=ctx.user, created_at=ctx.now,

@@ -286,9 +286,10 @@ CATALOGUE.update({
 
 # 平时成绩 (handlers/gradebook.py): the rule, 我的成绩, 成绩, the grade book page and the xlsx.
 CATALOGUE.update({
-    "grading_usage": ("格式不对，成绩规则没有改动。用法：\n「{cmd:grading} 出勤 50 练习 30 参与 20」权重为整数、合计 100（未写的部分为 0）\n"
+    "grading_sum": ("权重合计须为 100，这里是 {total}。", "The weights must sum to 100, not {total}. "),
+    "grading_usage": ("格式不对，成绩规则没有改动。{why}用法：\n「{cmd:grading} 出勤 50 练习 30 参与 20」权重为整数、合计 100（未写的部分为 0）\n"
                       "「{cmd:grading} 迟到 80」迟到按出勤的百分之几计（0-100）\n「{cmd:grading} 请假 不计|缺勤|出勤」\n「{cmd:grading} 排名 开|关」",
-                      "Wrong format; the rule is unchanged. Usage:\n“{cmd:grading} attendance 50 quiz 30 participation 20”: whole numbers "
+                      "Wrong format; the rule is unchanged. {why}Usage:\n“{cmd:grading} attendance 50 quiz 30 participation 20”: whole numbers "
                       "summing to 100 (parts left out are 0)\n“{cmd:grading} late 80”: a late check-in is worth this percent of present "
                       "(0-100)\n“{cmd:grading} excused omit|absent|present”\n“{cmd:grading} ranks on|off”"),
     "grading_rule": ("出勤 {attendance} · 练习 {quizzes} · 参与 {participation}；迟到按出勤的 {late}%；请假{excused}；排名{ranks}",

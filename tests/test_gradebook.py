@@ -147,6 +147,12 @@ def test_every_malformed_rule_gets_the_usage_and_changes_nothing(say, teacher, t
     assert GradingRule.select().count() == 0
 
 
+def test_weights_that_do_not_sum_to_100_are_named(say, teacher):
+    assert "权重合计须为 100，这里是 60。" in say(teacher[0], "成绩规则 出勤 60")
+    assert "must sum to 100, not 110" in say(teacher[0], "grading attendance 60 quiz 50")
+    assert GradingRule.select().count() == 0
+
+
 def test_the_defaults_need_no_setting(say, teacher):
     reply = say(teacher[0], "成绩规则")
     assert "出勤 50 · 练习 30 · 参与 20；迟到按出勤的 80%；请假不计入；排名关" in reply and "上次修改" not in reply
