@@ -424,6 +424,7 @@ def test_the_grade_book_costs_the_same_statements_for_6_or_306_students(say, ter
     small = statements()
     fill(Classroom.get(Classroom.code == term), 300, 48, 3, discussions=True, variety=True, now=clock.now)
     assert statements() == small, small
+    assert len(say("o_t", "成绩").encode()) < 2048 and "306 名学生" in say("o_t", "成绩")  # one WeChat message
 
 
 def test_grades_are_read_without_holding_the_writer_lock(say, term, client, monkeypatch):
