@@ -322,7 +322,7 @@ def main(argv=None) -> int:
           f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
     print(f"late in the semester ({args.semester_students} students, {args.semester_lessons} lessons × 3 quizzes of history): "
           f"{sem['expected'] // 2} check-ins in {args.burst_seconds:g} s (open loop)")
-    for label, text in (("alone", "alone"), ("beside", f"with {args.records_connections} clients sending 我的记录")):
+    for label, text in (("alone", "alone"), ("beside", f"with {args.records_connections} clients sending 我的记录/我的成绩")):
         row = sem[label]
         print(f"  check-in {text:32s}: p50 {ms(row['p50'])}  p99 {ms(row['p99'])}  slowest {ms(row['max'])}  "
               f"past 5 s {row['late']}  errors {row['errors']}  wrong replies {row['bad_replies']}")
