@@ -358,7 +358,8 @@ def book(classroom: Classroom, now, by_lesson: bool = False) -> Book:
     lessons = [lesson for lesson in every if lesson.id in checked]
     current: dict[int, bool] = {}
     users = {}
-    for user in User.select(User, Membership.active.alias("active")).join(Membership).where(Membership.classroom == classroom.id).objects():
+    stretches = User.select(User, Membership.active.alias("active")).join(Membership).where(Membership.classroom == classroom.id)
+    for user in stretches.objects():
         users[user.id] = user
         current[user.id] = current.get(user.id, False) or user.active == 1
     rows = []
@@ -519,5 +520,6 @@ def gradebook(ctx: Context) -> str:
         lines.append(ctx.t("gradebook_unscored", n=unscored))
     ttl = link_ttl(ctx)
     token = ctx.links.token("gradebook", f"{classroom.id}:{ctx.lang}", ctx.now, ttl)  # the page speaks the teacher's language
-    lines.append(ctx.t("gradebook_link", url=ctx.links.url(f"/gradebook/{token}"), at=ctx.local(ctx.now + ttl).strftime("%m-%d %H:%M")))
+    lines.append(ctx.t("gradebook_link", url=ctx.links.url(f"/gradebook/{token}"),
+                       at=ctx.local(ctx.now + ttl).strftime("%m-%d %H:%M")))
     return "\n".join(lines)
