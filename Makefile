@@ -38,9 +38,10 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.warnings
 
-# The README's pictures of the classroom screen, from a real run on Debian's Chromium (docs/*.png).
+# The README's pictures of the classroom screen and the grade book, from a real run on Debian's Chromium (docs/*.png).
 screenshots: install
 	$(BIN)/python -m scripts.screenshots
+	$(BIN)/python -m scripts.gradebook_screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache

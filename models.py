@@ -174,6 +174,9 @@ class Post(BaseModel):
     created_at = DateTimeField()
     hidden = BooleanField(default=False)  # screen: 隐藏 <n> takes it off the classroom screen
 
+    class Meta:
+        indexes = ((("activity", "user"), False),)  # gradebook: whether a student took part, by index
+
 
 class LostSignal(BaseModel):
     """A student's anonymous 不懂 during a lesson."""
@@ -473,3 +476,24 @@ class SimMessage(BaseModel):
 
 
 MODELS.append(SimMessage)  # simulator:
+
+
+class GradingRule(BaseModel):
+    """A class's 平时成绩 rule as the teacher set it (成绩规则): every change is a new row, so the latest row
+    is the rule and the rows before it are the record of who changed what, when (handlers/gradebook.py)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+    attendance = IntegerField()  # weights, whole numbers summing to 100
+    quizzes = IntegerField()
+    participation = IntegerField()
+    late = IntegerField()  # a late check-in is worth this percent of a present one
+    excused = CharField(max_length=8)  # omit (left out of the denominator) | absent | present
+    ranks = BooleanField()  # students see a band (前 30 %) in 我的成绩
+
+    class Meta:
+        indexes = ((("classroom", "created_at"), False),)
+
+
+MODELS.append(GradingRule)  # gradebook:

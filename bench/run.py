@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench import fanout, loadgen, screens, semester
+from bench import fanout, gradebook, loadgen, screens, semester
 from bot.clock import utc_now
 from bot.wxsim import WeChatSimulator
 from harness.live import INVITE, LiveServer, connected
@@ -136,11 +136,13 @@ class Semester:
 
 def semester_runs(server: LiveServer, pool, args) -> dict:
     """Check-in latency in the semester class: a burst alone, then a burst while *records_connections*
-    clients send 我的记录 back to back. Returns both summaries and the 我的记录 figures."""
+    clients send 我的记录 and 我的成绩 back to back. Returns both summaries and the readers' figures."""
     sem = Semester(server, args.semester_students, args.semester_lessons)
     n = min(args.semester_checkins, len(sem.students) // 3)
     alone_ids, beside_ids, readers = sem.students[:n], sem.students[n:2 * n], sem.students[2 * n:]
-    records = sem.requests([readers[i % len(readers)] for i in range(args.records_per_run)], "我的记录")
+    # readers alternate 我的记录 and 我的成绩 (both read outside the write lock)
+    records = [request for i in range(args.records_per_run)
+               for request in sem.requests([readers[i % len(readers)]], "我的记录" if i % 2 else "我的成绩")]
     out = {}
     for label, ids in (("alone", alone_ids), ("beside", beside_ids)):
         checkins = sem.requests(ids, f"签到 {sem.passcode}")
@@ -157,7 +159,8 @@ def semester_runs(server: LiveServer, pool, args) -> dict:
         if reading is not None:
             read = reading.result(timeout=300)
             out["records"] = summarize(read)
-            out["records"]["bad_replies"] = sum("「学期末」已到" not in sem.wx.read_reply(b) for b in read["bodies"][:200])
+            out["records"]["bad_replies"] = sum(not re.search("「学期末」(已到|平时成绩)", sem.wx.read_reply(b))
+                                                for b in read["bodies"][:200])
     out["recorded"], out["expected"] = sem.checked_in(), 2 * n
     return out
 
@@ -231,6 +234,8 @@ def main(argv=None) -> int:
     parser.add_argument("--semester-checkins", type=int, default=100, help="check-ins per burst (alone, then beside reads)")
     parser.add_argument("--records-connections", type=int, default=30, help="clients sending 我的记录 back to back")
     parser.add_argument("--records-per-run", type=int, default=3000)
+    parser.add_argument("--gradebook-students", type=int, default=300)
+    parser.add_argument("--gradebook-lessons", type=int, default=48)
     args = parser.parse_args(argv)
     database_url = os.environ.get("BENCH_DATABASE_URL") or None
     ceiling = 3500  # requests/s we budget pre-built requests for; a run ends early if it runs out
@@ -284,6 +289,7 @@ def main(argv=None) -> int:
 
     fan = fanout.run(args.fanout, database_url=database_url)
     in_process = screens.app_cpu(2000, database_url)
+    grades = gradebook.run(database_url, args.gradebook_students, args.gradebook_lessons, 3)
 
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
@@ -303,12 +309,13 @@ def main(argv=None) -> int:
           f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
     print(f"late in the semester ({args.semester_students} students, {args.semester_lessons} lessons × 3 quizzes of history): "
           f"{sem['expected'] // 2} check-ins in {args.burst_seconds:g} s (open loop)")
-    for label, text in (("alone", "alone"), ("beside", f"with {args.records_connections} clients sending 我的记录")):
+    for label, text in (("alone", "alone"), ("beside", f"with {args.records_connections} clients sending 我的记录/我的成绩")):
         row = sem[label]
         print(f"  check-in {text:32s}: p50 {ms(row['p50'])}  p99 {ms(row['p99'])}  slowest {ms(row['max'])}  "
               f"past 5 s {row['late']}  errors {row['errors']}  wrong replies {row['bad_replies']}")
     reads = sem["records"]
-    print(f"  我的记录 meanwhile: {reads['n']} answered, {reads['rps']:.0f}/s, p50 {ms(reads['p50'])}, p99 {ms(reads['p99'])}, "
+    print(f"  我的记录/我的成绩 meanwhile: {reads['n']} answered, {reads['rps']:.0f}/s, p50 {ms(reads['p50'])}, "
+          f"p99 {ms(reads['p99'])}, "
           f"errors {reads['errors']}, wrong replies in a sample {reads['bad_replies']}")
     print(f"  check-in rows recorded {sem['recorded']}/{sem['expected']}")
     print(f"push fan-out (a real scheduler process, loopback mock API): {fanout.describe(fan)}")
@@ -327,6 +334,7 @@ def main(argv=None) -> int:
     print(f"  the app alone, in one process (no gunicorn): check-in {in_process['checkin'] * 1000:.2f} ms, 304 poll "
           f"{in_process['poll'] * 1000:.3f} ms ({in_process['polls_304']:.0%} 304): "
           f"{in_process['poll'] / in_process['checkin']:.1%} of a check-in")
+    print("\n".join(gradebook.describe(grades)))
     if crashed:
         print("server log shows errors:", *crashed[:5], sep="\n  ")
     verdict = [
@@ -335,12 +343,13 @@ def main(argv=None) -> int:
         ("statements per check-in <= %d" % STATEMENT_BUDGET, max(statements, statements_repeat) <= STATEMENT_BUDGET),
         ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
         ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
-        ("semester: no check-in past 5 s beside 我的记录", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),
+        ("semester: no check-in past 5 s beside 我的记录/我的成绩", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),
         ("semester: every check-in recorded", sem["recorded"] == sem["expected"]),
         ("fan-out >= %d deliveries/s" % TARGET_FANOUT, fan["per_second"] >= TARGET_FANOUT),
         ("fan-out sent each push once", fan["delivered"] == fan["students"] == fan["sent_rows"] == args.fanout),
         ("burst p99 with 100 screens polling rises < 20%", screen["rise"] < 0.20),
         ("a 304 poll costs < 1/10 of a check-in", screen["cpu_poll"] < screen["cpu_checkin"] / 10),
+        *gradebook.verdict(grades),
     ]
     print("\n== targets")
     for label, met in verdict:

@@ -110,6 +110,13 @@ class WarningsSettings:
 
 
 @dataclass(frozen=True)
+class GradebookSettings:
+    """The grade book's signed link (成绩, handlers/gradebook.py)."""
+
+    link_hours: int = 24
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
@@ -130,6 +137,7 @@ class Settings:
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)  # simulator:
     attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
     warnings: WarningsSettings = field(default_factory=WarningsSettings)
+    gradebook: GradebookSettings = field(default_factory=GradebookSettings)
 
     @property
     def link_secret(self) -> str:
@@ -223,6 +231,7 @@ BOUNDS = {
     ("attendance", "request_days"): (1, 60),
     ("warnings", "weekday"): (1, 7),  # ISO: 1 = Monday
     ("warnings", "hour"): (0, 23),
+    ("gradebook", "link_hours"): (1, 720),  # a signed grade-book link lives that many hours
 }
 
 

@@ -1,4 +1,4 @@
-"""The CSV export behind a signed, expiring link."""
+"""The class's files behind 导出's signed link: the CSV of raw rows and the .xlsx grade sheet (handlers/gradesheet.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,27 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app
 
 from bot.database import reading
-from handlers.records import export_csv
+from handlers.gradesheet import export_csv, export_xlsx
 from models import Classroom
 
 bp = Blueprint("exports", __name__)
+KINDS = {"csv": (export_csv, "text/csv"),
+         "xlsx": (export_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
 
 
-@bp.get("/export/<token>.csv")
-def class_export(token: str):
+@bp.get("/export/<token>.<kind>")
+def class_export(token: str, kind: str):
     """Serve a class's attendance and scores when the link is valid and unexpired."""
+    if kind not in KINDS:
+        abort(404)
     kt = current_app.extensions["ketang"]
-    value = kt.links.value("export", token, kt.clock()) or ""
-    class_id, _, lang = value.partition(":")  # "<class id>:<lang>" (links made before: the id alone, Chinese)
+    now = kt.clock()
+    class_id, _, lang = (kt.links.value("export", token, now) or "").partition(":")  # links made before: the id alone
     if not class_id.isdigit() or lang not in ("", "zh", "en") or Classroom.get_or_none(Classroom.id == int(class_id)) is None:
         abort(403)
+    build, mimetype = KINDS[kind]
     with reading():  # one consistent snapshot, and no writer lock while the file is built
-        name, data = export_csv(int(class_id), kt.settings.school.tz, lang or "zh")
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "Cache-Control": "no-store"}
-    return Response(data, mimetype="text/csv", headers=headers)
+        name, data = build(int(class_id), kt.settings.school.tz, now, lang or "zh")
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "Cache-Control": "no-store",
+               "Referrer-Policy": "no-referrer"}
+    return Response(data, mimetype=mimetype, headers=headers)

@@ -15,6 +15,7 @@ from handlers import (
     cli,
     events,
     exports,
+    gradebook_page,
     menu,
     qr,
     requests,
@@ -62,7 +63,7 @@ CLASSROOM = Plugin(
         warnings.digest_job,
     ),
     cli=cli.COMMANDS,
-    blueprints=(qr.bp, exports.bp),
+    blueprints=(qr.bp, exports.bp, gradebook_page.bp),
     replies=REPLIES,
     upgrades=(upgrade_rows,),
 )

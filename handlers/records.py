@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -13,8 +11,8 @@ from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
 from bot.text import MAX_REPLY_BYTES, fit_lines
-from handlers import scope
-from handlers.requests import audit_rows, made_up_notes
+from handlers import gradebook, scope
+from handlers.requests import made_up_notes
 from models import (
     ABSENT,
     CHECKIN,
@@ -23,8 +21,6 @@ from models import (
     OPEN,
     PRESENT,
     QUIZ,
-    UNVERIFIED,
-    VERIFIED,
     Activity,
     Classroom,
     Lesson,
@@ -52,7 +48,7 @@ def counted(where):
     return where & Lesson.cancelled_at.is_null()
 
 
-def _spans(user=None):
+def spans(user=None):
     """Each student's membership of each class as one span: first join, last leave, and whether a member now."""
     query = (Membership.select(Membership.user, Membership.classroom, fn.MIN(Membership.joined_at).alias("first_join"),
                                fn.MAX(Membership.left_at).alias("last_left"), fn.MAX(Membership.active).alias("member"))
@@ -72,12 +68,9 @@ def _best(where, key, user=None) -> dict[tuple[int, int], Attendance]:
     """Attendance per (key, student) over the check-ins of the counted lessons *where* selects, *key* being
     Activity.lesson (per lesson) or Activity.id (per check-in): two aggregate queries."""
     checkins = counted(where) & (Activity.kind == CHECKIN)
-    span = _spans(user)
-    # Counted: members between their first join and final leave; leaving in the second it opens still counts.
+    span = spans(user)
     members = (Activity.select(key, span.c.user_id).distinct().join(Lesson)
-               .join(span, on=((span.c.classroom_id == Lesson.classroom)
-                               & (span.c.first_join <= fn.COALESCE(Activity.closed_at, Activity.deadline))
-                               & ((span.c.member == 1) | (span.c.last_left >= Activity.opened_at))))
+               .join(span, on=((span.c.classroom_id == Lesson.classroom) & spanned(span)))
                .where(checkins).tuples())
     out = {(k, uid): Attendance(ABSENT) for k, uid in members}
     rank = Case(Response.status, list(RANK.items()), 0)
@@ -91,6 +84,13 @@ def _best(where, key, user=None) -> dict[tuple[int, int], Attendance]:
         if top:  # whoever has a status on a check-in counts for it (a teacher's mark, an older member)
             out[(k, uid)] = Attendance(BY_RANK[top], marked == top, made == top)
     return out
+
+
+def spanned(span, activity=Activity):
+    """SQL: *activity* was held within the student's *span* (spans()): after their first join, before their final
+    leave; leaving in the second it opens still counts. Check-ins and the grade book's activities alike."""
+    return ((span.c.first_join <= fn.COALESCE(activity.closed_at, activity.deadline))
+            & ((span.c.member == 1) | (span.c.last_left >= activity.opened_at)))
 
 
 def lesson_attendance(where, user=None) -> dict[tuple[int, int], str]:
@@ -172,18 +172,14 @@ def queue_summaries(lesson: Lesson, now) -> dict[int, str]:
 
 
 def student_record(user: User, classes: list[Classroom], now) -> dict[int, dict]:
-    """Per class: the student's lessons by attendance (lesson_attendance) and right answers / closed quizzes,
-    from four aggregate queries whatever the number of lessons, quizzes and classmates."""
-    ids = [c.id for c in classes]
-    where = Lesson.classroom.in_(ids)
-    out = {cid: {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0, "right": 0, "total": 0} for cid in ids}
-    lessons = dict(Lesson.select(Lesson.id, Lesson.classroom).where(where).tuples())
-    for (lesson_id, _uid), status in lesson_attendance(where, user).items():
-        out[lessons[lesson_id]][status] += 1
-    for lesson_id, n in quiz_counts(where, now).items():
-        out[lessons[lesson_id]]["total"] += n
-    for (lesson_id, _uid), n in right_answers(where, now, user).items():
-        out[lessons[lesson_id]]["right"] += n
+    """Per class: the student's lessons by attendance (lesson_attendance_marked) and right answers / closed
+    quizzes held within their membership span, the very figures 我的成绩 grades (handlers/gradebook.standings),
+    from a fixed handful of aggregate statements whatever the number of lessons, quizzes and classmates."""
+    found, _grid, _rates, _lessons = gradebook.standings(Lesson.classroom.in_([c.id for c in classes]), now, user)
+    out = {}
+    for classroom in classes:
+        mine = found.get((classroom.id, user.id), gradebook.Standing())
+        out[classroom.id] = {**mine.counts, "right": mine.right, "total": mine.quizzes}
     return out
 
 
@@ -205,11 +201,11 @@ def record(ctx: Context) -> str:
 
 
 def export(ctx: Context) -> str:
-    """A signed link, valid one hour, to the class's attendance and scores as CSV."""
+    """Signed links, valid one hour, to the class's attendance and scores as CSV and as an .xlsx grade sheet."""
     classroom = scope.current_class(ctx)
-    token = ctx.links.token("export", f"{classroom.id}:{ctx.lang}", ctx.now, EXPORT_TTL)  # headers in the asker's language
-    url = ctx.links.url(f"/export/{token}.csv")
-    reply = ctx.t("export_link", name=classroom.name, url=url, at=ctx.hhmm(ctx.now + EXPORT_TTL))
+    token = ctx.links.token("export", f"{classroom.id}:{ctx.lang}", ctx.now, EXPORT_TTL)  # in the asker's language
+    url, xlsx = ctx.links.url(f"/export/{token}.csv"), ctx.links.url(f"/export/{token}.xlsx")
+    reply = ctx.t("export_link", name=classroom.name, url=url, xlsx=xlsx, at=ctx.hhmm(ctx.now + EXPORT_TTL))
     ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows
     unnamed = User.select().where(User.id.in_(ever) & (User.name.is_null() | (User.name == ""))).count()
     return reply + (ctx.t("export_unnamed", n=unnamed) if unnamed else "")
@@ -223,58 +219,3 @@ def spreadsheet_safe(value) -> str:
     (OWASP's CSV-injection rule). This also keeps a student number such as -1-1 text, not a sum."""
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def export_csv(classroom_id: int, tz, lang: str = "zh") -> tuple[str, bytes]:
-    """Return (file name, UTF-8-with-BOM CSV bytes): students × lessons with statuses and scores, headers and
-    cells in *lang* (the teacher's when they asked for the link).
-
-    Everyone who was ever a member is listed; each lesson's cell is the attendance rule's (lesson_attendance);
-    a cancelled lesson (取消上课) has no column. A student who became a teacher since keeps their rows, by name,
-    marked as such."""
-    from datetime import timezone
-
-    classroom = Classroom.get_by_id(classroom_id)
-    where = Lesson.classroom == classroom.id
-    lessons = list(Lesson.select().where(counted(where)).order_by(Lesson.started_at, Lesson.id))
-    marks = lesson_attendance_marked(where)
-    ever = {m.user_id for m in Membership.select(Membership.user).where(Membership.classroom == classroom)}
-    quizzes, scores = quiz_counts(where, None), right_answers(where, None)
-    students = sorted(User.select().where(User.id.in_(ever | {uid for _lesson, uid in marks})),
-                      key=lambda u: (u.student_no or "~", u.id))
-    # 学生: the label the chat uses, so every row can be told apart
-    header = [t("csv_student", lang), t("csv_student_no", lang), t("csv_name", lang), t("csv_verified", lang)]
-    for number, lesson in enumerate(lessons, 1):
-        day = lesson.started_at.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%m-%d %H:%M")
-        header += [t("csv_lesson_checkin", lang, n=number, day=day), t("csv_lesson_quizzes", lang, n=number)]
-    header += t("csv_totals", lang).split("|")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([spreadsheet_safe(cell) for cell in header])
-    states = {VERIFIED: t("csv_state_verified", lang), UNVERIFIED: t("csv_state_unverified", lang)}
-    for user in students:
-        state = t("csv_state_teacher", lang) if user.is_teacher else states.get(user.verify_state, t("csv_state_not_given", lang))
-        row = [user.label(lang), user.student_no or "", user.shown_name or "", state]
-        counts = {PRESENT: 0, LATE: 0, EXCUSED: 0, ABSENT: 0}
-        right = total = 0
-        for lesson in lessons:
-            status, by_teacher, made_up = marks.get((lesson.id, user.id), (None, False, False))
-            cell = t(f"status_{status}", lang) if status else "—"
-            if made_up:
-                cell = t("made_up_cell", lang, status=cell)
-            elif by_teacher:
-                cell += t("csv_marked_by_teacher", lang)
-            if status:
-                counts[status] += 1
-            n, score = quizzes.get(lesson.id, 0), scores.get((lesson.id, user.id), 0)
-            row += [cell, f"{score}/{n}" if n else ""]
-            right, total = right + score, total + n
-        row += [counts[PRESENT], counts[LATE], counts[EXCUSED], counts[ABSENT], f"{right}/{total}"]
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
-    trail = audit_rows(classroom.id, tz, lang)
-    if trail:
-        writer.writerow([])
-        writer.writerow([t("csv_audit_title", lang)])
-        writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in trail])
-    return f"ketang-{classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
-

@@ -22,6 +22,7 @@ from bot.outbox import enqueue, enqueue_many
 from bot.plugin import Job
 from bot.text import MAX_REPLY_BYTES, fit_lines_counted, inline
 from handlers import records, scope
+from handlers.gradebook import book_url
 from models import (
     ABSENT,
     EXCUSED,
@@ -268,7 +269,7 @@ def risk(ctx: Context, text: str | None = None) -> str:
     # 第 n 周 as this week's digest says it: its own count, or last week's digest's plus this one
     extra = 0 if latest == this_week else 1 if latest == this_week - timedelta(days=7) else None
     weeks = {u: w + extra for u, w in before.items()} if extra is not None else {}
-    link = ctx.links.url(f"/export/{ctx.links.token('export', str(classroom.id), ctx.now, DIGEST_LINK_TTL)}.csv")
+    link = book_url(ctx.links, classroom.id, ctx.lang, ctx.now, DIGEST_LINK_TTL)
     return digest_text(classroom, students, weeks, [], ctx.lang, ctx.settings.school.tz, link, heading="risk_now_header")
 
 
@@ -362,9 +363,9 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
                                "rules": ",".join(h.rule for h in s.hits)} for s in students]).execute()
         teacher = User.get_by_id(classroom.owner_id)
         try:
-            link = links.url(f"/export/{links.token('export', str(classroom.id), now, DIGEST_LINK_TTL)}.csv")
+            link = book_url(links, classroom.id, teacher.lang, now, DIGEST_LINK_TTL)
         except RuntimeError:
-            link = ""  # no public_url: the digest says to send 导出
+            link = ""  # no public_url: the digest says to send 成绩
         text = digest_text(classroom, students, weeks, recovered, teacher.lang, tz, link)
         enqueue(teacher.id, "risk_digest", text, f"digest:{classroom.id}:{week.isoformat()}", now)
         if ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.nudge).exists():

@@ -122,7 +122,8 @@ def test_a_lesson_with_every_activity_type(app, klass, clock, client):
 
     rows, _ = export_rows(client, wx.send_text(t, "导出"))
     header, by_no = rows[0], {row[1]: row for row in rows[1:]}
-    assert header[:4] == ["学生", "学号", "姓名", "认证"] and header[-5:] == ["出勤", "迟到", "请假", "缺勤", "答对/题数"]
+    assert header[:4] == ["学生", "学号", "姓名", "认证"] and header[-10:] == [
+        "平时成绩", "出勤", "练习", "参与", "补签", "已到", "迟到", "请假", "缺勤", "答对/题数"]
     assert by_no["2024001"][4:6] == ["已到", "4/4"]
     assert by_no["2024003"][4] == "迟到"
     assert by_no["2024004"][4] == "请假（老师改签）"  # manual marks are visible in the export

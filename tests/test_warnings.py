@@ -151,7 +151,7 @@ def test_the_digest_of_forty_students_is_bounded_and_links_to_everyone(app, say,
     assert "【学情预警 · 大班】本周 40 名学生需要关注：" in text
     shown = text.count("连续缺勤 2 次")
     assert 10 < shown < 40 and f"还有 {40 - shown} 条" in text
-    assert "完整名单见导出表（7天有效）：https://ketang.example.edu/export/" in text
+    assert "完整名单见成绩册（7天有效）：https://ketang.example.edu/gradebook/" in text
     assert text.endswith("随时发送「预警」查看，「预警设置」查看或修改规则。")
 
 
