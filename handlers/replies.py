@@ -558,13 +558,13 @@ CATALOGUE.update({
     "xlsx_rate": ("正确率", "Correct rate"),
     "xlsx_notes_text": ("平时成绩截至 {at}：共 {lessons} 次课、{quizzes} 题练习、{activities} 次活动，只计已经进行过的。\n"
                         "规则：出勤 {attendance}% · 练习 {quizzes_weight}% · 参与 {participation}%；迟到按出勤的 {late}%；请假{excused}。\n"
-                        "出勤 = 签到得分 ÷ 在班期间有签到的课次；一次课有多次签到时取最好的一次（已到 > 迟到 > 请假 > 缺勤）。\n"
-                        "练习 = 答对 ÷ 在班期间已结束的练习（未作答算错）。参与 = 参与的练习、问卷、讨论 ÷ 在班期间已结束的活动。\n"
+                        "出勤 = 签到得分 ÷ 加入课堂后（至最后退出）有签到的课次；一次课有多次签到时取最好的一次（已到 > 迟到 > 请假 > 缺勤）。\n"
+                        "练习 = 答对 ÷ 加入课堂后（至最后退出）已结束的练习（未作答算错）。参与 = 参与的练习、问卷、讨论 ÷ 加入课堂后（至最后退出）已结束的活动。\n"
                         "某部分还没有可计的内容时记为「—」，其余部分按权重比例折算。考勤表中「—」表示当时不在班，不计入。",
                         "Grades to {at}: out of {lessons} {lessons|lesson|lessons}, {quizzes} {quizzes|quiz|quizzes}, {activities} {activities|activity|activities} held so far.\n"
                         "Rule: attendance {attendance}% · quizzes {quizzes_weight}% · participation {participation}%; late = {late}% of present; excused: {excused}.\n"
-                        "Attendance = check-in points over the lessons with a check-in while a member; a lesson's status is the best of its check-ins (present > late > excused > absent).\n"
-                        "Quizzes = right answers over closed quizzes held while a member (unanswered = wrong). Participation = quizzes, surveys and discussions answered over those held.\n"
+                        "Attendance = check-in points over the lessons with a check-in between joining and finally leaving; a lesson's status is the best of its check-ins (present > late > excused > absent).\n"
+                        "Quizzes = right answers over closed quizzes held between joining and finally leaving (unanswered = wrong). Participation = quizzes, surveys and discussions answered over those held.\n"
                         "A part with nothing held yet is “—” and the other parts' weights are scaled. In the attendance sheet “—” means not a member then (not counted)."),
     "gradebook_link": ("成绩册（可排序、筛选，含考勤总表），{at} 前有效：\n{url}", "The grade book (sortable, filterable, with the attendance grid), valid until {at}:\n{url}"),
 })

@@ -53,7 +53,7 @@ def test_a_second_check_in_never_wipes_the_first_end_to_end(app, klass, clock): 
     assert "已到 1 · 迟到 0 · 请假 0 · 缺勤 0" in record_of(send, "o_s2")
     rows = by_number(app, send)
     assert rows["2024002"][4] == "已到" and rows["2024004"][4] == "已到" and rows["2024005"][4] == "缺勤"
-    assert len(rows["2024002"]) == 4 + 2 + 5  # one lesson: one column pair, however many check-ins it had
+    assert len(rows["2024002"]) == 4 + 2 + 10  # one lesson: one column pair, however many check-ins it had
 
 
 def test_late_only_if_late_in_every_check_in_attended_and_excused_beats_absent(app, say, klass, clock):  # noqa: F811
@@ -158,7 +158,7 @@ def test_cancelling_a_lesson_records_nothing_tells_students_and_keeps_the_audit(
     assert "已于 08:02 取消" in say("o_t", "签到情况")
     assert "现在没有上课" in say("o_s2", "签到")
     rows, _ = export_rows(app.test_client(), say("o_t", "导出"))
-    assert len(rows[0]) == 4 + 5  # no column for the cancelled lesson
+    assert len(rows[0]) == 4 + 10  # no column for the cancelled lesson
     assert "没有可以取消的课" in say("o_t", "取消上课")  # once
 
 
