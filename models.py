@@ -153,6 +153,7 @@ class Post(BaseModel):
     text = TextField()
     created_at = DateTimeField()
     hidden = BooleanField(default=False)  # screen: 隐藏 <n> takes it off the classroom screen
+    approved_at = DateTimeField(null=True)  # 通过 <n>: a post written while the wall was in approval mode (WallReview)
 
 
 class LostSignal(BaseModel):
@@ -309,6 +310,8 @@ class Screen(BaseModel):
     paired_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     version = IntegerField(default=0)  # bumped by every change the screen shows: its ETag
+    missing_until = DateTimeField(null=True)  # 未到 投屏: the screen shows the missing count alone until then
+    cloud_of = IntegerField(null=True)  # 词云: the activity whose answers or posts the screen shows as a word cloud
 
     class Meta:
         indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False))
@@ -344,9 +347,21 @@ MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 # Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
 OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
 
+class WallReview(BaseModel):
+    """A span during which a class's discussion wall was in approval mode (审核 开 … 审核 关): a post written
+    in it reaches the screen only once the teacher's 通过 set its approved_at (handlers/wall.py)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    started_at = DateTimeField()
+    ended_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("classroom", "started_at"), False),)
+
+
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr,
-          Screen, StaleCode, CheckinQr]
+          Screen, StaleCode, CheckinQr, WallReview]
 
 
 class MenuTag(BaseModel):

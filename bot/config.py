@@ -92,6 +92,7 @@ class ScreenSettings:
     rotate_seconds: int = 10
     grace_seconds: int = 5
     follow_grace_seconds: int = 90
+    banned_words_file: str = ""  # one word a line: a discussion post containing one stays off the screen
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("every [scheduler] value must be 1 or more")
     if not 3 <= settings.screen.rotate_seconds <= 300 or min(settings.screen.grace_seconds, settings.screen.follow_grace_seconds) < 0:
         raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
+    if settings.screen.banned_words_file and not Path(settings.screen.banned_words_file).is_file():
+        raise ConfigError(f"[screen] banned_words_file {settings.screen.banned_words_file!r} is not a readable file")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Job, Plugin
-from handlers.screen import pairing, scan, view
+from handlers.screen import moderation, pairing, scan, view
 from handlers.screen.minting import CheckinQrMinter
 from handlers.screen.replies import REPLIES
 
 SCREEN_CODE = Arg("code", r"\d{6}", "投屏码", "screen code", optional=True)
 POST_NO = Arg("number", r"[1-9]\d{0,2}", "序号", "n", int)
+REVIEW = Arg("state", r"开|关|on|off", "开|关", "on|off")
+APPROVE = Arg("which", r"[1-9]\d{0,2}|全部|all", "序号|全部", "n|all")
+ON_SCREEN = Arg("where", r"投屏|screen", "投屏", "screen", optional=True)
 
 COMMANDS: tuple[Command, ...] = (
     Command(name="screen", handler=pairing.pair, aliases=zh("投屏") + en("screen"),
@@ -22,6 +25,20 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="hide", handler=pairing.hide, aliases=zh("隐藏") + en("hide"),
             args=(POST_NO,), role=Role.TEACHER, summary_zh="从屏幕上隐藏第 n 条发言", summary_en="hide post n from the screen",
             examples=("隐藏 3", "hide 3"), brief=False),
+    Command(name="review", handler=moderation.review, aliases=zh("审核") + en("review"),
+            args=(REVIEW,), role=Role.TEACHER, summary_zh="讨论墙审核：开则发言经「通过」才上屏",
+            summary_en="approval mode for the discussion wall: posts reach the screen after “approve”",
+            examples=("审核 开", "审核 关", "review on"), brief=False),
+    Command(name="approve", handler=moderation.approve, aliases=zh("通过") + en("approve"),
+            args=(APPROVE,), role=Role.TEACHER, summary_zh="把第 n 条（或全部）待审发言放上屏幕",
+            summary_en="put waiting post n (or all) on the screen", examples=("通过 3", "通过 全部", "approve all"), brief=False),
+    Command(name="missing", handler=moderation.missing, aliases=zh("未到") + en("missing"),
+            args=(ON_SCREEN,), role=Role.TEACHER, summary_zh="未到名单（加「投屏」：屏幕只显示人数）",
+            summary_en="who is missing (with “screen”: the screen shows the count alone)",
+            examples=("未到", "未到 投屏", "missing screen"), brief=False),
+    Command(name="cloud", handler=moderation.cloud, aliases=zh("词云") + en("cloud"),
+            role=Role.TEACHER, summary_zh="屏幕显示讨论的词云", summary_en="show the discussion as a word cloud on the screen",
+            examples=("词云", "cloud"), brief=False),
 )
 
 

@@ -37,4 +37,34 @@ REPLIES: dict[str, dict[str, str]] = {
         "zh": "\n正在投屏：屏幕显示每 {seconds} 秒更换的二维码和口令，学生扫码或发送屏幕上的口令；上面的固定签到码请勿公开。",
         "en": "\nOn screen: the screen shows a QR code and a code that change every {seconds} s; students scan it or send the code shown. Keep the fixed code above to yourself.",
     },
+    "wall_review_on": {
+        "zh": "「{name}」的讨论墙已开启审核：新发言先不上屏。发送「结果」查看（待审的标【待审】），「通过 <n>」或「通过 全部」放上屏幕；「审核 关」关闭。",
+        "en": "Approval is on for “{name}”: new posts stay off the screen. Send “results” to read them (waiting ones are marked [waiting]), “approve <n>” or “approve all” to put them up; “review off” to stop.",
+    },
+    "wall_review_off": {
+        "zh": "「{name}」的讨论墙已关闭审核：新发言直接上屏。仍有 {n} 条待审，发送「通过 全部」放上屏幕。",
+        "en": "Approval is off for “{name}”: new posts go straight to the screen. {n} still wait: send “approve all” to put them up.",
+    },
+    "wall_not_pending": {
+        "zh": "第 {n} 条发言不在待审中。发送「结果」查看标【待审】的发言。",
+        "en": "Post {n} is not waiting for approval. Send “results” to see the posts marked [waiting].",
+    },
+    "wall_approved": {"zh": "第 {n} 条发言已通过，屏幕上显示。", "en": "Post {n} is approved: the screen shows it."},
+    "wall_approved_all": {"zh": "已通过 {n} 条待审发言，屏幕上显示。", "en": "{n} waiting {n|post|posts} approved: the screen shows them."},
+    "missing_on_screen": {
+        "zh": "屏幕上只显示未到人数（不显示姓名），{minutes} 分钟或下一个活动开始后恢复。",
+        "en": "The screen shows only how many are missing (no names) for {minutes} minutes or until the next activity.",
+    },
+    "cloud_shown": {
+        "zh": "屏幕显示讨论「{topic}」的词云（只有发言里的词，不显示是谁写的）；新活动开始后换成新活动。",
+        "en": "The screen shows a word cloud of “{topic}” (the posts' words only, never who wrote them) until the next activity.",
+    },
+    "cloud_needs_discussion": {
+        "zh": "「{name}」最近的活动不是讨论：词云用于讨论（发送「讨论 …」开启），填空题结束后屏幕自动显示词云。",
+        "en": "“{name}”'s latest activity is not a discussion: the word cloud is for discussions (send “discuss …”); a fill-in quiz shows one by itself once it closes.",
+    },
+    "cloud_fill_quiz": {
+        "zh": "填空题结束后屏幕自动显示答案的词云；发送「结束」提前结束。",
+        "en": "A fill-in quiz shows its answers as a word cloud by itself once it closes; send “close” to close it now.",
+    },
 }

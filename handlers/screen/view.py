@@ -3,25 +3,34 @@ and the page a check-in link QR opens. Read-only: nothing here checks in, answer
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import qrcode
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from markupsafe import Markup
+from peewee import SQL, fn
 from qrcode.image.svg import SvgPathImage
 
 from bot.clock import epoch
 from bot.database import is_sqlite
-from handlers import scope
-from handlers.attendance import lesson_checkin, sheet_for
+from bot.prepared import Prepared
+from handlers import scope, wall
+from handlers.attendance import lesson_checkin, member_during
 from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
 from handlers.results import tally
-from handlers.screen import rotation
+from handlers.screen import moderation, rotation
+from handlers.screen.cloud import cloud_svg
 from handlers.screen.pairing import CODE_TTL, digest, new_screen
 from models import (
     CHECKIN,
     DISCUSSION,
+    EXCUSED,
+    FILL,
     LATE,
     PRESENT,
     QUIZ,
@@ -29,9 +38,10 @@ from models import (
     Announcement,
     CheckinQr,
     LostSignal,
-    Post,
+    Membership,
     RollCall,
     Screen,
+    User,
     db,
 )
 from models import (
@@ -41,11 +51,16 @@ from models import (
 bp = Blueprint("screen", __name__, template_folder="templates", static_folder="static", static_url_path="/screen/static")
 
 HIDDEN_POLL_MS, VISIBLE_POLL_MS = 30000, 1000
+QR_CACHE = 512  # distinct QR contents kept per worker: a school's rooms × a slot or two
+DRAW_SECONDS = 3  # a roll call picked this recently plays its short draw on the screen first
 SECRET = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
+@lru_cache(maxsize=QR_CACHE)
 def svg_qr(data: str) -> Markup:
-    """*data* as an inline SVG QR code, sized by CSS (crisp at any size)."""
+    """*data* as an inline SVG QR code, sized by CSS (crisp at any size). Encoding is pure Python (~9 ms), so
+    each worker encodes a content once and every poll of every screen showing it reuses it: a check-in's
+    code changes once per slot, a class's join QR almost never (see README, "The classroom screen")."""
     svg = qrcode.make(data, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
     return Markup(re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg class="qr" shape-rendering="crispEdges"', svg))
 
@@ -109,8 +124,18 @@ def state():
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
-    html = render(kt, Screen.get_by_id(screen_id), now)
-    return Response(html, mimetype="text/html", headers=headers)
+    shown = gather(kt, Screen.get_by_id(screen_id), now)
+    shape = shown.shape
+    base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shape)
+    if request.headers.get("X-Shape") == shape:  # only counts changed: just them, applied in place by the page
+        return Response(json.dumps({"now": base["now"], "parts": shown.parts}), mimetype="application/json", headers=headers)
+    return Response(shown.html(base), mimetype="text/html", headers={**headers, "X-Shape": shape})
+
+
+def render(kt, screen: Screen, now) -> str:
+    """The whole page of what *screen* shows at *now* (the first poll, and whenever what is shown changes kind)."""
+    shown = gather(kt, screen, now)
+    return shown.html(dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shown.shape))
 
 
 def current_etag(kt, secret: str, now) -> tuple[int, str] | None:
@@ -157,56 +182,115 @@ def checkin_link(token: str):
     return Response(render_template("screen/link.html"), headers={"Cache-Control": "no-store"})
 
 
-def render(kt, screen: Screen, now) -> str:
-    settings = kt.settings
-    base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS)
+@dataclass
+class Shown:
+    """What a screen shows now: a template and what it shows (*view*), apart from the counts (*parts*:
+    `data-part` name -> text) a poll may change alone. Two polls with the same shape differ in parts only."""
+
+    template: str
+    view: dict
+    parts: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> str:
+        """A digest of everything the page shows but the parts (the clock offset aside)."""
+        text = json.dumps([self.template, self.view], sort_keys=True, default=_plain, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+    def html(self, base: dict) -> str:
+        return render_template(self.template, parts=self.parts, **self.view, **base)
+
+
+def _plain(value):
+    """A model or date as JSON sees it for the shape: its columns, its text."""
+    return getattr(value, "__data__", None) or str(value)
+
+
+_STUDENTS = Prepared(lambda classroom: Membership.select(fn.COUNT(Membership.id))
+                     .where((Membership.classroom == classroom) & (Membership.active == 1)))
+_LOST = Prepared(lambda lesson: LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson))
+_LATEST = Prepared(lambda lesson: Activity.select().where(Activity.lesson == lesson)
+                   .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
+_STATUSES = Prepared(lambda checkin: Answer.select(Answer.status, fn.COUNT(Answer.id).alias("n"))
+                     .where(Answer.activity == checkin).group_by(Answer.status))
+_ROSTER = Prepared(lambda checkin, classroom: (
+    Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin))
+    .where((Membership.classroom == classroom) & member_during(Activity))
+    | Answer.select(Answer.user).where(Answer.activity == checkin)).select_from(fn.COUNT(SQL("*"))))
+_ANSWERED = Prepared(lambda activity: Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == activity))
+
+
+def gather(kt, screen: Screen, now) -> Shown:
+    """What *screen* shows at *now*: a handful of indexed reads; nothing is rendered or encoded here but the
+    QR (cached by content) and the charts of a closed activity."""
     if screen.ended_at:
-        return render_template("screen/ended.html", **base)
+        return Shown("screen/ended.html", {})
     if screen.paired_at is None:
-        expired = screen.code_expires_at < now
-        return render_template("screen/pairing.html", code=screen.code, expired=expired,
-                               until=epoch(screen.code_expires_at), **base)
+        return Shown("screen/pairing.html", dict(code=screen.code, expired=screen.code_expires_at < now,
+                                                 until=epoch(screen.code_expires_at)))
     classroom = screen.classroom
-    students = len(scope.student_ids(classroom))
     lesson = scope.open_lesson(classroom)
     if lesson is None:
         note = Announcement.select().where(Announcement.classroom == classroom).order_by(
             Announcement.created_at.desc(), Announcement.id.desc()).first()
         join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
-        return render_template("screen/idle.html", classroom=classroom, students=students, note=note,
-                               qr=svg_qr(join), qr_text=join, **base)
-    checkin = lesson_checkin(lesson)
-    came = None
+        return Shown("screen/idle.html", dict(classroom=classroom, note=note, qr=svg_qr(join), qr_text=join),
+                     {"students": str(_STUDENTS.scalar(classroom))})
+    activity = _LATEST.first(lesson)
+    checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
+    parts = {"lost": str(_LOST.scalar(lesson))}
     if checkin:
-        sheet = sheet_for(checkin)
-        came = (sum(1 for s in sheet.values() if s in (PRESENT, LATE)), len(sheet))
-    lost = LostSignal.select(LostSignal.user).where(LostSignal.lesson == lesson).distinct().count()
-    activity = Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at.desc(), Activity.id.desc()).first()
-    view = dict(classroom=classroom, students=students, came=came, lost=lost, activity=activity,
-                calls=_roll_calls(lesson, now), **base)
+        parts.update(_checkin_parts(checkin, lesson))
+    else:
+        parts["students"] = str(_STUDENTS.scalar(classroom))
+    view = dict(classroom=classroom, has_checkin=checkin is not None, activity=activity, calls=_roll_calls(lesson, now))
+    if checkin and screen.missing_until and now < screen.missing_until and (
+            activity.opened_at <= screen.missing_until - moderation.MISSING_SHOWN):
+        return Shown("screen/missing.html", view, parts)
     if activity is None:
-        return render_template("screen/lesson.html", **view)
+        return Shown("screen/lesson.html", view, parts)
     is_open = activity.is_open(now)
     view.update(is_open=is_open, deadline=epoch(activity.deadline))
     if activity.kind == CHECKIN:
         if is_open:
+            settings = kt.settings
             slot = rotation.slot_at(settings, now)
             content, official = _checkin_qr(kt, activity, slot, now)
-            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret), code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
+            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
+                        code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
                         passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
-        return render_template("screen/checkin.html", **view)
+        return Shown("screen/checkin.html", view, parts)
     if activity.kind == DISCUSSION:
-        posts = list(Post.select(Post.id, Post.text, Post.hidden).where(Post.activity == activity).order_by(Post.created_at, Post.id))
-        wall = [(number, post.text) for number, post in enumerate(posts, 1) if not post.hidden][::-1][:40]
-        return render_template("screen/discussion.html", wall=wall, total=len(posts), **view)
-    answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
-    view.update(answered=len(answers), present=came[0] if came else students)
+        posts = wall.posts_of(activity)
+        judged = wall.judged(posts, wall.review_spans(classroom.id), wall.banned_words(kt.settings.screen.banned_words_file))
+        view.update(wall=wall.screen_wall(judged)[:40],
+                    cloud=_cloud_of(screen, activity, [post.text for _n, post, mark in judged if mark in ("", "repeat")]))
+        return Shown("screen/discussion.html", view, parts)
+    parts["answered"] = str(_ANSWERED.scalar(activity))
+    parts["present"] = parts.get("came") or parts["students"]
     if not is_open:  # the distribution, the key and the rate only once it closed
+        answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
         quiz = activity.kind == QUIZ
         right = sum(1 for a in answers if is_right(activity, a)) if quiz else 0
-        view.update(bars=svg_bars(tally(activity, answers, "zh"), quiz), key=shown_key(activity) if quiz else None,
+        rows = tally(activity, answers, "zh")
+        cloud = cloud_svg(answers) if quiz and activity.answer_type == FILL else None
+        view.update(bars=None if cloud else svg_bars(rows, quiz), cloud=cloud,
+                    key=shown_key(activity) if quiz else None,
                     rate=f"{100 * right / len(answers):.0f}%" if quiz and answers else None)
-    return render_template("screen/question.html", **view)
+    return Shown("screen/question.html", view, parts)
+
+
+def _checkin_parts(checkin: Activity, lesson) -> dict:
+    """came (present or late), roster (counted for the check-in) and missing (neither came nor excused)."""
+    counts = {row.status: row.n for row in _STATUSES.rows(checkin)}
+    roster = _ROSTER.scalar(checkin, lesson.classroom_id)
+    came = counts.get(PRESENT, 0) + counts.get(LATE, 0)
+    return {"came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - counts.get(EXCUSED, 0)))}
+
+
+def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | None:
+    """The word cloud of *activity*'s answers or posts, when the teacher asked for it (词云)."""
+    return cloud_svg(texts) if screen.cloud_of == activity.id else None
 
 
 def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
@@ -217,11 +301,18 @@ def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
     return kt.links.url(f"/c/{rotation.token(kt.settings, activity.id, slot)}"), False
 
 
-def _roll_calls(lesson, now) -> list[tuple[str, str]]:
-    """The latest roll call of the lesson, for ten minutes: (name, answered|waiting|missed); no openids."""
-    latest = RollCall.select().where(RollCall.lesson == lesson).order_by(RollCall.picked_at.desc()).first()
+_LATEST_CALL = Prepared(lambda lesson: RollCall.select(RollCall.picked_at).where(RollCall.lesson == lesson)
+                        .order_by(RollCall.picked_at.desc()).limit(1))
+
+
+def _roll_calls(lesson, now) -> dict | None:
+    """The latest roll call of the lesson, for ten minutes: its names with answered|waiting|missed, and whether
+    it was picked just now (the screen then plays the short draw first); no openids."""
+    latest = _LATEST_CALL.first(lesson)
     if latest is None or (now - latest.picked_at).total_seconds() > 600:
-        return []
-    calls = RollCall.select().where((RollCall.lesson == lesson) & (RollCall.picked_at == latest.picked_at)).order_by(RollCall.id)
-    return [(c.user.name or c.user.student_no or "同学",
-             "answered" if c.answered_at else "waiting" if now <= c.deadline else "missed") for c in calls]
+        return None
+    calls = (RollCall.select(RollCall.answered_at, RollCall.deadline, User.name, User.student_no).join(User)
+             .where((RollCall.lesson == lesson) & (RollCall.picked_at == latest.picked_at)).order_by(RollCall.id))
+    names = [(c.user.name or c.user.student_no or "同学",
+              "answered" if c.answered_at else "waiting" if now <= c.deadline else "missed") for c in calls]
+    return {"names": names, "draw": (now - latest.picked_at).total_seconds() < DRAW_SECONDS}

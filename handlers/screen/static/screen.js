@@ -1,10 +1,11 @@
 // The classroom screen: poll the state with an ETag (about 1/s while visible, rarely when hidden),
-// show a banner while polls fail, recover by itself. No library, no build step.
+// show a banner while polls fail, recover by itself. No library, no build step. A poll whose answer is
+// JSON changed counts only: they are set in place (textContent), the rest of the page (the QR) stays as it is.
 (function () {
   "use strict";
   var KEY = "ketang-screen";
   var main = document.getElementById("main"), banner = document.getElementById("banner");
-  var secret = localStorage.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null;
+  var secret = localStorage.getItem(KEY), etag = null, shape = null, failures = 0, offset = 0, timer = null;
   var visibleMs = 1000, hiddenMs = 30000;
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
@@ -12,7 +13,7 @@
   function trouble() { failures += 1; if (failures >= 2) banner.hidden = false; schedule(Math.min(1000 * failures, 5000)); }
 
   function pairAgain() {
-    secret = null; etag = null; localStorage.removeItem(KEY);
+    secret = null; etag = null; shape = null; localStorage.removeItem(KEY);
     fetch("/screen/new", { method: "POST", cache: "no-store" }).then(function (r) {
       if (!r.ok) throw new Error("status " + r.status);
       return r.json();
@@ -25,22 +26,33 @@
     if (!secret) { pairAgain(); return; }
     var headers = { "X-Screen": secret };
     if (etag) headers["If-None-Match"] = etag;
+    if (shape) headers["X-Shape"] = shape;
     fetch("/screen/state", { headers: headers, cache: "no-store" }).then(function (r) {
       if (r.status === 404) { pairAgain(); return null; }
       if (r.status === 304) { return null; }
       if (!r.ok) throw new Error("status " + r.status);
       etag = r.headers.get("ETag");
-      return r.text();
-    }).then(function (html) {
+      if ((r.headers.get("Content-Type") || "").indexOf("application/json") === 0) return r.json().then(apply);
+      return r.text().then(show);
+    }).then(function () {
       failures = 0; banner.hidden = true;
-      if (html !== null && html !== undefined) show(html);
       if (secret) schedule(interval());
     }).catch(trouble);
+  }
+
+  function apply(data) {  // counts only: the server saw our shape unchanged
+    offset = Number(data.now) - Date.now() / 1000;
+    var items = main.querySelectorAll("[data-part]");
+    for (var i = 0; i < items.length; i++) {
+      var value = data.parts[items[i].dataset.part];
+      if (value !== undefined && items[i].textContent !== value) items[i].textContent = value;
+    }
   }
 
   function show(html) {
     main.innerHTML = html;
     var state = document.getElementById("state");
+    shape = state ? state.dataset.shape : null;
     if (!state) return;
     offset = Number(state.dataset.now) - Date.now() / 1000;
     visibleMs = Number(state.dataset.visible) || visibleMs; hiddenMs = Number(state.dataset.hidden) || hiddenMs;
