@@ -64,7 +64,7 @@ def reviewing(classroom_id: int) -> bool:
 
 def is_pending(post: Post, spans: list[tuple]) -> bool:
     """Written while the wall was in approval mode and not passed yet."""
-    return post.approved_at is None and any(start <= post.created_at and (end is None or post.created_at < end)
+    return post.approved_at is None and any(start <= post.created_at and (end is None or post.created_at <= end)
                                             for start, end in spans)
 
 

@@ -23,7 +23,7 @@ from handlers.attendance import lesson_checkin, member_during
 from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
 from handlers.results import tally
-from handlers.screen import moderation, rotation
+from handlers.screen import rotation
 from handlers.screen.cloud import cloud_svg
 from handlers.screen.pairing import CODE_TTL, digest, new_screen
 from models import (
@@ -244,8 +244,7 @@ def gather(kt, screen: Screen, now) -> Shown:
     else:
         parts["students"] = str(_STUDENTS.scalar(classroom))
     view = dict(classroom=classroom, has_checkin=checkin is not None, activity=activity, calls=_roll_calls(lesson, now))
-    if checkin and screen.missing_until and now < screen.missing_until and (
-            activity.opened_at <= screen.missing_until - moderation.MISSING_SHOWN):
+    if activity is checkin and checkin and screen.missing_until and now < screen.missing_until:  # 未到 投屏, until the next activity
         return Shown("screen/missing.html", view, parts)
     if activity is None:
         return Shown("screen/lesson.html", view, parts)

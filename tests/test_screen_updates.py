@@ -1,0 +1,210 @@
+"""Issue 23 on the screen, through the real HTTP routes and the signed webhook with a frozen clock: polls that
+answer only what changed, the QR encoded once per content, moderation of the wall (审核/通过, banned words,
+folded repeats), the missing count (未到, 未到 投屏), the word cloud (词云, fill-in quizzes) and the roll call's draw."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from handlers.screen import cloud, view
+from models import User, db
+from tests.conftest import build_app
+from tests.test_screen import Room, shown
+
+NAMES = ("王芳", "李娜", "张伟", "刘洋")
+
+
+@pytest.fixture
+def room(app, clock):
+    room = Room(app, clock, students=4)
+    for openid, name in zip(room.students, NAMES, strict=True):
+        User.update(name=name).where(User.openid == openid).execute()
+    room.paired()
+    room.teacher("上课")
+    return room
+
+
+def poll_as_page(room, etag=None, shape=None):
+    headers = {"X-Screen": room.secret}
+    if etag:
+        headers["If-None-Match"] = etag
+    if shape:
+        headers["X-Shape"] = shape
+    return room.client.get("/screen/state", headers=headers)
+
+
+def shape_of(response) -> str:
+    return re.search(r'data-shape="([0-9a-f]+)"', response.get_data(as_text=True)).group(1)
+
+
+def test_a_count_change_answers_just_the_counts_and_a_new_kind_the_whole_page(room):
+    room.teacher("开启签到 5 口令")
+    first = poll_as_page(room)
+    assert first.mimetype == "text/html" and 'class="qr"' in first.get_data(as_text=True)
+    shape = shape_of(first)
+    assert first.headers["X-Shape"] == shape
+    code = re.search(r'id="passcode">(\d{4})<', first.get_data(as_text=True)).group(1)
+    assert "签到成功" in room.wx.send_text(room.students[0], f"签到 {code}")
+    counts = poll_as_page(room, first.headers["ETag"], shape)
+    assert counts.status_code == 200 and counts.mimetype == "application/json"
+    assert counts.json["parts"] == {"lost": "0", "came": "1", "roster": "4", "missing": "3"}
+    assert len(counts.get_data()) < 200 and counts.headers["ETag"] != first.headers["ETag"]
+    room.teacher("结束")
+    room.teacher("练习 B 2 1+1=? A.1 B.2")  # another activity: the whole page, with its new shape
+    changed = poll_as_page(room, counts.headers["ETag"], shape)
+    assert changed.mimetype == "text/html" and "1+1=?" in changed.get_data(as_text=True) and shape_of(changed) != shape
+
+
+def test_the_next_slots_qr_is_a_whole_page_and_each_qr_is_encoded_once(room, clock, monkeypatch):
+    made = []
+    real = view.qrcode.make
+    monkeypatch.setattr(view.qrcode, "make", lambda data, **kw: made.append(data) or real(data, **kw))
+    view.svg_qr.cache_clear()
+    room.teacher("开启签到 5")
+    first = poll_as_page(room)
+    for _ in range(3):
+        assert poll_as_page(room).status_code == 200
+    assert len(made) == 1  # every poll of this slot reused the one encoding
+    clock.advance(seconds=room.settings.screen.rotate_seconds)
+    rotated = poll_as_page(room, first.headers["ETag"], shape_of(first))
+    assert rotated.mimetype == "text/html" and shape_of(rotated) != shape_of(first)  # a new QR is a new page
+    assert len(made) == 2 and made[0] != made[1]
+
+
+def test_the_checkin_screen_counts_who_is_missing_and_never_names_them(room):
+    room.teacher("开启签到 5 口令")
+    page = room.page()
+    assert "未到 4" in shown(page)
+    code = re.search(r'id="passcode">(\d{4})<', page).group(1)
+    room.wx.send_text(room.students[0], f"签到 {code}")
+    assert "未到 3" in shown(room.page())
+    reply = room.teacher("未到 投屏")
+    assert all(name in reply for name in NAMES[1:]) and "只显示未到人数" in reply  # the names go to the teacher
+    page = room.page()
+    assert 'data-state="missing"' in page and re.search(r'id="missing-count"><b data-part="missing">3<', page)
+    assert not any(name in page for name in NAMES)  # the projector never names anyone
+    room.teacher("练习 B 2 1+1=? A.1 B.2")  # the next activity takes the screen back
+    assert 'data-state="open-quiz"' in room.page()
+
+
+def test_missing_alone_lists_the_names_and_leaves_the_screen_as_it_was(room):
+    room.teacher("开启签到 5")
+    reply = room.teacher("未到")
+    assert all(name in reply for name in NAMES) and 'data-state="checkin"' in room.page()
+
+
+def test_in_approval_mode_a_post_reaches_the_screen_only_after_the_teachers_pass(room, clock):
+    room.teacher("讨论 导数的意义")
+    assert "开启审核" in room.teacher("审核 开")
+    assert "已发言" in room.wx.send_text(room.students[0], "发言 切线的斜率")
+    assert "切线的斜率" not in room.page()
+    results = room.teacher("结果")
+    assert "#1 【待审】王芳：切线的斜率" in results
+    room.wx.send_text(room.students[1], "发言 瞬时变化率")
+    assert "已通过" in room.teacher("通过 1")
+    page = room.page()
+    assert "切线的斜率" in page and "瞬时变化率" not in page
+    assert "不在待审中" in room.teacher("通过 1")
+    assert "已通过 1 条" in room.teacher("通过 全部")
+    assert "瞬时变化率" in room.page()
+    assert "关闭审核" in room.teacher("审核 关")
+    clock.advance(seconds=1)
+    room.wx.send_text(room.students[2], "发言 极限")
+    assert "极限" in room.page()
+
+
+def test_turning_approval_off_leaves_what_waits_waiting(room):
+    room.teacher("讨论 导数的意义")
+    room.teacher("审核 开")
+    room.wx.send_text(room.students[0], "发言 还没审")
+    assert "仍有 1 条待审" in room.teacher("审核 关")
+    assert "还没审" not in room.page()
+
+
+def test_hidden_posts_stay_hidden_and_are_marked_in_results(room):
+    room.teacher("讨论 导数的意义")
+    room.wx.send_text(room.students[0], "发言 无关的话")
+    room.teacher("隐藏 1")
+    assert "无关的话" not in room.page() and "#1 【已隐藏】王芳：无关的话" in room.teacher("结果")
+
+
+def test_a_repeated_post_is_folded_and_an_overlong_one_cut_and_all_is_escaped(room):
+    room.teacher("讨论 导数的意义")
+    for student in room.students[:3]:
+        room.wx.send_text(student, "发言 斜率")
+    room.wx.send_text(room.students[3], "发言 " + "很长" * 60)
+    room.wx.send_text(room.students[3], "发言 <img src=x onerror=alert(1)>")
+    page = room.page()
+    assert page.count("斜率") == 1 and "×3" in page  # shown once, with how often
+    assert "很长" * 40 + "…" in page and "很长" * 41 not in page
+    assert "<img" not in page and "&lt;img src=x" in page
+    results = room.teacher("结果")
+    assert "#2 【重复·已合并】" in results and "#1 李娜" not in results
+
+
+@pytest.fixture
+def banned_room(tmp_path, clock):
+    words = tmp_path / "banned.txt"
+    words.write_text("# 一行一个词\n傻瓜\nidiot\n", encoding="utf-8")
+    app = build_app(tmp_path, clock, screen={"banned_words_file": str(words)})
+    room = Room(app, clock, students=2)
+    room.paired()
+    room.teacher("上课")
+    yield room
+    db.close()
+
+
+def test_a_post_with_a_banned_word_stays_off_the_screen_and_its_poster_is_not_told(banned_room):
+    room = banned_room
+    room.teacher("讨论 今天的课")
+    reply = room.wx.send_text(room.students[0], "发言 老师是 傻 瓜")  # spaced out still matches
+    assert "已发言" in reply and "傻瓜" not in reply and "屏蔽" not in reply
+    room.wx.send_text(room.students[1], "发言 ＩＤＩＯＴ here")  # full width, upper case
+    room.wx.send_text(room.students[1], "发言 讲得清楚")
+    page = room.page()
+    assert "傻" not in page and "IDIOT" not in page and "讲得清楚" in page
+    results = room.teacher("结果")
+    assert "#1 【屏蔽词·未上屏】" in results and "#2 【屏蔽词·未上屏】" in results and "#3 【" not in results
+
+
+def test_a_closed_fill_in_quiz_shows_a_cloud_of_the_answers_sized_by_count(room):
+    room.teacher("练习 =北京 2 中国的首都是？")
+    for student, answer in zip(room.students, ("北京", "北京", "北京", "上海"), strict=True):
+        room.wx.send_text(student, f"答 {answer}")
+    room.teacher("结束")
+    page = room.page()
+    sizes = dict((word, int(size)) for size, word in re.findall(r'font-size="(\d+)"[^>]*>([^<]+)</text>', page))
+    assert sizes["北京"] > sizes["上海"] and 'id="bars"' not in page
+    assert not any(name in page for name in NAMES)
+
+
+def test_the_teachers_cloud_shows_a_discussions_words_without_stop_words_or_names(room):
+    room.teacher("讨论 导数是什么")
+    for student, text in zip(room.students, ("导数是切线的斜率", "切线斜率", "变化率", "我觉得是斜率"), strict=True):
+        room.wx.send_text(student, f"发言 {text}")
+    assert "词云" in room.teacher("词云")
+    page = room.page()
+    words = dict((word, int(n)) for n, word in re.findall(r'data-n="(\d+)">([^<]+)</text>', page))
+    assert words["斜率"] == 3 and words["切线"] == 2 and "的" not in words and "我" not in words
+    assert not any(name in page for name in NAMES)
+    assert cloud.cloud_svg(["切线斜率", "斜率"]) == cloud.cloud_svg(["切线斜率", "斜率"])  # same answers, same picture
+
+
+def test_cloud_needs_a_discussion(room):
+    room.teacher("问卷 2 2 节奏？A.快 B.好")
+    assert "不是讨论" in room.teacher("词云")
+
+
+def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock):
+    room.teacher("开启签到 5 口令")
+    code = re.search(r'id="passcode">(\d{4})<', room.page()).group(1)
+    for student in room.students:
+        room.wx.send_text(student, f"签到 {code}")
+    room.teacher("点名 2")
+    page = room.page()
+    assert 'class="calls draw"' in page and 'class="drum"' in page
+    clock.advance(seconds=view.DRAW_SECONDS + 1)
+    page = room.page()
+    assert 'class="calls"' in page and "drum" not in page and sum(name in page for name in NAMES) == 2
