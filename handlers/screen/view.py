@@ -12,7 +12,7 @@ from functools import lru_cache
 import qrcode
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from markupsafe import Markup
-from peewee import SQL, fn
+from peewee import JOIN, SQL, fn
 from qrcode.image.svg import SvgPathImage
 
 from bot.clock import epoch
@@ -37,6 +37,7 @@ from models import (
     Activity,
     Announcement,
     CheckinQr,
+    Classroom,
     LostSignal,
     Membership,
     RollCall,
@@ -124,7 +125,7 @@ def state():
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
-    shown = gather(kt, Screen.get_by_id(screen_id), now)
+    shown = gather(kt, _SCREEN.first(screen_id), now)
     shape = shown.shape
     base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shape)
     if request.headers.get("X-Shape") == shape:  # only counts changed: just them, applied in place by the page
@@ -194,7 +195,8 @@ class Shown:
     @property
     def shape(self) -> str:
         """A digest of everything the page shows but the parts (the clock offset aside)."""
-        text = json.dumps([self.template, self.view], sort_keys=True, default=_plain, ensure_ascii=False)
+        shows = {key: value for key, value in self.view.items() if key != "qr"}  # qr_text decides the QR
+        text = json.dumps([self.template, shows], sort_keys=True, default=_plain, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
     def html(self, base: dict) -> str:
@@ -292,9 +294,15 @@ def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | 
     return cloud_svg(texts) if screen.cloud_of == activity.id else None
 
 
+_MINTED = Prepared(lambda activity, slot, now: CheckinQr.select(CheckinQr.url).where(
+    (CheckinQr.activity == activity) & (CheckinQr.slot == slot) & (CheckinQr.expires_at > now)).limit(1))
+_SCREEN = Prepared(lambda screen: Screen.select(Screen, Classroom).join(Classroom, JOIN.LEFT_OUTER)
+                   .where(Screen.id == screen).limit(1))
+
+
 def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
     """(QR content, official?): the scheduler's QR_STR_SCENE code for this slot when ready, else our link."""
-    minted = CheckinQr.get_or_none((CheckinQr.activity == activity) & (CheckinQr.slot == slot) & (CheckinQr.expires_at > now))
+    minted = _MINTED.first(activity, slot, now)
     if minted:
         return minted.url, True
     return kt.links.url(f"/c/{rotation.token(kt.settings, activity.id, slot)}"), False
