@@ -4,7 +4,8 @@ their ETag while a class bursts in, and the server CPU of a 304 poll against a c
 Each screen is a real paired Screen row; one shows the bursting class (every check-in there bumps its
 version, so it re-renders about once a second), the other 99 show classes with an open check-in of their own
 (their ETag changes with the rotation slot, so each re-renders every `rotate_seconds`; every other poll is a
-304). Polls update their ETag from the answers, as the page does.
+304). Polls carry the ETag and shape of their last answers, as the page does, so a poll after a check-in
+in the bursting class is answered with the counts alone.
 """
 
 from __future__ import annotations
@@ -43,13 +44,16 @@ def setup(server, hall, n: int = 100) -> list[str]:
     return keys
 
 
-def poll_request(port: int, key: str, etag: str | None) -> bytes:
+def poll_request(port: int, key: str, etag: str | None, shape: str | None = None) -> bytes:
+    """A poll as the page makes it: its last ETag and the shape of the page it shows."""
     match = f"If-None-Match: {etag}\r\n" if etag else ""
+    match += f"X-Shape: {shape}\r\n" if shape else ""
     return (f"GET /screen/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Screen: {key}\r\n{match}"
             f"Connection: close\r\n\r\n").encode("ascii")
 
 
-async def _get(port: int, request: bytes) -> tuple[int, str | None]:
+async def _get(port: int, request: bytes) -> tuple[int, str | None, str | None]:
+    """(status, ETag, X-Shape) of one request on a fresh connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -57,25 +61,25 @@ async def _get(port: int, request: bytes) -> tuple[int, str | None]:
     finally:
         writer.close()
     head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-    etag = next((line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("etag:")), None)
-    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), etag
+    fields = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:] if ":" in line}
+    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), fields.get("etag"), fields.get("x-shape")
 
 
 async def _screens(port: int, keys: list[str], until: float, stats: dict) -> None:
     """Each screen polls once a second (staggered), carrying the ETag of its last answer."""
     async def screen(index: int, key: str):
-        etag = None
+        etag = shape = None
         next_at = time.perf_counter() + index / len(keys)
         while next_at < until:
             await asyncio.sleep(max(0, next_at - time.perf_counter()))
             started = time.perf_counter()
             try:
-                status, new = await _get(port, poll_request(port, key, etag))
+                status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
             except OSError:
-                status, new = -1, None
+                status, new, new_shape = -1, None, None
             stats["latencies"].append(time.perf_counter() - started)
             stats[status] = stats.get(status, 0) + 1
-            etag = new or etag
+            etag, shape = new or etag, new_shape or shape
             next_at += 1.0
 
     await asyncio.gather(*(screen(i, k) for i, k in enumerate(keys)))
@@ -108,15 +112,15 @@ def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dic
     """Closed loop of polls of one unchanged screen with its current ETag: 304s (bar one per slot)."""
     async def run():
         stats: dict = {"latencies": []}
-        _status, etag = await _get(port, poll_request(port, key, None))
+        _status, etag, shape = await _get(port, poll_request(port, key, None))
         stop = time.perf_counter() + duration
 
         async def worker():
-            nonlocal etag
+            nonlocal etag, shape
             while time.perf_counter() < stop:
-                status, new = await _get(port, poll_request(port, key, etag))
+                status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
                 stats[status] = stats.get(status, 0) + 1
-                etag = new or etag
+                etag, shape = new or etag, new_shape or shape
 
         await asyncio.gather(*(worker() for _ in range(connections)))
         return stats

@@ -87,6 +87,8 @@ def test_the_checkin_screen_counts_who_is_missing_and_never_names_them(room):
     assert not any(name in page for name in NAMES)  # the projector never names anyone
     room.teacher("练习 B 2 1+1=? A.1 B.2")  # the next activity takes the screen back
     assert 'data-state="open-quiz"' in room.page()
+    room.teacher("结束")
+    assert "未到" not in room.page()  # the count is shown while the check-in is open only
 
 
 def test_missing_alone_lists_the_names_and_leaves_the_screen_as_it_was(room):
@@ -98,7 +100,11 @@ def test_missing_alone_lists_the_names_and_leaves_the_screen_as_it_was(room):
 def test_in_approval_mode_a_post_reaches_the_screen_only_after_the_teachers_pass(room, clock):
     room.teacher("讨论 导数的意义")
     assert "开启审核" in room.teacher("审核 开")
+    before = poll_as_page(room)
+    assert "审核中 · 待审 0" in shown(before.get_data(as_text=True))
     assert "已发言" in room.wx.send_text(room.students[0], "发言 切线的斜率")
+    waiting = poll_as_page(room, before.headers["ETag"], shape_of(before))  # the wall did not change: a count did
+    assert waiting.mimetype == "application/json" and waiting.json["parts"]["waiting"] == "1"
     assert "切线的斜率" not in room.page()
     results = room.teacher("结果")
     assert "#1 【待审】王芳：切线的斜率" in results
@@ -182,12 +188,13 @@ def test_a_closed_fill_in_quiz_shows_a_cloud_of_the_answers_sized_by_count(room)
 
 def test_the_teachers_cloud_shows_a_discussions_words_without_stop_words_or_names(room):
     room.teacher("讨论 导数是什么")
-    for student, text in zip(room.students, ("导数是切线的斜率", "切线斜率", "变化率", "我觉得是斜率"), strict=True):
+    for student, text in zip(room.students, ("导数是切线的斜率", "切线斜率", "变化率，变化率", "我觉得是斜率 <b>粗</b>"), strict=True):
         room.wx.send_text(student, f"发言 {text}")
     assert "词云" in room.teacher("词云")
     page = room.page()
     words = dict((word, int(n)) for n, word in re.findall(r'data-n="(\d+)">([^<]+)</text>', page))
-    assert words["斜率"] == 3 and words["切线"] == 2 and "的" not in words and "我" not in words
+    assert words["斜率"] == 3 and words["切线"] == 2 and words["变化率"] == 1  # a post counts a word once
+    assert "的" not in words and "我" not in words and "<b>" not in page and "粗" in words
     assert not any(name in page for name in NAMES)
     assert cloud.cloud_svg(["切线斜率", "斜率"]) == cloud.cloud_svg(["切线斜率", "斜率"])  # same answers, same picture
 

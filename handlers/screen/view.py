@@ -245,7 +245,8 @@ def gather(kt, screen: Screen, now) -> Shown:
         parts.update(_checkin_parts(checkin, lesson))
     else:
         parts["students"] = str(_STUDENTS.scalar(classroom))
-    view = dict(classroom=classroom, has_checkin=checkin is not None, activity=activity, calls=_roll_calls(lesson, now))
+    view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checkin is not None and checkin.is_open(now),
+                activity=activity, calls=_roll_calls(lesson, now))
     if activity is checkin and checkin and screen.missing_until and now < screen.missing_until:  # 未到 投屏, until the next activity
         return Shown("screen/missing.html", view, parts)
     if activity is None:
@@ -262,9 +263,10 @@ def gather(kt, screen: Screen, now) -> Shown:
                         passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
         return Shown("screen/checkin.html", view, parts)
     if activity.kind == DISCUSSION:
-        posts = wall.posts_of(activity)
-        judged = wall.judged(posts, wall.review_spans(classroom.id), wall.banned_words(kt.settings.screen.banned_words_file))
-        view.update(wall=wall.screen_wall(judged)[:40],
+        posts, spans = wall.posts_of(activity), wall.review_spans(classroom.id)
+        judged = wall.judged(posts, spans, wall.banned_words(kt.settings.screen.banned_words_file))
+        parts["waiting"] = str(sum(mark == "pending" for _n, _post, mark in judged))
+        view.update(wall=wall.screen_wall(judged)[:40], reviewing=any(end is None for _start, end in spans),
                     cloud=_cloud_of(screen, activity, [post.text for _n, post, mark in judged if mark in ("", "repeat")]))
         return Shown("screen/discussion.html", view, parts)
     parts["answered"] = str(_ANSWERED.scalar(activity))
