@@ -215,3 +215,15 @@ def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock
     clock.advance(seconds=view.DRAW_SECONDS + 1)
     page = room.page()
     assert 'class="calls"' in page and "drum" not in page and sum(name in page for name in NAMES) == 2
+
+
+def test_the_screens_counts_are_the_ones_attendance_counts_as_students_come_and_go(room, clock):
+    room.teacher("开启签到 5 口令")
+    code = re.search(r'id="passcode">(\d{4})<', room.page()).group(1)
+    room.wx.send_text(room.students[0], f"签到 {code}")
+    clock.advance(seconds=1)
+    room.wx.send_text(room.students[1], "退出课堂 1")  # left after it opened: still counted, missing
+    room.wx.send_text("o_newcomer", f"加入 {room.code}")  # joined during it: counted
+    page = shown(room.page())
+    assert "已到 1 / 5" in page and "未到 4" in page
+    assert "应到 5：已到 1" in room.teacher("签到情况")  # the teacher's count is the screen's

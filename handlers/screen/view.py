@@ -31,9 +31,8 @@ from models import (
     DISCUSSION,
     EXCUSED,
     FILL,
-    LATE,
-    PRESENT,
     QUIZ,
+    RARE_STATUSES,
     Activity,
     Announcement,
     CheckinQr,
@@ -213,13 +212,17 @@ _STUDENTS = Prepared(lambda classroom: Membership.select(fn.COUNT(Membership.id)
 _LOST = Prepared(lambda lesson: LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson))
 _LATEST = Prepared(lambda lesson: Activity.select().where(Activity.lesson == lesson)
                    .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
-_STATUSES = Prepared(lambda checkin: Answer.select(Answer.status, fn.COUNT(Answer.id).alias("n"))
-                     .where(Answer.activity == checkin).group_by(Answer.status))
+_ANSWERS = Prepared(lambda activity: Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == activity))  # the unique key
+_RARE = Prepared(lambda checkin: Answer.select(Answer.status, fn.COUNT(Answer.id).alias("n"))
+                 .where((Answer.activity == checkin) & RARE_STATUSES).group_by(Answer.status))  # the partial index
+# An open check-in's members: every membership of the class not ended before it opened (none can have
+# started after its deadline yet); counted on the (classroom, left_at) index alone.
+_MEMBERS_NOW = Prepared(lambda classroom, opened: Membership.select(fn.COUNT(SQL("*"))).where(
+    (Membership.classroom == classroom) & (Membership.left_at.is_null() | (Membership.left_at > opened))))
 _ROSTER = Prepared(lambda checkin, classroom: (
     Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin))
     .where((Membership.classroom == classroom) & member_during(Activity))
     | Answer.select(Answer.user).where(Answer.activity == checkin)).select_from(fn.COUNT(SQL("*"))))
-_ANSWERED = Prepared(lambda activity: Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == activity))
 
 
 def gather(kt, screen: Screen, now) -> Shown:
@@ -242,7 +245,7 @@ def gather(kt, screen: Screen, now) -> Shown:
     checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
     parts = {"lost": str(_LOST.scalar(lesson))}
     if checkin:
-        parts.update(_checkin_parts(checkin, lesson))
+        parts.update(_checkin_parts(checkin, lesson, now))
     else:
         parts["students"] = str(_STUDENTS.scalar(classroom))
     view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checkin is not None and checkin.is_open(now),
@@ -269,7 +272,7 @@ def gather(kt, screen: Screen, now) -> Shown:
         view.update(wall=wall.screen_wall(judged)[:40], reviewing=any(end is None for _start, end in spans),
                     cloud=_cloud_of(screen, activity, [post.text for _n, post, mark in judged if mark in ("", "repeat")]))
         return Shown("screen/discussion.html", view, parts)
-    parts["answered"] = str(_ANSWERED.scalar(activity))
+    parts["answered"] = str(_ANSWERS.scalar(activity))
     parts["present"] = parts.get("came") or parts["students"]
     if not is_open:  # the distribution, the key and the rate only once it closed
         answers = [r.answer for r in Answer.select(Answer.answer).where(Answer.activity == activity)]
@@ -283,12 +286,18 @@ def gather(kt, screen: Screen, now) -> Shown:
     return Shown("screen/question.html", view, parts)
 
 
-def _checkin_parts(checkin: Activity, lesson) -> dict:
-    """came (present or late), roster (counted for the check-in) and missing (neither came nor excused)."""
-    counts = {row.status: row.n for row in _STATUSES.rows(checkin)}
-    roster = _ROSTER.scalar(checkin, lesson.classroom_id)
-    came = counts.get(PRESENT, 0) + counts.get(LATE, 0)
-    return {"came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - counts.get(EXCUSED, 0)))}
+def _checkin_parts(checkin: Activity, lesson, now) -> dict:
+    """came (present or late), roster (counted for the check-in, as 签到情况 counts) and missing (neither came
+    nor excused), from indexes alone while it is open: then everyone with a status on it is a member during it
+    (a check-in needs membership), so the roster is the members' count; once closed a teacher's mark may have
+    given a status to someone else, and the exact union is counted."""
+    rare = {row.status: row.n for row in _RARE.rows(checkin)}
+    came = _ANSWERS.scalar(checkin) - sum(rare.values())
+    if checkin.is_open(now):
+        roster = _MEMBERS_NOW.scalar(lesson.classroom_id, checkin.opened_at)
+    else:
+        roster = _ROSTER.scalar(checkin, lesson.classroom_id)
+    return {"came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - rare.get(EXCUSED, 0)))}
 
 
 def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | None:
