@@ -199,9 +199,21 @@ def test_the_teachers_cloud_shows_a_discussions_words_without_stop_words_or_name
     assert cloud.cloud_svg(["切线斜率", "斜率"]) == cloud.cloud_svg(["切线斜率", "斜率"])  # same answers, same picture
 
 
-def test_cloud_needs_a_discussion(room):
-    room.teacher("问卷 2 2 节奏？A.快 B.好")
-    assert "不是讨论" in room.teacher("词云")
+def test_cloud_needs_a_discussion_or_survey(room):
+    room.teacher("练习 B 2 1+1=? A.1 B.2")
+    assert "不是讨论或问卷" in room.teacher("词云")
+
+
+def test_a_closed_surveys_cloud_sizes_each_option_by_its_votes(room):
+    room.teacher("问卷 3 2 节奏怎么样？A.太快 B.正好 C.<太慢>")
+    for student, answer in zip(room.students, "BBAC", strict=True):
+        room.wx.send_text(student, f"答 {answer}")
+    assert "词云" in room.teacher("词云")
+    assert 'id="cloud"' not in room.page()  # open: no distribution on the screen
+    room.teacher("结束")
+    page = room.page()
+    words = dict((word, int(n)) for n, word in re.findall(r'data-n="(\d+)">([^<]+)</text>', page))
+    assert words == {"正好": 2, "太快": 1, "&lt;太慢&gt;": 1} and 'id="bars"' not in page
 
 
 def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock):

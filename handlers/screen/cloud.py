@@ -1,5 +1,5 @@
-"""The word cloud the screen shows for a closed fill-in quiz, and for a survey or discussion after the teacher's
-词云: the students' own words (never their names), Chinese segmented by jieba, stop words dropped, sized by
+"""The word cloud the screen shows for a closed fill-in quiz, and for a discussion or a closed survey after the
+teacher's 词云: the students' own words (a survey: the options they chose, each sized by its votes), never names; Chinese segmented by jieba, stop words dropped, sized by
 count, laid out in centred rows as server-rendered SVG: the same answers give the same picture."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import jieba
 from markupsafe import Markup
+
+from handlers.grading import OPTION_MARK
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -56,7 +58,20 @@ def cloud_svg(texts: list[str]) -> Markup | None:
 
 @lru_cache(maxsize=64)
 def _svg(texts: tuple[str, ...]) -> Markup | None:
-    top = counted(list(texts))
+    return counts_svg(tuple(counted(list(texts))))
+
+
+def option_texts(question: str) -> dict[str, str]:
+    """A survey's options as written in its question ("节奏？A.太快 B.正好" -> {"A": "太快", "B": "正好"})."""
+    pieces = OPTION_MARK.split(question)
+    return {letter: " ".join(text.split())[:LONGEST] for letter, text in zip(pieces[1::2], pieces[2::2], strict=True)
+            if text.strip()}
+
+
+@lru_cache(maxsize=64)
+def counts_svg(top: tuple[tuple[str, int], ...]) -> Markup | None:
+    """The cloud of (word, count) pairs (most frequent first), or None when nothing was counted."""
+    top = tuple((word, n) for word, n in top if n > 0)
     if not top:
         return None
     highest = max(n for _word, n in top)

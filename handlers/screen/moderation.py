@@ -9,7 +9,7 @@ from bot.context import Context, UserError
 from handlers import scope, wall
 from handlers.attendance import attendance
 from handlers.screen.pairing import active_screen
-from models import DISCUSSION, FILL, QUIZ, Activity, Post, Screen, WallReview
+from models import DISCUSSION, FILL, QUIZ, SURVEY, Activity, Post, Screen, WallReview
 
 MISSING_SHOWN = timedelta(minutes=10)  # 未到 投屏: the count stays that long, or until the next activity
 
@@ -75,12 +75,13 @@ def missing(ctx: Context, where: str | None = None) -> str:
 
 
 def cloud(ctx: Context) -> str:
-    """`词云`: the screen shows the latest discussion's posts as a word cloud (a fill-in quiz shows one once closed)."""
+    """`词云`: the screen shows the latest discussion's posts (or closed survey's chosen options) as a word cloud;
+    a fill-in quiz shows one by itself once closed."""
     classroom = scope.current_class(ctx)
     lesson = scope.lesson_in_view(classroom)
     latest = (Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at.desc(), Activity.id.desc())
               .first()) if lesson else None
-    if latest is None or latest.kind != DISCUSSION:
+    if latest is None or latest.kind not in (DISCUSSION, SURVEY):
         fill = latest is not None and latest.kind == QUIZ and latest.answer_type == FILL
         raise UserError("cloud_fill_quiz" if fill else "cloud_needs_discussion", name=classroom.name)
     screen = active_screen(classroom)

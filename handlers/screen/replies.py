@@ -56,12 +56,12 @@ REPLIES: dict[str, dict[str, str]] = {
         "en": "The screen shows only how many are missing (no names) for {minutes} minutes or until the next activity.",
     },
     "cloud_shown": {
-        "zh": "屏幕显示讨论「{topic}」的词云（只有发言里的词，不显示是谁写的）；新活动开始后换成新活动。",
-        "en": "The screen shows a word cloud of “{topic}” (the posts' words only, never who wrote them) until the next activity.",
+        "zh": "屏幕显示「{topic}」的词云（讨论：发言里的词；问卷：结束后按票数显示选项；不显示是谁写的）；新活动开始后换成新活动。",
+        "en": "The screen shows a word cloud of “{topic}” (a discussion: the posts' words; a survey: once closed, its options sized by votes; never who) until the next activity.",
     },
     "cloud_needs_discussion": {
-        "zh": "「{name}」最近的活动不是讨论：词云用于讨论（发送「讨论 …」开启），填空题结束后屏幕自动显示词云。",
-        "en": "“{name}”'s latest activity is not a discussion: the word cloud is for discussions (send “discuss …”); a fill-in quiz shows one by itself once it closes.",
+        "zh": "「{name}」最近的活动不是讨论或问卷：词云用于讨论和问卷；填空题结束后屏幕自动显示词云。",
+        "en": "“{name}”'s latest activity is not a discussion or survey: the word cloud is for those; a fill-in quiz shows one by itself once it closes.",
     },
     "cloud_fill_quiz": {
         "zh": "填空题结束后屏幕自动显示答案的词云；发送「结束」提前结束。",

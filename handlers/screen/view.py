@@ -24,7 +24,7 @@ from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
 from handlers.results import tally
 from handlers.screen import rotation
-from handlers.screen.cloud import cloud_svg
+from handlers.screen.cloud import cloud_svg, counts_svg, option_texts
 from handlers.screen.pairing import CODE_TTL, digest, new_screen
 from models import (
     CHECKIN,
@@ -279,7 +279,8 @@ def gather(kt, screen: Screen, now) -> Shown:
         quiz = activity.kind == QUIZ
         right = sum(1 for a in answers if is_right(activity, a)) if quiz else 0
         rows = tally(activity, answers, "zh")
-        cloud = cloud_svg(answers) if quiz and activity.answer_type == FILL else None
+        cloud = (cloud_svg(answers) if quiz and activity.answer_type == FILL
+                 else _survey_cloud(activity, rows) if screen.cloud_of == activity.id else None)
         view.update(bars=None if cloud else svg_bars(rows, quiz), cloud=cloud,
                     key=shown_key(activity) if quiz else None,
                     rate=f"{100 * right / len(answers):.0f}%" if quiz and answers else None)
@@ -298,6 +299,12 @@ def _checkin_parts(checkin: Activity, lesson, now) -> dict:
     else:
         roster = _ROSTER.scalar(checkin, lesson.classroom_id)
     return {"came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - rare.get(EXCUSED, 0)))}
+
+
+def _survey_cloud(activity: Activity, rows: list[tuple[str, int, bool]]) -> Markup | None:
+    """A closed survey as a cloud: each option's text (its letter when it has none) sized by its votes."""
+    texts = option_texts(activity.question)
+    return counts_svg(tuple(sorted(((texts.get(label, label), n) for label, n, _right in rows), key=lambda p: (-p[1], p[0]))))
 
 
 def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | None:
