@@ -124,3 +124,24 @@ def test_the_word_cloud_in_a_screenshot_shows_the_most_given_word_largest(screen
                 r, g, b = row[4 * x], row[4 * x + 1], row[4 * x + 2]
                 lit += (r, g, b) == (0x7f, 0xb2, 0xff)  # the first colour: the most given word, drawn on screen
     assert lit > 200
+
+
+def test_a_roll_call_plays_a_short_draw_then_shows_the_names(screen):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page, room = screen
+    named(room)
+    room.teacher("上课")
+    room.teacher("开启签到 5 口令")
+    expect(page.locator("#passcode")).to_be_visible(timeout=WITHIN)
+    code = page.locator("#passcode").inner_text()
+    for student in room.students:
+        room.wx.send_text(student, f"签到 {code}")
+    room.teacher("点名 2")
+    expect(page.locator(".calls.draw .drum")).to_be_visible(timeout=WITHIN)
+    first = page.locator(".calls li").first
+    assert page.evaluate("el => getComputedStyle(el).opacity", first.element_handle()) == "0"  # names wait for the draw
+    page.wait_for_timeout(3200)
+    assert page.evaluate("el => getComputedStyle(el).opacity", first.element_handle()) == "1"
+    expect(page.locator(".calls .drum")).to_be_hidden()
+    assert sum(name in page.locator(".calls").inner_text() for name in NAMES) == 2
