@@ -239,3 +239,12 @@ def test_the_screens_counts_are_the_ones_attendance_counts_as_students_come_and_
     page = shown(room.page())
     assert "已到 1 / 5" in page and "未到 4" in page
     assert "应到 5：已到 1" in room.teacher("签到情况")  # the teacher's count is the screen's
+
+
+def test_a_post_cannot_turn_the_screens_text_around_and_a_long_word_fits_the_cloud(room):
+    room.teacher("讨论 导数的意义")
+    room.wx.send_text(room.students[0], "发言 \u202e反过来\u202c的字")
+    assert "\u202e" not in room.page() and "反过来的字" in room.page()
+    svg = str(cloud.counts_svg((("中华人民共和国万岁万万岁", 3),)))
+    size, x = re.search(r'x="(-?\d+)" y="\d+" font-size="(\d+)"', svg).group(2, 1)
+    assert int(x) >= 0 and int(size) * 12 <= cloud.WIDTH  # twelve characters of one em on one row

@@ -75,7 +75,7 @@ def counts_svg(top: tuple[tuple[str, int], ...]) -> Markup | None:
     if not top:
         return None
     highest = max(n for _word, n in top)
-    sized = [(word, n, round(SMALLEST + (LARGEST - SMALLEST) * math.sqrt(n / highest))) for word, n in top]
+    sized = [(word, n, _fitting(word, round(SMALLEST + (LARGEST - SMALLEST) * math.sqrt(n / highest)))) for word, n in top]
     rows, row, used = [], [], 0.0
     for word, n, size in sized:  # greedy rows, biggest words first
         width = _width(word, size)
@@ -97,6 +97,11 @@ def counts_svg(top: tuple[tuple[str, int], ...]) -> Markup | None:
             x += width + size * 0.5
     return Markup(f'<svg class="cloud" viewBox="0 0 {WIDTH} {y + 10:.0f}" role="img" aria-label="词云 · word cloud">'
                   f'{"".join(parts)}</svg>')
+
+
+def _fitting(word: str, size: int) -> int:
+    """*size*, smaller when *word* would not fit on one row at it."""
+    return min(size, int(size * (WIDTH - 40) / _width(word, size)))
 
 
 def _width(word: str, size: int) -> float:
