@@ -12,7 +12,7 @@ from functools import lru_cache
 import qrcode
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from markupsafe import Markup
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL, Select, fn
 from qrcode.image.svg import SvgPathImage
 
 from bot.clock import epoch
@@ -27,6 +27,7 @@ from handlers.screen import rotation
 from handlers.screen.cloud import cloud_svg, counts_svg, option_texts
 from handlers.screen.pairing import CODE_TTL, digest, new_screen
 from models import (
+    ABSENT,
     CHECKIN,
     DISCUSSION,
     EXCUSED,
@@ -117,14 +118,14 @@ def state():
     if not SECRET.fullmatch(secret):
         abort(404)
     now = kt.clock()
-    found = current_etag(kt, secret, now)
-    if found is None:
+    screen = _BY_SECRET.first(digest(secret))  # the screen with its class, in one read
+    if screen is None:
         abort(404)
-    screen_id, etag = found
+    etag = etag_of(kt, screen.id, screen.version, now)
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
-    shown = gather(kt, _SCREEN.first(screen_id), now)
+    shown = gather(kt, screen, now)
     shape = shown.shape
     base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shape)
     if request.headers.get("X-Shape") == shape:  # only counts changed: just them, applied in place by the page
@@ -132,17 +133,16 @@ def state():
     return Response(shown.html(base), mimetype="text/html", headers={**headers, "X-Shape": shape})
 
 
-def render(kt, screen: Screen, now) -> str:
-    """The whole page of what *screen* shows at *now* (the first poll, and whenever what is shown changes kind)."""
-    shown = gather(kt, screen, now)
-    return shown.html(dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shown.shape))
-
-
 def current_etag(kt, secret: str, now) -> tuple[int, str] | None:
     """(screen id, ETag) for the browser holding *secret*: one indexed read of two integers, no model."""
     sql = f"SELECT id, version FROM {Screen._meta.table_name} WHERE token_hash = {db.param}"
     row = db.execute_sql(sql, (digest(secret),)).fetchone()
-    return (row[0], f'"{row[0]}.{row[1]}.{rotation.slot_at(kt.settings, now)}"') if row else None
+    return (row[0], etag_of(kt, row[0], row[1], now)) if row else None
+
+
+def etag_of(kt, screen_id: int, version: int, now) -> str:
+    """A screen's ETag: its version (bumped by every change it shows) and the rotation slot."""
+    return f'"{screen_id}.{version}.{rotation.slot_at(kt.settings, now)}"'
 
 
 class NotModified:
@@ -207,18 +207,24 @@ def _plain(value):
     return getattr(value, "__data__", None) or str(value)
 
 
-_STUDENTS = Prepared(lambda classroom: Membership.select(fn.COUNT(Membership.id))
-                     .where((Membership.classroom == classroom) & (Membership.active == 1)))
-_LOST = Prepared(lambda lesson: LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson))
+_LESSON_COUNTS = Prepared(lambda lesson, classroom: Select(columns=(
+    LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson),
+    Membership.select(fn.COUNT(Membership.id)).where((Membership.classroom == classroom) & (Membership.active == 1))
+)).bind(db))
+# A check-in's counts in one statement, each from an index: the 不懂 count; its answers (the unique key);
+# its excused and absent (the partial index of those few rows: came is the rest); and, while it is open, its
+# members: every membership of the class not ended before it opened (none can start after its deadline yet).
+_CHECKIN_COUNTS = Prepared(lambda lesson, checkin, classroom, opened: Select(columns=(
+    LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson),
+    Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == checkin),
+    Answer.select(fn.COUNT(Answer.id)).where((Answer.activity == checkin) & RARE_STATUSES & (Answer.status == EXCUSED)),
+    Answer.select(fn.COUNT(Answer.id)).where((Answer.activity == checkin) & RARE_STATUSES & (Answer.status == ABSENT)),
+    Membership.select(fn.COUNT(Membership.id)).where(
+        (Membership.classroom == classroom) & (Membership.left_at.is_null() | (Membership.left_at > opened))),
+)).bind(db))  # a Select of no model: bound to the database for its placeholders
 _LATEST = Prepared(lambda lesson: Activity.select().where(Activity.lesson == lesson)
                    .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
 _ANSWERS = Prepared(lambda activity: Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == activity))  # the unique key
-_RARE = Prepared(lambda checkin: Answer.select(Answer.status, fn.COUNT(Answer.id).alias("n"))
-                 .where((Answer.activity == checkin) & RARE_STATUSES).group_by(Answer.status))  # the partial index
-# An open check-in's members: every membership of the class not ended before it opened (none can have
-# started after its deadline yet); counted on the (classroom, left_at) index alone.
-_MEMBERS_NOW = Prepared(lambda classroom, opened: Membership.select(fn.COUNT(SQL("*"))).where(
-    (Membership.classroom == classroom) & (Membership.left_at.is_null() | (Membership.left_at > opened))))
 _ROSTER = Prepared(lambda checkin, classroom: (
     Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin))
     .where((Membership.classroom == classroom) & member_during(Activity))
@@ -240,14 +246,14 @@ def gather(kt, screen: Screen, now) -> Shown:
             Announcement.created_at.desc(), Announcement.id.desc()).first()
         join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
         return Shown("screen/idle.html", dict(classroom=classroom, note=note, qr=svg_qr(join), qr_text=join),
-                     {"students": str(_STUDENTS.scalar(classroom))})
+                     {"students": str(_LESSON_COUNTS.row(None, classroom)[1])})
     activity = _LATEST.first(lesson)
     checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
-    parts = {"lost": str(_LOST.scalar(lesson))}
     if checkin:
-        parts.update(_checkin_parts(checkin, lesson, now))
+        parts = _checkin_parts(checkin, lesson, now)
     else:
-        parts["students"] = str(_STUDENTS.scalar(classroom))
+        lost, students = _LESSON_COUNTS.row(lesson, classroom)
+        parts = {"lost": str(lost), "students": str(students)}
     view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checkin is not None and checkin.is_open(now),
                 activity=activity, calls=_roll_calls(lesson, now))
     if activity is checkin and checkin and screen.missing_until and now < screen.missing_until:  # 未到 投屏, until the next activity
@@ -288,17 +294,14 @@ def gather(kt, screen: Screen, now) -> Shown:
 
 
 def _checkin_parts(checkin: Activity, lesson, now) -> dict:
-    """came (present or late), roster (counted for the check-in, as 签到情况 counts) and missing (neither came
-    nor excused), from indexes alone while it is open: then everyone with a status on it is a member during it
-    (a check-in needs membership), so the roster is the members' count; once closed a teacher's mark may have
+    """lost (不懂), came (present or late), roster (counted for the check-in, as 签到情况 counts) and missing
+    (neither came nor excused). While it is open everyone with a status on it is a member during it (a
+    check-in needs membership), so the roster is the members' count; once closed a teacher's mark may have
     given a status to someone else, and the exact union is counted."""
-    rare = {row.status: row.n for row in _RARE.rows(checkin)}
-    came = _ANSWERS.scalar(checkin) - sum(rare.values())
-    if checkin.is_open(now):
-        roster = _MEMBERS_NOW.scalar(lesson.classroom_id, checkin.opened_at)
-    else:
-        roster = _ROSTER.scalar(checkin, lesson.classroom_id)
-    return {"came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - rare.get(EXCUSED, 0)))}
+    lost, answers, excused, absent, members = _CHECKIN_COUNTS.row(lesson, checkin, lesson.classroom_id, checkin.opened_at)
+    roster = members if checkin.is_open(now) else _ROSTER.scalar(checkin, lesson.classroom_id)
+    came = answers - excused - absent
+    return {"lost": str(lost), "came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - excused))}
 
 
 def _survey_cloud(activity: Activity, rows: list[tuple[str, int, bool]]) -> Markup | None:
@@ -314,8 +317,8 @@ def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | 
 
 _MINTED = Prepared(lambda activity, slot, now: CheckinQr.select(CheckinQr.url).where(
     (CheckinQr.activity == activity) & (CheckinQr.slot == slot) & (CheckinQr.expires_at > now)).limit(1))
-_SCREEN = Prepared(lambda screen: Screen.select(Screen, Classroom).join(Classroom, JOIN.LEFT_OUTER)
-                   .where(Screen.id == screen).limit(1))
+_BY_SECRET = Prepared(lambda token_hash: Screen.select(Screen, Classroom).join(Classroom, JOIN.LEFT_OUTER)
+                      .where(Screen.token_hash == token_hash).limit(1))
 
 
 def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
