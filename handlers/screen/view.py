@@ -18,7 +18,7 @@ from qrcode.image.svg import SvgPathImage
 from bot.clock import epoch
 from bot.database import is_sqlite
 from bot.prepared import Prepared
-from handlers import scope, wall
+from handlers import wall
 from handlers.attendance import lesson_checkin, member_during
 from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
@@ -38,6 +38,7 @@ from models import (
     Announcement,
     CheckinQr,
     Classroom,
+    Lesson,
     LostSignal,
     Membership,
     RollCall,
@@ -207,23 +208,37 @@ def _plain(value):
     return getattr(value, "__data__", None) or str(value)
 
 
+def _picked(lesson):
+    """When the lesson's latest roll call was picked (a column of the counts below)."""
+    return RollCall.select(fn.MAX(RollCall.picked_at)).where(RollCall.lesson == lesson)
+
+
 _LESSON_COUNTS = Prepared(lambda lesson, classroom: Select(columns=(
     LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson),
-    Membership.select(fn.COUNT(Membership.id)).where((Membership.classroom == classroom) & (Membership.active == 1))
+    Membership.select(fn.COUNT(Membership.id)).where((Membership.classroom == classroom) & (Membership.active == 1)),
+    _picked(lesson),
 )).bind(db))
 # A check-in's counts in one statement, each from an index: the 不懂 count; its answers (the unique key);
-# its excused and absent (the partial index of those few rows: came is the rest); and, while it is open, its
-# members: every membership of the class not ended before it opened (none can start after its deadline yet).
-_CHECKIN_COUNTS = Prepared(lambda lesson, checkin, classroom, opened: Select(columns=(
+# its excused and absent (the partial index of those few rows: came is the rest); while it is open, its
+# members: every membership of the class not ended before it opened (none can start after its deadline yet);
+# and with them the latest roll call's time and the slot's minted QR: a check-in's poll is three statements.
+_CHECKIN_COUNTS = Prepared(lambda lesson, checkin, classroom, opened, slot, now: Select(columns=(
     LostSignal.select(fn.COUNT(fn.DISTINCT(LostSignal.user))).where(LostSignal.lesson == lesson),
     Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == checkin),
     Answer.select(fn.COUNT(Answer.id)).where((Answer.activity == checkin) & RARE_STATUSES & (Answer.status == EXCUSED)),
     Answer.select(fn.COUNT(Answer.id)).where((Answer.activity == checkin) & RARE_STATUSES & (Answer.status == ABSENT)),
     Membership.select(fn.COUNT(Membership.id)).where(
         (Membership.classroom == classroom) & (Membership.left_at.is_null() | (Membership.left_at > opened))),
+    _picked(lesson),
+    CheckinQr.select(CheckinQr.url).where(  # this slot's official QR, once the scheduler minted it
+        (CheckinQr.activity == checkin) & (CheckinQr.slot == slot) & (CheckinQr.expires_at > now)).limit(1),
 )).bind(db))  # a Select of no model: bound to the database for its placeholders
-_LATEST = Prepared(lambda lesson: Activity.select().where(Activity.lesson == lesson)
-                   .order_by(Activity.opened_at.desc(), Activity.id.desc()).limit(1))
+_NEWEST = Activity.alias()
+# The class's open lesson with its latest activity (as .latest, None before the first) in one read.
+_LESSON_NOW = Prepared(lambda classroom: Lesson.select(Lesson, Activity).join(
+    Activity, JOIN.LEFT_OUTER, attr="latest", on=(Activity.id == _NEWEST.select(_NEWEST.id).where(_NEWEST.lesson == Lesson.id)
+                                                  .order_by(_NEWEST.opened_at.desc(), _NEWEST.id.desc()).limit(1)))
+    .where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
 _ANSWERS = Prepared(lambda activity: Answer.select(fn.COUNT(Answer.id)).where(Answer.activity == activity))  # the unique key
 _ROSTER = Prepared(lambda checkin, classroom: (
     Membership.select(Membership.user).join(Activity, on=(Activity.id == checkin))
@@ -240,22 +255,23 @@ def gather(kt, screen: Screen, now) -> Shown:
         return Shown("screen/pairing.html", dict(code=screen.code, expired=screen.code_expires_at < now,
                                                  until=epoch(screen.code_expires_at)))
     classroom = screen.classroom
-    lesson = scope.open_lesson(classroom)
+    lesson = _LESSON_NOW.first(classroom)
     if lesson is None:
         note = Announcement.select().where(Announcement.classroom == classroom).order_by(
             Announcement.created_at.desc(), Announcement.id.desc()).first()
         join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
         return Shown("screen/idle.html", dict(classroom=classroom, note=note, qr=svg_qr(join), qr_text=join),
                      {"students": str(_LESSON_COUNTS.row(None, classroom)[1])})
-    activity = _LATEST.first(lesson)
+    activity = lesson.latest
     checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
+    slot = rotation.slot_at(kt.settings, now)
     if checkin:
-        parts = _checkin_parts(checkin, lesson, now)
+        parts, picked, minted = _checkin_parts(checkin, lesson, slot, now)
     else:
-        lost, students = _LESSON_COUNTS.row(lesson, classroom)
-        parts = {"lost": str(lost), "students": str(students)}
+        lost, students, picked = _LESSON_COUNTS.row(lesson, classroom)
+        parts, minted = {"lost": str(lost), "students": str(students)}, None
     view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checkin is not None and checkin.is_open(now),
-                activity=activity, calls=_roll_calls(lesson, now))
+                activity=activity, calls=_roll_calls(lesson, now, RollCall.picked_at.python_value(picked)))
     if activity is checkin and checkin and screen.missing_until and now < screen.missing_until:  # 未到 投屏, until the next activity
         return Shown("screen/missing.html", view, parts)
     if activity is None:
@@ -264,9 +280,8 @@ def gather(kt, screen: Screen, now) -> Shown:
     view.update(is_open=is_open, deadline=epoch(activity.deadline))
     if activity.kind == CHECKIN:
         if is_open:
-            settings = kt.settings
-            slot = rotation.slot_at(settings, now)
-            content, official = _checkin_qr(kt, activity, slot, now)
+            settings = kt.settings  # the scheduler's official QR for this slot when ready, else our link
+            content, official = (minted, True) if minted else (kt.links.url(f"/c/{rotation.token(settings, activity.id, slot)}"), False)
             view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
                         code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
                         passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
@@ -293,15 +308,19 @@ def gather(kt, screen: Screen, now) -> Shown:
     return Shown("screen/question.html", view, parts)
 
 
-def _checkin_parts(checkin: Activity, lesson, now) -> dict:
-    """lost (不懂), came (present or late), roster (counted for the check-in, as 签到情况 counts) and missing
-    (neither came nor excused). While it is open everyone with a status on it is a member during it (a
-    check-in needs membership), so the roster is the members' count; once closed a teacher's mark may have
+def _checkin_parts(checkin: Activity, lesson, slot: int, now) -> tuple[dict, object, str | None]:
+    """(parts, when the latest roll call was picked, the slot's minted QR) for a lesson with a check-in. The
+    parts: lost (不懂), came (present or late), roster (counted for the check-in, as 签到情况 counts) and
+    missing (neither came nor excused). While it is open everyone with a status on it is a member during it
+    (a check-in needs membership), so the roster is the members' count; once closed a teacher's mark may have
     given a status to someone else, and the exact union is counted."""
-    lost, answers, excused, absent, members = _CHECKIN_COUNTS.row(lesson, checkin, lesson.classroom_id, checkin.opened_at)
-    roster = members if checkin.is_open(now) else _ROSTER.scalar(checkin, lesson.classroom_id)
+    lost, answers, excused, absent, members, picked, minted = _CHECKIN_COUNTS.row(
+        lesson, checkin, lesson.classroom_id, checkin.opened_at, slot, now)
+    is_open = checkin.is_open(now)
+    roster = members if is_open else _ROSTER.scalar(checkin, lesson.classroom_id)
     came = answers - excused - absent
-    return {"lost": str(lost), "came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - excused))}
+    parts = {"lost": str(lost), "came": str(came), "roster": str(roster), "missing": str(max(0, roster - came - excused))}
+    return parts, picked, minted if is_open else None
 
 
 def _survey_cloud(activity: Activity, rows: list[tuple[str, int, bool]]) -> Markup | None:
@@ -315,32 +334,18 @@ def _cloud_of(screen: Screen, activity: Activity, texts: list[str]) -> Markup | 
     return cloud_svg(texts) if screen.cloud_of == activity.id else None
 
 
-_MINTED = Prepared(lambda activity, slot, now: CheckinQr.select(CheckinQr.url).where(
-    (CheckinQr.activity == activity) & (CheckinQr.slot == slot) & (CheckinQr.expires_at > now)).limit(1))
 _BY_SECRET = Prepared(lambda token_hash: Screen.select(Screen, Classroom).join(Classroom, JOIN.LEFT_OUTER)
                       .where(Screen.token_hash == token_hash).limit(1))
 
 
-def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
-    """(QR content, official?): the scheduler's QR_STR_SCENE code for this slot when ready, else our link."""
-    minted = _MINTED.first(activity, slot, now)
-    if minted:
-        return minted.url, True
-    return kt.links.url(f"/c/{rotation.token(kt.settings, activity.id, slot)}"), False
-
-
-_LATEST_CALL = Prepared(lambda lesson: RollCall.select(RollCall.picked_at).where(RollCall.lesson == lesson)
-                        .order_by(RollCall.picked_at.desc()).limit(1))
-
-
-def _roll_calls(lesson, now) -> dict | None:
-    """The latest roll call of the lesson, for ten minutes: its names with answered|waiting|missed, and whether
-    it was picked just now (the screen then plays the short draw first); no openids."""
-    latest = _LATEST_CALL.first(lesson)
-    if latest is None or (now - latest.picked_at).total_seconds() > 600:
+def _roll_calls(lesson, now, picked) -> dict | None:
+    """The latest roll call of the lesson (picked at *picked*), for ten minutes: its names with
+    answered|waiting|missed, and whether it was picked just now (the screen then plays the short draw
+    first); no openids."""
+    if picked is None or (now - picked).total_seconds() > 600:
         return None
     calls = (RollCall.select(RollCall.answered_at, RollCall.deadline, User.name, User.student_no).join(User)
-             .where((RollCall.lesson == lesson) & (RollCall.picked_at == latest.picked_at)).order_by(RollCall.id))
+             .where((RollCall.lesson == lesson) & (RollCall.picked_at == picked)).order_by(RollCall.id))
     names = [(c.user.name or c.user.student_no or "同学",
               "answered" if c.answered_at else "waiting" if now <= c.deadline else "missed") for c in calls]
-    return {"names": names, "draw": (now - latest.picked_at).total_seconds() < DRAW_SECONDS}
+    return {"names": names, "draw": (now - picked).total_seconds() < DRAW_SECONDS}
