@@ -247,8 +247,8 @@ _ROSTER = Prepared(lambda checkin, classroom: (
 
 
 def gather(kt, screen: Screen, now) -> Shown:
-    """What *screen* shows at *now*: a handful of indexed reads; nothing is rendered or encoded here but the
-    QR (cached by content) and the charts of a closed activity."""
+    """What *screen* shows at *now*: a few indexed reads (three for a check-in); nothing is rendered or encoded
+    here but the QR (cached by content) and the charts of a closed activity."""
     if screen.ended_at:
         return Shown("screen/ended.html", {})
     if screen.paired_at is None:
@@ -261,7 +261,7 @@ def gather(kt, screen: Screen, now) -> Shown:
             Announcement.created_at.desc(), Announcement.id.desc()).first()
         join = qr_content(kt, classroom.code)  # the official QR once minted; data-qr: what a camera reads
         return Shown("screen/idle.html", dict(classroom=classroom, note=note, qr=svg_qr(join), qr_text=join),
-                     {"students": str(_LESSON_COUNTS.row(None, classroom)[1])})
+                     {"students": str(_LESSON_COUNTS.row(None, classroom)[1])})  # no lesson: only its members
     activity = lesson.latest
     checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
     slot = rotation.slot_at(kt.settings, now)
