@@ -248,3 +248,22 @@ def test_a_post_cannot_turn_the_screens_text_around_and_a_long_word_fits_the_clo
     svg = str(cloud.counts_svg((("中华人民共和国万岁万万岁", 3),)))
     size, x = re.search(r'x="(-?\d+)" y="\d+" font-size="(\d+)"', svg).group(2, 1)
     assert int(x) >= 0 and int(size) * 12 <= cloud.WIDTH  # twelve characters of one em on one row
+
+
+def test_a_check_in_screens_count_poll_is_the_304_check_and_three_reads_however_large_the_class(app, clock):
+    from harness.statements import counting
+
+    room = Room(app, clock, students=3)
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到 5 口令")
+    first = poll_as_page(room)
+    for i in range(20):  # a bigger class, more answers: the same statements
+        room.wx.send_text(f"o_more{i}", f"加入 {room.code}")
+    code = re.search(r'id="passcode">(\d{4})<', first.get_data(as_text=True)).group(1)
+    room.wx.send_text(room.students[0], f"签到 {code}")
+    with counting() as sent:
+        counts = poll_as_page(room, first.headers["ETag"], shape_of(first))
+    assert counts.json["parts"]["roster"] == "23"
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 4 and reads[0].startswith("SELECT id, version FROM"), "\n".join(s[:100] for s in sent)
