@@ -53,7 +53,7 @@ REPLIES: dict[str, dict[str, str]] = {
     "wall_approved_all": {"zh": "已通过 {n} 条待审发言，屏幕上显示。", "en": "{n} waiting {n|post|posts} approved: the screen shows them."},
     "missing_on_screen": {
         "zh": "屏幕上只显示未到人数（不显示姓名），{minutes} 分钟或下一个活动开始后恢复。",
-        "en": "The screen shows only how many are missing (no names) for {minutes} minutes or until the next activity.",
+        "en": "The screen shows only how many are missing (no names) for {minutes} {minutes|minute|minutes} or until the next activity.",
     },
     "cloud_shown": {
         "zh": "屏幕显示「{topic}」的词云（讨论：发言里的词；问卷：结束后按票数显示选项；不显示是谁写的）；新活动开始后换成新活动。",
