@@ -202,8 +202,9 @@ def describe(figures: dict) -> str:
             f"{figures['poll'] / figures['checkin']:.1%} of a check-in")
 
 
-if __name__ == "__main__":  # `python -m bench.screens [students] [database url]`: the in-process figures alone
+if __name__ == "__main__":  # `python -m bench.screens [bench.run options]`: the screen's three figures alone
     import sys
 
-    figures = app_cpu(int(sys.argv[1]) if len(sys.argv) > 1 else 2000, sys.argv[2] if len(sys.argv) > 2 else None)
-    print("classroom screen, the app alone in one process (CPU time):", describe(figures))
+    from bench.run import main
+
+    sys.exit(main(["--screens", *sys.argv[1:]]))
