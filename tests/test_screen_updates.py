@@ -267,3 +267,16 @@ def test_a_check_in_screens_count_poll_is_the_304_check_and_three_reads_however_
     assert counts.json["parts"]["roster"] == "23"
     reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 4 and reads[0].startswith("SELECT id, version FROM"), "\n".join(s[:100] for s in sent)
+
+
+def test_a_teachers_marks_move_the_screens_counts(room):
+    room.teacher("开启签到 5 口令")
+    code = re.search(r'id="passcode">(\d{4})<', room.page()).group(1)
+    room.wx.send_text(room.students[0], f"签到 {code}")
+    for index, openid in enumerate(room.students[:2]):
+        User.update(student_no=f"2024{index:03d}").where(User.openid == openid).execute()
+    assert "已到 1 / 4" in shown(room.page())
+    room.teacher("改签 2024000 缺勤")  # came, then marked absent: not counted as come
+    assert "已到 0 / 4" in shown(room.page()) and "未到 4" in shown(room.page())
+    room.teacher("改签 2024001 请假")  # excused: neither come nor missing
+    assert "已到 0 / 4" in shown(room.page()) and "未到 3" in shown(room.page())
