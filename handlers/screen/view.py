@@ -129,8 +129,8 @@ def state():
     shown = gather(kt, screen, now)
     shape = shown.shape
     base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shape)
-    if request.headers.get("X-Shape") == shape:  # only counts changed: just them, applied in place by the page
-        return Response(json.dumps({"now": base["now"], "parts": shown.parts}), mimetype="application/json", headers=headers)
+    if request.headers.get("X-Shape") == shape:  # only counts changed (NotModified answers this first, mostly)
+        return Response(counts_json(shown, now), mimetype="application/json", headers=headers)
     return Response(shown.html(base), mimetype="text/html", headers={**headers, "X-Shape": shape})
 
 
@@ -147,34 +147,62 @@ def etag_of(kt, screen_id: int, version: int, now) -> str:
 
 
 class NotModified:
-    """WSGI middleware: answer an unchanged screen's poll with 304 before Flask builds a request at all.
+    """WSGI middleware: answer a screen's poll before Flask builds a request at all when it can: 304 when
+    nothing changed, the counts alone (JSON) when only they changed since the page's shape.
 
-    Hundreds of projectors poll once a second; almost every poll is unchanged, so this path is kept to a
-    header check and one indexed read. Anything else (no ETag, changed, unknown) goes on to the blueprint.
+    Hundreds of projectors poll once a second; almost every poll is unchanged, so that path is kept to a
+    header check and one indexed read. Anything else (no ETag, another shape, unknown, an error) goes on to
+    the blueprint, which answers the same way or renders the page.
     """
 
     def __init__(self, wsgi_app, kt):
         self.wsgi_app, self.kt = wsgi_app, kt
 
     def __call__(self, environ, start_response):
-        match = environ.get("HTTP_IF_NONE_MATCH")
-        if match and environ.get("PATH_INFO") == "/screen/state" and environ.get("REQUEST_METHOD") == "GET":
+        match, shape = environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_X_SHAPE")
+        if (match or shape) and environ.get("PATH_INFO") == "/screen/state" and environ.get("REQUEST_METHOD") == "GET":
             secret = environ.get("HTTP_X_SCREEN", "")
-            if SECRET.fullmatch(secret) and self._unchanged(secret, match):
-                start_response("304 NOT MODIFIED", [("ETag", match), ("Cache-Control", "no-cache, private")])
-                return []
+            answer = self._quick(secret, match, shape) if SECRET.fullmatch(secret) else None
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body]
         return self.wsgi_app(environ, start_response)
 
-    def _unchanged(self, secret: str, match: str) -> bool:
+    def _quick(self, secret: str, match: str | None, shape: str | None):
+        """(status, headers, body) of a 304 or a counts-only answer, or None to let the blueprint answer."""
         try:
             db.connect(reuse_if_open=True)
-            found = current_etag(self.kt, secret, self.kt.clock())
+            now = self.kt.clock()
+            found = current_etag(self.kt, secret, now)  # the cheapest read, two integers: most polls end here
+            if found is None or found[1] == match:
+                return found and _not_modified(match)
+            screen = _BY_SECRET.first(digest(secret)) if shape else None
+            if screen is None:
+                return None
+            etag = etag_of(self.kt, screen.id, screen.version, now)
+            shown = gather(self.kt, screen, now)
+            if shown.shape != shape:
+                return None
+            return "200 OK", [("Content-Type", "application/json"), *_headers(etag)], counts_json(shown, now)
         except Exception:  # let the blueprint answer (and log) whatever went wrong
-            return False
+            return None
         finally:
             if not is_sqlite() and not db.is_closed():
                 db.close()  # back to the pool, as after a request
-        return found is not None and found[1] == match
+
+
+def _headers(etag: str) -> list[tuple[str, str]]:
+    return [("ETag", etag), ("Cache-Control", "no-cache, private")]
+
+
+def _not_modified(etag: str):
+    return "304 NOT MODIFIED", _headers(etag), b""
+
+
+def counts_json(shown: Shown, now) -> bytes:
+    """The answer to a poll whose page has the shape shown now: the counts, applied in place by the page."""
+    return json.dumps({"now": epoch(now), "parts": shown.parts}).encode("utf-8")
 
 
 @bp.get("/c/<token>")
