@@ -280,3 +280,11 @@ def test_a_teachers_marks_move_the_screens_counts(room):
     assert "已到 0 / 4" in shown(room.page()) and "未到 4" in shown(room.page())
     room.teacher("改签 2024001 请假")  # excused: neither come nor missing
     assert "已到 0 / 4" in shown(room.page()) and "未到 3" in shown(room.page())
+
+
+def test_a_banned_words_file_that_is_not_there_stops_the_start(tmp_path):
+    from bot.config import ConfigError, settings_from_dict
+    from tests.conftest import settings_dict
+
+    with pytest.raises(ConfigError, match="banned_words_file"):
+        settings_from_dict(settings_dict(tmp_path, True, screen={"banned_words_file": str(tmp_path / "nope.txt")}))
