@@ -288,3 +288,18 @@ def test_a_banned_words_file_that_is_not_there_stops_the_start(tmp_path):
 
     with pytest.raises(ConfigError, match="banned_words_file"):
         settings_from_dict(settings_dict(tmp_path, True, screen={"banned_words_file": str(tmp_path / "nope.txt")}))
+
+
+def test_the_cloud_leaves_out_what_the_wall_would_not_show(banned_room, clock):
+    room = banned_room
+    room.teacher("讨论 今天的课")
+    room.wx.send_text(room.students[0], "发言 傻瓜 老师")  # banned: off the wall, off the cloud
+    room.teacher("审核 开")
+    clock.advance(seconds=1)
+    room.wx.send_text(room.students[1], "发言 秘密 计划")  # waiting for 通过
+    room.teacher("词云")
+    page = room.page()
+    assert not any(word in page for word in ("傻瓜", "老师", "秘密", "计划"))
+    room.teacher("通过 2")
+    page = room.page()
+    assert "秘密" in page and "计划" in page and "傻瓜" not in page
