@@ -12,7 +12,7 @@ from bot.clock import epoch
 from bot.database import create_schema
 from handlers.screen import rotation
 from handlers.screen.pairing import end_screens
-from handlers.screen.view import svg_qr
+from handlers.screen.shown import svg_qr
 from models import Activity, Membership, Response, Screen, StaleCode, User, db
 from tests.conftest import build_app, simulator_for
 

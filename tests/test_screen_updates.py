@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from handlers.screen import cloud, view
+from handlers.screen import cloud
+from handlers.screen import shown as what_is_shown
 from models import User, db
 from tests.conftest import build_app
 from tests.test_screen import Room, shown
@@ -59,9 +60,9 @@ def test_a_count_change_answers_just_the_counts_and_a_new_kind_the_whole_page(ro
 
 def test_the_next_slots_qr_is_a_whole_page_and_each_qr_is_encoded_once(room, clock, monkeypatch):
     made = []
-    real = view.qrcode.make
-    monkeypatch.setattr(view.qrcode, "make", lambda data, **kw: made.append(data) or real(data, **kw))
-    view.svg_qr.cache_clear()
+    real = what_is_shown.qrcode.make
+    monkeypatch.setattr(what_is_shown.qrcode, "make", lambda data, **kw: made.append(data) or real(data, **kw))
+    what_is_shown.svg_qr.cache_clear()
     room.teacher("开启签到 5")
     first = poll_as_page(room)
     for _ in range(3):
@@ -224,7 +225,7 @@ def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock
     room.teacher("点名 2")
     page = room.page()
     assert 'class="calls draw"' in page and 'class="drum"' in page
-    clock.advance(seconds=view.DRAW_SECONDS + 1)
+    clock.advance(seconds=what_is_shown.DRAW_SECONDS + 1)
     page = room.page()
     assert 'class="calls"' in page and "drum" not in page and sum(name in page for name in NAMES) == 2
 
