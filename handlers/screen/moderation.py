@@ -1,5 +1,5 @@
-"""The teacher's moderation of the discussion wall on the screen: 审核 开|关 (approval mode), 通过 <n>|全部,
-隐藏 <n>; and 未到 投屏 (the missing count alone on the projector, the names in the teacher's chat)."""
+"""The teacher's moderation of the discussion wall on the screen: 隐藏 <n>, 审核 开|关 (approval mode),
+通过 <n>|全部; and 未到 投屏 (the missing count alone on the projector, the names in the teacher's chat)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def latest_discussion(ctx: Context) -> Activity:
     if topic is None:
         raise UserError("screen_no_discussion", name=classroom.name)
     return topic
+
+
+def hide(ctx: Context, number: int) -> str:
+    """`隐藏 <n>`: take post #n of the latest discussion off the screen (the teacher still reads it with 结果)."""
+    posts = wall.posts_of(latest_discussion(ctx))
+    if not 1 <= number <= len(posts):
+        raise UserError("screen_no_such_post", n=number, total=len(posts))
+    Post.update(hidden=True).where(Post.id == posts[number - 1].id).execute()
+    return ctx.t("screen_post_hidden", n=number)
 
 
 def review(ctx: Context, state: str) -> str:

@@ -1,4 +1,4 @@
-"""Pairing a browser as a class's screen (投屏 <码>), ending it, hiding posts, and the version every change bumps."""
+"""Pairing a browser as a class's screen (投屏 <码>), ending it, and the version every change bumps."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError, fn
 
-from bot.context import Context, UserError
+from bot.context import Context
 from bot.database import transaction
 from bot.prepared import Prepared
 from handlers import limits, scope
-from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Screen, User, db
+from models import Classroom, Lesson, Membership, Screen, User, db
 
 CODE_TTL = timedelta(minutes=10)  # a 投屏码 on an unpaired screen
 PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
@@ -117,21 +117,6 @@ def unpair(ctx: Context) -> str:
     ended = Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
         (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
     return ctx.t("screen_ended") if ended else ctx.t("screen_none")
-
-
-def hide(ctx: Context, number: int) -> str:
-    """`隐藏 <n>`: take post #n of the latest discussion off the screen (the teacher still reads it with 结果)."""
-    classroom = scope.current_class(ctx)
-    lesson = scope.lesson_in_view(classroom)
-    topic = (Activity.select().where((Activity.lesson == lesson) & (Activity.kind == DISCUSSION))
-             .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()) if lesson else None
-    if topic is None:
-        raise UserError("screen_no_discussion", name=classroom.name)
-    posts = list(Post.select(Post.id).where(Post.activity == topic).order_by(Post.created_at, Post.id))
-    if not 1 <= number <= len(posts):
-        raise UserError("screen_no_such_post", n=number, total=len(posts))
-    Post.update(hidden=True).where(Post.id == posts[number - 1].id).execute()
-    return ctx.t("screen_post_hidden", n=number)
 
 
 def end_screens(now: datetime) -> int:

@@ -22,7 +22,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="end_screen", handler=pairing.unpair, aliases=zh("结束投屏") + en("end screen"),
             role=Role.TEACHER, summary_zh="结束投屏", summary_en="turn the classroom screen off",
             examples=("结束投屏", "end screen"), brief=False),
-    Command(name="hide", handler=pairing.hide, aliases=zh("隐藏") + en("hide"),
+    Command(name="hide", handler=moderation.hide, aliases=zh("隐藏") + en("hide"),
             args=(POST_NO,), role=Role.TEACHER, summary_zh="从屏幕上隐藏第 n 条发言", summary_en="hide post n from the screen",
             examples=("隐藏 3", "hide 3"), brief=False),
     Command(name="review", handler=moderation.review, aliases=zh("审核") + en("review"),
