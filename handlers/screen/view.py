@@ -158,7 +158,6 @@ def checkin_link(token: str):
 
 
 def render(kt, screen: Screen, now) -> str:
-    settings = kt.settings
     base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS)
     if screen.ended_at:
         return render_template("screen/ended.html", **base)
@@ -190,11 +189,10 @@ def render(kt, screen: Screen, now) -> str:
     view.update(is_open=is_open, deadline=epoch(activity.deadline))
     if activity.kind == CHECKIN:
         if is_open:
-            slot = rotation.slot_at(settings, now)
-            content, official = _checkin_qr(kt, activity, slot, now)
-            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret), code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
-                        passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
+            view.update(_checkin_view(kt, activity, now))
         return render_template("screen/checkin.html", **view)
+    if checkin and checkin.is_open(now):  # a quiz or discussion during a check-in: the check-in stays, beside it
+        view.update(_checkin_view(kt, checkin, now), panel=True)
     if activity.kind == DISCUSSION:
         posts = list(Post.select(Post.id, Post.text, Post.hidden).where(Post.activity == activity).order_by(Post.created_at, Post.id))
         wall = [(number, post.text) for number, post in enumerate(posts, 1) if not post.hidden][::-1][:40]
@@ -207,6 +205,17 @@ def render(kt, screen: Screen, now) -> str:
         view.update(bars=svg_bars(tally(activity, answers, "zh"), quiz), key=shown_key(activity) if quiz else None,
                     rate=f"{100 * right / len(answers):.0f}%" if quiz and answers else None)
     return render_template("screen/question.html", **view)
+
+
+def _checkin_view(kt, activity: Activity, now) -> dict:
+    """What an open check-in shows (full screen, or the panel beside a quiz): QR, 口令, countdowns."""
+    settings = kt.settings
+    slot = rotation.slot_at(settings, now)
+    content, official = _checkin_qr(kt, activity, slot, now)
+    return dict(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
+                code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
+                checkin_until=epoch(activity.deadline),
+                passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
 
 
 def _checkin_qr(kt, activity: Activity, slot: int, now) -> tuple[str, bool]:
