@@ -309,9 +309,13 @@ class Screen(BaseModel):
     paired_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     version = IntegerField(default=0)  # bumped by every change the screen shows: its ETag
+    net = CharField(max_length=64, default="")  # the creator's address range (/24, /48): caps, and who may poll
+    keyed_at = DateTimeField(null=True)  # when the page swapped its pre-pairing secret for a new one
+    warned_at = DateTimeField(null=True)  # when the teacher was told of a poll from another network
 
     class Meta:
-        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False))
+        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False),
+                   (("net", "code_expires_at"), False))
 
 
 class StaleCode(BaseModel):

@@ -39,7 +39,7 @@ def setup(server, hall, n: int = 100) -> list[str]:
                 classes.append(room.id)
             for key, classroom in zip(keys, classes, strict=True):
                 Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
-                              classroom=classroom, teacher=teacher, paired_at=now)
+                              classroom=classroom, teacher=teacher, paired_at=now, keyed_at=now)  # its secret handed over
     return keys
 
 
@@ -153,7 +153,9 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
     for query, body in signed:  # each check-in bumps the screen: the next poll renders, as in class
         assert post(query, body)[0] == 200
     checkin = (time.process_time() - start) / n
-    etag = client.get("/screen/state", headers={"X-Screen": key}).headers["ETag"]
+    shown = client.get("/screen/state", headers={"X-Screen": key})
+    key = shown.headers.get("X-Screen-Secret") or key  # the page's secret after pairing (view.state hands it over)
+    etag = shown.headers["ETag"]
     environ = EnvironBuilder(path="/screen/state", headers={"X-Screen": key, "If-None-Match": etag}).get_environ()
     start = time.process_time()
     for _ in range(n):

@@ -46,7 +46,9 @@ class Room:
         headers = {"X-Screen": self.secret}
         if etag:
             headers["If-None-Match"] = etag
-        return self.client.get("/screen/state", headers=headers)
+        response = self.client.get("/screen/state", headers=headers)
+        self.secret = response.headers.get("X-Screen-Secret") or self.secret  # handed over at pairing, as the page does
+        return response
 
     def page(self) -> str:
         response = self.poll()

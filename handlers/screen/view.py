@@ -18,7 +18,7 @@ from handlers.grading import is_right, shown_key
 from handlers.qr import qr_content
 from handlers.results import tally
 from handlers.screen import rotation
-from handlers.screen.pairing import CODE_TTL, digest, new_screen
+from handlers.screen.pairing import CODE_TTL, digest, network, new_screen, rekey, second_poller
 from models import (
     CHECKIN,
     DISCUSSION,
@@ -77,20 +77,43 @@ def page():
 
 @bp.post("/screen/new")
 def new():
-    """A fresh 投屏码 for this browser, and the secret it polls with (never shown, never in a URL)."""
+    """A fresh 投屏码 for this browser, and the secret it polls with (never shown, never in a URL).
+    Only this server's own page may ask (a cross-site POST is refused before the database is touched)."""
     kt = current_app.extensions["ketang"]
+    if not same_origin(kt):
+        return jsonify(error="cross-site request refused: open /screen on this server"), 403
     made = new_screen(client_address(), kt.clock())
     if made is None:
-        return jsonify(error="too many screens from this address; wait a few minutes"), 429
+        return jsonify(error="too many screens from this address or network; wait a few minutes"), 429
     secret, code = made
     return jsonify(secret=secret, code=code, expires_in=int(CODE_TTL.total_seconds()))
 
 
-def client_address() -> str:
+def same_origin(kt) -> bool:
+    """Whether the browser says this POST comes from a page of this server: Sec-Fetch-Site, else Origin (a
+    browser sends one of them with every cross-site POST; a client without either is no browser to forge for)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False if request.headers.get("Referer") and not _ours(kt, request.headers["Referer"]) else True
+    return _ours(kt, origin)
+
+
+def _ours(kt, url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    public = kt.settings.server.public_url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return bool(host) and host in (request.host.lower(), public)
+
+
+def client_address(remote: str | None = None, real_ip: str | None = None) -> str:
     """The classroom PC's address: nginx's X-Real-IP when the request came through it on loopback."""
-    address = request.remote_addr or "?"
-    if address in ("127.0.0.1", "::1") and request.headers.get("X-Real-IP"):
-        return request.headers["X-Real-IP"][:64]
+    if remote is None:
+        remote, real_ip = request.remote_addr, request.headers.get("X-Real-IP")
+    address = remote or "?"
+    if address in ("127.0.0.1", "::1") and real_ip:
+        return real_ip[:64]
     return address
 
 
@@ -105,19 +128,34 @@ def state():
     found = current_etag(kt, secret, now)
     if found is None:
         abort(404)
-    screen_id, etag = found
+    screen_id, etag, net, due, warned = found
+    here = network(client_address())
+    if net and here != net:  # the secret, copied, polled from another network: nothing shown, the teacher told
+        if not warned:
+            second_poller(screen_id, here, now)
+        abort(404)
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
-    if request.headers.get("If-None-Match") == etag:
+    if due:  # just paired: a new secret for this page, the old one dies
+        fresh = rekey(screen_id, secret, now)
+        if fresh is None:
+            abort(404)
+        headers["X-Screen-Secret"] = fresh
+    elif request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
     html = render(kt, Screen.get_by_id(screen_id), now)
     return Response(html, mimetype="text/html", headers=headers)
 
 
-def current_etag(kt, secret: str, now) -> tuple[int, str] | None:
-    """(screen id, ETag) for the browser holding *secret*: one indexed read of two integers, no model."""
-    sql = f"SELECT id, version FROM {Screen._meta.table_name} WHERE token_hash = {db.param}"
+def current_etag(kt, secret: str, now) -> tuple[int, str, str, bool, bool] | None:
+    """(screen id, ETag, network, due for a new secret, teacher warned) for the browser holding *secret*:
+    one indexed read of a few columns, no model."""
+    table = Screen._meta.table_name
+    sql = (f"SELECT id, version, net, paired_at IS NOT NULL AND keyed_at IS NULL, warned_at IS NOT NULL"
+           f" FROM {table} WHERE token_hash = {db.param}")
     row = db.execute_sql(sql, (digest(secret),)).fetchone()
-    return (row[0], f'"{row[0]}.{row[1]}.{rotation.slot_at(kt.settings, now)}"') if row else None
+    if not row:
+        return None
+    return row[0], f'"{row[0]}.{row[1]}.{rotation.slot_at(kt.settings, now)}"', row[2], bool(row[3]), bool(row[4])
 
 
 class NotModified:
@@ -134,12 +172,12 @@ class NotModified:
         match = environ.get("HTTP_IF_NONE_MATCH")
         if match and environ.get("PATH_INFO") == "/screen/state" and environ.get("REQUEST_METHOD") == "GET":
             secret = environ.get("HTTP_X_SCREEN", "")
-            if SECRET.fullmatch(secret) and self._unchanged(secret, match):
+            if SECRET.fullmatch(secret) and self._unchanged(secret, match, environ):
                 start_response("304 NOT MODIFIED", [("ETag", match), ("Cache-Control", "no-cache, private")])
                 return []
         return self.wsgi_app(environ, start_response)
 
-    def _unchanged(self, secret: str, match: str) -> bool:
+    def _unchanged(self, secret: str, match: str, environ) -> bool:
         try:
             db.connect(reuse_if_open=True)
             found = current_etag(self.kt, secret, self.kt.clock())
@@ -148,7 +186,10 @@ class NotModified:
         finally:
             if not is_sqlite() and not db.is_closed():
                 db.close()  # back to the pool, as after a request
-        return found is not None and found[1] == match
+        if found is None or found[1] != match or found[3]:
+            return False
+        here = network(client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REAL_IP")))
+        return not found[2] or here == found[2]  # another network's poll goes on to the blueprint (refused there)
 
 
 @bp.get("/c/<token>")

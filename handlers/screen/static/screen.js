@@ -1,10 +1,13 @@
 // The classroom screen: poll the state with an ETag (about 1/s while visible, rarely when hidden),
-// show a banner while polls fail, recover by itself. No library, no build step.
+// show a banner while polls fail, recover by itself. No library, no build step. The secret is kept per tab
+// (sessionStorage: a reload keeps it, a second tab pairs on its own) and swapped for the one the server
+// hands over at pairing (X-Screen-Secret): the secret held before pairing stops working.
 (function () {
   "use strict";
   var KEY = "ketang-screen";
   var main = document.getElementById("main"), banner = document.getElementById("banner");
-  var secret = localStorage.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null;
+  var store = window.sessionStorage;
+  var secret = store.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null;
   var visibleMs = 1000, hiddenMs = 30000;
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
@@ -12,23 +15,25 @@
   function trouble() { failures += 1; if (failures >= 2) banner.hidden = false; schedule(Math.min(1000 * failures, 5000)); }
 
   function pairAgain() {
-    secret = null; etag = null; localStorage.removeItem(KEY);
+    secret = null; etag = null; store.removeItem(KEY);
     fetch("/screen/new", { method: "POST", cache: "no-store" }).then(function (r) {
       if (!r.ok) throw new Error("status " + r.status);
       return r.json();
     }).then(function (data) {
-      secret = data.secret; localStorage.setItem(KEY, secret); failures = 0; banner.hidden = true; poll();
+      secret = data.secret; store.setItem(KEY, secret); failures = 0; banner.hidden = true; poll();
     }).catch(trouble);
   }
 
   function poll() {
     if (!secret) { pairAgain(); return; }
-    var headers = { "X-Screen": secret };
+    var used = secret, headers = { "X-Screen": secret };
     if (etag) headers["If-None-Match"] = etag;
     fetch("/screen/state", { headers: headers, cache: "no-store" }).then(function (r) {
-      if (r.status === 404) { pairAgain(); return null; }
+      if (r.status === 404) { if (used === secret) pairAgain(); return null; }  // not a poll that lost to the swap
       if (r.status === 304) { return null; }
       if (!r.ok) throw new Error("status " + r.status);
+      var fresh = r.headers.get("X-Screen-Secret");
+      if (fresh) { secret = fresh; store.setItem(KEY, fresh); }
       etag = r.headers.get("ETag");
       return r.text();
     }).then(function (html) {
