@@ -129,3 +129,35 @@ def test_one_network_cannot_take_every_waiting_code_and_waiting_codes_expire_soo
     clock.advance(minutes=5, seconds=1)  # waiting codes last 5 minutes now (was 10): the network's quota frees sooner
     assert "不对或已过期（5 分钟有效" in room.teacher(f"投屏 {school.json['code']}")
     assert room.client.post("/screen/new", environ_base={"REMOTE_ADDR": "203.0.113.200"}).status_code == 200
+
+
+def two_classes(room) -> None:
+    """The teacher gets a second class (线性代数) and picks the first again: 进入 1 = 高等数学, 进入 2 = 线性代数."""
+    assert "线性代数" in room.teacher("创建课堂 线性代数")
+    assert "高等数学" in room.teacher("进入 1")
+
+
+def test_the_screen_follows_the_teacher_to_the_class_they_start(room):
+    two_classes(room)
+    room.paired()
+    assert "<h1>高等数学</h1>" in room.page()
+    room.teacher("进入 2")
+    assert "<h1>高等数学</h1>" in room.page()  # choosing a class alone moves nothing: no lesson there yet
+    room.teacher("上课")
+    shown = room.page()
+    assert "<h1>线性代数</h1>" in shown and 'id="elsewhere"' not in shown
+    assert "「线性代数」正在投屏" in room.teacher("投屏")
+    room.teacher("开启签到 5 口令")
+    assert 'id="passcode"' in room.page()  # the check-in of the class it follows, with the rotating 口令
+
+
+def test_a_lesson_started_in_another_class_takes_the_screen_along(room):
+    two_classes(room)
+    room.paired()
+    room.teacher("上课")  # in 高等数学, on the screen
+    assert "<h1>高等数学</h1>" in room.page()
+    room.teacher("进入 2")
+    assert "<h1>高等数学</h1>" in room.page()  # 高等数学 is still in session: the screen stays with it
+    assert "「高等数学」已先下课" in room.teacher("上课")  # one lesson at a time: 线性代数 starts, 高等数学 ends
+    assert "<h1>线性代数</h1>" in room.page()
+    assert "「线性代数」正在投屏" in room.teacher("投屏")

@@ -39,7 +39,9 @@ SCREEN = Plugin(
     jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job),
     blueprints=(view.bp,),
     middleware=(view.NotModified,),  # an unchanged screen's poll is answered 304 before Flask builds a request
-    message_hooks=(pairing.touched,),  # what a message changed shows on its class's screen: bump the version
+    # What a message changed shows on its class's screen (bump the version); a teacher's screen follows them
+    # to the class they are teaching now.
+    message_hooks=(pairing.touched, pairing.follow),
     user_reads={"on_screen": pairing.on_screen},  # read with the touch: the hook skips a sender with no screen on
     replies=REPLIES,
 )
