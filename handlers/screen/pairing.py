@@ -55,22 +55,18 @@ def touched(user) -> None:
         _TOUCH.rowcount(user)
 
 
-def _live(classroom):
-    return Lesson.select(Lesson.id).where((Lesson.classroom == classroom) & (Lesson.live == 1))
-
-
 def follow(user) -> None:
     """A teacher's message: their screen follows them to the class they are teaching now (their current class,
-    in session). The class it shows is left only when it is not in session (a teacher teaches one lesson at a
-    time: starting another ends it first, handlers/teacher.py)."""
+    in session). A teacher teaches one lesson at a time (上课 in another class ends the first one,
+    handlers/teacher.py), so the class the screen leaves is never in session."""
     if not (user.is_teacher and getattr(user, "on_screen", 1)):
         return
     current = User.select(User.current_class_id).where(User.id == user.id)
     mine = Classroom.select(Classroom.id).where((Classroom.id == current) & (Classroom.owner == user.id))
+    live = Lesson.select(Lesson.id).where((Lesson.classroom == current) & (Lesson.live == 1))
     Screen.update(classroom=current, version=Screen.version + 1).where(
         (Screen.teacher == user.id) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
-        & (Screen.classroom != current) & fn.EXISTS(mine) & fn.EXISTS(_live(current))
-        & ~fn.EXISTS(_live(Screen.classroom))).execute()
+        & (Screen.classroom != current) & fn.EXISTS(mine) & fn.EXISTS(live)).execute()
 
 
 def bump(classroom_id: int) -> None:
