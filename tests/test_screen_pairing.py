@@ -4,12 +4,15 @@ Through the real HTTP routes and the signed webhook, with a frozen clock."""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import pytest
 
+from bot.wxsim import WeChatSimulator
 from handlers.screen import pairing
 from models import Outbox, Screen
+from tests.conftest import build_app
 from tests.test_screen import Room
 
 AWAY = {"REMOTE_ADDR": "198.51.100.9"}  # a dorm, not the classroom PC's network (the test client is 127.0.0.1)
@@ -161,3 +164,40 @@ def test_a_lesson_started_in_another_class_takes_the_screen_along(room):
     assert "「高等数学」已先下课" in room.teacher("上课")  # one lesson at a time: 线性代数 starts, 高等数学 ends
     assert "<h1>线性代数</h1>" in room.page()
     assert "「线性代数」正在投屏" in room.teacher("投屏")
+
+
+def test_with_no_public_url_a_screen_opened_as_localhost_is_one_the_webhook_on_127_0_0_1_reads(tmp_path, clock):
+    """`make run` without public_url: the classroom PC opens localhost:8000/screen while WeChat (the simulator)
+    posts to 127.0.0.1:8000. The QR codes on that screen are this server's: they join and check in."""
+    app = build_app(tmp_path, clock, server={"public_url": ""})
+    room = Room(app, clock)
+    kt = app.extensions["ketang"]
+    client = app.test_client()
+
+    def post(query, body):
+        answer = client.post("/wechat", query_string=query, data=body, content_type="text/xml", base_url="http://127.0.0.1:8000")
+        return answer.status_code, answer.get_data()
+
+    room.wx = WeChatSimulator(kt.settings, post, now=kt.epoch)
+    screen = {"base_url": "http://localhost:8000"}
+    made = client.post("/screen/new", headers={"Origin": "http://localhost:8000"}, **screen).json
+    assert "已投屏" in room.teacher(f"投屏 {made['code']}")
+    shown = client.get("/screen/state", headers={"X-Screen": made["secret"]}, **screen)
+    secret = shown.headers["X-Screen-Secret"]
+    join = re_find(r'data-qr="([^"]+)"', shown.get_data(as_text=True))
+    assert join.startswith("http://localhost:8000/")
+    assert "已加入" in room.scan("o_newcomer", join)  # the class QR between lessons
+    room.teacher("上课")
+    room.teacher("开启签到 5")
+    link = re_find(r'id="checkin-qr" data-qr="([^"]+)"', client.get("/screen/state", headers={"X-Screen": secret}, **screen)
+                   .get_data(as_text=True))
+    assert link.startswith("http://localhost:8000/c/")
+    assert "签到成功" in room.scan(room.students[0], link)
+    assert "签到成功" in room.scan(room.students[1], link.replace("localhost", "127.0.0.1"))
+    assert "签到成功" not in room.scan(room.students[2], link.replace("localhost", "evil.example"))
+
+
+def re_find(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in the page"
+    return found.group(1)
