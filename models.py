@@ -123,6 +123,7 @@ class Activity(BaseModel):
     answer_type = CharField(max_length=16, default=SINGLE)  # quizzes: single / multiple / truefalse / fill
     accepted = TextField(default="")  # fill-in quizzes: accepted answers separated by "|"
     extended_from = DateTimeField(null=True)  # the first deadline, once 延长 moved it: later check-ins are late
+    seen_slot = IntegerField(null=True)  # a check-in's latest rotation slot a screen showed (handlers/screen/rotation.py)
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even

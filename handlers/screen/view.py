@@ -251,7 +251,7 @@ def render(kt, screen: Screen, now) -> str:
 def _checkin_view(kt, activity: Activity, now) -> dict:
     """What an open check-in shows (full screen, or the panel beside a quiz): QR, 口令, countdowns."""
     settings = kt.settings
-    slot = rotation.slot_at(settings, now)
+    slot = rotation.shown_slot(settings, activity, now)
     content, official = _checkin_qr(kt, activity, slot, now)
     return dict(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
                 code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
