@@ -52,7 +52,7 @@ def fits(page, tmp_path_factory, name: str, readable: list[str], apart: list[tup
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(50)  # layout only: the page is not re-fetched
-        boxes = page.evaluate(GEOMETRY, ["header"] + readable)
+        boxes = page.evaluate(GEOMETRY, ["header"] + readable + [sel for pair in apart for sel in pair])
         for sel in readable:
             box = boxes[sel]
             if box is None or not box["visible"]:
@@ -173,3 +173,34 @@ def test_the_pairing_code_fits_a_4_3_projector(browser, served, size):
     boxes = page.evaluate(GEOMETRY, ["#pair-code", ".instr"])
     page.close()
     assert all(box and not box["clipped"] and not box["cut"] for box in boxes.values()), boxes
+
+
+def test_a_roll_call_during_a_check_in_covers_neither_the_qr_nor_the_code(screen, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    page, room = screen
+    room.teacher("上课")
+    room.teacher("开启签到 5 口令")
+    expect(page.locator("#passcode")).to_be_visible(timeout=WITHIN)
+    for openid in room.students:
+        room.wx.send_text(openid, f"签到 {page.locator('#passcode').inner_text()}")
+    room.teacher("点名 3")
+    expect(page.locator(".calls li")).to_have_count(3, timeout=WITHIN)
+    fits(page, tmp_path_factory, "rollcall-during-checkin", ["#checkin-qr", "#passcode", "#checkin-count", ".calls"],
+         [(".calls", "#checkin-qr"), (".calls", "#passcode"), (".calls", "#checkin-count"), (".calls", ".checkin .instr")])
+
+
+def test_a_roll_call_during_a_quiz_and_a_check_in_covers_neither(screen, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    page, room = screen
+    room.teacher("上课")
+    room.teacher("开启签到 5 口令")
+    expect(page.locator("#passcode")).to_be_visible(timeout=WITHIN)
+    for openid in room.students:
+        room.wx.send_text(openid, f"签到 {page.locator('#passcode').inner_text()}")
+    room.teacher("练习 C 3 哪个是质数？A.4 B.6 C.7 D.9")
+    room.teacher("点名 3")
+    expect(page.locator(".calls li")).to_have_count(3, timeout=WITHIN)
+    fits(page, tmp_path_factory, "rollcall-during-quiz-and-checkin", ["#checkin-qr", "#passcode", ".panel .instr", ".calls"],
+         [(".calls", ".panel"), (".calls", "#answered"), (".calls", "#question")])
