@@ -201,3 +201,17 @@ def re_find(pattern: str, text: str) -> str:
     found = re.search(pattern, text)
     assert found, f"{pattern!r} not in the page"
     return found.group(1)
+
+
+def test_polls_from_another_network_with_nobody_to_tell_take_no_write_lock(room, monkeypatch):
+    room.open_screen()  # not paired yet: no teacher to tell
+    took = watch_write_lock(monkeypatch)
+    for _ in range(5):
+        assert poll_as(room, room.secret, AWAY).status_code == 404
+    assert took == []
+    room.paired()
+    room.poll()  # the hand-over
+    took.clear()
+    for _ in range(5):
+        assert poll_as(room, room.secret, AWAY).status_code == 404
+    assert len(took) == 1  # telling the teacher, once

@@ -128,10 +128,10 @@ def state():
     found = current_etag(kt, secret, now)
     if found is None:
         abort(404)
-    screen_id, etag, net, due, warned = found
+    screen_id, etag, net, due, told = found
     here = network(client_address())
     if net and here != net:  # the secret, copied, polled from another network: nothing shown, the teacher told
-        if not warned:
+        if not told:
             second_poller(screen_id, here, now)
         abort(404)
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
@@ -147,10 +147,11 @@ def state():
 
 
 def current_etag(kt, secret: str, now) -> tuple[int, str, str, bool, bool] | None:
-    """(screen id, ETag, network, due for a new secret, teacher warned) for the browser holding *secret*:
-    one indexed read of a few columns, no model."""
+    """(screen id, ETag, network, due for a new secret, nobody to tell of another network's poll: the teacher
+    was told, or it is not on) for the browser holding *secret*: one indexed read of a few columns, no model."""
     table = Screen._meta.table_name
-    sql = (f"SELECT id, version, net, paired_at IS NOT NULL AND keyed_at IS NULL, warned_at IS NOT NULL"
+    sql = (f"SELECT id, version, net, paired_at IS NOT NULL AND keyed_at IS NULL,"
+           f" warned_at IS NOT NULL OR paired_at IS NULL OR ended_at IS NOT NULL"
            f" FROM {table} WHERE token_hash = {db.param}")
     row = db.execute_sql(sql, (digest(secret),)).fetchone()
     if not row:
