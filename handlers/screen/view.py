@@ -107,11 +107,10 @@ def _ours(kt, url: str) -> bool:
     return bool(host) and host in (request.host.lower(), public)
 
 
-def client_address(remote: str | None = None, real_ip: str | None = None) -> str:
+def client_address(environ=None) -> str:
     """The classroom PC's address: nginx's X-Real-IP when the request came through it on loopback."""
-    if remote is None:
-        remote, real_ip = request.remote_addr, request.headers.get("X-Real-IP")
-    address = remote or "?"
+    environ = request.environ if environ is None else environ
+    address, real_ip = environ.get("REMOTE_ADDR") or "?", environ.get("HTTP_X_REAL_IP")
     if address in ("127.0.0.1", "::1") and real_ip:
         return real_ip[:64]
     return address
@@ -189,7 +188,7 @@ class NotModified:
                 db.close()  # back to the pool, as after a request
         if found is None or found[1] != match or found[3]:
             return False
-        here = network(client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REAL_IP")))
+        here = network(client_address(environ))
         return not found[2] or here == found[2]  # another network's poll goes on to the blueprint (refused there)
 
 
