@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from peewee import IntegrityError, fn
 
@@ -86,6 +87,7 @@ def screen_note(ctx: Context) -> str:
     return ctx.t("screen_checkin_note", seconds=ctx.settings.screen.rotate_seconds)
 
 
+@lru_cache(maxsize=4096)  # every poll asks (the 304 path too); a school's screens poll from a few addresses
 def network(address: str) -> str:
     """The address range a screen is counted and known by: /24 for IPv4, /48 for IPv6 (one school's NAT, one site)."""
     try:
