@@ -13,7 +13,7 @@ REPLIES: dict[str, dict[str, str]] = {
     "screen_is_off": {"zh": "「{name}」现在没有投屏。", "en": "“{name}” is not on a screen now."},
     "screen_code_unknown": {
         "zh": "投屏码 {code} 不对或已过期（{minutes} 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
-        "en": "Screen code {code} is wrong or expired (valid {minutes} minutes, single use). Read the code on the classroom screen, or reload {address} for a new one.",
+        "en": "Screen code {code} is wrong or expired (valid {minutes} min, single use). Read the code on the classroom screen, or reload {address} for a new one.",
     },
     "screen_paired": {
         "zh": "已投屏：屏幕正在显示「{name}」。开启签到后屏幕显示每 {seconds} 秒更换的签到二维码和口令，学生扫码或发送口令签到。下课 15 分钟后或发送「结束投屏」结束。",
