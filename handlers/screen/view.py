@@ -96,8 +96,9 @@ def same_origin(kt) -> bool:
     if site is not None:
         return site == "same-origin"
     origin = request.headers.get("Origin")
-    if origin is None:
-        return False if request.headers.get("Referer") and not _ours(kt, request.headers["Referer"]) else True
+    if origin is None:  # an old browser: a Referer from elsewhere is refused
+        referer = request.headers.get("Referer")
+        return referer is None or _ours(kt, referer)
     return _ours(kt, origin)
 
 
