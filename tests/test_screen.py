@@ -11,7 +11,7 @@ import pytest
 from bot.clock import epoch
 from bot.database import create_schema
 from handlers.screen import rotation
-from handlers.screen.pairing import end_screens
+from handlers.screen.pairing import NEW_CODES_PER_IP, end_screens
 from handlers.screen.view import svg_qr
 from models import Activity, Membership, Response, Screen, StaleCode, User, db
 from tests.conftest import build_app, simulator_for
@@ -119,7 +119,7 @@ def test_a_pairing_code_expires_and_guessing_is_limited(room, clock):
 
 
 def test_new_codes_are_limited_per_address_and_unknown_screens_get_404(room):
-    for _ in range(20):
+    for _ in range(NEW_CODES_PER_IP):
         assert room.client.post("/screen/new").status_code == 200
     assert room.client.post("/screen/new").status_code == 429
     # behind nginx every PC arrives from loopback: its X-Real-IP is what is limited

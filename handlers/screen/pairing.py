@@ -20,7 +20,7 @@ from models import DISCUSSION, Activity, Classroom, Lesson, Membership, Post, Sc
 
 CODE_TTL = timedelta(minutes=5)  # a 投屏码 on an unpaired screen (the page fetches a new one when it expires)
 PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
-NEW_CODES_PER_IP = 20  # per 10 minutes
+NEW_CODES_PER_IP = 40  # per 10 minutes: 20 classroom PCs behind one NAT address, each fetching a 5-minute code
 PENDING_PER_NET = 100  # waiting (unpaired) screens per address range: one network cannot take every code
 PENDING_CAP = 20000  # waiting screens in all (of 900,000 codes): a mistyped 投屏码 hits one at most 2.2 % of the time
 GRACE_AFTER_LESSON = timedelta(minutes=15)  # the screen stays on after 下课, then ends
