@@ -52,3 +52,38 @@ def test_two_tabs_in_one_browser_are_two_screens_and_a_reload_keeps_the_pairing(
     finally:
         context.close()
         db.connect(reuse_if_open=True)
+
+
+SLOW_POLLS = """() => {
+  const real = window.fetch;
+  let now = 0;
+  window.__most = 0;
+  window.fetch = (url, options) => {
+    if (!String(url).includes("/screen/state")) return real(url, options);
+    now += 1; window.__most = Math.max(window.__most, now);
+    return new Promise((done) => setTimeout(done, 400)).then(() => real(url, options)).finally(() => { now -= 1; });
+  };
+}"""
+
+
+def test_the_page_polls_one_at_a_time_so_it_never_races_itself_for_the_new_secret(browser, served, app, clock):
+    """A tab coming back to the front polls at once; with a slow network that poll and the scheduled one would
+    both carry the secret held before pairing, and the one that loses the hand-over would unpair the screen."""
+    from playwright.sync_api import expect
+
+    room = Room(app, clock)
+    context = browser.new_context()
+    try:
+        page = opened(context, served)
+        page.evaluate(SLOW_POLLS)
+        assert "已投屏" in room.teacher(f"投屏 {page.locator('#pair-code').inner_text()}")
+        for _ in range(5):
+            page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+            page.wait_for_timeout(50)
+        expect(page.locator("h1")).to_have_text("高等数学", timeout=WITHIN)
+        page.wait_for_timeout(1500)
+        expect(page.locator("h1")).to_have_text("高等数学")  # still paired: no poll lost the hand-over
+        assert page.evaluate("window.__most") == 1
+    finally:
+        context.close()
+        db.connect(reuse_if_open=True)

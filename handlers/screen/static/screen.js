@@ -7,7 +7,7 @@
   var KEY = "ketang-screen";
   var main = document.getElementById("main"), banner = document.getElementById("banner");
   var store = window.sessionStorage;
-  var secret = store.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null;
+  var secret = store.getItem(KEY), etag = null, failures = 0, offset = 0, timer = null, busy = false;
   var visibleMs = 1000, hiddenMs = 30000;
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
@@ -26,10 +26,13 @@
 
   function poll() {
     if (!secret) { pairAgain(); return; }
-    var used = secret, headers = { "X-Screen": secret };
+    if (busy) return;  // one poll at a time: two with the same secret would race for the hand-over at pairing
+    busy = true;
+    var headers = { "X-Screen": secret };
     if (etag) headers["If-None-Match"] = etag;
     fetch("/screen/state", { headers: headers, cache: "no-store" }).then(function (r) {
-      if (r.status === 404) { if (used === secret) pairAgain(); return null; }  // not a poll that lost to the swap
+      busy = false;
+      if (r.status === 404) { pairAgain(); return null; }
       if (r.status === 304) { return null; }
       if (!r.ok) throw new Error("status " + r.status);
       var fresh = r.headers.get("X-Screen-Secret");
@@ -40,7 +43,7 @@
       failures = 0; banner.hidden = true;
       if (html !== null && html !== undefined) show(html);
       if (secret) schedule(interval());
-    }).catch(trouble);
+    }).catch(function () { busy = false; trouble(); });
   }
 
   function show(html) {
