@@ -204,3 +204,33 @@ def test_a_roll_call_during_a_quiz_and_a_check_in_covers_neither(screen, tmp_pat
     expect(page.locator(".calls li")).to_have_count(3, timeout=WITHIN)
     fits(page, tmp_path_factory, "rollcall-during-quiz-and-checkin", ["#checkin-qr", "#passcode", ".panel .instr", ".calls"],
          [(".calls", ".panel"), (".calls", "#answered"), (".calls", "#question")])
+
+
+LONG_QUESTION = ("设函数 f(x) 在闭区间 [a, b] 上连续，在开区间 (a, b) 内可导，且 f(a) = f(b)。"
+                 "根据罗尔定理，下列哪一个结论一定成立？请仔细阅读每个选项后作答，注意区分必要条件与充分条件。") * 4
+
+
+def test_a_quiz_with_a_long_question_keeps_its_options_and_count_on_screen(screen, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    page, room = screen
+    room.teacher("上课")
+    room.teacher(f"练习 C 3 {LONG_QUESTION} A.4 B.6 C.7 D.9")
+    expect(page.locator("#question")).to_contain_text("罗尔定理", timeout=WITHIN)
+    fits(page, tmp_path_factory, "quiz-long-question", ["#question", ".options", "#answered", "#join-code"],
+         [("#question", ".options"), ("#question", "#answered")])
+
+
+def test_a_full_discussion_wall_stays_under_its_topic(screen, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    page, room = screen
+    room.teacher("上课")
+    room.teacher(f"讨论 10 {LONG_QUESTION[:120]}")
+    for i in range(12):
+        room.wx.send_text(room.students[i % 3], f"发言 第 {i + 1} 条：导数描述变化率，速度是位移对时间的导数，加速度是速度对时间的导数。")
+    expect(page.locator("#wall li")).to_have_count(12, timeout=WITHIN)
+    # The newest posts come first; older ones beyond the screen are left off (the teacher reads all with 结果).
+    fits(page, tmp_path_factory, "discussion-full", ["#topic", "#wall li:first-child", "#join-code"],
+         [("#topic", "#wall")])
+    assert "第 12 条" in page.locator("#wall li").first.inner_text()
