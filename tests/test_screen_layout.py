@@ -215,7 +215,7 @@ def test_a_quiz_with_a_long_question_keeps_its_options_and_count_on_screen(scree
 
     page, room = screen
     room.teacher("上课")
-    room.teacher(f"练习 C 3 {LONG_QUESTION} A.4 B.6 C.7 D.9")
+    assert "已发布" in room.teacher(f"练习 C 3 {LONG_QUESTION * 2} A.4 B.6 C.7 D.9")  # 808 characters
     expect(page.locator("#question")).to_contain_text("罗尔定理", timeout=WITHIN)
     fits(page, tmp_path_factory, "quiz-long-question", ["#question", ".options", "#answered", "#join-code"],
          [("#question", ".options"), ("#question", "#answered")])
