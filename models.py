@@ -124,6 +124,7 @@ class Activity(BaseModel):
     answer_type = CharField(max_length=16, default=SINGLE)  # quizzes: single / multiple / truefalse / fill
     accepted = TextField(default="")  # fill-in quizzes: accepted answers separated by "|"
     extended_from = DateTimeField(null=True)  # the first deadline, once 延长 moved it: later check-ins are late
+    seen_slot = IntegerField(null=True)  # a check-in's latest rotation slot a screen showed (handlers/screen/rotation.py)
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
@@ -321,9 +322,13 @@ class Screen(BaseModel):
     version = IntegerField(default=0)  # bumped by every change the screen shows: its ETag
     missing_until = DateTimeField(null=True)  # 未到 投屏: the screen shows the missing count alone until then
     cloud_of = IntegerField(null=True)  # 词云: the activity whose answers or posts the screen shows as a word cloud
+    net = CharField(max_length=64, default="")  # the creator's address range (/24, /48): caps, and who may poll
+    keyed_at = DateTimeField(null=True)  # when the page swapped its pre-pairing secret for a new one
+    warned_at = DateTimeField(null=True)  # when the teacher was told of a poll from another network
 
     class Meta:
-        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False))
+        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False),
+                   (("net", "code_expires_at"), False))
 
 
 class StaleCode(BaseModel):

@@ -40,7 +40,7 @@ def setup(server, hall, n: int = 100) -> list[str]:
                 classes.append(room.id)
             for key, classroom in zip(keys, classes, strict=True):
                 Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
-                              classroom=classroom, teacher=teacher, paired_at=now)
+                              classroom=classroom, teacher=teacher, paired_at=now, keyed_at=now)  # its secret handed over
     return keys
 
 
@@ -150,9 +150,10 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
     for openid in students:
         wx.send_text(openid, f"加入 {code}")
     signed = [wx.sign(wx.text_xml(openid, f"签到 {passcode}")) for openid in students]
-    page = {"etag": None, "shape": None}
+    page = {"key": key, "etag": None, "shape": None}
 
-    environ = EnvironBuilder(path="/screen/state", headers={"X-Screen": key}).get_environ()
+    environ = EnvironBuilder(path="/screen/state",  # from the classroom PC's network
+                             environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
 
     def poll() -> str:
         """One poll as the page makes it, through the app's WSGI stack (the 304 middleware first); the page
@@ -162,9 +163,10 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
         def started(status, headers, exc_info=None):
             answered.update(headers, status=status)
 
-        call = dict(environ, **{"HTTP_IF_NONE_MATCH": page["etag"]} if page["etag"] else {},
+        call = dict(environ, HTTP_X_SCREEN=page["key"], **{"HTTP_IF_NONE_MATCH": page["etag"]} if page["etag"] else {},
                     **{"HTTP_X_SHAPE": page["shape"]} if page["shape"] else {})
         b"".join(app.wsgi_app(call, started))
+        page["key"] = answered.get("X-Screen-Secret") or page["key"]  # handed over at the first poll after pairing
         page["etag"] = answered.get("ETag") or page["etag"]
         page["shape"] = answered.get("X-Shape") or page["shape"]
         return "304" if answered["status"].startswith("304") else answered["Content-Type"].split(";")[0]

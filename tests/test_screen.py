@@ -11,7 +11,7 @@ import pytest
 from bot.clock import epoch
 from bot.database import create_schema
 from handlers.screen import rotation
-from handlers.screen.pairing import end_screens
+from handlers.screen.pairing import NEW_CODES_PER_IP, end_screens
 from handlers.screen.shown import svg_qr
 from models import Activity, Membership, Response, Screen, StaleCode, User, db
 from tests.conftest import build_app, simulator_for
@@ -51,7 +51,9 @@ class Room:
         headers = {"X-Screen": self.secret}
         if etag:
             headers["If-None-Match"] = etag
-        return self.client.get("/screen/state", headers=headers)
+        response = self.client.get("/screen/state", headers=headers)
+        self.secret = response.headers.get("X-Screen-Secret") or self.secret  # handed over at pairing, as the page does
+        return response
 
     def page(self) -> str:
         response = self.poll()
@@ -122,7 +124,7 @@ def test_a_pairing_code_expires_and_guessing_is_limited(room, clock):
 
 
 def test_new_codes_are_limited_per_address_and_unknown_screens_get_404(room):
-    for _ in range(20):
+    for _ in range(NEW_CODES_PER_IP):
         assert room.client.post("/screen/new").status_code == 200
     assert room.client.post("/screen/new").status_code == 429
     # behind nginx every PC arrives from loopback: its X-Real-IP is what is limited
@@ -310,6 +312,28 @@ def test_init_db_adds_the_screen_tables_and_column_to_an_existing_database(tmp_p
         create_schema()
         assert {"screen", "stale_code", "checkin_qr"} <= set(db.get_tables())
         assert "hidden" in {c.name for c in db.get_columns("post")}
+    db.close()
+
+
+def test_init_db_upgrades_a_screen_from_before_the_screen_columns_of_issues_18_19_and_23(room, clock):
+    """A database from before both branches: the screen, activity and post tables without their new columns
+    (net, keyed_at, warned_at; missing_until, cloud_of; seen_slot; approved_at) gain them all, twice safely."""
+    room.paired()
+    room.teacher("上课")
+    room.teacher("开启签到 5 口令")
+    with room.app.app_context():
+        db.execute_sql("DROP INDEX IF EXISTS screen_net_code_expires_at")
+        for table, column in (("screen", "net"), ("screen", "keyed_at"), ("screen", "warned_at"), ("screen", "missing_until"),
+                              ("screen", "cloud_of"), ("activity", "seen_slot"), ("post", "approved_at")):
+            db.execute_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        create_schema()
+        create_schema()
+        assert {"net", "keyed_at", "warned_at", "missing_until", "cloud_of"} <= {c.name for c in db.get_columns("screen")}
+        assert "seen_slot" in {c.name for c in db.get_columns("activity")}
+        assert "approved_at" in {c.name for c in db.get_columns("post")}
+        assert [(s.net, s.keyed_at, s.missing_until) for s in Screen.select()] == [("", None, None)]
+    page = room.page()  # the paired screen goes on: its secret is handed over at its next poll, its 口令 shown
+    assert re.search(r'id="passcode">\d{4}<', page) and Activity.get().seen_slot == rotation.slot_at(room.settings, clock())
     db.close()
 
 

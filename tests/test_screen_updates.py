@@ -33,7 +33,9 @@ def poll_as_page(room, etag=None, shape=None):
         headers["If-None-Match"] = etag
     if shape:
         headers["X-Shape"] = shape
-    return room.client.get("/screen/state", headers=headers)
+    response = room.client.get("/screen/state", headers=headers)
+    room.secret = response.headers.get("X-Screen-Secret") or room.secret  # handed over at pairing, as the page does
+    return response
 
 
 def shape_of(response) -> str:
@@ -195,7 +197,7 @@ def test_the_teachers_cloud_shows_a_discussions_words_without_stop_words_or_name
     page = room.page()
     words = dict((word, int(n)) for n, word in re.findall(r'data-n="(\d+)">([^<]+)</text>', page))
     assert words["斜率"] == 3 and words["切线"] == 2 and words["变化率"] == 1  # a post counts a word once
-    assert "的" not in words and "我" not in words and "<b>" not in page and "粗" in words
+    assert "的" not in words and "我" not in words and "<b>粗" not in page and "粗" in words
     assert not any(name in page for name in NAMES)
     assert cloud.cloud_svg(["切线斜率", "斜率"]) == cloud.cloud_svg(["切线斜率", "斜率"])  # same answers, same picture
 
@@ -228,6 +230,17 @@ def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock
     clock.advance(seconds=what_is_shown.DRAW_SECONDS + 1)
     page = room.page()
     assert 'class="calls"' in page and "drum" not in page and sum(name in page for name in NAMES) == 2
+
+
+def test_a_roll_call_of_students_without_a_name_or_number_shows_them_as_classmates(room):
+    User.update(name=None, student_no=None).where(User.openid.in_(room.students)).execute()
+    room.teacher("开启签到 5 口令")
+    code = re.search(r'id="passcode">(\d{4})<', room.page()).group(1)
+    for student in room.students:
+        room.wx.send_text(student, f"签到 {code}")
+    room.teacher("点名 2")
+    page = room.page()
+    assert page.count("同学 <span>") == 2 and not any(name in page for name in NAMES)
 
 
 def test_the_screens_counts_are_the_ones_attendance_counts_as_students_come_and_go(room, clock):
@@ -267,7 +280,7 @@ def test_a_check_in_screens_count_poll_is_the_304_check_and_three_reads_however_
         counts = poll_as_page(room, first.headers["ETag"], shape_of(first))
     assert counts.json["parts"]["roster"] == "23"
     reads = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 4 and reads[0].startswith("SELECT id, version FROM"), "\n".join(s[:100] for s in sent)
+    assert len(reads) == 4 and reads[0].startswith("SELECT id, version, net,"), "\n".join(s[:100] for s in sent)
 
 
 def test_a_teachers_marks_move_the_screens_counts(room):

@@ -56,7 +56,9 @@ SCREEN = Plugin(
     jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job),
     blueprints=(view.bp,),
     middleware=(view.NotModified,),  # a screen's poll answered before Flask: 304 if unchanged, the counts if only they changed
-    message_hooks=(pairing.touched,),  # what a message changed shows on its class's screen: bump the version
+    # What a message changed shows on its class's screen (bump the version); a teacher's screen follows them
+    # to the class they are teaching now.
+    message_hooks=(pairing.touched, pairing.follow),
     user_reads={"on_screen": pairing.on_screen},  # read with the touch: the hook skips a sender with no screen on
     replies=REPLIES,
 )

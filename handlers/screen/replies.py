@@ -5,11 +5,15 @@ REPLIES: dict[str, dict[str, str]] = {
         "zh": "投屏步骤：\n1. 在教室电脑的浏览器打开 {address}，屏幕上会显示 6 位投屏码；\n2. 用手机发送「投屏 <投屏码>」，2 秒内那台电脑就显示当前课堂。\n发送「结束投屏」结束。",
         "en": "To put the class on a screen:\n1. open {address} in the classroom PC's browser; it shows a 6-digit code;\n2. send “screen <code>” from your phone; within 2 s that browser shows the current class.\nSend “end screen” to stop.",
     },
+    "screen_second_poller": {
+        "zh": "注意：「{name}」的投屏正被另一个网络（{address}）读取，已拒绝。教室电脑照常显示。如果不是你本人，可能有人复制了教室电脑上的投屏页面：发送「结束投屏」，再在教室电脑上重新「投屏」。",
+        "en": "Note: the screen of “{name}” was read from another network ({address}) and refused; the classroom PC goes on showing it. If that was not you, someone may have copied the classroom PC's screen page: send “end screen”, then pair the classroom PC again.",
+    },
     "screen_is_on": {"zh": "「{name}」正在投屏。", "en": "“{name}” is on a screen now."},
     "screen_is_off": {"zh": "「{name}」现在没有投屏。", "en": "“{name}” is not on a screen now."},
     "screen_code_unknown": {
-        "zh": "投屏码 {code} 不对或已过期（10 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
-        "en": "Screen code {code} is wrong or expired (valid 10 minutes, single use). Read the code on the classroom screen, or reload {address} for a new one.",
+        "zh": "投屏码 {code} 不对或已过期（{minutes} 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
+        "en": "Screen code {code} is wrong or expired (valid {minutes} min, single use). Read the code on the classroom screen, or reload {address} for a new one.",
     },
     "screen_paired": {
         "zh": "已投屏：屏幕正在显示「{name}」。开启签到后屏幕显示每 {seconds} 秒更换的签到二维码和口令，学生扫码或发送口令签到。下课 15 分钟后或发送「结束投屏」结束。",

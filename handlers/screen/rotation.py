@@ -6,6 +6,11 @@ process derives from the deployment's secrets, so nothing is stored and the web 
 slot that is on now. A token or 口令 is accepted until `grace_seconds` after it left the screen
 (`follow_grace_seconds` for a first-time follower, timed from WeChat's CreateTime); later it is refused
 and counted (StaleCode), which is how a photo relayed to a dorm group shows up for the teacher.
+
+A server clock that jumps back would bring earlier slots on again, and with them the codes photographed
+then. So the screen records on the check-in the latest slot it showed (`seen_slot`), never shows an earlier
+one, and codes are judged at no earlier than that slot's start: after a jump back the screen keeps the latest
+code until the clock has caught up, and no older code is accepted again.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import re
 
 from bot.clock import epoch
 from bot.context import Context
+from bot.database import transaction
 from handlers import limits
-from models import StaleCode
+from models import Activity, StaleCode
 
 TOKEN = re.compile(r"([1-9]\d{0,11})-([1-9]\d{0,11})-([a-z2-7]{16})")
 STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
@@ -62,6 +68,23 @@ def passcode(settings, activity_id: int, slot: int) -> str:
     return f"{int.from_bytes(_mac(settings, 'code', activity_id, slot)[:8], 'big') % 10000:04d}"
 
 
+def shown_slot(settings, activity, now) -> int:
+    """The slot a screen shows now for *activity*: the clock's, but never before the latest one shown (recorded)."""
+    slot = max(slot_at(settings, now), activity.seen_slot or 0)
+    if slot != activity.seen_slot:
+        with transaction():
+            Activity.update(seen_slot=slot).where(
+                (Activity.id == activity.id) & (Activity.seen_slot.is_null() | (Activity.seen_slot < slot))).execute()
+        activity.seen_slot = slot  # as the next poll reads it: the screen's shape does not change for this alone
+    return slot
+
+
+def judged_at(settings, activity, at: int) -> int:
+    """The epoch second a code for *activity* is judged at: *at*, but not before the latest slot shown began."""
+    seen = getattr(activity, "seen_slot", None)
+    return max(at, seen * settings.screen.rotate_seconds) if seen else at
+
+
 def is_fresh(settings, slot: int, at: int, grace: int) -> bool:
     """Whether slot *slot* was on screen at most *grace* seconds before *at* (and not in the future)."""
     return slot * settings.screen.rotate_seconds - 2 <= at <= slot_ends(settings, slot) + grace
@@ -76,7 +99,7 @@ def screen_code(ctx: Context, activity, code: str) -> str | None:
     """Judge a 口令 that is not the check-in's fixed code: "" when it is on screen now (or just was),
     the refusal when it is one that rotated out (counted), None when it was never shown."""
     settings = ctx.settings
-    now = epoch(ctx.now)
+    now = judged_at(settings, activity, epoch(ctx.now))
     current = slot_at(settings, now)
     for slot in (current, current - 1):
         if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, now, settings.screen.grace_seconds):

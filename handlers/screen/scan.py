@@ -42,6 +42,7 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
     follower = getattr(inbound, "event", "") == "subscribe_scan" and getattr(inbound, "created", 0)
     now = epoch(ctx.now)
     at, grace = (min(inbound.created, now), settings.screen.follow_grace_seconds) if follower else (now, settings.screen.grace_seconds)
+    at = rotation.judged_at(settings, activity, at)  # a clock that jumped back revives no older QR
     classroom = activity.lesson.classroom
     if not rotation.is_fresh(settings, read[1], at, grace) and activity.is_open(ctx.now):
         if _responded(ctx, activity):  # already checked in: an old photo scanned again is no relay

@@ -162,13 +162,15 @@ def gather(kt, screen: Screen, now) -> Shown:
                      {"students": str(_LESSON_COUNTS.row(None, classroom)[1])})  # no lesson: only its members
     activity = lesson.latest
     checkin = activity if activity is not None and activity.kind == CHECKIN else lesson_checkin(lesson)
-    slot = rotation.slot_at(kt.settings, now)
+    checking_in = checkin is not None and checkin.is_open(now)
+    # An open check-in's slot never goes back with the clock (rotation.shown_slot records the latest shown).
+    slot = rotation.shown_slot(kt.settings, checkin, now) if checking_in else rotation.slot_at(kt.settings, now)
     if checkin:
         parts, picked, minted = _checkin_parts(checkin, lesson, slot, now)
     else:
         lost, students, picked = _LESSON_COUNTS.row(lesson, classroom)
         parts, minted = {"lost": str(lost), "students": str(students)}, None
-    view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checkin is not None and checkin.is_open(now),
+    view = dict(classroom=classroom, has_checkin=checkin is not None, checking_in=checking_in,
                 activity=activity, calls=_roll_calls(lesson, now, RollCall.picked_at.python_value(picked)))
     if activity is checkin and checkin and screen.missing_until and now < screen.missing_until:  # 未到 投屏, until the next activity
         return Shown("screen/missing.html", view, parts)
@@ -178,12 +180,10 @@ def gather(kt, screen: Screen, now) -> Shown:
     view.update(is_open=is_open, deadline=epoch(activity.deadline))
     if activity.kind == CHECKIN:
         if is_open:
-            settings = kt.settings  # the scheduler's official QR for this slot when ready, else our link
-            content, official = (minted, True) if minted else (kt.links.url(f"/c/{rotation.token(settings, activity.id, slot)}"), False)
-            view.update(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
-                        code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
-                        passcode=rotation.passcode(settings, activity.id, slot) if activity.passcode else None)
+            view.update(_checkin_view(kt, activity, slot, minted))
         return Shown("screen/checkin.html", view, parts)
+    if checking_in:  # a quiz or discussion during a check-in: the check-in stays, in a panel beside it
+        view.update(_checkin_view(kt, checkin, slot, minted), panel=True)
     if activity.kind == DISCUSSION:
         posts, spans = wall.posts_of(activity), wall.review_spans(classroom.id)
         judged = wall.judged(posts, spans, wall.banned_words(kt.settings.screen.banned_words_file))
@@ -204,6 +204,17 @@ def gather(kt, screen: Screen, now) -> Shown:
                     key=shown_key(activity) if quiz else None,
                     rate=f"{100 * right / len(answers):.0f}%" if quiz and answers else None)
     return Shown("screen/question.html", view, parts)
+
+
+def _checkin_view(kt, checkin: Activity, slot: int, minted: str | None) -> dict:
+    """What an open check-in shows (the whole screen, or the panel beside a quiz or discussion): its QR (the
+    scheduler's official one for this slot when minted, else our link), 口令 and countdowns."""
+    settings = kt.settings
+    content, official = (minted, True) if minted else (kt.links.url(f"/c/{rotation.token(settings, checkin.id, slot)}"), False)
+    return dict(qr=svg_qr(content), qr_text=content, official=official, api=bool(settings.wechat.app_secret),
+                code_until=rotation.slot_ends(settings, slot), code_span=settings.screen.rotate_seconds,
+                checkin_until=epoch(checkin.deadline),
+                passcode=rotation.passcode(settings, checkin.id, slot) if checkin.passcode else None)
 
 
 def _checkin_parts(checkin: Activity, lesson, slot: int, now) -> tuple[dict, object, str | None]:
@@ -242,7 +253,7 @@ def _roll_calls(lesson, now, picked) -> dict | None:
     first); no openids."""
     if picked is None or (now - picked).total_seconds() > 600:
         return None
-    calls = (RollCall.select(RollCall.answered_at, RollCall.deadline, User.name, User.student_no).join(User)
+    calls = (RollCall.select(RollCall.answered_at, RollCall.deadline, User.id, User.name, User.student_no).join(User)
              .where((RollCall.lesson == lesson) & (RollCall.picked_at == picked)).order_by(RollCall.id))
     names = [(c.user.name or c.user.student_no or "同学",
               "answered" if c.answered_at else "waiting" if now <= c.deadline else "missed") for c in calls]

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from bot.clock import epoch
 from bot.database import is_sqlite
 from handlers.screen import rotation
-from handlers.screen.pairing import CODE_TTL, digest, new_screen
+from handlers.screen.pairing import CODE_TTL, digest, network, new_screen, rekey, second_poller
 from handlers.screen.shown import BY_SECRET, Shown, gather
 from models import Screen, db
 
@@ -30,26 +30,52 @@ def page():
 
 @bp.post("/screen/new")
 def new():
-    """A fresh 投屏码 for this browser, and the secret it polls with (never shown, never in a URL)."""
+    """A fresh 投屏码 for this browser, and the secret it polls with (never shown, never in a URL).
+    Only this server's own page may ask (a cross-site POST is refused before the database is touched)."""
     kt = current_app.extensions["ketang"]
+    if not same_origin(kt):
+        return jsonify(error="cross-site request refused: open /screen on this server"), 403
     made = new_screen(client_address(), kt.clock())
     if made is None:
-        return jsonify(error="too many screens from this address; wait a few minutes"), 429
+        return jsonify(error="too many screens from this address or network; wait a few minutes"), 429
     secret, code = made
     return jsonify(secret=secret, code=code, expires_in=int(CODE_TTL.total_seconds()))
 
 
-def client_address() -> str:
+def same_origin(kt) -> bool:
+    """Whether the browser says this POST comes from a page of this server: Sec-Fetch-Site, else Origin (a
+    browser sends one of them with every cross-site POST; a client without either is no browser to forge for)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    if origin is None:  # an old browser: a Referer from elsewhere is refused
+        referer = request.headers.get("Referer")
+        return referer is None or _ours(kt, referer)
+    return _ours(kt, origin)
+
+
+def _ours(kt, url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+    public = kt.settings.server.public_url.split("://", 1)[-1].split("/", 1)[0].lower()
+    return bool(host) and host in (request.host.lower(), public)
+
+
+def client_address(environ=None) -> str:
     """The classroom PC's address: nginx's X-Real-IP when the request came through it on loopback."""
-    address = request.remote_addr or "?"
-    if address in ("127.0.0.1", "::1") and request.headers.get("X-Real-IP"):
-        return request.headers["X-Real-IP"][:64]
+    environ = request.environ if environ is None else environ
+    address, real_ip = environ.get("REMOTE_ADDR") or "?", environ.get("HTTP_X_REAL_IP")
+    if address in ("127.0.0.1", "::1") and real_ip:
+        return real_ip[:64]
     return address
 
 
 @bp.get("/screen/state")
 def state():
-    """What the screen shows now. The ETag is the screen's version plus the rotation slot: unchanged → 304."""
+    """What the screen shows now. A poll from another network than the classroom PC's is refused (the teacher
+    told once); the first poll after pairing gets a new secret with the whole page; otherwise the ETag is the
+    screen's version plus the rotation slot (unchanged → 304), and a page whose shape is unchanged gets the
+    counts alone."""
     kt = current_app.extensions["ketang"]
     secret = request.headers.get("X-Screen", "")
     if not SECRET.fullmatch(secret):
@@ -59,22 +85,39 @@ def state():
     if screen is None:
         abort(404)
     etag = etag_of(kt, screen.id, screen.version, now)
+    here = network(client_address())
+    if screen.net and here != screen.net:  # the secret, copied, polled from another network: nothing shown, the teacher told
+        if not (screen.warned_at or screen.paired_at is None or screen.ended_at):
+            second_poller(screen.id, here, now)
+        abort(404)
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
-    if request.headers.get("If-None-Match") == etag:
+    due = screen.paired_at is not None and screen.keyed_at is None
+    if due:  # just paired: a new secret for this page (with the whole page), the old one dies
+        fresh = rekey(screen.id, secret, now)
+        if fresh is None:
+            abort(404)
+        headers["X-Screen-Secret"] = fresh
+    elif request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
     shown = gather(kt, screen, now)
     shape = shown.shape
     base = dict(now=epoch(now), visible_ms=VISIBLE_POLL_MS, hidden_ms=HIDDEN_POLL_MS, shape=shape)
-    if request.headers.get("X-Shape") == shape:  # only counts changed (NotModified answers this first, mostly)
+    if not due and request.headers.get("X-Shape") == shape:  # only counts changed (NotModified answers this first, mostly)
         return Response(counts_json(shown, now), mimetype="application/json", headers=headers)
     return Response(shown.html(base), mimetype="text/html", headers={**headers, "X-Shape": shape})
 
 
-def current_etag(kt, secret: str, now) -> tuple[int, str] | None:
-    """(screen id, ETag) for the browser holding *secret*: one indexed read of two integers, no model."""
-    sql = f"SELECT id, version FROM {Screen._meta.table_name} WHERE token_hash = {db.param}"
+def current_etag(kt, secret: str, now) -> tuple[int, str, str, bool, bool] | None:
+    """(screen id, ETag, network, due for a new secret, nobody to tell of another network's poll: the teacher
+    was told, or it is not on) for the browser holding *secret*: one indexed read of a few columns, no model."""
+    table = Screen._meta.table_name
+    sql = (f"SELECT id, version, net, paired_at IS NOT NULL AND keyed_at IS NULL,"
+           f" warned_at IS NOT NULL OR paired_at IS NULL OR ended_at IS NOT NULL"
+           f" FROM {table} WHERE token_hash = {db.param}")
     row = db.execute_sql(sql, (digest(secret),)).fetchone()
-    return (row[0], etag_of(kt, row[0], row[1], now)) if row else None
+    if not row:
+        return None
+    return row[0], etag_of(kt, row[0], row[1], now), row[2], bool(row[3]), bool(row[4])
 
 
 def etag_of(kt, screen_id: int, version: int, now) -> str:
@@ -98,25 +141,31 @@ class NotModified:
         match, shape = environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_X_SHAPE")
         if (match or shape) and environ.get("PATH_INFO") == "/screen/state" and environ.get("REQUEST_METHOD") == "GET":
             secret = environ.get("HTTP_X_SCREEN", "")
-            answer = self._quick(secret, match, shape) if SECRET.fullmatch(secret) else None
+            answer = self._quick(secret, match, shape, environ) if SECRET.fullmatch(secret) else None
             if answer is not None:
                 status, headers, body = answer
                 start_response(status, headers)
                 return [body]
         return self.wsgi_app(environ, start_response)
 
-    def _quick(self, secret: str, match: str | None, shape: str | None):
-        """(status, headers, body) of a 304 or a counts-only answer, or None to let the blueprint answer."""
+    def _quick(self, secret: str, match: str | None, shape: str | None, environ):
+        """(status, headers, body) of a 304 or a counts-only answer, or None to let the blueprint answer: it
+        also answers a page due for its new secret (the hand-over comes first) and refuses another network."""
         try:
             db.connect(reuse_if_open=True)
             now = self.kt.clock()
-            found = current_etag(self.kt, secret, now)  # the cheapest read, two integers: most polls end here
-            if found is None or found[1] == match:
-                return found and _not_modified(match)
+            found = current_etag(self.kt, secret, now)  # the cheapest read, a few columns: most polls end here
+            if found is None:
+                return None
+            _id, etag, net, due, _told = found
+            if due or (net and network(client_address(environ)) != net):  # the hand-over, or a refusal: the blueprint's
+                return None
+            if etag == match:
+                return _not_modified(match)
             screen = BY_SECRET.first(digest(secret)) if shape else None
             if screen is None:
                 return None
-            etag = etag_of(self.kt, screen.id, screen.version, now)
+            etag = etag_of(self.kt, screen.id, screen.version, now)  # the version may have moved since the first read
             shown = gather(self.kt, screen, now)
             if shown.shape != shape:
                 return None
