@@ -11,6 +11,8 @@ import pytest
 
 from bot.wxsim import WeChatSimulator
 from handlers.screen import pairing
+from handlers.screen.shown import gather
+from handlers.screen.view import etag_of
 from models import Outbox, Screen
 from tests.conftest import build_app
 from tests.test_screen import Room
@@ -41,6 +43,23 @@ def test_the_secret_held_before_pairing_dies_at_pairing(room):
     assert poll_as(room, copied, etag=shown.headers["ETag"]).status_code == 404  # not even a 304
     again = room.poll(shown.headers["ETag"])
     assert again.status_code == 304 and "X-Screen-Secret" not in again.headers  # handed over once
+
+
+@pytest.mark.parametrize("current", ["etag", "shape"])
+def test_the_hand_over_comes_before_a_304_or_a_counts_only_answer(room, current):
+    """A first poll after pairing that already carries the current ETag (they are predictable) or the current
+    shape still gets the new secret: a 304 or the counts alone would keep the pre-pairing secret alive."""
+    room.open_screen()
+    copied = room.secret
+    room.teacher(f"投屏 {Screen.get().code}")
+    kt, screen = room.app.extensions["ketang"], Screen.get()
+    with room.app.test_request_context():
+        headers = ({"If-None-Match": etag_of(kt, screen.id, screen.version, room.clock())} if current == "etag"
+                   else {"If-None-Match": '"stale"', "X-Shape": gather(kt, screen, room.clock()).shape})
+    shown = room.client.get("/screen/state", headers={"X-Screen": copied, **headers})
+    assert shown.status_code == 200 and shown.mimetype == "text/html" and "高等数学" in shown.get_data(as_text=True)
+    assert shown.headers["X-Screen-Secret"] != copied
+    assert poll_as(room, copied, etag=shown.headers["ETag"]).status_code == 404  # the pre-pairing secret is dead
 
 
 def test_a_copy_polled_from_another_network_right_after_pairing_never_gets_the_new_secret(room):

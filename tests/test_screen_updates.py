@@ -232,6 +232,19 @@ def test_a_roll_call_just_picked_plays_its_draw_then_shows_the_names(room, clock
     assert 'class="calls"' in page and "drum" not in page and sum(name in page for name in NAMES) == 2
 
 
+def test_a_quiz_during_an_open_check_in_keeps_the_check_in_in_a_panel_whose_count_moves_in_place(room):
+    room.teacher("开启签到 5 口令")
+    room.teacher("练习 C 3 哪个是质数？A.4 B.6 C.7 D.9")
+    first = poll_as_page(room)
+    page = first.get_data(as_text=True)
+    assert 'id="question"' in page and '<aside class="panel">' in page and 'id="checkin-qr"' in page
+    code = re.search(r'id="passcode">(\d{4})<', page).group(1)
+    assert "签到成功" in room.wx.send_text(room.students[0], f"签到 {code}")  # the 口令 in the panel is the live one
+    counts = poll_as_page(room, first.headers["ETag"], shape_of(first))
+    assert counts.mimetype == "application/json" and counts.json["parts"]["came"] == "1"
+    assert re.search(r'id="checkin-count">已到 <span data-part="came">', page)  # the panel's count is one of the parts
+
+
 def test_a_roll_call_of_students_without_a_name_or_number_shows_them_as_classmates(room):
     User.update(name=None, student_no=None).where(User.openid.in_(room.students)).execute()
     room.teacher("开启签到 5 口令")
