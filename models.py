@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from peewee import (
+    SQL,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -138,6 +139,7 @@ class Activity(BaseModel):
     # A check-in whose code rotates (shown and judged by a plugin, e.g. the classroom screen): only that code,
     # or a scan, checks in; the fixed passcode is not accepted.
     rotating = BooleanField(default=False)
+    seen_slot = IntegerField(null=True)  # a check-in's latest rotation slot a screen showed (handlers/screen/rotation.py)
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
@@ -165,6 +167,14 @@ class Response(BaseModel):
         indexes = ((("activity", "user"), True),)
 
 
+# A check-in's statuses other than present and late are a few rows: the classroom screen counts them from
+# this partial index (and the rest from the unique key) instead of reading every row (handlers/screen/view.py).
+RARE_STATUSES = SQL("status IN ('excused', 'absent')")
+Response.add_index(Response.index(Response.activity, Response.status, where=RARE_STATUSES))
+# The screen counts an open check-in's members (current, or left since it opened) from this index alone.
+Membership.add_index(Membership.index(Membership.classroom, Membership.left_at))
+
+
 class Post(BaseModel):
     """A student's 发言 in a discussion (several per student)."""
 
@@ -173,6 +183,7 @@ class Post(BaseModel):
     text = TextField()
     created_at = DateTimeField()
     hidden = BooleanField(default=False)  # screen: 隐藏 <n> takes it off the classroom screen
+    approved_at = DateTimeField(null=True)  # 通过 <n>: a post written while the wall was in approval mode (WallReview)
 
     class Meta:
         indexes = ((("activity", "user"), False),)  # gradebook: whether a student took part, by index
@@ -333,9 +344,15 @@ class Screen(BaseModel):
     paired_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     version = IntegerField(default=0)  # bumped by every change the screen shows: its ETag
+    missing_until = DateTimeField(null=True)  # 未到 投屏: the screen shows the missing count alone until then
+    cloud_of = IntegerField(null=True)  # 词云: the activity whose answers or posts the screen shows as a word cloud
+    net = CharField(max_length=64, default="")  # the creator's address range (/24, /48): caps, and who may poll
+    keyed_at = DateTimeField(null=True)  # when the page swapped its pre-pairing secret for a new one
+    warned_at = DateTimeField(null=True)  # when the teacher was told of a poll from another network
 
     class Meta:
-        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False))
+        indexes = ((("ip", "created_at"), False), (("classroom", "ended_at"), False), (("teacher", "ended_at"), False),
+                   (("net", "code_expires_at"), False))
 
 
 class StaleCode(BaseModel):
@@ -368,9 +385,21 @@ MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 # Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
 OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
 
+class WallReview(BaseModel):
+    """A span during which a class's discussion wall was in approval mode (审核 开 … 审核 关): a post written
+    in it reaches the screen only once the teacher's 通过 set its approved_at (handlers/wall.py)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    started_at = DateTimeField()
+    ended_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("classroom", "started_at"), False),)
+
+
 MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
           FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr,
-          Screen, StaleCode, CheckinQr]
+          Screen, StaleCode, CheckinQr, WallReview]
 
 
 class MenuTag(BaseModel):

@@ -4,7 +4,8 @@ their ETag while a class bursts in, and the server CPU of a 304 poll against a c
 Each screen is a real paired Screen row; one shows the bursting class (every check-in there bumps its
 version, so it re-renders about once a second), the other 99 show classes with an open check-in of their own
 (their ETag changes with the rotation slot, so each re-renders every `rotate_seconds`; every other poll is a
-304). Polls update their ETag from the answers, as the page does.
+304). Polls carry the ETag and shape of their last answers, as the page does, so a poll after a check-in
+in the bursting class is answered with the counts alone.
 """
 
 from __future__ import annotations
@@ -39,17 +40,20 @@ def setup(server, hall, n: int = 100) -> list[str]:
                 classes.append(room.id)
             for key, classroom in zip(keys, classes, strict=True):
                 Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
-                              classroom=classroom, teacher=teacher, paired_at=now)
+                              classroom=classroom, teacher=teacher, paired_at=now, keyed_at=now)  # its secret handed over
     return keys
 
 
-def poll_request(port: int, key: str, etag: str | None) -> bytes:
+def poll_request(port: int, key: str, etag: str | None, shape: str | None = None) -> bytes:
+    """A poll as the page makes it: its last ETag and the shape of the page it shows."""
     match = f"If-None-Match: {etag}\r\n" if etag else ""
+    match += f"X-Shape: {shape}\r\n" if shape else ""
     return (f"GET /screen/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Screen: {key}\r\n{match}"
             f"Connection: close\r\n\r\n").encode("ascii")
 
 
-async def _get(port: int, request: bytes) -> tuple[int, str | None]:
+async def _get(port: int, request: bytes) -> tuple[int, str | None, str | None]:
+    """(status, ETag, X-Shape) of one request on a fresh connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -57,25 +61,25 @@ async def _get(port: int, request: bytes) -> tuple[int, str | None]:
     finally:
         writer.close()
     head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-    etag = next((line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("etag:")), None)
-    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), etag
+    fields = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:] if ":" in line}
+    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), fields.get("etag"), fields.get("x-shape")
 
 
 async def _screens(port: int, keys: list[str], until: float, stats: dict) -> None:
     """Each screen polls once a second (staggered), carrying the ETag of its last answer."""
     async def screen(index: int, key: str):
-        etag = None
+        etag = shape = None
         next_at = time.perf_counter() + index / len(keys)
         while next_at < until:
             await asyncio.sleep(max(0, next_at - time.perf_counter()))
             started = time.perf_counter()
             try:
-                status, new = await _get(port, poll_request(port, key, etag))
+                status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
             except OSError:
-                status, new = -1, None
+                status, new, new_shape = -1, None, None
             stats["latencies"].append(time.perf_counter() - started)
             stats[status] = stats.get(status, 0) + 1
-            etag = new or etag
+            etag, shape = new or etag, new_shape or shape
             next_at += 1.0
 
     await asyncio.gather(*(screen(i, k) for i, k in enumerate(keys)))
@@ -108,15 +112,15 @@ def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dic
     """Closed loop of polls of one unchanged screen with its current ETag: 304s (bar one per slot)."""
     async def run():
         stats: dict = {"latencies": []}
-        _status, etag = await _get(port, poll_request(port, key, None))
+        _status, etag, shape = await _get(port, poll_request(port, key, None))
         stop = time.perf_counter() + duration
 
         async def worker():
-            nonlocal etag
+            nonlocal etag, shape
             while time.perf_counter() < stop:
-                status, new = await _get(port, poll_request(port, key, etag))
+                status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
                 stats[status] = stats.get(status, 0) + 1
-                etag = new or etag
+                etag, shape = new or etag, new_shape or shape
 
         await asyncio.gather(*(worker() for _ in range(connections)))
         return stats
@@ -125,8 +129,10 @@ def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dic
 
 
 def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
-    """The app alone, in this process (no gunicorn, no sockets): CPU per unchanged screen poll (the 304
-    middleware) and per signed, encrypted check-in through the webhook, on the same fresh database."""
+    """The app alone, in this process (no gunicorn, no sockets), on one fresh database: CPU per signed,
+    encrypted check-in through the webhook; per poll whose only change is a count (each after a check-in,
+    carrying the page's ETag and shape: answered with the counts as JSON); per unchanged poll (the 304
+    middleware; the loop keeps its ETag current, as the page does, so a rotation costs one render, not all)."""
     import re
 
     from werkzeug.test import EnvironBuilder
@@ -144,21 +150,63 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
     for openid in students:
         wx.send_text(openid, f"加入 {code}")
     signed = [wx.sign(wx.text_xml(openid, f"签到 {passcode}")) for openid in students]
+    page = {"key": key, "etag": None, "shape": None}
 
-    def started(status, headers, exc_info=None):
-        started.status = status
+    environ = EnvironBuilder(path="/screen/state",  # from the classroom PC's network
+                             environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
 
-    polls = 0
+    def poll() -> str:
+        """One poll as the page makes it, through the app's WSGI stack (the 304 middleware first); the page
+        keeps the ETag and shape it was answered."""
+        answered = {}
+
+        def started(status, headers, exc_info=None):
+            answered.update(headers, status=status)
+
+        call = dict(environ, HTTP_X_SCREEN=page["key"], **{"HTTP_IF_NONE_MATCH": page["etag"]} if page["etag"] else {},
+                    **{"HTTP_X_SHAPE": page["shape"]} if page["shape"] else {})
+        b"".join(app.wsgi_app(call, started))
+        page["key"] = answered.get("X-Screen-Secret") or page["key"]  # handed over at the first poll after pairing
+        page["etag"] = answered.get("ETag") or page["etag"]
+        page["shape"] = answered.get("X-Shape") or page["shape"]
+        return "304" if answered["status"].startswith("304") else answered["Content-Type"].split(";")[0]
+
+    poll()
+    half = n // 2
     start = time.process_time()
-    for query, body in signed:  # each check-in bumps the screen: the next poll renders, as in class
+    for query, body in signed[:half]:
         assert post(query, body)[0] == 200
-    checkin = (time.process_time() - start) / n
-    etag = client.get("/screen/state", headers={"X-Screen": key}).headers["ETag"]
-    environ = EnvironBuilder(path="/screen/state", headers={"X-Screen": key, "If-None-Match": etag}).get_environ()
+    checkin = (time.process_time() - start) / half
+    poll()  # the page catches up (a count changed: JSON)
+    counted, kinds = 0.0, {}
+    for query, body in signed[half:]:  # each check-in bumps the screen: its next poll has a count to apply
+        assert post(query, body)[0] == 200
+        start = time.process_time()
+        kind = poll()
+        counted += time.process_time() - start
+        kinds[kind] = kinds.get(kind, 0) + 1
     start = time.process_time()
+    unchanged = {}
     for _ in range(n):
-        b"".join(app.wsgi_app(dict(environ), started))
-        polls += started.status.startswith("304")
-    poll = (time.process_time() - start) / n
+        kind = poll()
+        unchanged[kind] = unchanged.get(kind, 0) + 1
+    poll_304 = (time.process_time() - start) / n
     run.close()
-    return {"checkin": checkin, "poll": poll, "polls_304": polls / n}
+    return {"checkin": checkin, "poll": poll_304, "polls_304": unchanged.get("304", 0) / n,
+            "counted": counted / (n - half), "counted_json": kinds.get("application/json", 0) / (n - half)}
+
+
+def describe(figures: dict) -> str:
+    """The in-process figures as the bench prints them."""
+    return (f"check-in {figures['checkin'] * 1000:.2f} ms; poll whose only change is a count "
+            f"{figures['counted'] * 1000:.3f} ms ({figures['counted_json']:.0%} answered with the counts alone; target < 1 ms); "
+            f"unchanged poll {figures['poll'] * 1000:.3f} ms ({figures['polls_304']:.0%} 304), "
+            f"{figures['poll'] / figures['checkin']:.1%} of a check-in")
+
+
+if __name__ == "__main__":  # `python -m bench.screens [bench.run options]`: the screen's three figures alone
+    import sys
+
+    from bench.run import main
+
+    sys.exit(main(["--screens", *sys.argv[1:]]))

@@ -92,6 +92,7 @@ class ScreenSettings:
     rotate_seconds: int = 10
     grace_seconds: int = 5
     follow_grace_seconds: int = 90
+    banned_words_file: str = ""  # one word a line: a discussion post containing one stays off the screen
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,8 @@ def _validate(settings: Settings) -> Settings:
     screen = settings.screen
     if not 3 <= screen.rotate_seconds <= 300 or min(screen.grace_seconds, screen.follow_grace_seconds) < 0:
         raise ConfigError("[screen] rotate_seconds must be 3-300 and the grace values 0 or more")
+    if settings.screen.banned_words_file and not Path(settings.screen.banned_words_file).is_file():
+        raise ConfigError(f"[screen] banned_words_file {settings.screen.banned_words_file!r} is not a readable file")
     try:
         ZoneInfo(settings.school.timezone)
     except (ZoneInfoNotFoundError, ValueError):

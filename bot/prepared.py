@@ -91,6 +91,10 @@ class Prepared:
         """The first row, or None."""
         return self._read(values, lambda wrapper: next(iter(wrapper), None))
 
+    def row(self, *values) -> tuple | None:
+        """The first row as a plain tuple (e.g. several COUNTs), or None."""
+        return self._run(values)[1].fetchone()
+
     def scalar(self, *values):
         """The first column of the first row (e.g. a COUNT)."""
         row = self._run(values)[1].fetchone()

@@ -45,13 +45,25 @@ SCANNED_LINKS: list[tuple[re.Pattern, object]] = [
 ]
 
 
+# This machine's own names: with public_url empty, a screen opened as localhost draws its QR on `localhost`
+# while WeChat (or the simulator) posts to 127.0.0.1: the same server, so the same links.
+LOOPBACK = re.compile(r"^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?=:|/|$)", re.IGNORECASE)
+
+
+def _bare(url: str) -> str:
+    """*url* without its scheme, its host lower-cased and any loopback name written as `localhost`."""
+    bare = re.sub(r"^https?://", "", url, flags=re.IGNORECASE)
+    host, sep, rest = bare.partition("/")
+    return LOOPBACK.sub("localhost", host.lower()) + sep + rest
+
+
 def our_link(ctx: Context, text: str) -> tuple[str, dict] | None:
-    """(path, query) of a link under this server's address (http or https), else None."""
+    """(path, query) of a link under this server's address (http or https; loopback names are one), else None."""
     try:
-        base = re.sub(r"^https?://", "", ctx.links.url(""), flags=re.IGNORECASE)
+        base = _bare(ctx.links.url(""))
     except RuntimeError:  # no public_url and no request: no link can be recognised
         return None
-    bare = re.sub(r"^https?://", "", text, flags=re.IGNORECASE)
+    bare = _bare(text)
     if not bare.startswith(base + "/"):
         return None
     path, _, rest = bare[len(base):].partition("?")

@@ -6,11 +6,11 @@ from collections import Counter
 
 from bot.context import Context, UserError
 from bot.text import fit_lines, inline
-from handlers import scope
+from handlers import scope, wall
 from handlers.attendance import checkin_report
 from handlers.grading import comparable_answer, is_right, shown_answer, shown_key
 from handlers.records import CAME, lesson_sheet
-from models import CHECKIN, DISCUSSION, FILL, QUIZ, Activity, LostSignal, Post, Response
+from models import CHECKIN, DISCUSSION, FILL, QUIZ, Activity, LostSignal, Post, Response, User
 
 BAR_WIDTH = 10
 
@@ -91,10 +91,14 @@ def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, 
 
 
 def _posts(ctx: Context, activity: Activity) -> str:
-    posts = list(Post.select().where(Post.activity == activity).order_by(Post.created_at.desc(), Post.id.desc()))
+    """Every post, newest first, numbered as on the screen (隐藏/通过 <n>), marked when the screen did not show it."""
+    posts = list(Post.select(Post, User).join(User).where(Post.activity == activity).order_by(Post.created_at, Post.id))
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
-    lines = [ctx.t("said_line", who=p.user.label(ctx.lang), text=inline(p.text)) for p in posts]
+    marked = wall.judged(posts, wall.review_spans(activity.lesson.classroom_id),
+                         wall.banned_words(ctx.settings.screen.banned_words_file))
+    lines = [f"#{number} {ctx.t('wall_mark_' + mark) if mark else ''}{post.user.label(ctx.lang)}：{inline(post.text)}"
+             for number, post, mark in reversed(marked)]
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")
 
 

@@ -26,6 +26,8 @@ from models import User, db
 
 OUT = Path(__file__).resolve().parent.parent / "docs"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+POSTS = ("切线的斜率", "函数的瞬时变化率", "斜率", "变化率的极限", "切线斜率", "瞬时速度", "极限", "斜率",
+         "平均变化率的极限", "曲线切线的斜率", "瞬时变化率", "导数就是斜率", "变化的快慢", "速度", "切线")
 NAMES = "王芳 李娜 张伟 刘洋 陈静 杨帆 赵磊 黄敏 周杰 吴婷 徐晨 孙悦 马超 朱琳 胡斌 郭佳".split()
 
 
@@ -84,10 +86,24 @@ def main() -> None:
             wx.send_text("o_teacher", "结束")
             expect(page.locator("#bars svg")).to_be_visible(timeout=3000)
             page.screenshot(path=OUT / "screen-quiz.png")
+
+            clock.advance(minutes=1)
+            wx.send_text("o_teacher", "讨论 10 用一句话说说：导数是什么？")
+            wx.send_text("o_teacher", "审核 开")
+            for openid, text in zip(students, POSTS, strict=False):
+                wx.send_text(openid, f"发言 {text}")
+            wx.send_text("o_teacher", "通过 全部")
+            wx.send_text(students[30], "发言 " + "哈" * 30)  # waits for 通过: stays off the screen
+            expect(page.locator("#wall li").first).to_contain_text(POSTS[len(POSTS) - 1], timeout=3000)
+            page.screenshot(path=OUT / "screen-wall.png")
+
+            wx.send_text("o_teacher", "词云")
+            expect(page.locator("#cloud svg")).to_be_visible(timeout=10000)  # the first cloud loads jieba's dictionary
+            page.screenshot(path=OUT / "screen-cloud.png")
             browser.close()
         server.shutdown()
         db.close()
-    for name in ("screen-pairing", "screen-idle", "screen-checkin", "screen-quiz"):
+    for name in ("screen-pairing", "screen-idle", "screen-checkin", "screen-quiz", "screen-wall", "screen-cloud"):
         print(OUT / f"{name}.png")
 
 

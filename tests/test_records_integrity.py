@@ -115,8 +115,8 @@ def test_user_text_in_lists_is_one_line_and_cannot_forge_entries(say, klass, clo
     say("o_t", "讨论 5 你同意吗")
     say("o_s1", "发言 同意\n学生2：我也同意\r\n学生3：+1")
     posts = say("o_t", "结果")
-    assert not re.search(r"^学生[23]：", posts, re.M)
-    assert re.search(r"^学生1：同意 学生2：我也同意 学生3：\+1$", posts, re.M)
+    assert not re.search(r"^(#\d+ )?学生[23]：", posts, re.M)
+    assert re.search(r"^#1 学生1：同意 学生2：我也同意 学生3：\+1$", posts, re.M)  # numbered as on the screen
     say("o_s2", "不懂 这步\n【08:00】老师讲错了\u2028【08:01】x")
     lost = say("o_t", "不懂情况")
     assert len(re.findall(r"【\d\d:\d\d】", lost)) == 1  # only the real entry's time marker
@@ -171,7 +171,8 @@ def test_init_db_upgrades_a_database_from_before_membership_history(app, say, kl
     say("o_s1", "答 C")
     clock.advance(minutes=2)
     say("o_t", "下课")
-    for sql in ("DROP INDEX membership_user_id_classroom_id_active", "ALTER TABLE membership DROP COLUMN active",
+    for sql in ("DROP INDEX membership_user_id_classroom_id_active", "DROP INDEX membership_classroom_id_left_at",
+                "ALTER TABLE membership DROP COLUMN active",
                 "ALTER TABLE membership DROP COLUMN left_at", 'ALTER TABLE response DROP COLUMN "right"',
                 "CREATE UNIQUE INDEX membership_user_id_classroom_id ON membership (user_id, classroom_id)"):
         db.execute_sql(sql)

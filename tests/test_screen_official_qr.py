@@ -10,7 +10,7 @@ import pytest
 from bot.wechat_api import WechatApi
 from handlers.screen import rotation
 from handlers.screen.minting import CheckinQrMinter
-from handlers.screen.view import svg_qr
+from handlers.screen.shown import svg_qr
 from harness.mock_wechat import MockWechat
 from models import Activity, CheckinQr, Response
 from tests.test_push import make_app

@@ -1,23 +1,28 @@
-"""Pairing a browser as a class's screen (投屏 <码>), ending it, hiding posts, and the version every change bumps."""
+"""Pairing a browser as a class's screen (投屏 <码>), ending it, and the version every change bumps."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from peewee import IntegrityError, fn
 
-from bot.context import Context, UserError
+from bot.catalogue import t
+from bot.context import Context
 from bot.database import transaction
+from bot.outbox import enqueue
 from bot.prepared import Prepared
 from handlers import limits, scope
-from models import CHECKIN, DISCUSSION, OPEN, Activity, Classroom, Lesson, Membership, Post, Screen, User, db
+from models import CHECKIN, OPEN, Activity, Classroom, Lesson, Membership, Screen, User, db
 
-CODE_TTL = timedelta(minutes=10)  # a 投屏码 on an unpaired screen
+CODE_TTL = timedelta(minutes=5)  # a 投屏码 on an unpaired screen (the page fetches a new one when it expires)
 PAIR_GUESSES_PER_HOUR = 10  # wrong 投屏码 per teacher
-NEW_CODES_PER_IP = 20  # per 10 minutes, so nobody fills the code space
-PENDING_CAP = 5000  # live unpaired codes (of 900,000): a guess hits one at most 0.6 % of the time
+NEW_CODES_PER_IP = 40  # per 10 minutes: 20 classroom PCs behind one NAT address, each fetching a 5-minute code
+PENDING_PER_NET = 100  # waiting (unpaired) screens per address range: one network cannot take every code
+PENDING_CAP = 20000  # waiting screens in all (of 900,000 codes): a mistyped 投屏码 hits one at most 2.2 % of the time
 GRACE_AFTER_LESSON = timedelta(minutes=15)  # the screen stays on after 下课, then ends
 MAX_PAIRED = timedelta(hours=12)  # a screen paired between lessons and never used ends anyway
 
@@ -51,6 +56,20 @@ def touched(user) -> None:
         _TOUCH.rowcount(user)
 
 
+def follow(user) -> None:
+    """A teacher's message: their screen follows them to the class they are teaching now (their current class,
+    in session). A teacher teaches one lesson at a time (上课 in another class ends the first one,
+    handlers/teacher.py), so the class the screen leaves is never in session."""
+    if not (user.is_teacher and getattr(user, "on_screen", 1)):
+        return
+    current = User.select(User.current_class_id).where(User.id == user.id)
+    mine = Classroom.select(Classroom.id).where((Classroom.id == current) & (Classroom.owner == user.id))
+    live = Lesson.select(Lesson.id).where((Lesson.classroom == current) & (Lesson.live == 1))
+    Screen.update(classroom=current, version=Screen.version + 1).where(
+        (Screen.teacher == user.id) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
+        & (Screen.classroom != current) & fn.EXISTS(mine) & fn.EXISTS(live)).execute()
+
+
 def bump(classroom_id: int) -> None:
     Screen.update(version=Screen.version + 1).where((Screen.classroom == classroom_id) & Screen.ended_at.is_null()).execute()
 
@@ -67,12 +86,35 @@ def rotator(ctx: Context, classroom: Classroom) -> str | None:
     return ctx.t("screen_checkin_note", seconds=ctx.settings.screen.rotate_seconds)
 
 
+@lru_cache(maxsize=4096)  # every poll asks (the 304 path too); a school's screens poll from a few addresses
+def network(address: str) -> str:
+    """The address range a screen is counted and known by: /24 for IPv4, /48 for IPv6 (one school's NAT, one site)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address[:64]
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
+
+
+def _too_many(ip: str, net: str, now: datetime) -> bool:
+    """Whether *ip* asked too often, or its range (or everyone) has too many screens waiting to be paired."""
+    waiting = Screen.paired_at.is_null() & (Screen.code_expires_at > now)
+    recent = Screen.select().where((Screen.ip == ip) & (Screen.created_at > now - timedelta(minutes=10)))
+    return (recent.count() >= NEW_CODES_PER_IP
+            or Screen.select().where(waiting & (Screen.net == net)).count() >= PENDING_PER_NET
+            or Screen.select().where(waiting).count() >= PENDING_CAP)
+
+
 def new_screen(ip: str, now: datetime) -> tuple[str, str] | None:
-    """Make an unpaired screen; return (browser secret, 投屏码), or None when *ip* asked too often."""
+    """Make an unpaired screen; return (browser secret, 投屏码), or None when *ip* or its range asked too often.
+    A refusal is read without the write lock, so a flood of refused requests never holds up a check-in."""
+    net = network(ip)
+    if _too_many(ip, net, now):
+        return None
     with transaction():
-        recent = Screen.select().where((Screen.ip == ip) & (Screen.created_at > now - timedelta(minutes=10))).count()
-        pending = Screen.select().where(Screen.paired_at.is_null() & (Screen.code_expires_at > now)).count()
-        if recent >= NEW_CODES_PER_IP or pending >= PENDING_CAP:
+        if _too_many(ip, net, now):  # again under the lock: requests arriving together cannot pass a cap together
             return None
         secret = secrets.token_urlsafe(32)
         for _ in range(20):
@@ -80,7 +122,7 @@ def new_screen(ip: str, now: datetime) -> tuple[str, str] | None:
             try:
                 with db.atomic():
                     Screen.create(token_hash=digest(secret), code=code, code_expires_at=now + CODE_TTL, ip=ip[:64],
-                                  created_at=now)
+                                  net=net, created_at=now)
                 return secret, code
             except IntegrityError:  # the code is taken (perhaps by an expired screen not yet purged)
                 continue
@@ -100,14 +142,14 @@ def pair(ctx: Context, code: str | None = None) -> str:
     screen = Screen.get_or_none((Screen.code == code) & Screen.paired_at.is_null() & (Screen.code_expires_at >= ctx.now))
     if screen is None:
         limits.record_failure(ctx, "screen_pair")
-        return ctx.t("screen_code_unknown", code=code, address=address)
+        return ctx.t("screen_code_unknown", code=code, address=address, minutes=int(CODE_TTL.total_seconds() // 60))
     # Pairing another screen ends the teacher's previous one: a teacher is in one room at a time.
     Screen.update(ended_at=ctx.now, version=Screen.version + 1).where(
         (Screen.teacher == ctx.user) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)).execute()
     claimed = Screen.update(code=None, classroom=classroom, teacher=ctx.user, paired_at=ctx.now,
                             version=Screen.version + 1).where((Screen.id == screen.id) & Screen.paired_at.is_null()).execute()
     if not claimed:  # the same code used a moment ago by another message: single use
-        return ctx.t("screen_code_unknown", code=code, address=address)
+        return ctx.t("screen_code_unknown", code=code, address=address, minutes=int(CODE_TTL.total_seconds() // 60))
     reply = ctx.t("screen_paired", name=classroom.name, seconds=ctx.settings.screen.rotate_seconds)
     # A check-in open now comes under the screen's rule from now on, as if it had been opened with the screen on.
     running = (Activity.select(Activity.id).join(Lesson)
@@ -116,6 +158,30 @@ def pair(ctx: Context, code: str | None = None) -> str:
     if Activity.update(rotating=True).where(Activity.id.in_(running)).execute():
         reply += "\n" + ctx.t("screen_paired_checkin_open", seconds=ctx.settings.screen.rotate_seconds)
     return reply
+
+
+def rekey(screen_id: int, secret: str, now: datetime) -> str | None:
+    """The first poll after pairing: the page gets a new secret and the one it held before pairing dies, so a
+    copy taken from the classroom PC before the teacher paired it shows nothing. None: another poll won."""
+    fresh = secrets.token_urlsafe(32)
+    with transaction():
+        swapped = Screen.update(token_hash=digest(fresh), keyed_at=now).where(
+            (Screen.id == screen_id) & (Screen.token_hash == digest(secret)) & Screen.keyed_at.is_null()).execute()
+    return fresh if swapped else None
+
+
+def second_poller(screen_id: int, address: str, now: datetime) -> None:
+    """The screen's secret polled from another network than the classroom PC's: refused (by the caller), and
+    the teacher told once, with what to do (the classroom PC's own poll goes on)."""
+    with transaction():
+        screen = Screen.get_or_none((Screen.id == screen_id) & Screen.warned_at.is_null() & Screen.paired_at.is_null(False)
+                                    & Screen.ended_at.is_null())
+        if screen is None or not Screen.update(warned_at=now).where(
+                (Screen.id == screen_id) & Screen.warned_at.is_null()).execute():
+            return
+        teacher = screen.teacher
+        text = t("screen_second_poller", getattr(teacher, "lang", "zh"), name=screen.classroom.name, address=address)
+        enqueue(teacher, "screen_warning", text, f"screen:{screen_id}:second", now)
 
 
 def unpair(ctx: Context) -> str:
@@ -128,21 +194,6 @@ def unpair(ctx: Context) -> str:
                 .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & Activity.rotating & (Activity.status == OPEN)
                        & (Activity.deadline >= ctx.now)).exists())
     return ctx.t("screen_ended") + ("\n" + ctx.t("screen_ended_checkin_open") if stranded else "")
-
-
-def hide(ctx: Context, number: int) -> str:
-    """`隐藏 <n>`: take post #n of the latest discussion off the screen (the teacher still reads it with 结果)."""
-    classroom = scope.current_class(ctx)
-    lesson = scope.lesson_in_view(classroom)
-    topic = (Activity.select().where((Activity.lesson == lesson) & (Activity.kind == DISCUSSION))
-             .order_by(Activity.opened_at.desc(), Activity.id.desc()).first()) if lesson else None
-    if topic is None:
-        raise UserError("screen_no_discussion", name=classroom.name)
-    posts = list(Post.select(Post.id).where(Post.activity == topic).order_by(Post.created_at, Post.id))
-    if not 1 <= number <= len(posts):
-        raise UserError("screen_no_such_post", n=number, total=len(posts))
-    Post.update(hidden=True).where(Post.id == posts[number - 1].id).execute()
-    return ctx.t("screen_post_hidden", n=number)
 
 
 def end_screens(now: datetime) -> int:

@@ -5,11 +5,15 @@ REPLIES: dict[str, dict[str, str]] = {
         "zh": "投屏步骤：\n1. 在教室电脑的浏览器打开 {address}，屏幕上会显示 6 位投屏码；\n2. 用手机发送「投屏 <投屏码>」，2 秒内那台电脑就显示当前课堂。\n发送「结束投屏」结束。",
         "en": "To put the class on a screen:\n1. open {address} in the classroom PC's browser; it shows a 6-digit code;\n2. send “screen <code>” from your phone; within 2 s that browser shows the current class.\nSend “end screen” to stop.",
     },
+    "screen_second_poller": {
+        "zh": "注意：「{name}」的投屏正被另一个网络（{address}）读取，已拒绝。教室电脑照常显示。如果不是你本人，可能有人复制了教室电脑上的投屏页面：发送「结束投屏」，再在教室电脑上重新「投屏」。",
+        "en": "Note: the screen of “{name}” was read from another network ({address}) and refused; the classroom PC goes on showing it. If that was not you, someone may have copied the classroom PC's screen page: send “end screen”, then pair the classroom PC again.",
+    },
     "screen_is_on": {"zh": "「{name}」正在投屏。", "en": "“{name}” is on a screen now."},
     "screen_is_off": {"zh": "「{name}」现在没有投屏。", "en": "“{name}” is not on a screen now."},
     "screen_code_unknown": {
-        "zh": "投屏码 {code} 不对或已过期（10 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
-        "en": "Screen code {code} is wrong or expired (valid 10 minutes, single use). Read the code on the classroom screen, or reload {address} for a new one.",
+        "zh": "投屏码 {code} 不对或已过期（{minutes} 分钟有效，只能用一次）。请看教室屏幕上的投屏码，或刷新 {address} 获取新码。",
+        "en": "Screen code {code} is wrong or expired (valid {minutes} min, single use). Read the code on the classroom screen, or reload {address} for a new one.",
     },
     "screen_paired": {
         "zh": "已投屏：屏幕正在显示「{name}」。开启签到后屏幕显示每 {seconds} 秒更换的签到二维码和口令，学生扫码或发送口令签到。下课 15 分钟后或发送「结束投屏」结束。",
@@ -52,5 +56,35 @@ REPLIES: dict[str, dict[str, str]] = {
     "screen_scan_not_member": {
         "zh": "你还不是「{name}」的学生：签到二维码不能用来加入课堂。请先用屏幕上的课堂码发送「加入 <课堂码>」，再扫码签到。",
         "en": "You are not a student of “{name}”: a check-in QR code does not join a class. Send “join <class code>” with the code on the screen first, then scan again.",
+    },
+    "wall_review_on": {
+        "zh": "「{name}」的讨论墙已开启审核：新发言先不上屏。发送「结果」查看（待审的标【待审】），「通过 <n>」或「通过 全部」放上屏幕；「审核 关」关闭。",
+        "en": "Approval is on for “{name}”: new posts stay off the screen. Send “results” to read them (waiting ones are marked [waiting]), “approve <n>” or “approve all” to put them up; “review off” to stop.",
+    },
+    "wall_review_off": {
+        "zh": "「{name}」的讨论墙已关闭审核：新发言直接上屏。仍有 {n} 条待审，发送「通过 全部」放上屏幕。",
+        "en": "Approval is off for “{name}”: new posts go straight to the screen. {n} still wait: send “approve all” to put them up.",
+    },
+    "wall_not_pending": {
+        "zh": "第 {n} 条发言不在待审中。发送「结果」查看标【待审】的发言。",
+        "en": "Post {n} is not waiting for approval. Send “results” to see the posts marked [waiting].",
+    },
+    "wall_approved": {"zh": "第 {n} 条发言已通过，屏幕上显示。", "en": "Post {n} is approved: the screen shows it."},
+    "wall_approved_all": {"zh": "已通过 {n} 条待审发言，屏幕上显示。", "en": "{n} waiting {n|post|posts} approved: the screen shows them."},
+    "missing_on_screen": {
+        "zh": "屏幕上只显示未到人数（不显示姓名），{minutes} 分钟或下一个活动开始后恢复。",
+        "en": "The screen shows only how many are missing (no names) for {minutes} {minutes|minute|minutes} or until the next activity.",
+    },
+    "cloud_shown": {
+        "zh": "屏幕显示「{topic}」的词云（讨论：发言里的词；问卷：结束后按票数显示选项；不显示是谁写的）；新活动开始后换成新活动。",
+        "en": "The screen shows a word cloud of “{topic}” (a discussion: the posts' words; a survey: once closed, its options sized by votes; never who) until the next activity.",
+    },
+    "cloud_needs_discussion": {
+        "zh": "「{name}」最近的活动不是讨论或问卷：词云用于讨论和问卷；填空题结束后屏幕自动显示词云。",
+        "en": "“{name}”'s latest activity is not a discussion or survey: the word cloud is for those; a fill-in quiz shows one by itself once it closes.",
+    },
+    "cloud_fill_quiz": {
+        "zh": "填空题结束后屏幕自动显示答案的词云；发送「结束」提前结束。",
+        "en": "A fill-in quiz shows its answers as a word cloud by itself once it closes; send “close” to close it now.",
     },
 }

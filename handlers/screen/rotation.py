@@ -8,6 +8,11 @@ slot that is on now. A token or 口令 is accepted until `grace_seconds` after i
 it is refused and counted (StaleCode) but uses up no 口令 try: an honest slow typist sends exactly that, and it
 tells a guesser nothing about the code on screen now. 签到情况 then separates who checked in after such a
 refusal (a slow typist) from who never did (perhaps a photo relayed to a dorm group).
+
+A server clock that jumps back would bring earlier slots on again, and with them the codes photographed
+then. So the screen records on the check-in the latest slot it showed (`seen_slot`), never shows an earlier
+one, and codes are judged at no earlier than that slot's start: after a jump back the screen keeps the latest
+code until the clock has caught up, and no older code is accepted again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import re
 
 from bot.clock import epoch
 from bot.context import Context
-from models import ABSENT, Response, StaleCode
+from bot.database import transaction
+from models import ABSENT, Activity, Response, StaleCode
 
 TOKEN = re.compile(r"([1-9][0-9]{0,11})-([1-9][0-9]{0,11})-([a-z2-7]{16})")  # ASCII digits only
 STALE_LOOKBACK = 360  # slots searched for a stale 口令 (an hour at 10 s)
@@ -63,6 +69,23 @@ def passcode(settings, activity_id: int, slot: int) -> str:
     return f"{int.from_bytes(_mac(settings, 'code', activity_id, slot)[:8], 'big') % 10000:04d}"
 
 
+def shown_slot(settings, activity, now) -> int:
+    """The slot a screen shows now for *activity*: the clock's, but never before the latest one shown (recorded)."""
+    slot = max(slot_at(settings, now), activity.seen_slot or 0)
+    if slot != activity.seen_slot:
+        with transaction():
+            Activity.update(seen_slot=slot).where(
+                (Activity.id == activity.id) & (Activity.seen_slot.is_null() | (Activity.seen_slot < slot))).execute()
+        activity.seen_slot = slot  # as the next poll reads it: the screen's shape does not change for this alone
+    return slot
+
+
+def judged_at(settings, activity, at: int) -> int:
+    """The epoch second a code for *activity* is judged at: *at*, but not before the latest slot shown began."""
+    seen = getattr(activity, "seen_slot", None)
+    return max(at, seen * settings.screen.rotate_seconds) if seen else at
+
+
 def is_fresh(settings, slot: int, at: int, grace: int) -> bool:
     """Whether slot *slot* was on screen at most *grace* seconds before *at* (and not in the future)."""
     return slot * settings.screen.rotate_seconds - 2 <= at <= slot_ends(settings, slot) + grace
@@ -82,7 +105,7 @@ def judge(ctx: Context, activity, code: str, at) -> str | None:
     *code* was on screen at *at* (or just before, within the grace), the refusal when it is one that rotated
     out (counted, no try used), None when it was never shown (a wrong code)."""
     settings = ctx.settings
-    sent = epoch(at)
+    sent = judged_at(settings, activity, epoch(at))  # a clock that jumped back revives no older code
     current = slot_at(settings, sent)
     for slot in (current, current - 1):
         if code == passcode(settings, activity.id, slot) and is_fresh(settings, slot, sent, settings.screen.grace_seconds):

@@ -45,6 +45,7 @@ def check_in_by_token(ctx: Context, token: str, kind: str) -> str:
                 and ctx.user.created_at >= ctx.now)
     at = epoch(ctx.sent_at)  # WeChat's clock (CreateTime within the skew allowance), not when a worker got to it
     grace = settings.screen.follow_grace_seconds if follower else settings.screen.grace_seconds
+    at = rotation.judged_at(settings, activity, at)  # a clock that jumped back revives no older QR
     classroom = activity.lesson.classroom
     member = (Membership.user == ctx.user) & (Membership.classroom == classroom) & (Membership.active == 1)
     if not Membership.select().where(member).exists():
