@@ -130,7 +130,7 @@ def test_a_quiz_during_an_open_check_in_keeps_the_check_in_on_screen(screen, tmp
          ["#question", "#answered", "#checkin-qr", "#passcode", "#checkin-count", "#join-code", ".panel .instr"],
          [(".panel", ".question"), ("#checkin-qr", "#passcode")], qr=accepted_now(room))
     told = room.wx.send_text(room.students[0], "签到")
-    assert "签到码" in told and page.locator("#passcode").is_visible()  # told to read the code: it is there
+    assert "口令" in told and page.locator("#passcode").is_visible()  # told to read the code: it is there
     assert "签到成功" in room.wx.send_text(room.students[0], f"签到 {passcode}")
     expect(page.locator("#checkin-count")).to_have_text("已到 1 / 3", timeout=WITHIN)
 

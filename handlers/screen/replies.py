@@ -59,11 +59,11 @@ REPLIES: dict[str, dict[str, str]] = {
     },
     "wall_review_on": {
         "zh": "「{name}」的讨论墙已开启审核：新发言先不上屏。发送「结果」查看（待审的标【待审】），「通过 <n>」或「通过 全部」放上屏幕；「审核 关」关闭。",
-        "en": "Approval is on for “{name}”: new posts stay off the screen. Send “results” to read them (waiting ones are marked [waiting]), “approve <n>” or “approve all” to put them up; “review off” to stop.",
+        "en": "Approval is on for “{name}”: new posts stay off the screen. Send “results” to read them (waiting ones are marked [waiting]), “show post <n>” or “show post all” to put them up; “review off” to stop.",
     },
     "wall_review_off": {
         "zh": "「{name}」的讨论墙已关闭审核：新发言直接上屏。仍有 {n} 条待审，发送「通过 全部」放上屏幕。",
-        "en": "Approval is off for “{name}”: new posts go straight to the screen. {n} still wait: send “approve all” to put them up.",
+        "en": "Approval is off for “{name}”: new posts go straight to the screen. {n} still wait: send “show post all” to put them up.",
     },
     "wall_not_pending": {
         "zh": "第 {n} 条发言不在待审中。发送「结果」查看标【待审】的发言。",
