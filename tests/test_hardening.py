@@ -250,6 +250,7 @@ def test_pages_answer_503_with_a_page_saying_so_when_the_database_fails(room, cl
     from models import Classroom
 
     room.paired()
+    assert room.poll().status_code == 200  # the first poll after pairing hands the page its own secret
     kt = room.client.application.extensions["ketang"]
     classroom = Classroom.get()
     qr = kt.links.token("qr", classroom.code, clock(), QR_LINK_TTL)
