@@ -33,8 +33,7 @@ def test_nested_transactions_commit_together_and_roll_back_together(app):
 @pytest.mark.live
 def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
     """Against a real gunicorn worker: a PostgreSQL restart does not leave broken pooled connections behind."""
-    import psycopg2
-
+    import psycopg
 
     url = os.environ.get("KETANG_TEST_DATABASE_URL")
     if not url:
@@ -45,8 +44,7 @@ def test_a_connection_the_server_dropped_costs_one_busy_reply_at_most(tmp_path):
         wx = live.simulator()
         assert "学生" in wx.send_text("o_a", "我的信息")
         # What a server restart does to every pooled connection, done from a connection outside the pool.
-        outside = psycopg2.connect(url)
-        outside.autocommit = True
+        outside = psycopg.connect(url, autocommit=True)
         with outside.cursor() as cursor:
             cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid()")

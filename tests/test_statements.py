@@ -124,11 +124,10 @@ def test_the_counter_sees_every_statement(wechat, clock, hall):
 def test_a_pooled_connection_the_server_dropped_still_answers_the_message(wechat, clock, hall):
     """No ping when a request takes a pooled connection: a dead one is found by BEGIN and replaced, and
     the message is answered (not the busy reply)."""
-    import psycopg2
+    import psycopg
 
     wechat.send_text("o_t", "开启签到 5")
-    outside = psycopg2.connect(os.environ["KETANG_TEST_DATABASE_URL"])
-    outside.autocommit = True
+    outside = psycopg.connect(os.environ["KETANG_TEST_DATABASE_URL"], autocommit=True)
     with outside.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
