@@ -6,7 +6,6 @@ import os
 import sqlite3
 
 import pytest
-
 from peewee import Psycopg2Adapter, Psycopg3Adapter
 
 from app import create_app
