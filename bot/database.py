@@ -60,8 +60,9 @@ class Pool(PooledPostgresqlDatabase):
     """peewee's pool without its check-out ping (`SELECT 1`, a round trip per request).
 
     A connection the server dropped while it sat in the pool is found by the first statement of the
-    next transaction instead: transaction() and reading() then begin once more on a fresh connection
-    (nothing was done yet), so a message after a restart or a network cut still gets its answer."""
+    next transaction instead: transaction() and reading() then close the pool's idle connections (dropped
+    together, as a restart or a network cut drops them) and begin once more on a fresh connection (nothing
+    was done yet), so a message after a restart or a network cut still gets its answer."""
 
     def _is_closed(self, conn):
         if conn.closed:
@@ -81,6 +82,9 @@ def _begun(atomic):
         if db.transaction_depth() or is_sqlite() or conn is None or not conn.closed:
             raise
         db.close()  # the pool discards a closed connection
+        # The others idle beside it are most likely dead too (a restart, a network cut drops them all): closed
+        # now, so neither this message nor the next ones meet one; a live one costs a reconnect at most.
+        getattr(db.obj, "close_idle", lambda: None)()
         atomic.__enter__()
     try:
         yield atomic

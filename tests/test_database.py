@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 
 import pytest
 from peewee import Psycopg2Adapter, Psycopg3Adapter
@@ -115,3 +116,31 @@ def test_a_check_in_runs_prepared_statements_on_postgresql(app, wechat):
     db.connect(reuse_if_open=True)
     prepared = [row[0] for row in db.execute_sql("SELECT statement FROM pg_prepared_statements").fetchall()]
     assert any(sql.startswith('INSERT INTO "response"') for sql in prepared), prepared
+
+
+@pytest.mark.skipif(not os.environ.get("KETANG_TEST_DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL only")
+def test_after_a_restart_no_message_meets_a_second_dead_pooled_connection(app, wechat):
+    """A burst left several connections in the pool and the server dropped them all (a restart): the first
+    message to find a dead one has the others closed too, so every message is answered, none gets the busy reply."""
+    import psycopg
+
+    assert "学生" in wechat.send_text("o_a", "我的信息")
+    together = threading.Barrier(4)
+
+    def hold():  # each thread checks out its own pooled connection; all four are back in the pool after
+        db.connect(reuse_if_open=True)
+        together.wait(timeout=10)
+        db.close()
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    db.close()
+    assert len(db.obj._connections) >= 4
+    with psycopg.connect(os.environ["KETANG_TEST_DATABASE_URL"], autocommit=True) as outside:
+        outside.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")
+    replies = [wechat.send_text("o_a", "我的信息") for _ in range(4)]
+    assert all("学生" in reply for reply in replies), replies
