@@ -1,8 +1,8 @@
 """Where a check-in's time goes on PostgreSQL, both drivers in the same run: `python -m bench.pgprofile`.
 
 For psycopg2 (`postgresql+psycopg2://`) and then psycopg 3 (`postgresql://`, server-side prepared statements):
-N signed, encrypted `签到 <code>` requests from N students go through the Flask test client in this process
-(no gunicorn, no sockets but the database's), and it prints
+N signed, encrypted `签到 <code>` requests from N students are answered by the app's WSGI callable in this
+process (as gunicorn calls it; no sockets but the database's), and it prints
 
 - client CPU per check-in (`time.process_time()`, this process only, so little disturbed by other load);
 - that CPU by part, from cProfile timed by CPU (Flask/Werkzeug, signature/AES/XML, Peewee, the driver, Ketang);
@@ -13,7 +13,8 @@ N signed, encrypted `签到 <code>` requests from N students go through the Flas
     python -m bench.pgprofile --own-cluster            # a private server with pg_stat_statements (bench/pgcluster.py)
     BENCH_DATABASE_URL=postgresql://... python -m bench.pgprofile   # a server that has it loaded already
 
-Every figure of one run comes from the same database server, driver after driver.
+Every figure of one run comes from the same app, database server and data: the models are bound to each
+driver's pool in turn, round after round, the order alternating, so both meet the same machine load.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ import sys
 import time
 from contextlib import nullcontext
 
+from werkzeug.test import EnvironBuilder
+
 from bench.pgcluster import throwaway_cluster
+from bot.database import connect
 from harness.live import InProcess
-from models import Response
+from models import Response, db
 
 PARTS = (  # (label, substrings of a profiled function's file or name), the first that matches wins
     ("driver (psycopg)", ("psycopg",)),
@@ -40,7 +44,7 @@ PARTS = (  # (label, substrings of a profiled function's file or name), the firs
     ("Ketang (bot/, handlers/, models.py)", ("/bot/", "/handlers/", "models.py", "app.py", "harness/")),
 )
 SERVER_QUERY = """
-    SELECT query, calls, mean_exec_time, mean_plan_time, total_exec_time + total_plan_time
+    SELECT query, calls, mean_exec_time, total_plan_time / NULLIF(calls, 0), plans
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     ORDER BY total_exec_time + total_plan_time DESC"""
 
@@ -81,7 +85,7 @@ class Hall:
     """A class with an open check-in (口令) on *url*, through the app in this process."""
 
     def __init__(self, url: str, label: str):
-        self.run = InProcess(f"ketang-pgprofile-{label}-", url)
+        self.run = InProcess(f"ketang-pgprofile-{label}-", driver_url(url, "psycopg"))
         wx = self.run.wx
         wx.send_text("o_teacher", "上课")
         self.passcode = re.search(r"签到码：(\d{4})", wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
@@ -97,14 +101,22 @@ class Hall:
         return [wx.sign(wx.text_xml(openid, f"签到 {self.passcode}")) for openid in students]
 
     def check_in(self, signed: list, profiler=None) -> tuple[float, float]:
-        """Post them all; (CPU seconds, wall seconds) per check-in."""
-        post = self.run.post
+        """Call the app with them all, as gunicorn does: the WSGI environ of each is built before the clock starts
+        (the test client's own work is not counted). (CPU seconds, wall seconds) per check-in."""
+        app, answered = self.run.app, []
+        environs = [EnvironBuilder(method="POST", path="/wechat", query_string=query, data=body,
+                                   content_type="text/xml").get_environ() for query, body in signed]
+
+        def start_response(status, headers, exc_info=None):
+            answered.append(status)
+
         cpu, wall = time.process_time(), time.perf_counter()
         with profiler or nullcontext():
-            for query, body in signed:
-                status, _ = post(query, body)
-                assert status == 200
-        return (time.process_time() - cpu) / len(signed), (time.perf_counter() - wall) / len(signed)
+            for environ in environs:
+                b"".join(app(environ, start_response))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        assert answered == ["200 OK"] * len(signed), set(answered)
+        return cpu / len(signed), wall / len(signed)
 
 
 def server_statements(url: str, reset: bool = False) -> list[tuple]:
@@ -117,34 +129,49 @@ def server_statements(url: str, reset: bool = False) -> list[tuple]:
         return conn.execute(SERVER_QUERY).fetchall()
 
 
-def measure(url: str, driver: str, n: int, rounds: int, stats: bool) -> dict:
-    hall = Hall(driver_url(url, driver), driver)
+def measure(url: str, drivers: list[str], n: int, rounds: int, stats: bool) -> list[dict]:
+    """One app and one database; the models bound to each driver's pool in turn, round after round (the order
+    alternating), so both drivers meet the same machine load and the same data."""
+    hall = Hall(url, "drivers")
+    pools = {driver: connect(driver_url(url, driver)) for driver in drivers}
+    results = {driver: {"driver": driver, "cpus": [], "walls": [], "n": n, "statements": []} for driver in drivers}
     try:
-        hall.check_in(hall.signed(min(n, 200)))  # warm: connections opened, statements prepared, caches full
-        cpu, wall = [], []
-        for _ in range(rounds):
+        for driver in drivers:  # warm: connections opened, statements prepared, caches full
+            db.initialize(pools[driver])
+            hall.check_in(hall.signed(min(n, 200)))
+        for round_ in range(rounds):
+            for driver in drivers[::-1] if round_ % 2 else drivers:
+                batch = hall.signed(n)
+                if stats:
+                    server_statements(url, reset=True)
+                db.initialize(pools[driver])
+                cpu, wall = hall.check_in(batch)
+                results[driver]["cpus"].append(cpu)
+                results[driver]["walls"].append(wall)
+                if stats:
+                    results[driver]["statements"] = server_statements(url)
+        for driver in drivers:
+            profiler = cProfile.Profile(time.process_time)
             batch = hall.signed(n)
-            if stats:
-                server_statements(url, reset=True)
-            c, w = hall.check_in(batch)
-            cpu.append(c)
-            wall.append(w)
-        statements = server_statements(url) if stats else []
-        profiler = cProfile.Profile(time.process_time)
-        profiled_cpu, _ = hall.check_in(hall.signed(n), profiler)
+            db.initialize(pools[driver])
+            hall.check_in(batch, profiler)
+            results[driver].update(profiler=profiler, parts=by_part(profiler))
         with hall.run.app.app_context():
             recorded = Response.select().count()
         assert recorded == hall.joined, (recorded, hall.joined)
     finally:
+        for pool in pools.values():
+            pool.close_all()
         hall.run.close()
-    return {"driver": driver, "cpu": min(cpu), "cpus": cpu, "wall": min(wall), "parts": by_part(profiler),
-            "profiled_cpu": profiled_cpu, "statements": statements, "n": n, "profiler": profiler}
+    for result in results.values():
+        result["cpu"], result["wall"] = min(result["cpus"]), min(result["walls"])
+    return [results[driver] for driver in drivers]
 
 
 def describe(result: dict) -> list[str]:
     n, lines = result["n"], []
     lines.append(f"{result['driver']}: client CPU {result['cpu'] * 1e3:.3f} ms per check-in (best of "
-                 f"{', '.join(f'{c * 1e3:.3f}' for c in result['cpus'])}), wall {result['wall'] * 1e3:.2f} ms")
+                 f"{', '.join(f'{c * 1e3:.3f}' for c in result['cpus'])}), wall {result['wall'] * 1e3:.2f} ms (best)")
     total = sum(result["parts"].values()) or 1.0
     lines.append("  client CPU by part (shares from cProfile timed by process CPU, applied to the unprofiled CPU):")
     for part, seconds in sorted(result["parts"].items(), key=lambda item: -item[1]):
@@ -152,14 +179,15 @@ def describe(result: dict) -> list[str]:
         lines.append(f"    {part:38s} {share * result['cpu'] * 1e3:7.3f} ms  {share:5.1%}")
     rows = [row for row in result["statements"] if row[1] >= n // 2]
     if rows:
-        lines.append("  server, per statement (pg_stat_statements, the measured rounds' last):")
-        lines.append(f"    {'calls/check-in':>14s} {'exec ms':>8s} {'plan ms':>8s}  statement")
+        lines.append("  server, per statement (pg_stat_statements, this driver's last measured round):")
+        lines.append(f"    {'calls/check-in':>14s} {'exec ms':>8s} {'plan ms':>8s} {'planned':>8s}  statement "
+                     "(mean per call; planned: share of calls that were planned)")
         server = 0.0
-        for query, calls, exec_ms, plan_ms, _ in rows:
+        for query, calls, exec_ms, plan_ms, plans in rows:
             per = calls / n
             server += per * (exec_ms + plan_ms)
             text = " ".join(query.split())
-            lines.append(f"    {per:14.2f} {exec_ms:8.4f} {plan_ms:8.4f}  {text[:110]}")
+            lines.append(f"    {per:14.2f} {exec_ms:8.4f} {plan_ms:8.4f} {plans / calls:8.0%}  {text[:100]}")
         rest = result["wall"] * 1e3 - result["cpu"] * 1e3 - server
         lines.append(f"    server execution + planning per check-in: {server:.3f} ms; wall − client CPU − server: "
                      f"{rest:.3f} ms (the wire and waiting for a core: grows with load)")
@@ -184,7 +212,7 @@ def main(argv=None) -> int:
         except Exception as error:  # noqa: BLE001 - the extension is optional: the client figures still stand
             print(f"(no server figures: pg_stat_statements is not readable there: {str(error).strip()[:120]})")
             stats = False
-        results = [measure(url, driver, args.checkins, args.rounds, stats) for driver in args.drivers.split(",")]
+        results = measure(url, args.drivers.split(","), args.checkins, args.rounds, stats)
     print(f"{args.checkins} check-ins × {args.rounds} rounds per driver, in one process (python -m bench.pgprofile)")
     for result in results:
         print("\n".join(describe(result)))

@@ -294,8 +294,10 @@ def init_app(app) -> None:
     """
     settings = app.config["KETANG"].database
     previous = db.obj
-    if previous is not None and hasattr(previous, "close_idle"):
-        previous.close_idle()  # another app in this process (tests, tools): close its pool's idle connections, not the GC
+    if previous is not None and hasattr(previous, "close_all"):
+        # Another app in this process before this one (tests, tools): the models are bound to this one from now
+        # on, so the old pool's connections are closed here rather than left to the garbage collector.
+        previous.close_all()
     db.initialize(connect(settings.url, settings.statement_timeout_ms, settings.lock_timeout_ms))
 
     @app.teardown_appcontext
