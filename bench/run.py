@@ -31,8 +31,8 @@ from harness.live import INVITE, LiveServer, connected
 from harness.statements import counting
 from models import Activity, Classroom, Membership, Response, User, db
 
-TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
-TARGET_RATIO_PG = 0.25  # on PostgreSQL (the server shares the cores)
+TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.40, 0.250, 200
+TARGET_RATIO_PG, TARGET_BURST_P99_PG = 0.30, 1.0  # on PostgreSQL (the server shares the cores): issue 24
 STATEMENT_BUDGET = 7  # per hot-path message, as tests/test_statements.py holds it
 
 
@@ -327,6 +327,7 @@ def main(argv=None) -> int:
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
     target_ratio = TARGET_RATIO_PG if database_url else TARGET_RATIO
+    target_p99 = TARGET_BURST_P99_PG if database_url else TARGET_BURST_P99
     print("\n== results (medians of %d runs)" % args.runs)
     for name, label in (("bare", "bare Flask, fixed XML     "), ("ketang", "Ketang full check-in path ")):
         print(f"{label}: {med[name]['rps']:7.0f} req/s  p50 {ms(med[name]['p50'])}  p99 {ms(med[name]['p99'])}")
@@ -337,7 +338,7 @@ def main(argv=None) -> int:
           f"{sum(r['bad_replies'] for r in rows['ketang'])}, check-in rows recorded {recorded}")
     print(f"class burst: {args.burst} students in {args.burst_seconds:g} s (open loop, latency from scheduled send):")
     print(f"  p50 {ms(burst_row['p50'])}  p99 {ms(burst_row['p99'])}  slowest {ms(burst_row['max'])} "
-          f"(WeChat gives up at 5000 ms; target p99 < {ms(TARGET_BURST_P99)})")
+          f"(WeChat gives up at 5000 ms; target p99 < {ms(target_p99)})")
     print(f"  answered 200: {burst_row['n'] - burst_row['errors']}/{args.burst}, rows recorded {burst_row['recorded']}, "
           f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
     print(f"late in the semester ({args.semester_students} students, {args.semester_lessons} lessons × 3 quizzes of history): "
@@ -365,7 +366,7 @@ def main(argv=None) -> int:
         ("check-in throughput >= %d/s" % TARGET_RPS, med["ketang"]["rps"] >= TARGET_RPS),
         ("ratio to bare Flask >= %d%%" % (target_ratio * 100), ratio >= target_ratio),
         ("statements per check-in <= %d" % STATEMENT_BUDGET, max(statements, statements_repeat) <= STATEMENT_BUDGET),
-        ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
+        (f"burst p99 < {ms(target_p99)}", burst_row["p99"] < target_p99),
         ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
         ("semester: no check-in past 5 s beside 我的记录/我的成绩", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),
         ("semester: every check-in recorded", sem["recorded"] == sem["expected"]),
