@@ -11,7 +11,7 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, extension_points, grading, limits, scope
+from handlers import account, extension_points, grading, limits, scope, team
 from handlers.attendance import lesson_checkin
 from models import (
     CHECKIN,
@@ -92,6 +92,8 @@ def enroll(ctx: Context, classroom: Classroom, lesson=UNREAD_LESSON) -> str:
     """Make the user a member of *classroom* (idempotent) and make it their current class.
 
     *lesson*: its live lesson as read with the class (with the check-in as `.activity`), if the caller did."""
+    if getattr(ctx.user, "staff", 1) and team.is_assistant_of(ctx.user, classroom.id):
+        raise UserError("assistant_cannot_join", name=inline(classroom.name))  # an assistant is never a student of it
     inserted = (
         Membership.insert(user=ctx.user, classroom=classroom, joined_at=ctx.now)
         .on_conflict_ignore()
