@@ -225,7 +225,15 @@ def test_pushes_for_the_teacher_go_to_the_owner_unless_the_team_is_on(say, ta, c
     assert push_requests(clock(), app.extensions["ketang"].settings.school.tz) == 1
     requests = pushed("absence_requests")
     assert set(requests) == {"o_t", ta} and "2024004" in requests[ta]
-    assert "只发给你" in say("o_t", "助教通知 关")
+    assert "只发给你" in say("o_t", "助教通知 关")  # the class's settings row stays, saying owner only
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    say("o_s5", "签到")
+    say(ta, "点名")
+    clock.now += timedelta(minutes=3)
+    close_roll_calls(clock())
+    assert Outbox.select().join(User).where((Outbox.kind == "roll_call_result") & (User.openid == ta)).count() == 1
+    assert Outbox.select().where(Outbox.kind == "roll_call_result").count() == 4
 
 
 def test_the_weekly_digest_reaches_the_team_when_on(say, ta, clock, app):
