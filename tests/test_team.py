@@ -4,11 +4,13 @@ phones; the owner keeps settings, the team and (unless granted) exports; the tra
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 
 from bot.database import create_schema, is_sqlite
+from handlers import team
 from handlers.attendance import close_roll_calls
 from handlers.requests import audit_rows, push_requests
 from handlers.warnings import run_digests
@@ -28,7 +30,6 @@ from models import (
 from tests.conftest import T0, build_app
 from tests.test_identity import run_at_once
 from tests.test_lesson import klass  # noqa: F401  (fixture)
-
 
 
 def invite(say) -> str:
@@ -267,3 +268,18 @@ def test_init_db_adds_the_team_to_an_existing_database(tmp_path, clock):
         assert {"class_staff", "staff_invite"} <= set(db.get_tables())
         assert "team_pushes" in {c.name for c in db.get_columns("class_rules")}
     db.close()
+
+
+def test_one_code_sent_by_several_at_once_makes_one_assistant(app, say, klass, monkeypatch):  # noqa: F811
+    code = invite(say)
+    slow = team.inline  # between reading the code and using it up: each waits, so all have read it unused
+
+    def inline_slowly(text):
+        time.sleep(0.3)
+        return slow(text)
+
+    monkeypatch.setattr(team, "inline", inline_slowly)
+    replies = run_at_once(app, [(f"o_x{n}", f"助教 {code}") for n in range(6)])
+    db.connect(reuse_if_open=True)
+    assert ClassStaff.select().count() == 1, replies
+    assert sum("你已成为" in r for r in replies) == 1 and sum("已被使用" in r for r in replies) == 5, replies
