@@ -14,6 +14,7 @@ from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, page
 from handlers import account, extension_points, grading, limits, scope, team
 from handlers.attendance import lesson_checkin
 from models import (
+    ASSISTANT,
     CHECKIN,
     DISCUSSION,
     FILL,
@@ -142,11 +143,12 @@ def classes(ctx: Context) -> str:
         memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
         seen = {m.classroom_id: m.notices_seen_at for m in memberships}
         for index, classroom in enumerate(mine):
-            if _unread(classroom, seen.get(classroom.id)):
+            if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
-    else:
-        for index, classroom in enumerate(mine):
+    for index, classroom in enumerate(mine):
+        if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
+            lines[index] += ctx.t("assisting_mark") if classroom.staff_role == ASSISTANT else ""
     footer = ctx.t("classes_footer")
     listing = fit_lines(ctx.t("classes_header"), lines, lambda n: ctx.t("and_more", n=n),
                         MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1)

@@ -123,6 +123,20 @@ def test_an_assistant_who_is_no_teacher_cannot_create_classes(say, ta):
     assert "只有教师可以使用" in say(ta, "创建课堂 物理")
 
 
+def test_a_student_who_assists_another_class_keeps_both(say, ta, app):
+    """o_ta is a student of another class and assists 概率论: each command goes to the class of its kind."""
+    assert app.test_cli_runner().invoke(args=["make-teacher", "o_t2"]).exit_code == 0
+    code = re.search(r"课堂码：(\d{6})", say("o_t2", "创建课堂 线性代数")).group(1)
+    assert "已加入" in say(ta, f"加入 {code}")
+    say("o_t2", "上课")
+    say("o_t2", "开启签到 5")
+    listing = say(ta, "我的课堂")
+    assert "1. 线性代数" in listing and "2. 概率论" in listing and "概率论（" in listing and "· 助教" in listing, listing
+    assert "签到成功！「线性代数」" in say(ta, "签到")  # as a student of 线性代数
+    assert "「概率论」开始上课" in say(ta, "上课")  # as the assistant of 概率论
+    assert Lesson.select().where(Lesson.live == 1).count() == 2
+
+
 def test_a_removed_assistant_can_no_longer_act(say, ta):
     assert "1. 助教 王五（导出：不允许）" in say("o_t", "助教")
     assert "已将 王五 移出「概率论」" in say("o_t", "移除助教 1")
