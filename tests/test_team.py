@@ -201,6 +201,7 @@ def test_a_teacher_assisting_another_class_chooses_it_like_their_own(say, klass,
     assert "只有「线性代数」的创建者" not in say("o_t2", "成绩规则 迟到 70")  # their own class: settings are theirs
     say("o_t2", "进入 1")
     assert "只有「概率论」的创建者可以使用" in say("o_t2", "成绩规则 迟到 70")
+    assert "只有「概率论」的创建者可以使用" in say("o_t2", "补签 关")  # a teacher's switch of requests: the owner's
 
 
 def test_two_staff_starting_at_once_get_one_lesson_and_either_ends_it(app, say, ta):
@@ -297,3 +298,15 @@ def test_one_code_sent_by_several_at_once_makes_one_assistant(app, say, klass, m
     db.connect(reuse_if_open=True)
     assert ClassStaff.select().count() == 1, replies
     assert sum("你已成为" in r for r in replies) == 1 and sum("已被使用" in r for r in replies) == 5, replies
+
+
+def test_copy_team_gives_a_new_class_the_same_assistants(say, ta, klass):  # noqa: F811
+    """handlers.team.copy_team, for 复制课堂 (issue 25.4) to call: the assistants and their grants come along."""
+    say("o_t", "助教权限 1 导出 开")
+    old = Classroom.get()
+    new = Classroom.create(name="概率论 2027", code="999999", owner=old.owner_id, created_at=old.created_at)
+    team.copy_team(old, new)
+    team.copy_team(old, new)  # twice: still one row
+    assert ClassStaff.select().where(ClassStaff.classroom == new).count() == 1
+    copied = ClassStaff.get(ClassStaff.classroom == new)
+    assert copied.user.openid == ta and copied.can_export
