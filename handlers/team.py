@@ -159,9 +159,9 @@ def assistants_pushed(class_ids) -> dict[int, set[int]]:
 def labels(classroom_id: int, user_ids, lang: str) -> dict[int, str]:
     """How a trail names who did something in a class: the name, with 助教 before an assistant's."""
     ids = [i for i in user_ids if i] or [0]
-    assistants = set(ClassStaff.select(ClassStaff.user).where(
-        (ClassStaff.classroom == classroom_id) & ClassStaff.user.in_(ids)).tuples())
-    return {u.id: (t("assistant_label", lang, who=u.label(lang)) if (u.id,) in assistants else u.label(lang))
+    assistants = {user_id for (user_id,) in ClassStaff.select(ClassStaff.user).where(
+        (ClassStaff.classroom == classroom_id) & ClassStaff.user.in_(ids)).tuples()}
+    return {u.id: (t("assistant_label", lang, who=u.label(lang)) if u.id in assistants else u.label(lang))
             for u in User.select().where(User.id.in_(ids))}
 
 
