@@ -605,6 +605,8 @@ CATALOGUE.update({
     "assistant_removed": ("已将 {who} 移出「{name}」的教学团队；TA 之前的操作记录保留。", "{who} has left the team of “{name}”; what they did stays on record."),
     "assistant_export_on": ("已允许 {who} 导出「{name}」（含学号姓名）。", "{who} may now export “{name}” (with numbers and names)."),
     "assistant_export_off": ("已禁止 {who} 导出「{name}」。", "{who} may no longer export “{name}”."),
+    "help_assistant": ("你是助教：在你协助的课堂也可以使用上课的命令（「{cmd:start_lesson}」「{cmd:open_checkin}」「{cmd:quiz}」「{cmd:mark}」「{cmd:attendance}」「{cmd:approve}」……），「{cmd:help} {cmd:start_lesson}」看用法。",
+                       "You are an assistant: in the classes you assist you can also run the lesson commands (“{cmd:start_lesson}”, “{cmd:open_checkin}”, “{cmd:quiz}”, “{cmd:mark}”, “{cmd:attendance}”, “{cmd:approve}”…); “{cmd:help} {cmd:start_lesson}” for details."),
     "assisting_mark": (" · 助教", " · assistant"),
     "assistant_label": ("助教 {who}", "assistant {who}"),
     "not_staff": ("你不是任何课堂的助教。有助教邀请码时发送「{cmd:team} <码>」加入。", "You assist no class. With an assistant code, send “{cmd:team} <code>”."),

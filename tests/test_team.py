@@ -123,6 +123,13 @@ def test_an_assistant_who_is_no_teacher_cannot_create_classes(say, ta):
     assert "只有教师可以使用" in say(ta, "创建课堂 物理")
 
 
+def test_help_tells_an_assistant_what_they_may_run(say, ta):
+    assert "你是助教：在你协助的课堂也可以使用上课的命令" in say(ta, "帮助")
+    explained = say(ta, "帮助 上课")
+    assert "开始上课" in explained and "教师认证" not in explained
+    assert "教师认证" in say("o_s1", "帮助 上课")  # a student on no team is told it is a teacher's
+
+
 def test_a_student_who_assists_another_class_keeps_both(say, ta, app):
     """o_ta is a student of another class and assists 概率论: each command goes to the class of its kind."""
     assert app.test_cli_runner().invoke(args=["make-teacher", "o_t2"]).exit_code == 0
