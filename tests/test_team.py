@@ -317,3 +317,13 @@ def test_copy_team_gives_a_new_class_the_same_assistants(say, ta, klass):  # noq
     assert ClassStaff.select().where(ClassStaff.classroom == new).count() == 1
     copied = ClassStaff.get(ClassStaff.classroom == new)
     assert copied.user.openid == ta and copied.can_export
+
+
+def test_an_assistant_uses_the_guided_quiz_and_announcement(say, ta):
+    """The menu's 练习 / 发布公告 buttons start dialogs; their steps act for the assisted class too."""
+    say(ta, "上课")
+    for text in ("练习", "1+1=?", "A.1 B.2", "B"):
+        say(ta, text)
+    assert "「概率论」单选题已发布" in say(ta, "3")
+    say(ta, "发布公告")
+    assert "公告已发布到「概率论」" in say(ta, "明天停课")
