@@ -573,5 +573,44 @@ CATALOGUE.update({
     "gradebook_link": ("成绩册（可排序、筛选，含考勤总表），{at} 前有效：\n{url}", "The grade book (sortable, filterable, with the attendance grid), valid until {at}:\n{url}"),
 })
 
+# The teaching team (handlers/team.py).
+CATALOGUE.update({
+    "staff_owner_only": ("「{command}」只有「{name}」的创建者可以使用：助教可以上课、签到、练习、改签、审批，但不能改设置或管理团队。",
+                         "Only the owner of “{name}” may use “{command}”: assistants run lessons, check-ins, quizzes, marks and requests, not settings or the team."),
+    "staff_export_refused": ("「{name}」的创建者还没有允许你导出（含学号姓名）。请创建者发送「{cmd:assistant_rights} <序号> 导出 开」。",
+                             "The owner of “{name}” has not let you export identity data. The owner can send “{cmd:assistant_rights} <n> export on”."),
+    "assistant_invite": ("「{name}」的助教邀请码：{code}（{hours} 小时内有效，只能用一次）。\n请助教在公众号发送「{cmd:team} {code}」。发送「{cmd:team}」查看团队。",
+                         "Assistant code for “{name}”: {code} (valid {hours} h, once).\nThe assistant sends “{cmd:team} {code}” here. Send “{cmd:team}” to see the team."),
+    "assistant_code_wrong": ("助教邀请码 {code} 不对，或已过期、已被使用。请向课堂创建者要一个新的（「{cmd:add_assistant}」）。",
+                             "Assistant code {code} is wrong, expired or already used. Ask the class's owner for a new one (“{cmd:add_assistant}”)."),
+    "assistant_is_owner": ("「{name}」是你创建的课堂，不需要加入助教。把邀请码发给你的助教。", "You own “{name}”: no need to join its team. Give the code to your assistant."),
+    "assistant_already": ("你已经是「{name}」的助教了。发送「{cmd:start_lesson}」开始上课。", "You already assist “{name}”. Send “{cmd:start_lesson}” to start a lesson."),
+    "assistant_joined": ("你已成为「{name}」的助教：可以「{cmd:start_lesson}」「{cmd:open_checkin}」「{cmd:quiz}」「{cmd:mark}」「{cmd:attendance}」、审批申请、投屏。发送「{cmd:help}」查看命令。",
+                         "You now assist “{name}”: you can “{cmd:start_lesson}”, “{cmd:open_checkin}”, “{cmd:quiz}”, “{cmd:mark}”, see “{cmd:attendance}”, decide requests and use the screen. Send “{cmd:help}” for commands."),
+    "assistant_left_student": ("\n（助教不能同时是学生：你已退出「{name}」的学生身份，之前的记录保留。）",
+                               "\n(An assistant is not a student of the class: you left “{name}” as a student; your past records stay.)"),
+    "assistant_cannot_join": ("你是「{name}」的助教，不能作为学生加入。", "You assist “{name}”, so you cannot join it as a student."),
+    "team_header": ("【「{name}」教学团队】", "[Teaching team of “{name}”]"),
+    "team_owner": ("创建者：{who}", "Owner: {who}"),
+    "team_line": ("{n}. 助教 {who}（导出：{export}）", "{n}. assistant {who} (export: {export})"),
+    "team_export_on": ("允许", "allowed"),
+    "team_export_off": ("不允许", "not allowed"),
+    "team_footer": ("给老师的推送：{pushes}。创建者可发送「{cmd:add_assistant}」「{cmd:remove_assistant} <序号>」「{cmd:assistant_rights} <序号> 导出 开」「{cmd:team_pushes} 开|关」。",
+                    "Pushes for the teacher: {pushes}. The owner can send “{cmd:add_assistant}”, “{cmd:remove_assistant} <n>”, “{cmd:assistant_rights} <n> export on”, “{cmd:team_pushes} on|off”."),
+    "team_pushes_all": ("发给整个团队", "to the whole team"),
+    "team_pushes_owner": ("只发给创建者", "to the owner only"),
+    "team_pushes_now_all": ("「{name}」给老师的推送（申请、点名结果、预警）现在也发给助教。", "Pushes for the teacher of “{name}” (requests, roll-call results, warnings) now reach the assistants too."),
+    "team_pushes_now_owner": ("「{name}」给老师的推送现在只发给你。", "Pushes for the teacher of “{name}” now reach only you."),
+    "no_such_assistant": ("「{name}」没有第 {n} 位助教。发送「{cmd:team}」查看序号。", "“{name}” has no assistant {n}. Send “{cmd:team}” to see the numbers."),
+    "assistant_removed": ("已将 {who} 移出「{name}」的教学团队；TA 之前的操作记录保留。", "{who} has left the team of “{name}”; what they did stays on record."),
+    "assistant_export_on": ("已允许 {who} 导出「{name}」（含学号姓名）。", "{who} may now export “{name}” (with numbers and names)."),
+    "assistant_export_off": ("已禁止 {who} 导出「{name}」。", "{who} may no longer export “{name}”."),
+    "help_assistant": ("你是助教：在你协助的课堂也可以使用上课的命令（「{cmd:start_lesson}」「{cmd:open_checkin}」「{cmd:quiz}」「{cmd:mark}」「{cmd:attendance}」「{cmd:approve}」……），「{cmd:help} {cmd:start_lesson}」看用法。",
+                       "You are an assistant: in the classes you assist you can also run the lesson commands (“{cmd:start_lesson}”, “{cmd:open_checkin}”, “{cmd:quiz}”, “{cmd:mark}”, “{cmd:attendance}”, “{cmd:approve}”…); “{cmd:help} {cmd:start_lesson}” for details."),
+    "assisting_mark": (" · 助教", " · assistant"),
+    "assistant_label": ("助教 {who}", "assistant {who}"),
+    "not_staff": ("你不是任何课堂的助教。有助教邀请码时发送「{cmd:team} <码>」加入。", "You assist no class. With an assistant code, send “{cmd:team} <code>”."),
+})
+
 # The plugin's form: key -> {"zh": ..., "en": ...}.
 REPLIES = {key: {"zh": zh, "en": en} for key, (zh, en) in CATALOGUE.items()}
