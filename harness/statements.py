@@ -33,7 +33,12 @@ def counting():
         finally:
             conn.set_trace_callback(None)
         return
-    class Counting(type(db.connection().cursor())):  # the driver's own cursor class (psycopg 3 or 2)
+    if type(db.connection()).__module__.startswith("psycopg2"):
+        from psycopg2.extensions import cursor as plain
+    else:
+        from psycopg import Cursor as plain
+
+    class Counting(plain):  # the driver's own cursor class: never another block's Counting (it would count too)
         def execute(self, query, params=None, **options):
             sent.append(query if isinstance(query, str) else query.decode())
             return super().execute(query, params, **options)
