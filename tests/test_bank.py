@@ -101,7 +101,8 @@ def test_surveys_fill_ins_and_the_guided_quiz_are_kept_too(say, teacher):
     say(openid, "A.极限 B.积分")
     say(openid, "A")
     assert "#3" in say(openid, "默认")
-    kinds = [(q.number, q.kind, q.answer_type, q.options, q.accepted) for q in BankQuestion.select().order_by(BankQuestion.number)]
+    kinds = [(q.number, q.kind, q.answer_type, q.options, q.accepted)
+             for q in BankQuestion.select().order_by(BankQuestion.number)]
     assert kinds == [(1, "survey", "single", "ABC", ""), (2, "quiz", "fill", "", "北京|北平"), (3, "quiz", "single", "AB", "")]
     say(openid, "结束")
     reply = say(openid, "练习 题库 1 2")  # a survey comes back as a survey
