@@ -127,13 +127,13 @@ def bank(ctx: Context, text: str | None = None) -> str:
         needle = normalize(word).casefold()
         items = [item for item in items if needle in normalize(item.question).casefold()]
         if not items:
-            raise UserError("bank_none_found", word=inline(word))
+            raise UserError("bank_none_found", word=preview(inline(word), PREVIEW))
     pages = (len(items) + PAGE_SIZE - 1) // PAGE_SIZE
     if page > pages:
         raise UserError("bank_no_such_page", page=page, pages=pages)
     shown = items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     runs = runs_of([item.id for item in shown])
-    header = ctx.t("bank_header_found" if word else "bank_header", n=len(items), word=inline(word), page=page,
+    header = ctx.t("bank_header_found" if word else "bank_header", n=len(items), word=preview(inline(word), PREVIEW), page=page,
                    pages=pages)
     footer = ctx.t("bank_footer") + (ctx.t("bank_next_page", next=f"{word or ctx.t('bank_page_word')} {page + 1}")
                                      if page < pages else "")
