@@ -7,6 +7,7 @@ import io
 import re
 
 from models import Activity, BankQuestion, Classroom, Lesson, Response
+from tests.test_hardening import bomb
 
 
 def join(say, code, *openids):
@@ -183,6 +184,8 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_line(teacher, app, 
     long_cell = workbook([["question", "answer"], ["短题 A.1 B.2", "A"], ["题" * 600, "对"]])
     result = import_file(app, tmp_path, long_cell, name="long.xlsx")
     assert result.exit_code != 0 and "line 3: a cell has 600 characters, more than the 500 allowed" in result.output
+    result = import_file(app, tmp_path, bomb(48), name="bomb.xlsx")  # the roster's workbook limits, from its own code
+    assert result.exit_code != 0 and "unpacks to 48 MiB" in result.output
     assert "neither UTF-8 nor GBK" in import_file(app, tmp_path, b"question,answer\n\xff\xfe\xfa,A\n").output
     assert "header must be question,answer" in import_file(app, tmp_path, "名字,答案\n甲,A\n".encode()).output
     assert "o_nobody is not a teacher" in import_file(app, tmp_path, "题目,答案\n题,对\n".encode(), teacher="o_nobody").output

@@ -24,6 +24,7 @@ from models import (
     Membership,
     Response,
     ScheduledAnnouncement,
+    User,
     db,
 )
 
@@ -110,8 +111,6 @@ def test_copy_keeps_the_team_staff(say, teacher):
     assert terms.copy_team is team.copy_team
     old = Classroom.get()
     say("o_ta", "我的信息")
-    from models import User
-
     ClassStaff.create(classroom=old, user=User.get(User.openid == "o_ta"), role="assistant", added_at=old.created_at)
     say(teacher[0], "复制课堂 1 新学期")
     new = Classroom.get(Classroom.name == "新学期")
