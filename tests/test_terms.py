@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.database import create_schema, is_sqlite
 from handlers import terms
 from handlers.plugin import CLASSROOM
 from handlers.scheduled_announcements import publish_due_announcements
+from handlers.warnings import due_classes, week_of
 from models import (
     Activity,
     Announcement,
@@ -152,6 +154,18 @@ def test_an_archived_class_takes_no_joins_or_lessons_but_keeps_its_records(say, 
     rows = list(csv.reader(io.StringIO(client.get(url).get_data().decode("utf-8-sig"))))
     assert len(rows) == 3  # the header and both students
     assert Response.select().count() == 2
+
+
+def test_an_archived_class_gets_no_weekly_digest(say, teacher, clock, app):
+    openid, code = teacher
+    join(say, code, "o_a")
+    say(openid, "上课")
+    say(openid, "下课")
+    settings = app.extensions["ketang"].settings
+    week, start = week_of(clock() + timedelta(days=7), settings.warnings.weekday, settings.warnings.hour, settings.school.tz)
+    assert due_classes(week, start) == [Classroom.get().id]
+    say(openid, "归档 1")
+    assert due_classes(week, start) == []
 
 
 def test_unarchive_lets_the_class_run_again(say, teacher):
