@@ -162,25 +162,27 @@ def _missed(ctx: Context, classes: list[Classroom]) -> list[Activity]:
         .order_by(Activity.opened_at.desc(), Activity.id.desc()))
 
 
-def _most_recent_missed(ctx: Context) -> tuple[Activity, Classroom]:
+def _missed_in_classes(ctx: Context) -> tuple[list[Activity], list[Classroom]]:
+    """The student's missed check-ins one may still ask about (newest first) and their classes; refused when
+    they are in no class or missed nothing."""
     classes = scope.joined_classes(ctx.user)
     if not classes:
         raise UserError("no_class_student")
     missed = _missed(ctx, classes)
     if not missed:
         raise UserError("nothing_missed", days=ctx.settings.attendance.request_days)
+    return missed, classes
+
+
+def _most_recent_missed(ctx: Context) -> tuple[Activity, Classroom]:
+    missed, classes = _missed_in_classes(ctx)
     by_id = {c.id: c for c in classes}
     return missed[0], by_id[missed[0].lesson.classroom_id]
 
 
 def _missed_listing(ctx: Context) -> str:
     """补签 alone: the missed check-ins one may ask about, and how."""
-    classes = scope.joined_classes(ctx.user)
-    if not classes:
-        raise UserError("no_class_student")
-    missed = _missed(ctx, classes)
-    if not missed:
-        raise UserError("nothing_missed", days=ctx.settings.attendance.request_days)
+    missed, classes = _missed_in_classes(ctx)
     names = {c.id: c.name for c in classes}
     lines = [f"{ctx.local(a.opened_at):%m-%d %H:%M} 「{inline(names[a.lesson.classroom_id])}」" for a in missed]
     return fit_lines(ctx.t("missed_header", days=ctx.settings.attendance.request_days), lines,
