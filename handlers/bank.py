@@ -15,12 +15,13 @@ from peewee import JOIN, IntegrityError, fn
 
 from bot.context import Context, UserError
 from bot.database import transaction
-from bot.text import clean, fit, fit_lines, inline, legible, normalize, preview
+from bot.text import MAX_REPLY_BYTES, clean, fit, fit_lines, inline, legible, normalize, preview
 from handlers import roster
 from handlers.grading import ANSWER_KEY, OPTION_MARK, options_in, read_key, shown_key
 from models import FILL, QUIZ, SURVEY, TRUE_FALSE, Activity, BankQuestion, Classroom, Lesson, Response, User, db
 
 PAGE_SIZE = 10  # entries on one page of 题库
+NUMBER = re.compile(r"[0-9]{1,6}")  # a 题号 or a page (any longer digits are a search word)
 PREVIEW = 30  # characters of a question a list line shows
 FIELDS = ("kind", "question", "options", "correct", "answer_type", "accepted")
 
@@ -110,11 +111,11 @@ def _line(ctx: Context, item: BankQuestion, runs: list[Run]) -> str:
 def bank(ctx: Context, text: str | None = None) -> str:
     """`题库`: the teacher's bank, newest first, PAGE_SIZE a page; `题库 <词> [页]` only the questions with the word;
     `题库 页 <n>` a page of all; `题库 <题号>` one entry with its runs."""
-    words = (text or "").split()
-    if len(words) == 1 and words[0].isdigit():
+    words = normalize(text or "").split()  # width folded: １２ is 12
+    if len(words) == 1 and NUMBER.fullmatch(words[0]):
         return show(ctx, int(words[0]))
     page = 1
-    if len(words) > 1 and words[-1].isdigit():
+    if len(words) > 1 and NUMBER.fullmatch(words[-1]):
         page = int(words.pop())
     word = " ".join(words)
     if normalize(word).casefold() in ("页", "page", "全部", "all"):
@@ -133,12 +134,12 @@ def bank(ctx: Context, text: str | None = None) -> str:
         raise UserError("bank_no_such_page", page=page, pages=pages)
     shown = items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     runs = runs_of([item.id for item in shown])
-    header = ctx.t("bank_header_found" if word else "bank_header", n=len(items), word=preview(inline(word), PREVIEW), page=page,
-                   pages=pages)
+    header = ctx.t("bank_header_found" if word else "bank_header", n=len(items), word=preview(inline(word), PREVIEW),
+                   page=page, pages=pages)
     footer = ctx.t("bank_footer") + (ctx.t("bank_next_page", next=f"{word or ctx.t('bank_page_word')} {page + 1}")
                                      if page < pages else "")
     listing = fit_lines(header, [_line(ctx, item, runs.get(item.id, [])) for item in shown],
-                        lambda n: ctx.t("and_more", n=n), 2000 - len(footer.encode("utf-8")) - 1)
+                        lambda n: ctx.t("and_more", n=n), MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1)
     return listing + "\n" + footer
 
 
@@ -154,7 +155,8 @@ def show(ctx: Context, number: int) -> str:
     head = ctx.t("bank_show", n=item.number, kind=_kind(ctx, item), answer=answer,
                  question=fit(inline(item.question), 900), runs=len(runs))
     footer = total + ctx.t("bank_show_footer", n=item.number)
-    return fit_lines(head, lines, lambda n: ctx.t("and_more", n=n), 2000 - len(footer.encode("utf-8")) - 1) + "\n" + footer
+    room = MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1
+    return fit_lines(head, lines, lambda n: ctx.t("and_more", n=n), room) + "\n" + footer
 
 
 # Importing questions (`flask --app app import-questions FILE --teacher OPENID`): read as the roster is read

@@ -150,6 +150,9 @@ def test_the_bank_is_listed_newest_first_in_pages_and_searched_by_a_word(say, te
     assert "没有含「积分」的题目" in say("o_teacher", "题库 积分")
     assert "没有第 2 页" in say("o_teacher", "题库 导数 2")
     assert "page 2/3" in say("o_teacher", "bank page 2")
+    assert "【题库 #12" in say("o_teacher", "题库 １２")  # full-width digits are digits
+    assert "【题库 #2 " in say("o_teacher", "题库 ²")  # folded as every argument is, never a crash
+    assert "没有含「1234567」的题目" in say("o_teacher", "题库 1234567")
 
 
 def test_import_reads_utf8_with_bom_gbk_and_xlsx_and_numbers_stay(say, teacher, app, tmp_path):
@@ -217,3 +220,17 @@ def test_statistics_are_read_from_the_runs_not_stored(say, teacher):
     Response.update(right=1).execute()
     assert "累计正确率 100%（2/2）" in say(openid, "题库 1")
     assert Lesson.select().count() == 1 and Classroom.select().count() == 1
+
+
+def test_a_long_question_run_many_times_fits_one_reply(say, teacher, clock):
+    openid, code = teacher
+    join(say, code, "o_a")
+    say(openid, "上课")
+    say(openid, "练习 A 1 " + "很长的题目" * 120 + " A.是 B.否")
+    for _ in range(40):
+        say(openid, "结束")
+        clock.advance(minutes=2)
+        assert "已存入题库 #1" in say(openid, "练习 题库 1 1")
+    shown = say(openid, "题库 1")
+    assert len(shown.encode("utf-8")) <= 2000 and "发布过 41 次" in shown
+    assert "…… 还有" in shown and shown.endswith("在当前课堂再次发布。")
