@@ -40,13 +40,18 @@ def keep(owner_id: int, now: datetime, **fields) -> BankQuestion:
         found = BankQuestion.get_or_none((BankQuestion.owner == owner_id) & (BankQuestion.digest == key))
         if found:
             return found
-        last = BankQuestion.select(fn.MAX(BankQuestion.number)).where(BankQuestion.owner == owner_id).scalar() or 0
+        last = last_number(owner_id)
         try:
             with db.atomic():
                 return BankQuestion.create(owner=owner_id, number=last + 1, digest=key, created_at=now, **fields)
         except IntegrityError:
             continue
     raise RuntimeError("no free 题号 after 5 tries")
+
+
+def last_number(owner_id: int) -> int:
+    """The owner's highest 题号 so far (0 for none)."""
+    return BankQuestion.select(fn.MAX(BankQuestion.number)).where(BankQuestion.owner == owner_id).scalar() or 0
 
 
 def fields_of(entry: BankQuestion) -> dict:
@@ -240,7 +245,7 @@ def import_questions(openid: str, data: bytes, now: datetime) -> tuple[list[int]
         raise roster.RosterError(f"{openid} is not a teacher (flask --app app make-teacher {openid})")
     added, there = [], []
     with transaction():
-        before = BankQuestion.select(fn.MAX(BankQuestion.number)).where(BankQuestion.owner == teacher).scalar() or 0
+        before = last_number(teacher.id)
         for _line, fields in rows:
             item = keep(teacher.id, now, **fields)
             (added if item.number > before else there).append(item.number)

@@ -234,3 +234,19 @@ def test_a_long_question_run_many_times_fits_one_reply(say, teacher, clock):
     shown = say(openid, "题库 1")
     assert len(shown.encode("utf-8")) <= 2000 and "发布过 41 次" in shown
     assert "…… 还有" in shown and shown.endswith("在当前课堂再次发布。")
+
+
+def test_a_number_taken_meanwhile_gives_the_next_one(say, teacher, app, tmp_path, monkeypatch):
+    """An import beside a message (the import holds no teacher's row) may read the same highest 题号 as a message
+    about to commit: forced here, the first read is stale. The unique (owner, number) key refuses the second
+    #1 inside its savepoint, and the entry takes #2; the message's transaction goes on (on PostgreSQL too)."""
+    from handlers import bank
+
+    assert import_file(app, tmp_path, "题目,答案\n地球是圆的,对\n".encode()).exit_code == 0
+    reads = []
+    real = bank.last_number
+    monkeypatch.setattr(bank, "last_number", lambda owner: 0 if not reads.append(owner) and len(reads) == 1 else real(owner))
+    say("o_teacher", "上课")
+    assert "已存入题库 #2" in say("o_teacher", "练习 B 3 1+1=? A.1 B.2")
+    assert len(reads) == 2 and sorted(q.number for q in BankQuestion.select()) == [1, 2]
+    assert Activity.get().bank.number == 2
