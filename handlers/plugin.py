@@ -29,7 +29,7 @@ from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
 from handlers.screen.plugin import SCREEN
-from handlers.upgrades import upgrade_rows
+from handlers.upgrades import bank_past_questions, upgrade_rows
 
 
 def end_stale_lessons_job(settings, api) -> Job:
@@ -65,7 +65,7 @@ CLASSROOM = Plugin(
     cli=cli.COMMANDS,
     blueprints=(qr.bp, exports.bp, gradebook_page.bp),
     replies=REPLIES,
-    upgrades=(upgrade_rows,),
+    upgrades=(upgrade_rows, bank_past_questions),
 )
 
 # menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.

@@ -194,7 +194,18 @@ def test_next_term_in_two_commands_leaves_the_new_class_current(say, teacher):
     assert "高等数学（2027春）" in say("o_a", "我的课堂") and "另有 1 个已归档" in say("o_a", "我的课堂")
 
 
-def test_init_db_adds_the_bank_and_the_archive_to_an_older_database(app, say, teacher):
+def test_init_db_adds_the_bank_and_the_archive_to_an_older_database(app, say, teacher, clock):
+    """An older database: no bank, no archive. init-db adds them, and the quizzes and surveys published before
+    go into their teacher's bank in the order they were published, with their runs."""
+    openid, code = teacher
+    join(say, code, "o_a")
+    say(openid, "上课")
+    for text in ("问卷 2 1 好吗？A.好 B.不好", "练习 B 1 x? A.1 B.2", "练习 B 1 x? A.1 B.2", "练习 对 1 地球是圆的"):
+        say(openid, text)
+        say("o_a", "答 B" if "x?" in text else "答 对" if "地球" in text else "答 A")
+        clock.advance(minutes=2)
+    say(openid, "下课")
+    Activity.update(bank=None).execute()
     db.execute_sql("ALTER TABLE classroom DROP COLUMN archived_at")
     db.execute_sql("ALTER TABLE scheduled_announcement DROP COLUMN draft")
     if is_sqlite():  # SQLite cannot drop a column that is a foreign key: the table goes, the column stays
@@ -207,6 +218,9 @@ def test_init_db_adds_the_bank_and_the_archive_to_an_older_database(app, say, te
     assert "archived_at" in {c.name for c in db.get_columns("classroom")}
     assert "draft" in {c.name for c in db.get_columns("scheduled_announcement")}
     assert "bank_id" in {c.name for c in db.get_columns("activity")}
-    say(teacher[0], "上课")
-    assert "#1" in say(teacher[0], "练习 B 2 x? A.1 B.2")
-    assert "正在上课" in say(teacher[0], "归档 1")
+    assert [(q.number, q.kind, q.question) for q in BankQuestion.select().order_by(BankQuestion.number)] == [
+        (1, "survey", "好吗？A.好 B.不好"), (2, "quiz", "x? A.1 B.2"), (3, "quiz", "地球是圆的")]
+    assert "发布过 2 次" in say(openid, "题库 2") and "累计正确率 100%（2/2）" in say(openid, "题库 2")
+    say(openid, "上课")
+    assert "#4" in say(openid, "练习 C 2 y? A.1 B.2 C.3")
+    assert "正在上课" in say(openid, "归档 1")
