@@ -456,6 +456,7 @@ class ClassRules(BaseModel):
     drop = IntegerField(default=30)  # quiz accuracy of the last 3 quizzes fallen by, in points (0 = off)
     lost = IntegerField(default=3)  # 不懂 in the last two weeks (0 = off)
     nudge = BooleanField(default=False)  # 预警 通知学生 开: a private weekly note to each student at risk
+    team_pushes = BooleanField(default=False)  # 助教通知 开: pushes for "the teacher" go to the whole team
 
 
 class AbsenceRequest(BaseModel):
@@ -552,3 +553,36 @@ class GradingRule(BaseModel):
 
 
 MODELS.append(GradingRule)  # gradebook:
+
+
+# The teaching team (handlers/team.py): the owner is Classroom.owner (no ClassStaff row); each assistant is a row.
+OWNER, ASSISTANT = "owner", "assistant"
+
+
+class ClassStaff(BaseModel):
+    """A member of a class's teaching team other than its owner: an assistant (助教), who may run its lessons."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    role = CharField(max_length=16, default=ASSISTANT)  # "owner" | "assistant" (rows are assistants: see above)
+    can_export = BooleanField(default=False)  # 助教权限 <n> 导出 开: may export identity data
+    added_at = DateTimeField()
+    added_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("classroom", "user"), True), (("user", "classroom"), False))
+
+
+class StaffInvite(BaseModel):
+    """A one-time 添加助教 code: whoever sends `助教 <code>` before it expires joins the class's team."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    code = CharField(max_length=8, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+    expires_at = DateTimeField(index=True)
+    used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    used_at = DateTimeField(null=True)
+
+
+MODELS += [ClassStaff, StaffInvite]  # team:

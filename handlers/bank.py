@@ -58,11 +58,11 @@ def fields_of(entry: BankQuestion) -> dict:
     return {name: getattr(entry, name) for name in FIELDS if name != "kind"}
 
 
-def entry(ctx: Context, number: int) -> BankQuestion:
+def entry(owner_id: int, number: int) -> BankQuestion:
     """The teacher's entry with 题号 *number*, or the reply saying there is none."""
-    found = BankQuestion.get_or_none((BankQuestion.owner == ctx.user) & (BankQuestion.number == number))
+    found = BankQuestion.get_or_none((BankQuestion.owner == owner_id) & (BankQuestion.number == number))
     if found is None:
-        count = BankQuestion.select().where(BankQuestion.owner == ctx.user).count()
+        count = BankQuestion.select().where(BankQuestion.owner == owner_id).count()
         raise UserError("bank_no_such", n=number, count=count)
     return found
 
@@ -150,7 +150,7 @@ def bank(ctx: Context, text: str | None = None) -> str:
 
 def show(ctx: Context, number: int) -> str:
     """`题库 <题号>`: the question (on one line), its key, each run and the correct rate over them all."""
-    item = entry(ctx, number)
+    item = entry(ctx.user.id, number)
     runs = runs_of([item.id]).get(item.id, [])
     answer = ctx.t("bank_key", answer=shown_key(item, ctx.lang)) if item.kind == QUIZ else ""
     lines = [ctx.t("bank_run", at=ctx.local(r.at).strftime("%Y-%m-%d %H:%M"), name=inline(r.class_name),

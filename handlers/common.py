@@ -25,7 +25,7 @@ def help(ctx: Context, topic: str | None = None) -> str:
     lines += [_line(ctx, c) for c in ctx.commands if c.role in (Role.ANY, role) and c.examples and c.brief]
     lines.append(ctx.t("help_footer"))
     if role is Role.STUDENT:
-        lines.append(ctx.t("help_teacher_fix"))
+        lines.append(ctx.t("help_assistant" if getattr(ctx.user, "staff", 0) else "help_teacher_fix"))
     return "\n".join(lines)
 
 
@@ -58,7 +58,8 @@ def _explain(ctx: Context, role: Role, topic: str) -> str:
         if any(alias.text.casefold() == wanted for alias in command.aliases):
             examples = "\n".join(f"  {e}" for e in command.examples)
             reply = ctx.t("help_command", usage=command.usage(ctx.lang), summary=command.summary(ctx.lang), examples=examples)
-            if command.role not in (Role.ANY, role):
+            staff = command.staff and getattr(ctx.user, "staff", 0)  # an assistant runs it for the classes they assist
+            if command.role not in (Role.ANY, role) and not staff:
                 reply += "\n" + ctx.t(f"help_for_{command.role.value}")
             return reply
     return ctx.t("help_unknown_topic", topic=topic[:20])

@@ -23,6 +23,7 @@ from handlers import (
     simulator,
     student,
     teacher,
+    team,
     warnings,
 )
 from handlers.commands import COMMANDS, FLOWS
@@ -66,6 +67,7 @@ CLASSROOM = Plugin(
     blueprints=(qr.bp, exports.bp, gradebook_page.bp),
     replies=REPLIES,
     upgrades=(upgrade_rows, bank_past_questions),
+    user_reads={"staff": team.assists},  # read with the touch: whether the sender assists a class (handlers/team.py)
 )
 
 # menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.

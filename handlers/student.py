@@ -11,9 +11,10 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, extension_points, grading, limits, scope
+from handlers import account, extension_points, grading, limits, scope, team
 from handlers.attendance import lesson_checkin
 from models import (
+    ASSISTANT,
     CHECKIN,
     DISCUSSION,
     FILL,
@@ -95,6 +96,8 @@ def enroll(ctx: Context, classroom: Classroom, lesson=UNREAD_LESSON) -> str:
     An archived class (归档) takes no one."""
     if classroom.archived_at is not None:
         return ctx.t("join_archived", name=classroom.name, code=classroom.code)
+    if getattr(ctx.user, "staff", 1) and team.is_assistant_of(ctx.user, classroom.id):
+        raise UserError("assistant_cannot_join", name=inline(classroom.name))  # an assistant is never a student of it
     inserted = (
         Membership.insert(user=ctx.user, classroom=classroom, joined_at=ctx.now)
         .on_conflict_ignore()
@@ -147,11 +150,12 @@ def classes(ctx: Context, everything: bool = False) -> str:
         memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
         seen = {m.classroom_id: m.notices_seen_at for m in memberships}
         for index, classroom in enumerate(mine):
-            if _unread(classroom, seen.get(classroom.id)):
+            if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
-    else:
-        for index, classroom in enumerate(mine):
+    for index, classroom in enumerate(mine):
+        if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
+            lines[index] += ctx.t("assisting_mark") if classroom.staff_role == ASSISTANT else ""
     footer = ctx.t("classes_footer")
     if archived and everything:
         lines += [ctx.t("archived_class_line", name=inline(c.name), code=c.code,

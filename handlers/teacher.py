@@ -68,7 +68,7 @@ def new_classroom(ctx: Context, name: str) -> Classroom:
 def choose_after_new(ctx: Context, classroom: Classroom) -> str:
     """Make the new *classroom* current when it is the teacher's only running (not archived) class; else none is
     current until 进入 chooses, and the reply's end says so."""
-    classes = scope.owned_classes(ctx.user)
+    classes = scope.my_classes(ctx.user)  # as 进入 numbers them (the classes one assists too)
     if sum(1 for c in classes if c.archived_at is None) > 1:  # no silent pick: class commands ask which until 进入
         User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
         return "\n" + ctx.t("now_several_classes", n=len(classes), listing=scope.class_listing(ctx, classes))
@@ -255,22 +255,28 @@ def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:
     if options and not set(key) <= set(options):
         raise UserError("correct_not_an_option", correct=key, options="/".join(options))
     fields = dict(question=question, options=options, correct=key, answer_type=answer_type, accepted=accepted)
-    return _publish(ctx, bank.keep(ctx.user.id, ctx.now, kind=QUIZ, **fields), minutes)
+    return _publish(ctx, QUIZ, fields, minutes)
 
 
 def survey(ctx: Context, count: int, question: str, minutes: int = 5) -> str:
     """Publish a survey with options A.. (no correct answer; results are anonymous counts)."""
     fields = dict(question=question, options="ABCDEFGH"[:count], correct="", answer_type=SINGLE, accepted="")
-    return _publish(ctx, bank.keep(ctx.user.id, ctx.now, kind=SURVEY, **fields), minutes)
+    return _publish(ctx, SURVEY, fields, minutes)
 
 
 def quiz_from_bank(ctx: Context, number: int, minutes: int = 5) -> str:
-    """`练习 题库 <题号> [分钟]`: publish the teacher's bank entry again in the current lesson, as 练习 (or 问卷) would."""
-    return _publish(ctx, bank.entry(ctx, number), minutes)
+    """`练习 题库 <题号> [分钟]`: publish an entry of the class owner's bank again in the current lesson, as 练习 (or
+    问卷) would; an assistant publishes from the bank of the class they assist."""
+    return _publish_entry(ctx, bank.entry(scope.current_class(ctx).owner_id, number), minutes)
 
 
-def _publish(ctx: Context, entry: BankQuestion, minutes: int) -> str:
-    """Open *entry* (kept in the teacher's bank: every quiz and survey is) as the lesson's quiz or survey."""
+def _publish(ctx: Context, kind: str, fields: dict, minutes: int) -> str:
+    """Publish a quiz or survey, kept in the bank of the class's owner (whoever of its staff publishes it)."""
+    return _publish_entry(ctx, bank.keep(scope.current_class(ctx).owner_id, ctx.now, kind=kind, **fields), minutes)
+
+
+def _publish_entry(ctx: Context, entry: BankQuestion, minutes: int) -> str:
+    """Open *entry* of the bank as the lesson's quiz or survey."""
     classroom, activity = _open(ctx, entry.kind, minutes, bank=entry, **bank.fields_of(entry))
     kept = ctx.t("bank_kept", n=entry.number)
     if entry.kind == SURVEY:

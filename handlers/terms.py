@@ -4,14 +4,10 @@ that has ended: read-only, gone from students' 我的课堂, its records still t
 from __future__ import annotations
 
 from bot.context import Context, UserError
-from handlers import scope, teacher
+from bot.text import inline
+from handlers import scope, teacher, team
 from handlers.gradebook import RULE_FIELDS
 from models import Classroom, ClassRules, GradingRule, ScheduledAnnouncement
-
-try:  # the teaching team (issue 25.1, handlers/team.py) is built beside this: the lead wires it at merge.
-    from handlers.team import copy_team
-except ImportError:  # no team yet: a class has its owner alone, and there is nothing more to copy
-    copy_team = None
 
 RULES_FIELDS = ("requests_on", "absences", "rate", "drop", "lost", "nudge")
 
@@ -20,7 +16,7 @@ def copy_class(ctx: Context, ref: str, name: str) -> str:
     """`复制课堂 <序号> <新名称>`: a new class with a new code that keeps the grading rule, the warning rules, the team
     and the scheduled announcements not yet posted (as drafts: never posted until scheduled again); no students, no
     lessons, no records. The question bank is the teacher's already."""
-    old = scope.pick_class(ctx, ref)
+    old = _own(ctx, ref)
     new = teacher.new_classroom(ctx, name)
     rule = (GradingRule.select().where(GradingRule.classroom == old.id)
             .order_by(GradingRule.created_at.desc(), GradingRule.id.desc()).first())
@@ -35,10 +31,11 @@ def copy_class(ctx: Context, ref: str, name: str) -> str:
     for item in drafts:
         ScheduledAnnouncement.create(classroom=new.id, author=ctx.user, text=item.text, due_at=item.due_at,
                                      created_at=ctx.now, draft=True)
-    if copy_team is not None:  # t25a's handlers.team.copy_team(old, new): the staff of *old* join *new*
-        copy_team(old, new)
+    assistants = team.copy_team(old, new)  # the assistants of *old* and their grants (handlers/team.py)
     kept = [ctx.t("copy_kept_rule" if rule else "copy_default_rule"),
             ctx.t("copy_kept_rules" if rules else "copy_default_rules")]
+    if assistants:
+        kept.append(ctx.t("copy_kept_team", n=assistants))
     if drafts:
         kept.append(ctx.t("copy_kept_drafts", n=len(drafts)))
     reply = ctx.t("class_copied", old=old.name, name=new.name, code=new.code, qr=teacher.qr_link(ctx, new),
@@ -46,16 +43,26 @@ def copy_class(ctx: Context, ref: str, name: str) -> str:
     return reply + teacher.choose_after_new(ctx, new)
 
 
+def _own(ctx: Context, ref: str) -> Classroom:
+    """The class 序号 or code *ref* names, or the refusal when the user is not its owner (an assistant may not
+    copy, archive or unarchive it)."""
+    classroom = scope.pick_class(ctx, ref)
+    if classroom.owner_id != ctx.user.id:
+        raise UserError("staff_owner_only", command=ctx.command.alias(ctx.lang) if ctx.command else "",
+                        name=inline(classroom.name))
+    return classroom
+
+
 def _number(ctx: Context, classroom) -> int:
-    """The class's 序号 in the teacher's 我的课堂."""
-    return next(i for i, c in enumerate(scope.owned_classes(ctx.user), 1) if c.id == classroom.id)
+    """The class's 序号 in the teacher's 我的课堂 (what 进入 takes)."""
+    return next(i for i, c in enumerate(scope.my_classes(ctx.user), 1) if c.id == classroom.id)
 
 
 def archive(ctx: Context, ref: str) -> str:
     """`归档 <序号>`: end a class. It takes no joins and no new lessons or announcements, and leaves its students'
     我的课堂; its records, grade book and export stay the teacher's. Its scheduled announcements not yet posted
     become drafts (never posted). Undone by 取消归档."""
-    classroom = scope.pick_class(ctx, ref)
+    classroom = _own(ctx, ref)
     number = _number(ctx, classroom)
     if classroom.archived_at is not None:
         raise UserError("already_archived", name=classroom.name, n=number,
@@ -72,7 +79,7 @@ def archive(ctx: Context, ref: str) -> str:
 
 def unarchive(ctx: Context, ref: str) -> str:
     """`取消归档 <序号>`: the class runs again (joins, lessons); drafts stay drafts until scheduled again."""
-    classroom = scope.pick_class(ctx, ref)
+    classroom = _own(ctx, ref)
     if classroom.archived_at is None:
         raise UserError("not_archived", name=classroom.name)
     Classroom.update(archived_at=None).where(Classroom.id == classroom.id).execute()

@@ -8,10 +8,7 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
-
 from bot.database import create_schema, is_sqlite
-from handlers import terms
 from handlers.plugin import CLASSROOM
 from handlers.scheduled_announcements import publish_due_announcements
 from handlers.warnings import due_classes, week_of
@@ -21,12 +18,12 @@ from models import (
     BankQuestion,
     Classroom,
     ClassRules,
+    ClassStaff,
     GradingRule,
     Lesson,
     Membership,
     Response,
     ScheduledAnnouncement,
-    User,
     db,
 )
 
@@ -97,26 +94,38 @@ def test_copy_of_a_class_with_the_defaults_says_so_and_english_works(say, teache
     assert "No class with number or code 9" in say(openid, "copy class 9 Other")
 
 
-def test_copy_hands_the_team_to_copy_team_when_it_exists(say, teacher, monkeypatch):
-    """The teaching team (handlers/team.py, built beside this) is copied by its own copy_team(old, new)."""
-    calls = []
-    monkeypatch.setattr(terms, "copy_team", lambda old, new: calls.append((old.name, new.name)))
-    say(teacher[0], "复制课堂 1 新学期")
-    assert calls == [("高等数学", "新学期")]
+def assistant(say, openid: str = "o_ta") -> str:
+    """o_ta, a student account, assisting the teacher's current class (handlers/team.py)."""
+    code = re.search(r"助教邀请码：(\S+?)（", say("o_teacher", "添加助教")).group(1)
+    assert "的助教" in say(openid, f"助教 {code}")
+    return openid
 
 
-def test_copy_keeps_the_team_staff(say, teacher):
-    """To be completed at merge with handlers/team.py (issue 25.1): an assistant of the old class is one of the new."""
-    team = pytest.importorskip("handlers.team", reason="the teaching team (t25a) is merged later")
-    from models import ClassStaff  # the shared contract (ROOMS.md)
-
-    assert terms.copy_team is team.copy_team
-    old = Classroom.get()
-    say("o_ta", "我的信息")
-    ClassStaff.create(classroom=old, user=User.get(User.openid == "o_ta"), role="assistant", added_at=old.created_at)
-    say(teacher[0], "复制课堂 1 新学期")
+def test_copy_keeps_the_team_and_only_the_owner_copies_or_archives(say, teacher):
+    ta = assistant(say)
+    say("o_teacher", "助教权限 1 导出 开")
+    assert "只有「高等数学」的创建者可以使用" in say(ta, "复制课堂 1 偷偷复制")
+    assert "只有「高等数学」的创建者可以使用" in say(ta, "归档 1")
+    assert Classroom.select().count() == 1 and Classroom.get().archived_at is None
+    reply = say("o_teacher", "复制课堂 1 新学期")
+    assert "1 名助教" in reply
     new = Classroom.get(Classroom.name == "新学期")
-    assert ClassStaff.select().where((ClassStaff.classroom == new) & (ClassStaff.role == "assistant")).count() == 1
+    staff = ClassStaff.get(ClassStaff.classroom == new)
+    assert staff.user.openid == ta and staff.can_export
+
+
+def test_an_assistants_quizzes_go_to_the_owners_bank(say, teacher):
+    """The bank is the class owner's: what an assistant publishes in the class is kept there, and 练习 题库 <n> in
+    the class publishes the owner's #n."""
+    openid, code = teacher
+    ta = assistant(say)
+    join(say, code, "o_a")
+    say(ta, "上课")
+    assert "已存入题库 #1" in say(ta, "练习 B 3 1+1=? A.1 B.2")
+    assert BankQuestion.get().owner.openid == openid
+    say(ta, "结束")
+    assert "单选题已发布" in say(ta, "练习 题库 1 2")
+    assert "发布过 2 次" in say(openid, "题库 1")
 
 
 def test_an_archived_class_takes_no_joins_or_lessons_but_keeps_its_records(say, teacher, client, clock):
