@@ -233,3 +233,15 @@ def test_init_db_adds_the_bank_and_the_archive_to_an_older_database(app, say, te
     say(openid, "上课")
     assert "#4" in say(openid, "练习 C 2 y? A.1 B.2 C.3")
     assert "正在上课" in say(openid, "归档 1")
+
+
+def test_more_names_the_new_commands_in_one_message_in_both_languages(say, teacher):
+    """更多 lists every teacher command off the menu; when their summaries no longer fit one message (English,
+    with the bank, next term and the team), each is still named by its example."""
+    for text, names in (("更多", ("• 复制课堂 1", "• 归档 1", "• 取消归档 1", "• 练习 题库 1", "• 题库", "• 投屏", "• 词云")),
+                        ("more", ("• copy class 1", "• archive 1", "• unarchive 1", "• quiz bank 1", "• bank", "• screen",
+                                  "• cloud"))):
+        reply = say("o_teacher", text)
+        assert len(reply.encode("utf-8")) <= 2000 and not reply.endswith("…"), reply[-60:]
+        for name in names:
+            assert name in reply, (text, name)
