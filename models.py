@@ -88,6 +88,28 @@ class Classroom(BaseModel):
     owner = ForeignKeyField(User, backref="owned_classes", on_delete="CASCADE")
     created_at = DateTimeField()
     school = ForeignKeyField(School, null=True, on_delete="SET NULL")
+    # 归档 (handlers/terms.py): the class ended. It takes no joins and no new lessons and leaves students'
+    # 我的课堂; its records, grade book and export stay the teacher's. NULL while the class runs.
+    archived_at = DateTimeField(null=True)
+
+
+class BankQuestion(BaseModel):
+    """A question in a teacher's bank (题库, handlers/bank.py): every quiz and survey they publish, and those they
+    import. The statistics are never stored here: they come from the activities published from it (Activity.bank)."""
+
+    owner = ForeignKeyField(User, on_delete="CASCADE")
+    number = IntegerField()  # the teacher's 题号: 1 for their first question; never moves, never reused
+    kind = CharField(max_length=16)  # quiz | survey
+    question = TextField()
+    options = CharField(max_length=16, default="")
+    correct = CharField(max_length=16, default="")
+    answer_type = CharField(max_length=16, default=SINGLE)
+    accepted = TextField(default="")
+    digest = CharField(max_length=64)  # SHA-256 of the fields above: the same question is one entry
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("owner", "number"), True), (("owner", "digest"), True))
 
 
 class Membership(BaseModel):
@@ -140,6 +162,7 @@ class Activity(BaseModel):
     # or a scan, checks in; the fixed passcode is not accepted.
     rotating = BooleanField(default=False)
     seen_slot = IntegerField(null=True)  # a check-in's latest rotation slot a screen showed (handlers/screen/rotation.py)
+    bank = ForeignKeyField(BankQuestion, null=True, on_delete="SET NULL")  # the 题库 entry a quiz or survey ran as
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
@@ -310,6 +333,9 @@ class ScheduledAnnouncement(BaseModel):
     due_at = DateTimeField(index=True)
     created_at = DateTimeField()
     published_at = DateTimeField(null=True)
+    # A draft is never posted: 复制课堂 copies a class's pending ones as drafts, 归档 turns its pending ones into
+    # drafts (handlers/terms.py). 定时列表 shows them with their old time; 取消定时 removes one.
+    draft = BooleanField(default=False)
 
 
 class WechatState(BaseModel):
@@ -397,9 +423,9 @@ class WallReview(BaseModel):
         indexes = ((("classroom", "started_at"), False),)
 
 
-MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
-          FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr,
-          Screen, StaleCode, CheckinQr, WallReview]
+MODELS = [School, User, Classroom, BankQuestion, Membership, Lesson, Activity, Response, Announcement, InboundMessage,
+          Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState,
+          ClassQr, Screen, StaleCode, CheckinQr, WallReview]
 
 
 class MenuTag(BaseModel):

@@ -10,6 +10,7 @@ from bot.plugin import Flow
 from handlers import (
     account,
     attendance,
+    bank,
     common,
     gradebook,
     grading,
@@ -23,6 +24,7 @@ from handlers import (
     student,
     teacher,
     team,
+    terms,
     warnings,
 )
 from models import OWNER
@@ -57,6 +59,8 @@ SCHEDULED_NO = Arg("number", r"[1-9]\d?", "序号", "n", int)
 ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 NOTICE_NO = Arg("number", r"[1-9]\d{0,3}", "序号", "n", int, optional=True)
 PAGE = Arg("page", r"[1-9]\d?", "页", "page", int, optional=True)
+BANK_NO = Arg("number", r"[1-9]\d{0,5}", "题号", "n", int)
+EVERYTHING_TOO = Arg("everything", r"全部|all", "全部", "all", lambda _: True, optional=True, default=False)  # a flag
 
 
 def rest(name: str, hint_zh: str, hint_en: str) -> Arg:
@@ -101,8 +105,9 @@ COMMANDS: tuple[Command, ...] = (
             role=Role.ANY, summary_zh="解绑手机", summary_en="unbind the phone",
             examples=("解绑手机", "unbind phone")),
     Command(name="classes", handler=student.classes, aliases=zh("我的课堂") + en("classes"),
-            role=Role.ANY, summary_zh="我的课堂列表", summary_en="my classes", examples=("我的课堂", "classes"),
-            reads=True),
+            args=(EVERYTHING_TOO,), role=Role.ANY, summary_zh="我的课堂列表（「全部」含已归档的）",
+            summary_en="my classes (all: archived too)",
+            examples=("我的课堂", "我的课堂 全部", "classes", "classes all"), reads=True),
     Command(name="enter", handler=student.enter, aliases=zh("进入") + en("enter"),
             args=(REF,), role=Role.ANY, summary_zh="切换当前课堂", summary_en="choose the current class",
             examples=("进入 1", "enter 2")),
@@ -151,6 +156,18 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="create_class", handler=teacher.create_class, aliases=zh("创建课堂") + en("create class"),
             args=(rest("name", "名称", "name"),), role=T, summary_zh="创建课堂", summary_en="create a class",
             examples=("创建课堂 高等数学", "create class Calculus")),
+    Command(name="copy_class", handler=terms.copy_class, aliases=zh("复制课堂") + en("copy class"),
+            args=(REF, rest("name", "新名称", "new name")), role=T, staff=OWNER_ONLY,
+            summary_zh="新学期复制课堂（不含学生）",
+            summary_en="copy a class for next term",
+            examples=("复制课堂 1 高等数学（2027春）", "copy class 1 Calculus 2027"), brief=False),
+    Command(name="archive", handler=terms.archive, aliases=zh("归档") + en("archive"),
+            args=(REF,), role=T, staff=OWNER_ONLY, summary_zh="结课归档（只读）",
+            summary_en="end a class (read-only)",
+            examples=("归档 1", "archive 1"), brief=False),
+    Command(name="unarchive", handler=terms.unarchive, aliases=zh("取消归档") + en("unarchive"),
+            args=(REF,), role=T, staff=OWNER_ONLY, summary_zh="取消归档", summary_en="undo archive",
+            examples=("取消归档 1", "unarchive 1"), brief=False),
     Command(name="qr", handler=teacher.qr, aliases=zh("二维码") + en("qr"),
             role=T, staff=LESSON, summary_zh="课堂加入二维码", summary_en="the class's join QR code", examples=("二维码", "qr")),
     Command(name="start_lesson", handler=teacher.start_lesson, aliases=zh("上课") + en("start class"),
@@ -185,6 +202,16 @@ COMMANDS: tuple[Command, ...] = (
             summary_en="publish a quiz: B, AC, true/false, =text",
             examples=("练习 B 3 1+1=? A.1 B.2 C.3", "练习 AC 5 哪些是质数？A.2 B.4 C.5", "练习 对 2 地球是圆的",
              "练习 =北京/北平 3 中国的首都是？", "quiz c 2 Capital of France? A.Rome B.Bonn C.Paris")),
+    Command(name="quiz_bank", handler=teacher.quiz_from_bank, aliases=zh("练习 题库", "练习题库") + en("quiz bank"),
+            args=(BANK_NO, MINUTES), role=T, staff=LESSON, summary_zh="从题库再次发布一题",
+            summary_en="publish a bank question again",
+            examples=("练习 题库 1", "练习 题库 1 3", "quiz bank 1 2"), brief=False),
+    Command(name="bank", handler=bank.bank, aliases=zh("题库") + en("bank"),
+            args=(rest("text", "词 页|题号", "word page|n").but(optional=True),), role=T,
+            summary_zh="我的题库（搜索，看正确率）",
+            summary_en="my question bank",
+            examples=("题库", "题库 1", "题库 导数", "题库 导数 2", "题库 页 2", "bank", "bank 1", "bank derivative"),
+            reads=True, brief=False),
     Command(name="survey", handler=teacher.survey, aliases=zh("问卷") + en("survey"),
             args=(OPTION_COUNT, MINUTES, rest("question", "题目", "question")), role=T, staff=LESSON,
             summary_zh="发布匿名问卷（选项 A 起）",

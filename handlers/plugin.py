@@ -30,7 +30,7 @@ from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
 from handlers.screen.plugin import SCREEN
-from handlers.upgrades import upgrade_rows
+from handlers.upgrades import bank_past_questions, upgrade_rows
 
 
 def end_stale_lessons_job(settings, api) -> Job:
@@ -66,7 +66,7 @@ CLASSROOM = Plugin(
     cli=cli.COMMANDS,
     blueprints=(qr.bp, exports.bp, gradebook_page.bp),
     replies=REPLIES,
-    upgrades=(upgrade_rows,),
+    upgrades=(upgrade_rows, bank_past_questions),
     user_reads={"staff": team.assists},  # read with the touch: whether the sender assists a class (handlers/team.py)
 )
 

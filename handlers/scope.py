@@ -11,7 +11,9 @@ from models import OPEN, OWNER, Activity, Classroom, ClassStaff, Lesson, Members
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
 _OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
-_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where((Membership.user == user) & (Membership.active == 1))
+# A student's classes leave out archived ones (归档, handlers/terms.py): gone from 我的课堂, 进入 and every command.
+_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where((Membership.user == user) & (Membership.active == 1)
+                                                                          & Classroom.archived_at.is_null())
                    .order_by(Membership.joined_at, Classroom.id))
 _OPEN_ACTIVITIES = Prepared(lambda lesson: Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
                             .order_by(Activity.opened_at.desc(), Activity.id.desc()))
@@ -92,6 +94,9 @@ def current_class(ctx: Context, level: str | None = None) -> Classroom:
         raise UserError("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
     chosen = next((c for c in classes if c.id == ctx.user.current_class_id), None)
     chosen = classes[0] if len(classes) == 1 else chosen
+    if chosen is None:  # the only class not archived: last term's stay one 进入 away
+        running = [c for c in classes if c.archived_at is None]
+        chosen = running[0] if len(running) == 1 else None
     if chosen is None:
         raise UserError("choose_class", listing=class_listing(ctx, my_classes(ctx.user)))
     if level is not None:
@@ -110,6 +115,14 @@ def permit(ctx: Context, classroom: Classroom, level: str) -> None:
     command = ctx.command.alias(ctx.lang) if ctx.command is not None else ""
     raise UserError("staff_export_refused" if level == EXPORT else "staff_owner_only", command=command,
                     name=inline(classroom.name))
+
+
+def writable(ctx: Context, classroom: Classroom) -> Classroom:
+    """*classroom*, or the reply saying it is archived (read-only: no new lessons or announcements) and what to do."""
+    if classroom.archived_at is not None:
+        number = next((i for i, c in enumerate(my_classes(ctx.user), 1) if c.id == classroom.id), 0)
+        raise UserError("class_archived", name=classroom.name, n=number)
+    return classroom
 
 
 def _choose(ctx: Context, classes: list[Classroom], in_session) -> Classroom:
@@ -140,7 +153,8 @@ def in_session(user, activity=None, mine=None, *columns):
     if mine is not None:
         query = query.select_extend(Response).join_from(
             Activity, Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == mine)), attr="mine")
-    return query.where((Membership.user == user) & (Membership.active == 1)).order_by(Membership.joined_at, Classroom.id)
+    return (query.where((Membership.user == user) & (Membership.active == 1) & Classroom.archived_at.is_null())
+            .order_by(Membership.joined_at, Classroom.id))
 
 
 def latest_of_lesson(*kinds, also=None):
@@ -166,7 +180,10 @@ def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:
     """One numbered line per class (the 序号 of 进入), with whether it is in session."""
     lines = []
     for index, classroom in enumerate(classes, 1):
-        state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
+        if classroom.archived_at is not None:
+            state = ctx.t("archived_state", at=ctx.local(classroom.archived_at).strftime("%Y-%m-%d"))
+        else:
+            state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
         lines.append(ctx.t("class_line", n=index, name=inline(classroom.name), code=classroom.code, state=state))
     return lines
 

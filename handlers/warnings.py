@@ -314,10 +314,12 @@ def week_of(now: datetime, weekday: int, hour: int, tz) -> tuple[date, datetime]
 
 
 def due_classes(week: date, start: datetime) -> list[int]:
-    """Classes that had a lesson in the week before *start* and have no digest for *week* yet."""
+    """Classes that had a lesson in the week before *start* and have no digest for *week* yet (an archived class,
+    ended, has none: no note to its teacher or students about a class it no longer runs)."""
     done = RiskDigest.select(RiskDigest.classroom).where(RiskDigest.week == week)
-    taught = (Lesson.select(Lesson.classroom).where(
-        (Lesson.started_at >= start - timedelta(days=7)) & (Lesson.started_at < start) & Lesson.classroom.not_in(done))
+    taught = (Lesson.select(Lesson.classroom).join(Classroom).where(
+        (Lesson.started_at >= start - timedelta(days=7)) & (Lesson.started_at < start) & Lesson.classroom.not_in(done)
+        & Classroom.archived_at.is_null())
         .distinct().tuples())
     return sorted(cid for (cid,) in taught)
 
