@@ -31,8 +31,8 @@ from harness.live import INVITE, LiveServer, connected
 from harness.statements import counting
 from models import Activity, Classroom, Membership, Response, User, db
 
-TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.35, 0.250, 200
-TARGET_RATIO_PG = 0.25  # on PostgreSQL (the server shares the cores)
+TARGET_RPS, TARGET_RATIO, TARGET_BURST_P99, TARGET_FANOUT = 1000, 0.40, 0.250, 200
+TARGET_RATIO_PG, TARGET_BURST_P99_PG = 0.30, 1.0  # on PostgreSQL (the server shares the cores): issue 24
 STATEMENT_BUDGET = 7  # per hot-path message, as tests/test_statements.py holds it
 
 
@@ -165,14 +165,36 @@ def semester_runs(server: LiveServer, pool, args) -> dict:
     return out
 
 
-def peak_memory(server: LiveServer) -> list[float]:
-    """VmHWM (peak resident set) of each worker, in MiB."""
+def peak_memory(server: LiveServer, field: str = "VmHWM") -> list[float]:
+    """VmHWM (peak resident set; VmRSS: resident now) of each worker, in MiB."""
     peaks = []
     for pid in server.worker_pids():
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 peaks.append(int(line.split()[1]) / 1024)
     return peaks
+
+
+class MemorySteps:
+    """Each worker's peak (VmHWM) and resident (VmRSS) memory after each scenario, printed as it is taken:
+    the peak only grows, so the scenario after which it jumps is the one that set it."""
+
+    def __init__(self, server: LiveServer):
+        self.server, self.steps = server, []
+
+    def after(self, scenario: str) -> None:
+        peaks, now = peak_memory(self.server), peak_memory(self.server, "VmRSS")
+        if peaks:
+            self.steps.append((scenario, max(peaks), max(now)))
+            print(f"  memory after {scenario}: peak per worker max {max(peaks):.1f} MiB (mean "
+                  f"{statistics.mean(peaks):.1f}), resident now max {max(now):.1f} MiB", flush=True)
+
+    def table(self) -> list[str]:
+        lines, last = ["peak memory per worker after each scenario (VmHWM, max over workers; rise from the one before):"], 0.0
+        for scenario, peak, now in self.steps:
+            lines.append(f"  {scenario:44s} {peak:6.1f} MiB  {peak - last:+6.1f}   resident now {now:6.1f} MiB")
+            last = peak
+        return lines
 
 
 def summarize(result: dict) -> dict:
@@ -258,6 +280,8 @@ def main(argv=None) -> int:
     try:
         with ketang, bare:
             hall = Hall(ketang)
+            steps = MemorySteps(ketang)
+            steps.after("start-up and a class set up")
             statements, statements_repeat = hall.statements_per_checkin()
             per_run = int(ceiling * (args.warmup + args.duration))
             rows: dict[str, list[dict]] = {"bare": [], "ketang": []}
@@ -276,6 +300,7 @@ def main(argv=None) -> int:
                           f"errors {row['errors']}  client CPU {row['client_cpu_ms']:.2f} ms/req")
             # Every answered check-in is a row, and no other row appeared (warm-up ones included).
             recorded = hall.responses()
+            steps.after(f"{args.runs} closed-loop check-in runs")
 
             burst = hall.checkins(args.burst)
             before = hall.responses()
@@ -283,9 +308,12 @@ def main(argv=None) -> int:
             burst_row = summarize(result)
             burst_row["recorded"] = hall.responses() - before
             burst_row["bad_replies"] = check_replies(hall, result["bodies"], sample=args.burst)
+            steps.after(f"the class burst ({args.burst} in {args.burst_seconds:g} s)")
 
             screen = screen_figures(args, pool, ketang, hall, burst_row)
+            steps.after("100 screens polling beside a burst")
             sem = semester_runs(ketang, pool, args)
+            steps.after("late in the semester, beside 我的记录/我的成绩")
             memory = {"ketang": peak_memory(ketang), "bare": peak_memory(bare)}
             crashed = [line for line in ketang.log().splitlines() if "Traceback" in line or "database is locked" in line]
     finally:
@@ -299,6 +327,7 @@ def main(argv=None) -> int:
     med = {name: {key: statistics.median(r[key] for r in rows[name]) for key in ("rps", "p50", "p99")} for name in rows}
     ratio = med["ketang"]["rps"] / med["bare"]["rps"]
     target_ratio = TARGET_RATIO_PG if database_url else TARGET_RATIO
+    target_p99 = TARGET_BURST_P99_PG if database_url else TARGET_BURST_P99
     print("\n== results (medians of %d runs)" % args.runs)
     for name, label in (("bare", "bare Flask, fixed XML     "), ("ketang", "Ketang full check-in path ")):
         print(f"{label}: {med[name]['rps']:7.0f} req/s  p50 {ms(med[name]['p50'])}  p99 {ms(med[name]['p99'])}")
@@ -309,7 +338,7 @@ def main(argv=None) -> int:
           f"{sum(r['bad_replies'] for r in rows['ketang'])}, check-in rows recorded {recorded}")
     print(f"class burst: {args.burst} students in {args.burst_seconds:g} s (open loop, latency from scheduled send):")
     print(f"  p50 {ms(burst_row['p50'])}  p99 {ms(burst_row['p99'])}  slowest {ms(burst_row['max'])} "
-          f"(WeChat gives up at 5000 ms; target p99 < {ms(TARGET_BURST_P99)})")
+          f"(WeChat gives up at 5000 ms; target p99 < {ms(target_p99)})")
     print(f"  answered 200: {burst_row['n'] - burst_row['errors']}/{args.burst}, rows recorded {burst_row['recorded']}, "
           f"lost {args.burst - burst_row['recorded']}, wrong replies {burst_row['bad_replies']}")
     print(f"late in the semester ({args.semester_students} students, {args.semester_lessons} lessons × 3 quizzes of history): "
@@ -328,6 +357,7 @@ def main(argv=None) -> int:
         if peaks:
             print(f"peak memory per worker ({name}): max {max(peaks):.1f} MiB, mean {statistics.mean(peaks):.1f} MiB "
                   f"over {len(peaks)} workers (VmHWM)")
+    print("\n".join(steps.table()))
     screen_verdict = print_screen(args, screen, burst_row, in_process)
     print("\n".join(gradebook.describe(grades)))
     if crashed:
@@ -336,12 +366,13 @@ def main(argv=None) -> int:
         ("check-in throughput >= %d/s" % TARGET_RPS, med["ketang"]["rps"] >= TARGET_RPS),
         ("ratio to bare Flask >= %d%%" % (target_ratio * 100), ratio >= target_ratio),
         ("statements per check-in <= %d" % STATEMENT_BUDGET, max(statements, statements_repeat) <= STATEMENT_BUDGET),
-        ("burst p99 < 250 ms", burst_row["p99"] < TARGET_BURST_P99),
+        (f"burst p99 < {ms(target_p99)}", burst_row["p99"] < target_p99),
         ("burst lost nothing", burst_row["recorded"] == args.burst and burst_row["errors"] == 0),
         ("semester: no check-in past 5 s beside 我的记录/我的成绩", sem["beside"]["late"] == 0 and sem["alone"]["late"] == 0),
         ("semester: every check-in recorded", sem["recorded"] == sem["expected"]),
         ("fan-out >= %d deliveries/s" % TARGET_FANOUT, fan["per_second"] >= TARGET_FANOUT),
         ("fan-out sent each push once", fan["delivered"] == fan["students"] == fan["sent_rows"] == args.fanout),
+        ("peak memory per worker < 100 MiB (what holds it: python -m bench.memory)", max(memory["ketang"] or [0]) < 100),
         *screen_verdict,
         *gradebook.verdict(grades),
     ]

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench import loadgen
+from bot.clock import FrozenClock, utc_now
 from harness.live import connected
 
 
@@ -139,13 +140,18 @@ def app_cpu(n: int = 2000, database_url: str | None = None) -> dict:
 
     from harness.live import InProcess
 
-    run = InProcess("ketang-screen-cpu-", database_url)
+    # The clock stands still: with a screen paired only its rotating 口令 checks in, and it must not rotate while
+    # the pre-signed check-ins are answered.
+    run = InProcess("ketang-screen-cpu-", database_url, clock=FrozenClock(utc_now().replace(microsecond=0)))
     app, client, wx, code, post = run.app, run.client, run.wx, run.code, run.post
     key = client.post("/screen/new").json["secret"]
     wx.send_text("o_teacher", "上课")
     shown = client.get("/screen/state", headers={"X-Screen": key}).get_data(as_text=True)
     wx.send_text("o_teacher", "投屏 " + re.search(r'id="pair-code">(\d{6})', shown).group(1))
-    passcode = re.search(r"签到码：(\d{4})", wx.send_text("o_teacher", "开启签到 600 口令")).group(1)
+    wx.send_text("o_teacher", "开启签到 600")
+    key = client.get("/screen/state", headers={"X-Screen": key}).headers.get("X-Screen-Secret") or key
+    shown = client.get("/screen/state", headers={"X-Screen": key}).get_data(as_text=True)
+    passcode = re.search(r'id="passcode">(\d{4})', shown).group(1)
     students = [f"o_c{i:05d}" for i in range(n)]
     for openid in students:
         wx.send_text(openid, f"加入 {code}")

@@ -36,19 +36,33 @@ def connect(url: str, statement_timeout_ms: int = 3000, lock_timeout_ms: int = 2
         # the write throughput. The busy timeout stays under WeChat's 5 s reply deadline.
         path = url.split("sqlite:///", 1)[1] if "sqlite:///" in url else ":memory:"
         return SqliteDatabase(path, timeout=4, pragmas=SQLITE_PRAGMAS)
-    if url.startswith(("postgres://", "postgresql://")):
+    scheme = url.split("://", 1)[0]
+    if scheme in POSTGRES_DRIVERS:
         params = {"max_connections": 8, "stale_timeout": 300, "timeout": 10, **parse_url(url)}
         options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={lock_timeout_ms}"
+        if POSTGRES_DRIVERS[scheme] == "psycopg":
+            # psycopg 3: statements this connection has run PREPARE_THRESHOLD times before are prepared on
+            # the server (parsed and planned once per connection, then only executed), parameters bound
+            # there too. bot/prepared.py keeps the hot statements' text fixed, so each is prepared once.
+            params = {"prefer_psycopg3": True, "prepare_threshold": PREPARE_THRESHOLD, **params}
         return Pool(options=options, connect_timeout=2, **params)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://...")
+
+
+# postgresql:// (and postgres://) use psycopg 3; postgresql+psycopg2:// keeps the older driver (for comparing
+# the two in bench/pgprofile.py; psycopg2 cannot prepare statements on the server).
+POSTGRES_DRIVERS = {"postgres": "psycopg", "postgresql": "psycopg", "postgresql+psycopg2": "psycopg2",
+                    "postgres+psycopg2": "psycopg2"}
+PREPARE_THRESHOLD = 1  # prepared from a statement's second run on a connection: rare statements stay unprepared
 
 
 class Pool(PooledPostgresqlDatabase):
     """peewee's pool without its check-out ping (`SELECT 1`, a round trip per request).
 
     A connection the server dropped while it sat in the pool is found by the first statement of the
-    next transaction instead: transaction() and reading() then begin once more on a fresh connection
-    (nothing was done yet), so a message after a restart or a network cut still gets its answer."""
+    next transaction instead: transaction() and reading() then close the pool's idle connections (dropped
+    together, as a restart or a network cut drops them) and begin once more on a fresh connection (nothing
+    was done yet), so a message after a restart or a network cut still gets its answer."""
 
     def _is_closed(self, conn):
         if conn.closed:
@@ -68,6 +82,9 @@ def _begun(atomic):
         if db.transaction_depth() or is_sqlite() or conn is None or not conn.closed:
             raise
         db.close()  # the pool discards a closed connection
+        # The others idle beside it are most likely dead too (a restart, a network cut drops them all): closed
+        # now, so neither this message nor the next ones meet one; a live one costs a reconnect at most.
+        getattr(db.obj, "close_idle", lambda: None)()
         atomic.__enter__()
     try:
         yield atomic
@@ -278,6 +295,11 @@ def init_app(app) -> None:
     failures: an unreachable database gets the webhook's busy reply and /healthz's 503, not a 500.
     """
     settings = app.config["KETANG"].database
+    previous = db.obj
+    if previous is not None and hasattr(previous, "close_all"):
+        # Another app in this process before this one (tests, tools): the models are bound to this one from now
+        # on, so the old pool's connections are closed here rather than left to the garbage collector.
+        previous.close_all()
     db.initialize(connect(settings.url, settings.statement_timeout_ms, settings.lock_timeout_ms))
 
     @app.teardown_appcontext

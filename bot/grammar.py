@@ -152,13 +152,18 @@ class Grammar:
             ((alias.text.casefold(), alias, command) for command in commands for alias in command.aliases),
             key=lambda row: -len(row[0]),
         )
+        # The same rows by their first character (order kept): text can only match an alias that starts with
+        # its own first character casefolded, so a parse looks at a few aliases instead of every one.
+        self._by_first: dict[str, list] = {}
+        for row in self._index:
+            self._by_first.setdefault(row[0][:1], []).append(row)
 
     def parse(self, raw: str, suggest: bool = True) -> Parsed | Invalid | Unknown:
         """The command *raw* calls, its usage when the arguments do not fit, or Unknown (with suggestions unless
         *suggest* is False: they cost about 0.5 ms, so the dispatcher asks for them only when it says them)."""
         full, origin = fold_with_map(raw)
         core = normalize(full)  # a prefix of *full*: only trailing punctuation differs
-        for key, alias, command in self._index:
+        for key, alias, command in self._by_first.get(core[:1].casefold()[:1], ()):
             if core[: len(key)].casefold() != key:
                 continue
             rest_at = len(key)

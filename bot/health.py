@@ -125,6 +125,6 @@ def _sqlite_free_bytes() -> int | None:
 def _timed_out(exc: BaseException) -> bool:
     """Whether *exc* is a lock or statement timeout (PostgreSQL) or SQLite's busy timeout."""
     for error in (exc, *exc.args[:1], exc.__cause__, exc.__context__):
-        if getattr(error, "pgcode", None) in TIMEOUT_CODES:
+        if (getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)) in TIMEOUT_CODES:  # psycopg 3, 2
             return True
     return "database is locked" in str(exc)

@@ -83,13 +83,12 @@ class InProcess:
     encrypted messages (no gunicorn, no sockets); a teacher has created one class (`code`). For the
     benchmarks that time the app alone (bench/profile_checkin.py, bench/screens.py)."""
 
-    def __init__(self, prefix: str, database_url: str | None = None):
-
-
+    def __init__(self, prefix: str, database_url: str | None = None, clock=None):
+        """*clock*: the app's (bot.clock.FrozenClock for a screen whose code must not rotate meanwhile)."""
         self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         config = write_config(self.directory, database_url)
         reset_database(config)
-        self.app = create_app(config)
+        self.app = create_app(config, **({"clock": clock} if clock else {}))
         self.client = self.app.test_client()
         self.wx = WeChatSimulator.in_process(self.app)
         self.post = self.wx.post  # post(query, body) -> (status, body): a signed request without the simulator's reading

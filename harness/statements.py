@@ -33,12 +33,15 @@ def counting():
         finally:
             conn.set_trace_callback(None)
         return
-    from psycopg2.extensions import cursor as plain
+    if type(db.connection()).__module__.startswith("psycopg2"):
+        from psycopg2.extensions import cursor as plain
+    else:
+        from psycopg import Cursor as plain
 
-    class Counting(plain):
-        def execute(self, query, params=None):
+    class Counting(plain):  # the driver's own cursor class: never another block's Counting (it would count too)
+        def execute(self, query, params=None, **options):
             sent.append(query if isinstance(query, str) else query.decode())
-            return super().execute(query, params)
+            return super().execute(query, params, **options)
 
     pool = db.obj
     connections = [db.connection()] + [entry[2] for entry in getattr(pool, "_connections", [])]
@@ -47,6 +50,7 @@ def counting():
 
     def counted_connect():  # a connection opened meanwhile counts too
         conn = original()
+        saved[id(conn)] = (conn, conn.cursor_factory)  # the driver's default, put back after
         conn.cursor_factory = Counting
         connections.append(conn)
         return conn
@@ -61,4 +65,4 @@ def counting():
     finally:
         del pool._connect
         for conn in connections:
-            conn.cursor_factory = saved.get(id(conn), (conn, None))[1]
+            conn.cursor_factory = saved[id(conn)][1]

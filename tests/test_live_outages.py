@@ -237,11 +237,9 @@ def test_healthz_fails_when_the_disk_is_full_and_recovers(tmp_path, small_disk):
 
 
 def outside_connection():
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(PG_URL)
-    conn.autocommit = True
-    return conn
+    return psycopg.connect(PG_URL, autocommit=True)
 
 
 def terminate_server_connections(cursor) -> None:

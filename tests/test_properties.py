@@ -105,3 +105,21 @@ def test_the_dispatcher_answers_any_conversation_without_the_busy_reply(app, con
         reply = say(openid, text)
         assert reply and reply != t("busy", "zh") and reply != t("busy", "en"), (openid, text, reply)
         assert len(reply.encode("utf-8")) < 2048
+
+
+class _EveryAlias(dict):
+    """The grammar's first-character index replaced by "every alias, whatever the text starts with"."""
+
+    def get(self, key, default=None):
+        return GRAMMAR._index
+
+
+SCAN_ALL = Grammar(COMMANDS)
+SCAN_ALL._by_first = _EveryAlias()
+
+
+@FAST
+@given(TYPED, st.sampled_from([str, str.upper, str.title, str.swapcase]))
+def test_looking_only_at_aliases_that_start_like_the_text_parses_as_trying_every_alias(text, case):
+    text = case(text)
+    assert GRAMMAR.parse(text, suggest=False) == SCAN_ALL.parse(text, suggest=False)

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from harness.statements import counting
-from models import Post, Response
+from models import Post, Response, db
 
 BUDGET = 7
 # Statements per hot path, BEGIN and COMMIT included: the same on SQLite and PostgreSQL.
@@ -124,11 +124,10 @@ def test_the_counter_sees_every_statement(wechat, clock, hall):
 def test_a_pooled_connection_the_server_dropped_still_answers_the_message(wechat, clock, hall):
     """No ping when a request takes a pooled connection: a dead one is found by BEGIN and replaced, and
     the message is answered (not the busy reply)."""
-    import psycopg2
+    import psycopg
 
     wechat.send_text("o_t", "开启签到 5")
-    outside = psycopg2.connect(os.environ["KETANG_TEST_DATABASE_URL"])
-    outside.autocommit = True
+    outside = psycopg.connect(os.environ["KETANG_TEST_DATABASE_URL"], autocommit=True)
     with outside.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
@@ -148,3 +147,18 @@ def test_a_refusal_without_a_savepoint_is_recorded_once_and_repeated_alike(wecha
     again, _ = sent_by(wechat, clock, "o_s9", "签到", msg_id=777)
     assert again == first
     assert Response.select().count() == 0
+
+
+@pytest.mark.skipif(not os.environ.get("KETANG_TEST_DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL only")
+def test_a_block_counts_its_own_statements_only_even_beside_a_counter_left_on_a_connection(wechat, clock, hall):
+    """A connection that still carries an earlier block's counting cursor (one opened where the block could not
+    put the driver's back) neither adds this block's statements to the earlier list nor counts them twice."""
+    wechat.send_text("o_t", "开启签到 5")
+    with counting() as earlier:
+        left_over = db.connection().cursor_factory
+    db.connect(reuse_if_open=True)
+    db.connection().cursor_factory = left_over
+    reply, sent = sent_by(wechat, clock, "o_s1", "签到")
+    assert "签到成功" in reply
+    within_budget(sent, "check-in")
+    assert earlier == []
