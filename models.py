@@ -88,6 +88,10 @@ class Classroom(BaseModel):
     owner = ForeignKeyField(User, backref="owned_classes", on_delete="CASCADE")
     created_at = DateTimeField()
     school = ForeignKeyField(School, null=True, on_delete="SET NULL")
+    archived_at = DateTimeField(null=True)
+    # When the retention job ([privacy] retention_days after archived_at) replaced its students' records by
+    # counts (Tally rows, handlers/privacy.py); set once, by the one scheduler that claimed the class.
+    purged_at = DateTimeField(null=True)
 
 
 class Membership(BaseModel):
@@ -526,3 +530,18 @@ class GradingRule(BaseModel):
 
 
 MODELS.append(GradingRule)  # gradebook:
+
+
+class Tally(BaseModel):
+    """What is left of an archived class's records after its retention (handlers/privacy.py): counts only,
+    per class (members), lesson (不懂, 点名) or activity (check-in statuses, quiz right/wrong, survey answers,
+    discussion posts), never who."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, null=True, on_delete="CASCADE")
+    activity = ForeignKeyField(Activity, null=True, on_delete="CASCADE")
+    what = CharField(max_length=48)  # e.g. members, status:present, right:1, answer:B, posts, lost, roll_calls
+    count = IntegerField()
+
+
+MODELS.append(Tally)  # privacy:
