@@ -20,7 +20,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     # privacy (handlers/privacy.py)
     "my_data_link": ("你在课堂保存的全部数据（账号、认证、课堂、签到和答题、发言、不懂、点名、申请、推送），链接 {at} 前有效，请勿转发：\nJSON：{json}\n表格（CSV）：{csv}\n发送「{cmd:delete_me}」可注销并删除这些数据。",
-                     "Everything Ketang holds about you (account, verification, classes, check-ins and answers, posts, 不懂, roll calls, requests, pushes); the links work until {at}, do not share them:\nJSON: {json}\nSpreadsheet (CSV): {csv}\nSend “{cmd:delete_me}” to delete it."),
+                     "Everything Ketang holds about you (account, verification, classes, check-ins and answers, posts, “lost” notes, roll calls, requests, pushes); the links work until {at}, do not share them:\nJSON: {json}\nSpreadsheet (CSV): {csv}\nSend “{cmd:delete_me}” to delete it."),
     "erase_confirm": ("注销将删除：手机号、学号和认证、姓名、加入的课堂、待收的推送。过去的签到、答题、发言和申请不删除，但改为匿名：老师只能看到人数统计，看不到你的名字或学号；发言和申请理由的文字会清空。此操作无法撤销。\n确定请在 {minutes} 分钟内回复「确认注销」；回复其他内容或「{cmd:cancel}」则什么都不删除。",
                       "Deleting removes your phone, student number and verification, name, the classes you joined and pending pushes. Your past check-ins, answers, posts and requests are not deleted but made anonymous: teachers see counts only, never your name or number; the texts of posts and request reasons are blanked. This cannot be undone.\nTo go ahead reply “erase me” within {minutes} {minutes|minute|minutes}; anything else or “{cmd:cancel}” deletes nothing."),
     "erase_kept": ("没有注销，你的数据都还在。要注销请重新发送「{cmd:delete_me}」并按提示回复「确认注销」。",
