@@ -88,10 +88,31 @@ class Classroom(BaseModel):
     owner = ForeignKeyField(User, backref="owned_classes", on_delete="CASCADE")
     created_at = DateTimeField()
     school = ForeignKeyField(School, null=True, on_delete="SET NULL")
+    # 归档 (handlers/terms.py): the class ended. It takes no joins and no new lessons and leaves students'
+    # 我的课堂; its records, grade book and export stay the teacher's. NULL while the class runs.
     archived_at = DateTimeField(null=True)
     # When the retention job ([privacy] retention_days after archived_at) replaced its students' records by
     # counts (Tally rows, handlers/privacy.py); set once, by the one scheduler that claimed the class.
     purged_at = DateTimeField(null=True)
+
+
+class BankQuestion(BaseModel):
+    """A question in a teacher's bank (题库, handlers/bank.py): every quiz and survey they publish, and those they
+    import. The statistics are never stored here: they come from the activities published from it (Activity.bank)."""
+
+    owner = ForeignKeyField(User, on_delete="CASCADE")
+    number = IntegerField()  # the teacher's 题号: 1 for their first question; never moves, never reused
+    kind = CharField(max_length=16)  # quiz | survey
+    question = TextField()
+    options = CharField(max_length=16, default="")
+    correct = CharField(max_length=16, default="")
+    answer_type = CharField(max_length=16, default=SINGLE)
+    accepted = TextField(default="")
+    digest = CharField(max_length=64)  # SHA-256 of the fields above: the same question is one entry
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("owner", "number"), True), (("owner", "digest"), True))
 
 
 class Membership(BaseModel):
@@ -144,6 +165,7 @@ class Activity(BaseModel):
     # or a scan, checks in; the fixed passcode is not accepted.
     rotating = BooleanField(default=False)
     seen_slot = IntegerField(null=True)  # a check-in's latest rotation slot a screen showed (handlers/screen/rotation.py)
+    bank = ForeignKeyField(BankQuestion, null=True, on_delete="SET NULL")  # the 题库 entry a quiz or survey ran as
 
     def is_open(self, now) -> bool:
         """Whether it still takes answers at *now*: open and not past its deadline (to the second, even
@@ -314,6 +336,9 @@ class ScheduledAnnouncement(BaseModel):
     due_at = DateTimeField(index=True)
     created_at = DateTimeField()
     published_at = DateTimeField(null=True)
+    # A draft is never posted: 复制课堂 copies a class's pending ones as drafts, 归档 turns its pending ones into
+    # drafts (handlers/terms.py). 定时列表 shows them with their old time; 取消定时 removes one.
+    draft = BooleanField(default=False)
 
 
 class WechatState(BaseModel):
@@ -401,9 +426,9 @@ class WallReview(BaseModel):
         indexes = ((("classroom", "started_at"), False),)
 
 
-MODELS = [School, User, Classroom, Membership, Lesson, Activity, Response, Announcement, InboundMessage, Outbox, Dialog,
-          FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState, ClassQr,
-          Screen, StaleCode, CheckinQr, WallReview]
+MODELS = [School, User, Classroom, BankQuestion, Membership, Lesson, Activity, Response, Announcement, InboundMessage,
+          Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState,
+          ClassQr, Screen, StaleCode, CheckinQr, WallReview]
 
 
 class MenuTag(BaseModel):
@@ -434,6 +459,7 @@ class ClassRules(BaseModel):
     drop = IntegerField(default=30)  # quiz accuracy of the last 3 quizzes fallen by, in points (0 = off)
     lost = IntegerField(default=3)  # 不懂 in the last two weeks (0 = off)
     nudge = BooleanField(default=False)  # 预警 通知学生 开: a private weekly note to each student at risk
+    team_pushes = BooleanField(default=False)  # 助教通知 开: pushes for "the teacher" go to the whole team
 
 
 class AbsenceRequest(BaseModel):
@@ -530,6 +556,39 @@ class GradingRule(BaseModel):
 
 
 MODELS.append(GradingRule)  # gradebook:
+
+
+# The teaching team (handlers/team.py): the owner is Classroom.owner (no ClassStaff row); each assistant is a row.
+OWNER, ASSISTANT = "owner", "assistant"
+
+
+class ClassStaff(BaseModel):
+    """A member of a class's teaching team other than its owner: an assistant (助教), who may run its lessons."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    role = CharField(max_length=16, default=ASSISTANT)  # "owner" | "assistant" (rows are assistants: see above)
+    can_export = BooleanField(default=False)  # 助教权限 <n> 导出 开: may export identity data
+    added_at = DateTimeField()
+    added_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = ((("classroom", "user"), True), (("user", "classroom"), False))
+
+
+class StaffInvite(BaseModel):
+    """A one-time 添加助教 code: whoever sends `助教 <code>` before it expires joins the class's team."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    code = CharField(max_length=8, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+    expires_at = DateTimeField(index=True)
+    used_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    used_at = DateTimeField(null=True)
+
+
+MODELS += [ClassStaff, StaffInvite]  # team:
 
 
 class Tally(BaseModel):

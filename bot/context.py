@@ -46,6 +46,8 @@ class Context:
     flows: Mapping = field(default_factory=dict)  # the plugin's dialog flows (bot.plugin.Flow), by name
     at_step: tuple[str, str] | None = None  # (flow, step) of the dialog this message answers; None: a command runs
     extensions: Mapping[str, tuple] = field(default_factory=dict)  # the plugin's extension points (Plugin.extensions)
+    command: Command | None = None  # the command being run (None: a dialog step, an event, a fallback)
+    args: Mapping = field(default_factory=dict)  # its parsed arguments
 
     def extension(self, name: str) -> tuple:
         """The functions the running plugins offer at extension point *name* (none: an empty tuple)."""

@@ -230,6 +230,8 @@ def create_schema(upgrades: tuple = ()) -> None:
     with db.connection_context(), _no_statement_timeout():
         migrator = SchemaMigrator.from_database(db)
         tables = set(db.get_tables())
+        # New tables first: a column added below may refer to one (Activity.bank to bank_question).
+        db.create_tables([model for model in MODELS if model._meta.table_name not in tables], safe=True)
         for model in MODELS:
             if model._meta.table_name not in tables:
                 continue

@@ -308,14 +308,16 @@ class Dispatcher:
         malformed one gets its usage line, its bare name (a menu button) its guided dialog if it has one."""
         command = parsed.command
         alias = command.alias(ctx.lang)
-        if command.role is Role.TEACHER and not ctx.user.is_teacher:
-            return ctx.t("teacher_only", command=alias)
+        if command.role is Role.TEACHER and not (ctx.user.is_teacher or (command.staff and getattr(ctx.user, "staff", 0))):
+            return ctx.t("teacher_only", command=alias)  # a class's staff (a plugin's user_reads "staff") may run staff ones
         if command.role is Role.STUDENT and ctx.user.is_teacher:
             return ctx.t("student_only", command=alias)
+        ctx.command = command
         if isinstance(parsed, Invalid):
             if command.guide is not None and parsed.bare:
                 return self.run_handler(ctx, command.guide)
             return usage_reply(ctx, command)
+        ctx.args = parsed.args
         return self.run_handler(ctx, command.handler, **parsed.args)
 
     @staticmethod

@@ -73,6 +73,10 @@ class Command:
     brief: bool = True  # in 帮助's short list; if False only `帮助 <命令>`, other replies and the README show it
     reads: bool = False  # only reads: answered outside the write transaction (bot/dispatch.py), never holding the writer lock
     guide: Callable[..., str] | None = None  # f(ctx): the bare name (a menu button) starts a guided dialog instead of the usage
+    # A teacher's command a class's staff may run (what each level allows is the plugin's rule, e.g. "lesson",
+    # "owner", "export"): the dispatcher lets a user whom the plugin reads as `staff` run it without being a
+    # teacher. None: teachers only.
+    staff: str | None = None
 
     def alias(self, lang: str) -> str:
         return next(a.text for a in self.aliases if a.lang == lang)

@@ -103,7 +103,8 @@ class Plugin:
     message_hooks: tuple[Callable[..., object], ...] = ()
     # Read with the sender's touch, the UPDATE … RETURNING every message makes anyway (no statement more):
     # name -> f() giving a scalar subquery correlated on User.id; its value is the user's attribute *name*
-    # (e.g. whether a message hook has anything to do).
+    # (e.g. whether a message hook has anything to do). "staff": a user who is not a teacher may run the
+    # commands marked `staff` (bot/grammar.py), e.g. a class's assistant.
     user_reads: Mapping[str, Callable[[], object]] = field(default_factory=lambda: EMPTY)
     # f(ctx, text) for text that is no command, outside a dialog: a reply, or None when it is nothing of this
     # plugin's (then the next one, then "did not understand"). E.g. a bare B while a quiz is open.

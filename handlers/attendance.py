@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.jobs import claim_each
-from bot.outbox import channels, enqueue, enqueue_each
+from bot.outbox import channels, enqueue_each
 from bot.prepared import Prepared
 from bot.text import fit_lines
-from handlers import extension_points, records, scope
+from handlers import extension_points, records, scope, team
 from handlers.requests import record_remark
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
@@ -110,8 +110,8 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
     checkins = checkins_of(latest.lesson)
     before = {r.activity_id: r for r in Response.select().where(
         Response.activity.in_([c.id for c in checkins]) & (Response.user == student))}
-    for checkin in checkins:  # a made-up check-in changed by hand is kept in the audit trail
-        record_remark(checkin.id, student, before.get(checkin.id), value, ctx.user, ctx.now)
+    for checkin in checkins:  # a made-up check-in changed by hand, or any by an assistant, is kept in the audit trail
+        record_remark(checkin.id, student, before.get(checkin.id), value, ctx.user, ctx.now, classroom.owner_id)
     changes = {Response.status: value, Response.marked_by: ctx.user.id, Response.marked_at: ctx.now, Response.updated_at: ctx.now}
     rows = [dict(activity=checkin.id, user=student.id, status=value, created_at=ctx.now, updated_at=ctx.now,
                  marked_by=ctx.user.id, marked_at=ctx.now) for checkin in checkins]
@@ -226,10 +226,14 @@ def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None
     """Push the teacher who answered the roll call of *lesson_id* that closed at *deadline*."""
     calls = list(RollCall.select().where(_roll_call(lesson_id, deadline)).order_by(RollCall.picked_at, RollCall.id))
     lesson = Lesson.get_by_id(lesson_id)
-    lang = lesson.classroom.owner.lang
-    missed = [call.user.label(lang) for call in calls if call.answered_at is None]
-    text = t("push_roll_call_result", lang, name=lesson.classroom.name, n=len(calls), answered=len(calls) - len(missed),
-             missed=t("rc_missed_names", lang, names=t("list_sep", lang).join(missed)) if missed else "")
-    # The key is the batch: a second scheduler, or a rerun after a crash, cannot push it twice.
-    enqueue(lesson.classroom.owner_id, "roll_call_result", text,
-            f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result", now)
+    classroom = lesson.classroom
+
+    def text(lang: str) -> str:
+        missed = [call.user.label(lang) for call in calls if call.answered_at is None]
+        return t("push_roll_call_result", lang, name=classroom.name, n=len(calls), answered=len(calls) - len(missed),
+                 missed=t("rc_missed_names", lang, names=t("list_sep", lang).join(missed)) if missed else "")
+    # To the owner, or the whole team (助教通知 开). The key is the batch: a second scheduler, or a rerun after a
+    # crash, cannot push it twice (the owner's key is the one it always had).
+    enqueue_each(team.recipients(classroom.id, classroom.owner_id), "roll_call_result", text,
+                 lambda u: f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result" + ("" if u == classroom.owner_id else f":{u}"),
+                 now)

@@ -47,6 +47,27 @@ def import_roster_command(school: str, csv_file: str):
     click.echo(f"{school}: {result.added} added, {result.updated} updated")
 
 
+@click.command("import-questions")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--teacher", "openid", required=True, help="The openid of the teacher whose bank (题库) gets them.")
+def import_questions_command(file: str, openid: str):
+    """Add the questions of FILE (UTF-8 or GBK CSV, or .xlsx; columns question,answer or 题目,答案, the answer a
+    练习 key such as B, AC, 对, =北京/北平, or 问卷 for a survey) to a teacher's bank; a file with any bad row imports
+    nothing, as import-roster."""
+    from handlers.bank import import_questions
+    from handlers.roster import RosterError
+
+    kt = current_app.extensions["ketang"]
+    try:
+        with open(file, "rb") as handle:
+            added, there = import_questions(openid, handle.read(), kt.clock())
+    except RosterError as error:
+        raise click.ClickException(f"{file}: {error}; nothing was imported") from None
+    shown = f" (#{added[0]}-#{added[-1]})" if added else ""
+    click.echo(f"{openid}: {len(added)} added{shown}, {len(there)} already in the bank")
+
+
 @click.command("release-student")
 @with_appcontext
 @click.argument("school")
@@ -76,4 +97,5 @@ def release_phone_command(phone: str):
     click.echo(f"unbound {phone[:3]}****{phone[-4:]} from account {holder.openid}")
 
 
-COMMANDS = (make_teacher_command, import_roster_command, release_student_command, release_phone_command)
+COMMANDS = (make_teacher_command, import_roster_command, import_questions_command, release_student_command,
+            release_phone_command)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.context import Context
 from bot.grammar import Role
-from bot.text import normalize
+from bot.text import MAX_REPLY_BYTES, normalize
 from handlers.account import mask_phone
 from handlers.limits import failures, record_failure
 from handlers.menu import STUDENT_MENU, TEACHER_MENU, keys
@@ -25,23 +25,30 @@ def help(ctx: Context, topic: str | None = None) -> str:
     lines += [_line(ctx, c) for c in ctx.commands if c.role in (Role.ANY, role) and c.examples and c.brief]
     lines.append(ctx.t("help_footer"))
     if role is Role.STUDENT:
-        lines.append(ctx.t("help_teacher_fix"))
+        lines.append(ctx.t("help_assistant" if getattr(ctx.user, "staff", 0) else "help_teacher_fix"))
     return "\n".join(lines)
 
 
 def _line(ctx: Context, command) -> str:
     """One command as 帮助 and 更多 list it: an example in the user's language and the summary's first clause."""
-    example = next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
-    return f"• {example} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}"
+    return f"• {_example(ctx, command)} — {re.split(r'[（(]', command.summary(ctx.lang))[0].strip()}"
+
+
+def _example(ctx: Context, command) -> str:
+    return next((e for e in command.examples if _lang_of(e) == ctx.lang), command.examples[0])
 
 
 def more(ctx: Context) -> str:
     """`更多` (a menu button): the commands of the user's role that are on no button of their menu."""
     role = Role.TEACHER if ctx.user.is_teacher else Role.STUDENT
     on_menu = {key.casefold() for _kind, key in keys(TEACHER_MENU if role is Role.TEACHER else STUDENT_MENU)}
-    lines = [_line(ctx, c) for c in ctx.commands if c.examples and (c.role is role or c.role is Role.ANY and not c.brief)
-             and not any(a.text.casefold() in on_menu for a in c.aliases)]
-    return "\n".join([ctx.t("more_header"), *lines, ctx.t("help_footer")])
+    listed = [c for c in ctx.commands if c.examples and (c.role is role or c.role is Role.ANY and not c.brief)
+              and not any(a.text.casefold() in on_menu for a in c.aliases)]
+    reply = "\n".join([ctx.t("more_header"), *(_line(ctx, c) for c in listed), ctx.t("help_footer")])
+    if len(reply.encode("utf-8")) <= MAX_REPLY_BYTES:
+        return reply
+    # Too many to explain in one message: every one still named, by its example alone (帮助 <命令> explains it).
+    return "\n".join([ctx.t("more_header"), *(f"• {_example(ctx, c)}" for c in listed), ctx.t("help_footer")])
 
 
 def _lang_of(example: str) -> str:
@@ -58,7 +65,8 @@ def _explain(ctx: Context, role: Role, topic: str) -> str:
         if any(alias.text.casefold() == wanted for alias in command.aliases):
             examples = "\n".join(f"  {e}" for e in command.examples)
             reply = ctx.t("help_command", usage=command.usage(ctx.lang), summary=command.summary(ctx.lang), examples=examples)
-            if command.role not in (Role.ANY, role):
+            staff = command.staff and getattr(ctx.user, "staff", 0)  # an assistant runs it for the classes they assist
+            if command.role not in (Role.ANY, role) and not staff:
                 reply += "\n" + ctx.t(f"help_for_{command.role.value}")
             return reply
     return ctx.t("help_unknown_topic", topic=topic[:20])

@@ -24,13 +24,14 @@ from handlers import (
     simulator,
     student,
     teacher,
+    team,
     warnings,
 )
 from handlers.commands import COMMANDS, FLOWS
 from handlers.official_qr import QrRenewer
 from handlers.replies import REPLIES
 from handlers.screen.plugin import SCREEN
-from handlers.upgrades import upgrade_rows
+from handlers.upgrades import bank_past_questions, upgrade_rows
 
 
 def end_stale_lessons_job(settings, api) -> Job:
@@ -67,7 +68,8 @@ CLASSROOM = Plugin(
     cli=cli.COMMANDS + (privacy.purge_user_command,),
     blueprints=(qr.bp, exports.bp, gradebook_page.bp, privacy.bp),
     replies=REPLIES,
-    upgrades=(upgrade_rows,),
+    upgrades=(upgrade_rows, bank_past_questions),
+    user_reads={"staff": team.assists},  # read with the touch: whether the sender assists a class (handlers/team.py)
 )
 
 # menu: the official account's custom menus (`flask --app app menu`) and the job that tags teachers for theirs.

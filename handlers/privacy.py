@@ -47,7 +47,9 @@ from models import (
     AbsenceRequest,
     Activity,
     AttendanceChange,
+    BankQuestion,
     Classroom,
+    ClassStaff,
     FailedAttempt,
     InboundMessage,
     Lesson,
@@ -306,6 +308,10 @@ def everything_about(user: User) -> dict:
         "roster_claim": ({"school": claim.school.name, "student_no": claim.student_no, "name": claim.name,
                           "verified_at": _when(claim.verified_at)} if claim else None),
         "classes_owned": [c.name for c in Classroom.select().where(Classroom.owner == user)],
+        "teaching_teams": [{"class": classes.get(m.classroom_id), "role": m.role, "can_export": m.can_export,
+                            "added_at": _when(m.added_at)} for m in ClassStaff.select().where(ClassStaff.user == user)],
+        "question_bank": [{"number": q.number, "kind": q.kind, "question": q.question, "at": _when(q.created_at)}
+                          for q in BankQuestion.select().where(BankQuestion.owner == user).order_by(BankQuestion.number)],
         "memberships": [{"class": classes.get(m.classroom_id), "joined_at": _when(m.joined_at), "left_at": _when(m.left_at)}
                         for m in Membership.select().where(Membership.user == user).order_by(Membership.joined_at)],
         "answers_and_check_ins": [{"class": classes.get(r.activity.lesson.classroom_id), "kind": r.activity.kind,

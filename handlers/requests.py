@@ -18,7 +18,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.outbox import enqueue
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, fold_width, inline
-from handlers import scope
+from handlers import scope, team
 from models import (
     ABSENT,
     APPROVED,
@@ -28,6 +28,7 @@ from models import (
     LEAVE,
     MAKE_UP,
     OPEN,
+    OWNER,
     PRESENT,
     REJECTED,
     WAITING,
@@ -162,25 +163,27 @@ def _missed(ctx: Context, classes: list[Classroom]) -> list[Activity]:
         .order_by(Activity.opened_at.desc(), Activity.id.desc()))
 
 
-def _most_recent_missed(ctx: Context) -> tuple[Activity, Classroom]:
+def _missed_in_classes(ctx: Context) -> tuple[list[Activity], list[Classroom]]:
+    """The student's missed check-ins one may still ask about (newest first) and their classes; refused when
+    they are in no class or missed nothing."""
     classes = scope.joined_classes(ctx.user)
     if not classes:
         raise UserError("no_class_student")
     missed = _missed(ctx, classes)
     if not missed:
         raise UserError("nothing_missed", days=ctx.settings.attendance.request_days)
+    return missed, classes
+
+
+def _most_recent_missed(ctx: Context) -> tuple[Activity, Classroom]:
+    missed, classes = _missed_in_classes(ctx)
     by_id = {c.id: c for c in classes}
     return missed[0], by_id[missed[0].lesson.classroom_id]
 
 
 def _missed_listing(ctx: Context) -> str:
     """补签 alone: the missed check-ins one may ask about, and how."""
-    classes = scope.joined_classes(ctx.user)
-    if not classes:
-        raise UserError("no_class_student")
-    missed = _missed(ctx, classes)
-    if not missed:
-        raise UserError("nothing_missed", days=ctx.settings.attendance.request_days)
+    missed, classes = _missed_in_classes(ctx)
     names = {c.id: c.name for c in classes}
     lines = [f"{ctx.local(a.opened_at):%m-%d %H:%M} 「{inline(names[a.lesson.classroom_id])}」" for a in missed]
     return fit_lines(ctx.t("missed_header", days=ctx.settings.attendance.request_days), lines,
@@ -258,7 +261,7 @@ def _switch(ctx: Context, text: str | None) -> str:
     word = (text or "").strip().casefold()
     if word not in ("开", "关", "on", "off"):
         raise UserError("make_up_teacher_usage")
-    classroom = scope.current_class(ctx)
+    classroom = scope.current_class(ctx, OWNER)  # a class setting: its owner's
     on = word in ("开", "on")
     ClassRules.insert(classroom=classroom, requests_on=on).on_conflict(
         conflict_target=[ClassRules.classroom], update={ClassRules.requests_on: on}).execute()
@@ -268,7 +271,7 @@ def _switch(ctx: Context, text: str | None) -> str:
 def _waiting(teacher: User):
     return (AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
             .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
-            .where((Classroom.owner == teacher) & (AbsenceRequest.state == WAITING))
+            .where(Classroom.id.in_(scope.staffed_by(teacher)) & (AbsenceRequest.state == WAITING))
             .order_by(AbsenceRequest.id))
 
 
@@ -326,8 +329,8 @@ def reject(ctx: Context, number: int, note: str | None = None) -> str:
 def _own_waiting(ctx: Context, number: str) -> AbsenceRequest:
     request = next(iter(_waiting(ctx.user).where(AbsenceRequest.id == int(number))), None) if number.isdigit() else None
     if request is None:
-        decided = AbsenceRequest.select().join(Classroom).where(
-            (AbsenceRequest.id == int(number)) & (Classroom.owner == ctx.user)).first() if number.isdigit() else None
+        mine = (AbsenceRequest.id == int(number)) & Classroom.id.in_(scope.staffed_by(ctx.user)) if number.isdigit() else None
+        decided = AbsenceRequest.select().join(Classroom).where(mine).first() if mine is not None else None
         if decided is not None:
             raise UserError("request_decided", n=number, state=ctx.t(f"request_{decided.state}"))
         raise UserError("no_such_request", n=number)
@@ -387,10 +390,13 @@ def apply(request: AbsenceRequest, status: str, by, now: datetime, tz) -> list[t
     return changes
 
 
-def record_remark(activity_id: int, student, before: Response | None, after: str, by, now: datetime) -> None:
-    """A teacher's 改签 of a made-up check-in is kept like a decision (attendance.mark calls this)."""
-    if before is not None and before.made_up:
-        AttendanceChange.create(activity=activity_id, student=student, before=before.status, after=after, by=by, at=now)
+def record_remark(activity_id: int, student, before: Response | None, after: str, by, now: datetime,
+                  owner_id: int | None = None) -> None:
+    """A teacher's 改签 of a made-up check-in is kept like a decision (attendance.mark calls this), and so is
+    every 改签 by an assistant (anyone but the class's owner *owner_id*): the trail says who changed what."""
+    if (before is not None and before.made_up) or (owner_id is not None and getattr(by, "id", by) != owner_id):
+        AttendanceChange.create(activity=activity_id, student=student, before=before.status if before else ABSENT,
+                                after=after, by=by, at=now)
 
 
 # --- the scheduler: one push per request, batched per teacher; leaves applied as their check-ins close ---
@@ -400,11 +406,14 @@ def push_requests(now: datetime, tz) -> int:
     """Push each teacher their requests not yet shown, unless they got a push less than a minute ago (then the
     ones arriving meanwhile go together a minute after it). Two schedulers claim with a conditional UPDATE
     and the outbox key, so a request is pushed once. Return how many requests were pushed."""
-    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner).join(Classroom)
+    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner, Classroom.id).join(Classroom)
                 .where(AbsenceRequest.shown_at.is_null() & (AbsenceRequest.state == WAITING)).tuples())
     by_teacher: dict[int, list[int]] = defaultdict(list)
-    for request_id, owner in rows:
+    class_of = {}
+    for request_id, owner, classroom_id in rows:
         by_teacher[owner].append(request_id)
+        class_of[request_id] = classroom_id
+    assistants = team.assistants_pushed(set(class_of.values()))  # classes whose team gets pushes (助教通知 开)
     pushed = 0
     for owner, ids in by_teacher.items():
         last = (AbsenceRequest.select(fn.MAX(AbsenceRequest.shown_at)).join(Classroom)
@@ -419,10 +428,22 @@ def push_requests(now: datetime, tz) -> int:
                 if claimed != len(shown):
                     raise _Taken  # another scheduler pushed some of them: undo, the rest go next run
                 enqueue(owner, "absence_requests", text, f"requests:{owner}:{shown[0]}-{shown[-1]}", now)
+                _push_assistants(shown, class_of, assistants, now, tz)
                 pushed += claimed
         except _Taken:
             continue
     return pushed
+
+
+def _push_assistants(shown: list[int], class_of: dict[int, int], assistants: dict[int, set[int]], now, tz) -> None:
+    """The same push to each assistant of the classes that share theirs, naming only their classes' requests."""
+    theirs: dict[int, list[int]] = defaultdict(list)
+    for request_id in shown:
+        for assistant in assistants.get(class_of[request_id], ()):
+            theirs[assistant].append(request_id)
+    for assistant, ids in theirs.items():
+        text, _shown = _teacher_push(assistant, ids, now, tz)
+        enqueue(assistant, "absence_requests", text, f"requests:{assistant}:team:{ids[0]}-{ids[-1]}", now)
 
 
 class _Taken(Exception):
@@ -496,13 +517,14 @@ def audit_rows(classroom_id: int, tz, lang: str = "zh") -> list[list[str]]:
     def when(moment):
         return moment.replace(tzinfo=timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
 
-    decider = User.alias()
     requests = list(AbsenceRequest.select(AbsenceRequest, User).join(User, on=(AbsenceRequest.student == User.id))
                     .where(AbsenceRequest.classroom == classroom_id).order_by(AbsenceRequest.id))
-    if not requests:
+    later = list(AttendanceChange.select(AttendanceChange, Activity).join(Activity).join(Lesson)
+                 .where((Lesson.classroom == classroom_id) & AttendanceChange.request.is_null()).order_by(AttendanceChange.id))
+    # who decided or changed: the name, "助教 王五" for an assistant of the class (handlers/team.py)
+    names = team.labels(classroom_id, {r.decided_by_id for r in requests} | {c.by_id for c in later}, lang)
+    if not (requests or later):
         return []
-    names = {u.id: u.label(lang) for u in decider.select().where(
-        decider.id.in_([r.decided_by_id for r in requests if r.decided_by_id] or [0]))}
     rows = [t("csv_audit_header", lang).split("|")]
     for r in requests:
         target = (when(r.activity.opened_at) if r.kind == MAKE_UP else r.day.isoformat())
@@ -511,11 +533,9 @@ def audit_rows(classroom_id: int, tz, lang: str = "zh") -> list[list[str]]:
         rows.append([str(r.id), r.student.student_no or "", r.student.label(lang), t(f"request_kind_{r.kind}", lang),
                      target, r.reason, when(r.created_at), t(f"request_{r.state}", lang),
                      names.get(r.decided_by_id, ""), when(r.decided_at), changed or (r.note or "")])
-    later = (AttendanceChange.select(AttendanceChange, Activity).join(Activity).join(Lesson)
-             .where((Lesson.classroom == classroom_id) & AttendanceChange.request.is_null()).order_by(AttendanceChange.id))
     for change in later:
-        student, by = User.get_by_id(change.student_id), User.get_or_none(User.id == change.by_id)
+        student = User.get_by_id(change.student_id)
         rows.append(["", student.student_no or "", student.label(lang), t("request_kind_remark", lang),
-                     when(change.activity.opened_at), "", "", "", by.label(lang) if by else "", when(change.at),
+                     when(change.activity.opened_at), "", "", "", names.get(change.by_id, ""), when(change.at),
                      f"{t(f'status_{change.before}', lang)}→{t(f'status_{change.after}', lang)}"])
     return rows

@@ -41,7 +41,7 @@ def read_roster(data: bytes) -> list[tuple[int, str, str, str]]:
     Every row is checked and every problem reported with its line number; student numbers are stored
     in their canonical (upper-case) form, so matching ignores case.
     """
-    table = _xlsx_rows(data) if data[:4] == b"PK\x03\x04" else _csv_rows(data)
+    table = read_table(data)
     if not table:
         raise RosterError("the file has no students")
     first_line, header = table[0]
@@ -71,12 +71,23 @@ def read_roster(data: bytes) -> list[tuple[int, str, str, str]]:
         else:
             seen[student_no] = number
             rows.append((number, student_no, name, normalize(code)))
-    if problems:
-        more = f"\n... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-        raise RosterError("\n".join(problems[:MAX_PROBLEMS]) + more)
+    refuse(problems)
     if not rows:
         raise RosterError("the file has no students")
     return rows
+
+
+def refuse(problems: list[str]) -> None:
+    """Refuse a file with *problems* (one per bad line): the first MAX_PROBLEMS, and how many more."""
+    if problems:
+        more = f"\n... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise RosterError("\n".join(problems[:MAX_PROBLEMS]) + more)
+
+
+def read_table(data: bytes, max_cell: int | None = None) -> list[tuple[int, list[str]]]:
+    """(line, cells) of a CSV (UTF-8 or GBK) or .xlsx file (its first sheet, bounded): what an import reads.
+    An .xlsx cell longer than *max_cell* (default MAX_CELL, a roster's) refuses the file before the rest is read."""
+    return _xlsx_rows(data, max_cell or MAX_CELL) if data[:4] == b"PK\x03\x04" else _csv_rows(data)
 
 
 def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
@@ -136,7 +147,7 @@ def _check_unpacked(data: bytes) -> None:
                           "CSV UTF-8 and import that")
 
 
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+def _xlsx_rows(data: bytes, max_cell: int = MAX_CELL) -> list[tuple[int, list[str]]]:
     """(row number, cells as text) of the first sheet of an .xlsx workbook (bounded: see _check_unpacked)."""
     from openpyxl import load_workbook
 
@@ -149,8 +160,8 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
         cells = [_cell_text(v) for v in values]
         longest = max(map(len, cells), default=0)
-        if longest > MAX_CELL:
-            raise RosterError(f"line {number}: a cell has {longest} characters, more than a roster's {MAX_CELL}: "
+        if longest > max_cell:
+            raise RosterError(f"line {number}: a cell has {longest} characters, more than the {max_cell} allowed: "
                               "nothing was imported")
         while cells and not cells[-1]:
             cells.pop()  # Excel's empty trailing columns

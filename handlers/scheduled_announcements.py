@@ -21,7 +21,7 @@ HORIZON = timedelta(days=366)
 
 def schedule(ctx: Context, date: str, text: str) -> str:
     """Schedule an announcement for `YYYY-MM-DD HH:MM` (school time) in the current class."""
-    classroom = scope.current_class(ctx)
+    classroom = scope.writable(ctx, scope.current_class(ctx))
     due, body = _parse(ctx, date, text)
     check_announcement(body)
     if due <= ctx.now:
@@ -33,7 +33,7 @@ def schedule(ctx: Context, date: str, text: str) -> str:
 
 
 def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
-    """The class's scheduled announcements not yet posted, soonest first (their 序号 order)."""
+    """The class's scheduled announcements not yet posted (drafts too), soonest first (their 序号 order)."""
     return list(ScheduledAnnouncement.select().where(
         (ScheduledAnnouncement.classroom == classroom) & ScheduledAnnouncement.published_at.is_null()
     ).order_by(ScheduledAnnouncement.due_at, ScheduledAnnouncement.id))
@@ -42,7 +42,8 @@ def pending(classroom: Classroom) -> list[ScheduledAnnouncement]:
 def _line(ctx: Context, item: ScheduledAnnouncement) -> str:
     text = inline(item.text)
     text = text if len(text) <= 30 else text[:30] + "…"
-    return f"{ctx.local(item.due_at).strftime('%Y-%m-%d %H:%M')} {text}"
+    draft = ctx.t("scheduled_draft") if item.draft else ""
+    return f"{ctx.local(item.due_at).strftime('%Y-%m-%d %H:%M')}{draft} {text}"
 
 
 def scheduled_list(ctx: Context) -> str:
@@ -89,11 +90,13 @@ def _parse(ctx: Context, date: str, text: str) -> tuple[datetime, str]:
 def publish_due_announcements(now: datetime) -> int:
     """Post every scheduled announcement that is due, once even with two schedulers; return how many."""
     due = ScheduledAnnouncement.select(ScheduledAnnouncement.id).where(
-        ScheduledAnnouncement.published_at.is_null() & (ScheduledAnnouncement.due_at <= now))
+        ScheduledAnnouncement.published_at.is_null() & (ScheduledAnnouncement.due_at <= now)
+        & (ScheduledAnnouncement.draft == False))  # noqa: E712 (SQL)
     posted = claim_each(
         due,
         lambda item: ScheduledAnnouncement.update(published_at=now).where(
-            (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()).execute(),
+            (ScheduledAnnouncement.id == item.id) & ScheduledAnnouncement.published_at.is_null()
+            & (ScheduledAnnouncement.draft == False)).execute(),  # noqa: E712 (SQL): 归档 made it a draft meanwhile
         lambda item: _publish(ScheduledAnnouncement.get_by_id(item.id), now),
     )
     if posted:

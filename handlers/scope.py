@@ -7,11 +7,13 @@ from peewee import JOIN
 from bot.context import Context, UserError
 from bot.prepared import Prepared
 from bot.text import fit_lines, inline
-from models import OPEN, Activity, Classroom, Lesson, Membership, Response, User
+from models import OPEN, OWNER, Activity, Classroom, ClassStaff, Lesson, Membership, Response, User
 
 # The hot queries (every student command runs them), compiled once: bot/prepared.py.
 _OPEN_LESSON = Prepared(lambda classroom: Lesson.select().where((Lesson.classroom == classroom) & (Lesson.live == 1)).limit(1))
-_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where((Membership.user == user) & (Membership.active == 1))
+# A student's classes leave out archived ones (归档, handlers/terms.py): gone from 我的课堂, 进入 and every command.
+_JOINED = Prepared(lambda user: Classroom.select().join(Membership).where((Membership.user == user) & (Membership.active == 1)
+                                                                          & Classroom.archived_at.is_null())
                    .order_by(Membership.joined_at, Classroom.id))
 _OPEN_ACTIVITIES = Prepared(lambda lesson: Activity.select().where((Activity.lesson == lesson) & (Activity.status == OPEN))
                             .order_by(Activity.opened_at.desc(), Activity.id.desc()))
@@ -39,23 +41,88 @@ def owned_classes(user: User) -> list[Classroom]:
     return list(Classroom.select().where(Classroom.owner == user).order_by(Classroom.created_at, Classroom.id))
 
 
+# Who may act for a class (handlers/team.py): its owner (Classroom.owner) and its assistants (ClassStaff rows).
+# A command's `staff` level in the table says what it needs: LESSON any of the staff; SETTINGS any of them to
+# read, the owner to change (the command given arguments); EXPORT the owner or an assistant granted export;
+# OWNER the owner alone. current_class checks it for the class it picks: one rule, one place.
+LESSON, SETTINGS, EXPORT = "lesson", "settings", "export"
+# The guided dialogs a staff command starts (handlers/guides.py): their steps act at the command's level.
+STAFF_FLOWS = {"quiz_guide": LESSON, "announce_guide": LESSON}
+
+
+def staffed_by(user) -> object:
+    """SQL: the ids of the classes *user* owns or assists."""
+    return Classroom.select(Classroom.id).where(
+        (Classroom.owner == user) | Classroom.id.in_(ClassStaff.select(ClassStaff.classroom).where(ClassStaff.user == user)))
+
+
+def staff_classes(user: User) -> list[Classroom]:
+    """The classes *user* owns or assists (one statement), each with `.staff_role` (owner | assistant) and
+    `.staff_export` (whether they may export its identity data)."""
+    rows = list(Classroom.select(Classroom, ClassStaff.role.alias("staff_role"), ClassStaff.can_export.alias("staff_export"))
+                .join(ClassStaff, JOIN.LEFT_OUTER, on=((ClassStaff.classroom == Classroom.id) & (ClassStaff.user == user)))
+                .where((Classroom.owner == user) | ClassStaff.id.is_null(False))
+                .order_by(Classroom.created_at, Classroom.id).objects())
+    for classroom in rows:
+        if classroom.owner_id == user.id:
+            classroom.staff_role, classroom.staff_export = OWNER, True
+    return rows
+
+
 def my_classes(user: User) -> list[Classroom]:
-    return owned_classes(user) if user.is_teacher else joined_classes(user)
+    """The classes 进入 numbers: a teacher's own and assisted ones; a student's joined ones, then those they assist."""
+    if user.is_teacher:
+        return staff_classes(user)
+    joined = joined_classes(user)
+    return joined + staff_classes(user) if getattr(user, "staff", 1) else joined
 
 
-def current_class(ctx: Context) -> Classroom:
-    """Return the class the user's command is about, or raise a reply saying how to choose one."""
-    classes = my_classes(ctx.user)
+def current_class(ctx: Context, level: str | None = None) -> Classroom:
+    """Return the class the user's command is about, or raise a reply saying how to choose one. A staff command
+    (its level, or *level*) picks among the classes the user owns or assists and checks the level there."""
+    if level is None and ctx.command is not None:
+        level = ctx.command.staff
+    elif level is None and ctx.at_step is not None:
+        level = STAFF_FLOWS.get(ctx.at_step[0])
+    if level is None and not ctx.user.is_teacher:
+        classes = joined_classes(ctx.user)
+        if not classes:
+            raise UserError("no_class_student")
+        return _choose(ctx, classes, lambda c: open_lesson(c) is not None)
+    classes = staff_classes(ctx.user)
     if not classes:
         raise UserError("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
-    if not ctx.user.is_teacher:
-        return _choose(ctx, classes, lambda c: open_lesson(c) is not None)
     chosen = next((c for c in classes if c.id == ctx.user.current_class_id), None)
-    if len(classes) == 1:
-        return classes[0]
-    if chosen:
-        return chosen
-    raise UserError("choose_class", listing=class_listing(ctx, classes))
+    chosen = classes[0] if len(classes) == 1 else chosen
+    if chosen is None:  # the only class not archived: last term's stay one 进入 away
+        running = [c for c in classes if c.archived_at is None]
+        chosen = running[0] if len(running) == 1 else None
+    if chosen is None:
+        raise UserError("choose_class", listing=class_listing(ctx, my_classes(ctx.user)))
+    if level is not None:
+        permit(ctx, chosen, level)
+    return chosen
+
+
+def permit(ctx: Context, classroom: Classroom, level: str) -> None:
+    """Raise the refusal unless the user's place in *classroom*'s team allows a command of *level*."""
+    if classroom.staff_role == OWNER or level == LESSON:
+        return
+    if level == EXPORT and classroom.staff_export:
+        return
+    if level == SETTINGS and not any(ctx.args.values()):
+        return
+    command = ctx.command.alias(ctx.lang) if ctx.command is not None else ""
+    raise UserError("staff_export_refused" if level == EXPORT else "staff_owner_only", command=command,
+                    name=inline(classroom.name))
+
+
+def writable(ctx: Context, classroom: Classroom) -> Classroom:
+    """*classroom*, or the reply saying it is archived (read-only: no new lessons or announcements) and what to do."""
+    if classroom.archived_at is not None:
+        number = next((i for i, c in enumerate(my_classes(ctx.user), 1) if c.id == classroom.id), 0)
+        raise UserError("class_archived", name=classroom.name, n=number)
+    return classroom
 
 
 def _choose(ctx: Context, classes: list[Classroom], in_session) -> Classroom:
@@ -86,7 +153,8 @@ def in_session(user, activity=None, mine=None, *columns):
     if mine is not None:
         query = query.select_extend(Response).join_from(
             Activity, Response, JOIN.LEFT_OUTER, on=((Response.activity == Activity.id) & (Response.user == mine)), attr="mine")
-    return query.where((Membership.user == user) & (Membership.active == 1)).order_by(Membership.joined_at, Classroom.id)
+    return (query.where((Membership.user == user) & (Membership.active == 1) & Classroom.archived_at.is_null())
+            .order_by(Membership.joined_at, Classroom.id))
 
 
 def latest_of_lesson(*kinds, also=None):
@@ -112,7 +180,10 @@ def class_lines(ctx: Context, classes: list[Classroom]) -> list[str]:
     """One numbered line per class (the 序号 of 进入), with whether it is in session."""
     lines = []
     for index, classroom in enumerate(classes, 1):
-        state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
+        if classroom.archived_at is not None:
+            state = ctx.t("archived_state", at=ctx.local(classroom.archived_at).strftime("%Y-%m-%d"))
+        else:
+            state = ctx.t("in_session") if open_lesson(classroom) else ctx.t("not_in_session")
         lines.append(ctx.t("class_line", n=index, name=inline(classroom.name), code=classroom.code, state=state))
     return lines
 

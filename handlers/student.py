@@ -11,9 +11,10 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, extension_points, grading, limits, scope
+from handlers import account, extension_points, grading, limits, scope, team
 from handlers.attendance import lesson_checkin
 from models import (
+    ASSISTANT,
     CHECKIN,
     DISCUSSION,
     FILL,
@@ -91,7 +92,12 @@ UNREAD_LESSON = object()  # enroll's *lesson* when the caller did not read it
 def enroll(ctx: Context, classroom: Classroom, lesson=UNREAD_LESSON) -> str:
     """Make the user a member of *classroom* (idempotent) and make it their current class.
 
-    *lesson*: its live lesson as read with the class (with the check-in as `.activity`), if the caller did."""
+    *lesson*: its live lesson as read with the class (with the check-in as `.activity`), if the caller did.
+    An archived class (归档) takes no one."""
+    if classroom.archived_at is not None:
+        return ctx.t("join_archived", name=classroom.name, code=classroom.code)
+    if getattr(ctx.user, "staff", 1) and team.is_assistant_of(ctx.user, classroom.id):
+        raise UserError("assistant_cannot_join", name=inline(classroom.name))  # an assistant is never a student of it
     inserted = (
         Membership.insert(user=ctx.user, classroom=classroom, joined_at=ctx.now)
         .on_conflict_ignore()
@@ -130,25 +136,42 @@ def join_by_scene(ctx: Context, scene: str) -> str:
     return enroll(ctx, classroom)
 
 
-def classes(ctx: Context) -> str:
-    """List the user's classes, numbered, with 正在上课 / 未上课 and unread marks."""
+def classes(ctx: Context, everything: bool = False) -> str:
+    """List the user's classes, numbered, with 正在上课 / 未上课 and unread marks. A student's archived classes are
+    left out unless *everything* (`我的课堂 全部`): then they follow, unnumbered (they cannot be entered)."""
     mine = scope.my_classes(ctx.user)
-    if not mine:
+    archived = [] if ctx.user.is_teacher else _archived_classes(ctx.user)
+    if not mine and not (everything and archived):
+        if archived:
+            return ctx.t("no_class_student") + "\n" + ctx.t("classes_archived_hidden", n=len(archived))
         return ctx.t("no_class_teacher" if ctx.user.is_teacher else "no_class_student")
     lines = scope.class_lines(ctx, mine)
     if not ctx.user.is_teacher:
         memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
         seen = {m.classroom_id: m.notices_seen_at for m in memberships}
         for index, classroom in enumerate(mine):
-            if _unread(classroom, seen.get(classroom.id)):
+            if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
-    else:
-        for index, classroom in enumerate(mine):
+    for index, classroom in enumerate(mine):
+        if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
+            lines[index] += ctx.t("assisting_mark") if classroom.staff_role == ASSISTANT else ""
     footer = ctx.t("classes_footer")
+    if archived and everything:
+        lines += [ctx.t("archived_class_line", name=inline(c.name), code=c.code,
+                        at=ctx.local(c.archived_at).strftime("%Y-%m-%d")) for c in archived]
+    elif archived:
+        footer += ctx.t("classes_archived_hidden", n=len(archived))
     listing = fit_lines(ctx.t("classes_header"), lines, lambda n: ctx.t("and_more", n=n),
                         MAX_REPLY_BYTES - len(footer.encode("utf-8")) - 1)
     return listing + "\n" + footer
+
+
+def _archived_classes(user: User) -> list[Classroom]:
+    """The archived classes the student is still a member of, most recently archived first."""
+    return list(Classroom.select().join(Membership).where(
+        (Membership.user == user) & (Membership.active == 1) & Classroom.archived_at.is_null(False))
+        .order_by(Classroom.archived_at.desc(), Classroom.id))
 
 
 def _unread(classroom: Classroom, seen_at) -> int:

@@ -13,7 +13,7 @@ from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_each
 from bot.text import MAX_REPLY_BYTES, fit
-from handlers import extension_points, scope
+from handlers import bank, extension_points, scope
 from handlers.grading import options_in, question_card, read_key, shown_key
 from handlers.records import CAME, came, lesson_sheet, queue_summaries
 from models import (
@@ -23,10 +23,12 @@ from models import (
     FILL,
     OPEN,
     QUIZ,
+    SINGLE,
     SURVEY,
     TRUE_FALSE,
     Activity,
     Announcement,
+    BankQuestion,
     ClassQr,
     Classroom,
     Lesson,
@@ -42,6 +44,13 @@ QR_LINK_TTL = timedelta(days=30)
 
 def create_class(ctx: Context, name: str) -> str:
     """Create a class with a fresh 6-digit code and make it current."""
+    classroom = new_classroom(ctx, name)
+    reply = ctx.t("class_created", name=classroom.name, code=classroom.code, qr=qr_link(ctx, classroom))
+    return reply + choose_after_new(ctx, classroom)
+
+
+def new_classroom(ctx: Context, name: str) -> Classroom:
+    """A new class of the teacher's with a fresh 6-digit code."""
     for _ in range(50):
         code = f"{secrets.randbelow(900000) + 100000}"
         try:
@@ -53,13 +62,18 @@ def create_class(ctx: Context, name: str) -> str:
             continue
     else:
         raise RuntimeError("no free class code after 50 tries")
-    reply = ctx.t("class_created", name=classroom.name, code=code, qr=qr_link(ctx, classroom))
-    classes = scope.owned_classes(ctx.user)
-    if len(classes) > 1:  # no silent pick: class commands ask which until the teacher sends 进入
+    return classroom
+
+
+def choose_after_new(ctx: Context, classroom: Classroom) -> str:
+    """Make the new *classroom* current when it is the teacher's only running (not archived) class; else none is
+    current until 进入 chooses, and the reply's end says so."""
+    classes = scope.my_classes(ctx.user)  # as 进入 numbers them (the classes one assists too)
+    if sum(1 for c in classes if c.archived_at is None) > 1:  # no silent pick: class commands ask which until 进入
         User.update(current_class_id=None).where(User.id == ctx.user.id).execute()
-        return reply + "\n" + ctx.t("now_several_classes", n=len(classes), listing=scope.class_listing(ctx, classes))
+        return "\n" + ctx.t("now_several_classes", n=len(classes), listing=scope.class_listing(ctx, classes))
     User.update(current_class_id=classroom.id).where(User.id == ctx.user.id).execute()
-    return reply
+    return ""
 
 
 def _school_of(teacher: User) -> School | None:
@@ -84,8 +98,8 @@ def qr(ctx: Context) -> str:
 
 
 def start_lesson(ctx: Context) -> str:
-    """Start a lesson in the current class and tell its students."""
-    classroom = scope.current_class(ctx)
+    """Start a lesson in the current class and tell its students (an archived class has no new lessons)."""
+    classroom = scope.writable(ctx, scope.current_class(ctx))
     running = scope.open_lesson(classroom)
     if running:
         return ctx.t("lesson_already", name=classroom.name, at=ctx.hhmm(running.started_at))
@@ -240,18 +254,37 @@ def quiz(ctx: Context, correct: str, question: str, minutes: int = 5) -> str:
     options = "" if answer_type in (FILL, TRUE_FALSE) else options_in(question, key)
     if options and not set(key) <= set(options):
         raise UserError("correct_not_an_option", correct=key, options="/".join(options))
-    classroom, activity = _open(ctx, QUIZ, minutes, question=question, options=options, correct=key,
-                                answer_type=answer_type, accepted=accepted)
-    shown_options = ctx.t("options_part", options="/".join(options)) if options else ""
-    return ctx.t("quiz_opened", name=classroom.name, kind=ctx.t(f"type_{answer_type}"), options=shown_options,
-                 correct=shown_key(activity, ctx.lang), at=ctx.hhmm(activity.deadline))
+    fields = dict(question=question, options=options, correct=key, answer_type=answer_type, accepted=accepted)
+    return _publish(ctx, QUIZ, fields, minutes)
 
 
 def survey(ctx: Context, count: int, question: str, minutes: int = 5) -> str:
     """Publish a survey with options A.. (no correct answer; results are anonymous counts)."""
-    options = "ABCDEFGH"[:count]
-    classroom, activity = _open(ctx, SURVEY, minutes, question=question, options=options)
-    return ctx.t("survey_opened", name=classroom.name, options="/".join(options), at=ctx.hhmm(activity.deadline))
+    fields = dict(question=question, options="ABCDEFGH"[:count], correct="", answer_type=SINGLE, accepted="")
+    return _publish(ctx, SURVEY, fields, minutes)
+
+
+def quiz_from_bank(ctx: Context, number: int, minutes: int = 5) -> str:
+    """`练习 题库 <题号> [分钟]`: publish an entry of the class owner's bank again in the current lesson, as 练习 (or
+    问卷) would; an assistant publishes from the bank of the class they assist."""
+    return _publish_entry(ctx, bank.entry(scope.current_class(ctx).owner_id, number), minutes)
+
+
+def _publish(ctx: Context, kind: str, fields: dict, minutes: int) -> str:
+    """Publish a quiz or survey, kept in the bank of the class's owner (whoever of its staff publishes it)."""
+    return _publish_entry(ctx, bank.keep(scope.current_class(ctx).owner_id, ctx.now, kind=kind, **fields), minutes)
+
+
+def _publish_entry(ctx: Context, entry: BankQuestion, minutes: int) -> str:
+    """Open *entry* of the bank as the lesson's quiz or survey."""
+    classroom, activity = _open(ctx, entry.kind, minutes, bank=entry, **bank.fields_of(entry))
+    kept = ctx.t("bank_kept", n=entry.number)
+    if entry.kind == SURVEY:
+        return ctx.t("survey_opened", name=classroom.name, options="/".join(activity.options),
+                     at=ctx.hhmm(activity.deadline)) + kept
+    shown_options = ctx.t("options_part", options="/".join(activity.options)) if activity.options else ""
+    return ctx.t("quiz_opened", name=classroom.name, kind=ctx.t(f"type_{activity.answer_type}"), options=shown_options,
+                 correct=shown_key(activity, ctx.lang), at=ctx.hhmm(activity.deadline)) + kept
 
 
 def discuss(ctx: Context, topic: str, minutes: int = 10) -> str:
@@ -310,7 +343,7 @@ def check_announcement(text: str) -> str:
 def announce(ctx: Context, text: str) -> str:
     """Post an announcement, queue a push to every student, and say how many it reaches now."""
     check_announcement(text)
-    classroom = scope.current_class(ctx)
+    classroom = scope.writable(ctx, scope.current_class(ctx))
     post_announcement(classroom, ctx.user, text, ctx.now)
     now, unread, unfollowed = 0, 0, 0
     for student in User.select(User.id, User.subscribed, User.last_seen_at).join(Membership).where(

@@ -21,7 +21,7 @@ from bot.links import Links
 from bot.outbox import enqueue, enqueue_many
 from bot.plugin import Job
 from bot.text import MAX_REPLY_BYTES, fit_lines_counted, inline
-from handlers import records, scope
+from handlers import records, scope, team
 from handlers.gradebook import book_url
 from models import (
     ABSENT,
@@ -314,10 +314,12 @@ def week_of(now: datetime, weekday: int, hour: int, tz) -> tuple[date, datetime]
 
 
 def due_classes(week: date, start: datetime) -> list[int]:
-    """Classes that had a lesson in the week before *start* and have no digest for *week* yet."""
+    """Classes that had a lesson in the week before *start* and have no digest for *week* yet (an archived class,
+    ended, has none: no note to its teacher or students about a class it no longer runs)."""
     done = RiskDigest.select(RiskDigest.classroom).where(RiskDigest.week == week)
-    taught = (Lesson.select(Lesson.classroom).where(
-        (Lesson.started_at >= start - timedelta(days=7)) & (Lesson.started_at < start) & Lesson.classroom.not_in(done))
+    taught = (Lesson.select(Lesson.classroom).join(Classroom).where(
+        (Lesson.started_at >= start - timedelta(days=7)) & (Lesson.started_at < start) & Lesson.classroom.not_in(done)
+        & Classroom.archived_at.is_null())
         .distinct().tuples())
     return sorted(cid for (cid,) in taught)
 
@@ -361,13 +363,14 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
             return 0  # nobody at risk: no digest, no noise
         RiskMark.insert_many([{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
                                "rules": ",".join(h.rule for h in s.hits)} for s in students]).execute()
-        teacher = User.get_by_id(classroom.owner_id)
-        try:
-            link = book_url(links, classroom.id, teacher.lang, now, DIGEST_LINK_TTL)
-        except RuntimeError:
-            link = ""  # no public_url: the digest says to send 成绩
-        text = digest_text(classroom, students, weeks, recovered, teacher.lang, tz, link)
-        enqueue(teacher.id, "risk_digest", text, f"digest:{classroom.id}:{week.isoformat()}", now)
+        for user_id, lang in team.recipients(classroom.id, classroom.owner_id):  # the owner, or the team (助教通知 开)
+            try:
+                link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL)
+            except RuntimeError:
+                link = ""  # no public_url: the digest says to send 成绩
+            text = digest_text(classroom, students, weeks, recovered, lang, tz, link)
+            mine = "" if user_id == classroom.owner_id else f":{user_id}"
+            enqueue(user_id, "risk_digest", text, f"digest:{classroom.id}:{week.isoformat()}{mine}", now)
         if ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.nudge).exists():
             _nudge(classroom, week, students, now, tz)
     return 1

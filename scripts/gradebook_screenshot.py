@@ -43,7 +43,7 @@ def main() -> None:
         app = create_app({"wechat": {"app_id": "wx5823bf96d3bd56c7", "token": "ketangScreenshots2026",
                                      "encoding_aes_key": AES_KEY},
                           "database": {"url": f"sqlite:///{tmp}/ketang.db"},
-                          "server": {"public_url": "", "secret_key": "screenshots"}}, clock=clock)
+                          "server": {"public_url": "", "secret_key": "screenshots-only-Key_0123456789abcdef"}}, clock=clock)
         with app.app_context():
             create_schema()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

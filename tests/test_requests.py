@@ -258,3 +258,22 @@ def test_requests_that_do_not_fit_one_push_wait_for_the_next_and_approve_all_tak
     clock.advance(minutes=1)
     assert push_requests(clock(), tz(app)) == min(shown, 20 - shown)
     assert AbsenceRequest.select().where(AbsenceRequest.state == "approved").count() == shown
+
+
+def test_two_replies_deciding_at_once_decide_once(app, say, klass, clock, monkeypatch):  # noqa: F811
+    """Two 批准 sent together (a double tap, two teachers' phones): on PostgreSQL both may read the request as
+    waiting before either commits. Forced here: the second reads it as it was, waiting. Only the first decides;
+    the second changes nothing and says so (the decision's UPDATE is guarded by the state)."""
+    from handlers import requests
+
+    lesson_with_checkin(say, clock)
+    say("o_s2", "补签 发烧")
+    number = AbsenceRequest.get().id
+    stale = AbsenceRequest.get_by_id(number)  # as a concurrent reply's snapshot saw it
+    assert "已批准" in say("o_t", f"批准 {number}")
+    monkeypatch.setattr(requests, "_own_waiting", lambda ctx, n: stale)
+    assert "不再改变" in say("o_t", f"批准 {number} 已到")
+    request = AbsenceRequest.get_by_id(number)
+    assert (request.state, request.status) == ("approved", "excused")
+    assert Response.get(Response.user == User.get(User.openid == "o_s2")).status == "excused"
+    assert Outbox.select().where(Outbox.kind == "request_result").count() == 1  # the student is told once

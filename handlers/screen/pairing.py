@@ -60,10 +60,10 @@ def follow(user) -> None:
     """A teacher's message: their screen follows them to the class they are teaching now (their current class,
     in session). A teacher teaches one lesson at a time (上课 in another class ends the first one,
     handlers/teacher.py), so the class the screen leaves is never in session."""
-    if not (user.is_teacher and getattr(user, "on_screen", 1)):
+    if not ((user.is_teacher or getattr(user, "staff", 1)) and getattr(user, "on_screen", 1)):
         return
     current = User.select(User.current_class_id).where(User.id == user.id)
-    mine = Classroom.select(Classroom.id).where((Classroom.id == current) & (Classroom.owner == user.id))
+    mine = scope.staffed_by(user.id).where(Classroom.id == current)  # owned or assisted (handlers/team.py)
     live = Lesson.select(Lesson.id).where((Lesson.classroom == current) & (Lesson.live == 1))
     Screen.update(classroom=current, version=Screen.version + 1).where(
         (Screen.teacher == user.id) & Screen.ended_at.is_null() & Screen.paired_at.is_null(False)
@@ -191,7 +191,8 @@ def unpair(ctx: Context) -> str:
     if not ended:
         return ctx.t("screen_none")
     stranded = (Activity.select().join(Lesson).join(Classroom)
-                .where((Classroom.owner == ctx.user) & (Lesson.live == 1) & Activity.rotating & (Activity.status == OPEN)
+                .where(Classroom.id.in_(scope.staffed_by(ctx.user)) & (Lesson.live == 1) & Activity.rotating
+                       & (Activity.status == OPEN)
                        & (Activity.deadline >= ctx.now)).exists())
     return ctx.t("screen_ended") + ("\n" + ctx.t("screen_ended_checkin_open") if stranded else "")
 

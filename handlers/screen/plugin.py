@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.grammar import Arg, Command, Role, en, zh
 from bot.plugin import Job, Plugin
 from handlers.extension_points import ATTENDANCE_NOTES, CHECKIN_JUDGES, CHECKIN_ROTATORS
+from handlers.scope import LESSON  # any of a class's staff may run its screen
 from handlers.screen import moderation, pairing, rotation, scan, view
 from handlers.screen.minting import CheckinQrMinter
 from handlers.screen.replies import REPLIES
@@ -17,29 +18,31 @@ ON_SCREEN = Arg("where", r"投屏|screen", "投屏", "screen", optional=True)
 
 COMMANDS: tuple[Command, ...] = (
     Command(name="screen", handler=pairing.pair, aliases=zh("投屏") + en("screen"),
-            args=(SCREEN_CODE,), role=Role.TEACHER, summary_zh="投屏到教室电脑（结束投屏、隐藏 <n>）",
+            args=(SCREEN_CODE,), role=Role.TEACHER, staff=LESSON, summary_zh="投屏到教室电脑（结束投屏、隐藏 <n>）",
             summary_en="make the classroom PC the class's screen (alone: how)",
             examples=("投屏", "投屏 123456", "screen 123456"), brief=False),
     Command(name="end_screen", handler=pairing.unpair, aliases=zh("结束投屏") + en("end screen"),
-            role=Role.TEACHER, summary_zh="结束投屏", summary_en="turn the classroom screen off",
+            role=Role.TEACHER, staff=LESSON, summary_zh="结束投屏", summary_en="turn the classroom screen off",
             examples=("结束投屏", "end screen"), brief=False),
     Command(name="hide", handler=moderation.hide, aliases=zh("隐藏") + en("hide"),
-            args=(POST_NO,), role=Role.TEACHER, summary_zh="从屏幕上隐藏第 n 条发言", summary_en="hide post n from the screen",
+            args=(POST_NO,), role=Role.TEACHER, staff=LESSON,
+            summary_zh="从屏幕上隐藏第 n 条发言", summary_en="hide post n from the screen",
             examples=("隐藏 3", "hide 3"), brief=False),
     Command(name="review", handler=moderation.review, aliases=zh("审核") + en("review"),
-            args=(REVIEW,), role=Role.TEACHER, summary_zh="讨论墙审核：开则发言经「通过」才上屏",
+            args=(REVIEW,), role=Role.TEACHER, staff=LESSON, summary_zh="讨论墙审核：开则发言经「通过」才上屏",
             summary_en="approval mode for the discussion wall: posts reach the screen after “approve”",
             examples=("审核 开", "审核 关", "review on"), brief=False),
     Command(name="approve_post", handler=moderation.approve, aliases=zh("通过") + en("show post"),
-            args=(APPROVE,), role=Role.TEACHER, summary_zh="把第 n 条（或全部）待审发言放上屏幕",
+            args=(APPROVE,), role=Role.TEACHER, staff=LESSON, summary_zh="把第 n 条（或全部）待审发言放上屏幕",
             summary_en="put waiting post n (or all) on the screen", examples=("通过 3", "通过 全部", "show post all"),
             brief=False),
     Command(name="missing", handler=moderation.missing, aliases=zh("未到") + en("missing"),
-            args=(ON_SCREEN,), role=Role.TEACHER, summary_zh="未到名单（加「投屏」：屏幕只显示人数）",
+            args=(ON_SCREEN,), role=Role.TEACHER, staff=LESSON, summary_zh="未到名单（加「投屏」：屏幕只显示人数）",
             summary_en="who is missing (with “screen”: the screen shows the count alone)",
             examples=("未到", "未到 投屏", "missing screen"), brief=False),
     Command(name="cloud", handler=moderation.cloud, aliases=zh("词云") + en("cloud"),
-            role=Role.TEACHER, summary_zh="屏幕显示讨论的词云", summary_en="show the discussion as a word cloud on the screen",
+            role=Role.TEACHER, staff=LESSON,
+            summary_zh="屏幕显示讨论的词云", summary_en="show the discussion as a word cloud on the screen",
             examples=("词云", "cloud"), brief=False),
 )
 
