@@ -19,6 +19,8 @@ from models import (
     MODELS,
     AbsenceRequest,
     Classroom,
+    ClassStaff,
+    Lesson,
     LostSignal,
     Membership,
     Post,
@@ -257,3 +259,21 @@ def test_retention_days_are_bounded(tmp_path):
         with pytest.raises(ConfigError, match="privacy.retention_days must be 1–3650"):
             settings_from_dict(settings_dict(tmp_path, privacy={"retention_days": wrong}))
     assert settings_from_dict(settings_dict(tmp_path)).privacy.retention_days == 365
+
+
+def test_an_assistant_deletes_their_account_and_leaves_the_team_and_its_trail_anonymous(app, say, teacher):
+    t, _code = teacher
+    code = re.search(r"助教邀请码：(\d{8})", say(t, "添加助教")).group(1)
+    say("o_aide", "帮助")
+    User.update(name="助教乙丙", phone="13800001111").where(User.openid == "o_aide").execute()
+    assert "助教" in say("o_aide", f"助教 {code}")
+    aide = person("o_aide")
+    assert ClassStaff.select().where(ClassStaff.user == aide).count() == 1
+    assert "开始上课" in say("o_aide", "上课")
+    say("o_aide", "开启签到")  # who did it is recorded (the audit trail)
+    before = {table for table, _column, _value in traces(aide.id, ("o_aide", "助教乙丙", "13800001111"))}
+    assert {"user", "class_staff", "staff_invite"} <= before, before
+    assert "确认注销" in say("o_aide", "注销")
+    assert "已注销" in say("o_aide", "确认注销")
+    assert traces(aide.id, ("o_aide", "助教乙丙", "13800001111")) == []
+    assert ClassStaff.select().count() == 0 and Classroom.select().count() == 1 and Lesson.select().count() == 1
