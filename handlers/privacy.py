@@ -157,7 +157,8 @@ def _tallies(class_id: int, activities, lessons) -> list[dict]:
 # --- erasing one person ---------------------------------------------------------------------------------------
 
 # The records kept (re-pointed to the placeholder): the counts teachers see. Every other link to the person is
-# set NULL (who marked, decided, cancelled…) or deleted with the row (memberships, dialogs, pushes, SMS log…).
+# set NULL (who marked, decided, cancelled…) or, where the schema cascades, deleted with the row (memberships,
+# team places, dialogs, pushes, SMS log, screens they paired…).
 KEPT = {(Response, "user"), (Post, "user"), (LostSignal, "user"), (RollCall, "user"), (AbsenceRequest, "student"),
         (AttendanceChange, "student"), (StaleCode, "user")}
 
@@ -197,7 +198,7 @@ def erase_user(user: User, now: datetime) -> dict[str, int]:
             continue
         if (model, f.name) in KEPT:
             done["kept"] += model.update({f: placeholder.id}).where(f == user.id).execute()
-        elif f.null:
+        elif f.null and f.on_delete != "CASCADE":  # as the schema says: a screen paired by them goes with them
             model.update({f: None}).where(f == user.id).execute()
         else:
             done["removed"] += model.delete().where(f == user.id).execute()
