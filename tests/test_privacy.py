@@ -209,14 +209,16 @@ ACCOUNT_TABLES = {"outbox", "dialog", "failed_attempt", "sms_log", "menu_tag", "
                   "user", "sim_message"}  # the person's account, not the class: kept while they use Ketang
 
 
-def test_retention_turns_an_archived_class_into_counts_after_the_day_once(app, say, lesson, clock):
+def test_retention_turns_an_archived_class_into_counts_after_the_day_once(app, say, lesson, clock, caplog):
     _t, code = lesson
     classroom = archive(code, T0)
     students = [person(), person("o_keeper")]
     clock.now = T0 + KEEP - timedelta(seconds=1)
     assert purge_archived(clock(), KEEP) == 0 and Response.select().count() == 4 and Tally.select().count() == 0
     clock.now = T0 + KEEP + timedelta(seconds=1)
-    assert purge_archived(clock(), KEEP) == 1
+    with caplog.at_level("INFO", logger="ketang.privacy"):
+        assert purge_archived(clock(), KEEP) == 1
+    assert re.search(r"retention: class \d+ \(高等数学\) replaced by counts: tallies \d+, responses 4, posts 1", caplog.text)
     counts = {(t.what, t.activity_id is None): t.count for t in Tally.select()}
     assert counts[("members", True)] == 2 and counts[("status:present", False)] == 2
     assert counts[("right:1", False)] == 1 and counts[("right:0", False)] == 1
