@@ -27,6 +27,7 @@ OPEN, CLOSED = "open", "closed"
 PRESENT, LATE, EXCUSED, ABSENT = "present", "late", "excused", "absent"
 PENDING, SENT = "pending", "sent"
 NOT_GIVEN, UNVERIFIED, VERIFIED = "not_given", "unverified", "verified"
+ERASED_PREFIX = "erased-"  # the openid of the placeholder that keeps a deleted account's records (handlers/privacy.py)
 SHOWN_NAME = 40  # characters of a name shown in a list (handlers/account.py validates names to this)
 
 
@@ -79,6 +80,8 @@ class User(BaseModel):
     def label(self, lang: str) -> str:
         """How every list names the user: the name, else 未实名(<last 4 of the openid>) — the one label 名单,
         签到情况, 点名 and the export show for a student without a name, and 改签 accepts."""
+        if self.openid.startswith(ERASED_PREFIX):  # the placeholder of a deleted account (handlers/privacy.py)
+            return t("erased_user", lang)
         return self.shown_name or t("unnamed", lang, tail=self.openid[-4:])
 
 

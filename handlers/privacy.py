@@ -39,6 +39,7 @@ from handlers.records import spreadsheet_safe
 from models import (
     CHECKIN,
     DISCUSSION,
+    ERASED_PREFIX,
     MODELS,
     NOT_GIVEN,
     QUIZ,
@@ -184,7 +185,7 @@ def erase_user(user: User, now: datetime) -> dict[str, int]:
     counts of what was kept anonymously and what was removed."""
     if owned(user):
         raise UserError("erase_teacher_owns", n=owned(user))
-    placeholder = User.create(openid=f"erased-{secrets.token_hex(12)}", role=STUDENT, subscribed=False,
+    placeholder = User.create(openid=f"{ERASED_PREFIX}{secrets.token_hex(12)}", role=STUDENT, subscribed=False,
                               created_at=now, verify_state=NOT_GIVEN, lang=user.lang)
     # Free texts may name the person: blanked; request keys hold the user id: replaced.
     Post.update(text="", hidden=True).where(Post.user == user).execute()

@@ -29,6 +29,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                    "Deleted: your phone, verification, name and {classes} class {classes|membership|memberships} are gone. Your {kept} past {kept|record|records} (check-ins, answers, posts…) are anonymous now: teachers see counts only, not who you are. A new message starts as a new user."),
     "erase_teacher_owns": ("你拥有 {n} 个课堂，课堂的考勤和成绩是学校的教学记录，所以拥有课堂的教师账号不能自助注销。请联系管理员：把课堂交给其他教师后再注销（学生的数据不受影响）。发送「{cmd:my_data}」可以查看我们保存的关于你的数据。",
                            "You own {n} {n|class|classes}; their attendance and scores are the school's teaching records, so a teacher who owns classes cannot delete the account here. Ask the administrator to hand the classes to another teacher, then delete it (students' data is not affected). Send “{cmd:my_data}” to see what Ketang holds about you."),
+    "erased_user": ("已注销的用户", "deleted user"),
     "restart_delete_me": ("请重新发送「{cmd:delete_me}」。", " Send “{cmd:delete_me}” again."),
     "role_teacher": ("教师", "teacher"),
     "role_student": ("学生", "student"),

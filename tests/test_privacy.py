@@ -124,7 +124,9 @@ def test_delete_me_confirmed_leaves_nothing_of_the_person_in_any_table(app, say,
     # What the teacher still sees: the counts (rows kept, anonymous), no name.
     assert {model: model.select().count() for model in before} == before
     status = say(t, "签到情况")
-    assert NAME not in status and NUMBER not in status
+    assert NAME not in status and NUMBER not in status and "应到 2：已到 2" in status
+    results = say(t, "结果")
+    assert "已注销的用户" in results and NAME not in results and "未实名" not in results, results
     placeholder = Response.select().where(Response.user != person("o_keeper")).get().user
     assert placeholder.name is None and placeholder.phone is None and placeholder.student_no is None
     assert placeholder.openid.startswith("erased-") and Post.get().text == ""
