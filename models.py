@@ -27,6 +27,7 @@ OPEN, CLOSED = "open", "closed"
 PRESENT, LATE, EXCUSED, ABSENT = "present", "late", "excused", "absent"
 PENDING, SENT = "pending", "sent"
 NOT_GIVEN, UNVERIFIED, VERIFIED = "not_given", "unverified", "verified"
+ERASED_PREFIX = "erased-"  # the openid of the placeholder that keeps a deleted account's records (handlers/privacy.py)
 SHOWN_NAME = 40  # characters of a name shown in a list (handlers/account.py validates names to this)
 
 
@@ -79,6 +80,8 @@ class User(BaseModel):
     def label(self, lang: str) -> str:
         """How every list names the user: the name, else 未实名(<last 4 of the openid>) — the one label 名单,
         签到情况, 点名 and the export show for a student without a name, and 改签 accepts."""
+        if self.openid.startswith(ERASED_PREFIX):  # the placeholder of a deleted account (handlers/privacy.py)
+            return t("erased_user", lang)
         return self.shown_name or t("unnamed", lang, tail=self.openid[-4:])
 
 
@@ -91,6 +94,9 @@ class Classroom(BaseModel):
     # 归档 (handlers/terms.py): the class ended. It takes no joins and no new lessons and leaves students'
     # 我的课堂; its records, grade book and export stay the teacher's. NULL while the class runs.
     archived_at = DateTimeField(null=True)
+    # When the retention job ([privacy] retention_days after archived_at) replaced its students' records by
+    # counts (Tally rows, handlers/privacy.py); set once, by the one scheduler that claimed the class.
+    purged_at = DateTimeField(null=True)
 
 
 class BankQuestion(BaseModel):
@@ -586,3 +592,18 @@ class StaffInvite(BaseModel):
 
 
 MODELS += [ClassStaff, StaffInvite]  # team:
+
+
+class Tally(BaseModel):
+    """What is left of an archived class's records after its retention (handlers/privacy.py): counts only,
+    per class (members), lesson (不懂, 点名) or activity (check-in statuses, quiz right/wrong, survey answers,
+    discussion posts), never who."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    lesson = ForeignKeyField(Lesson, null=True, on_delete="CASCADE")
+    activity = ForeignKeyField(Activity, null=True, on_delete="CASCADE")
+    what = CharField(max_length=48)  # e.g. members, status:present, right:1, answer:B, posts, lost, roll_calls
+    count = IntegerField()
+
+
+MODELS.append(Tally)  # privacy:

@@ -118,6 +118,15 @@ class GradebookSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """Retention (handlers/privacy.py): an archived class's students' records become counts this many days
+    after it was archived; 我的数据's signed link lives link_minutes."""
+
+    retention_days: int = 365
+    link_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class SimulatorSettings:
     """The web simulator (/simulator): it speaks as any user, so it is for local runs (handlers/simulator.py)."""
 
@@ -139,6 +148,7 @@ class Settings:
     attendance: AttendanceSettings = field(default_factory=AttendanceSettings)
     warnings: WarningsSettings = field(default_factory=WarningsSettings)
     gradebook: GradebookSettings = field(default_factory=GradebookSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     @property
     def link_secret(self) -> str:
@@ -233,6 +243,8 @@ BOUNDS = {
     ("warnings", "weekday"): (1, 7),  # ISO: 1 = Monday
     ("warnings", "hour"): (0, 23),
     ("gradebook", "link_hours"): (1, 720),  # a signed grade-book link lives that many hours
+    ("privacy", "retention_days"): (1, 3650),  # days after archiving; ten years at most
+    ("privacy", "link_minutes"): (1, 60),  # 我的数据's link: everything about a person, so short-lived
 }
 
 

@@ -15,6 +15,7 @@ from handlers import (
     gradebook,
     grading,
     guides,
+    privacy,
     records,
     requests,
     results,
@@ -86,6 +87,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="me", handler=common.me, aliases=zh("我的信息") + en("me"),
             role=Role.ANY, summary_zh="我的身份和信息", summary_en="my role and details", examples=("我的信息", "me"),
             reads=True),
+    Command(name="my_data", handler=privacy.my_data, aliases=zh("我的数据") + en("my data"),
+            role=Role.ANY, summary_zh="下载课堂保存的关于我的全部数据（JSON、CSV，几分钟内有效的链接）",
+            summary_en="download everything Ketang holds about me (JSON, CSV; a link valid a few minutes)",
+            examples=("我的数据", "my data"), reads=True),
+    Command(name="delete_me", handler=privacy.delete_me, aliases=zh("注销") + en("delete me"),
+            role=Role.ANY, summary_zh="注销账号：删除我的手机号、认证、姓名和课堂，过去的记录匿名保留为统计",
+            summary_en="delete my account: phone, verification, name and classes; past records stay as anonymous counts",
+            examples=("注销", "delete me")),
     Command(name="become_teacher", handler=common.become_teacher, aliases=zh("教师认证") + en("teacher"),
             args=(INVITE,), role=Role.ANY, summary_zh="用邀请码成为教师", summary_en="become a teacher with the invite code",
             examples=("教师认证 abc123", "teacher abc123")),
@@ -332,6 +341,8 @@ FLOWS = {
                        moves={"question": ("options", "answer"), "options": ("answer",), "answer": ("minutes",),
                               "minutes": ()}),
     "announce_guide": Flow(guides.ANNOUNCE_STEPS, restart="restart_announce_guide", starts=("text",), moves={"text": ()}),
+    "delete_me": Flow({"confirm": privacy.confirm_delete}, restart="restart_delete_me", starts=("confirm",),
+                      moves={"confirm": ()}),
 }
 
 

@@ -74,11 +74,11 @@ def test_extension_points_join_across_plugins():
 
 def test_the_classroom_declares_what_it_adds():
     assert {c.name for c in CLASSROOM.commands} >= {"join", "check_in", "start_lesson"}
-    assert set(CLASSROOM.flows) == {"verify", "bind_phone", "join_identity", "quiz_guide", "announce_guide"}
+    assert set(CLASSROOM.flows) == {"verify", "bind_phone", "join_identity", "quiz_guide", "announce_guide", "delete_me"}
     assert {job.name for job in CLASSROOM.jobs if isinstance(job, Job)} >= {"close_due_activities", "close_roll_calls"}
     assert {c.name for c in CLASSROOM.cli} == {"make-teacher", "import-roster", "import-questions", "release-student",
-                                               "release-phone"}
-    assert {b.name for b in CLASSROOM.blueprints} == {"qr", "exports", "gradebook"}
+                                               "release-phone", "purge-user"}
+    assert {b.name for b in CLASSROOM.blueprints} == {"qr", "exports", "gradebook", "privacy"}
     assert CLASSROOM.replies["welcome"]["en"].startswith("Welcome")
 
 
