@@ -90,11 +90,11 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="my_data", handler=privacy.my_data, aliases=zh("我的数据") + en("my data"),
             role=Role.ANY, summary_zh="下载课堂保存的关于我的全部数据（JSON、CSV，几分钟内有效的链接）",
             summary_en="download everything Ketang holds about me (JSON, CSV; a link valid a few minutes)",
-            examples=("我的数据", "my data"), reads=True),
+            examples=("我的数据", "my data"), reads=True, brief=False),  # in 更多 and 帮助 我的数据: the help stays short
     Command(name="delete_me", handler=privacy.delete_me, aliases=zh("注销") + en("delete me"),
             role=Role.ANY, summary_zh="注销账号：删除我的手机号、认证、姓名和课堂，过去的记录匿名保留为统计",
             summary_en="delete my account: phone, verification, name and classes; past records stay as anonymous counts",
-            examples=("注销", "delete me")),
+            examples=("注销", "delete me"), brief=False),
     Command(name="become_teacher", handler=common.become_teacher, aliases=zh("教师认证") + en("teacher"),
             args=(INVITE,), role=Role.ANY, summary_zh="用邀请码成为教师", summary_en="become a teacher with the invite code",
             examples=("教师认证 abc123", "teacher abc123")),
