@@ -176,22 +176,11 @@ KEY = re.compile(ANSWER_KEY, re.IGNORECASE)
 def read_questions(data: bytes) -> list[tuple[int, dict]]:
     """(line, fields) of every question of a CSV or .xlsx file with the columns 题目,答案 (question,answer),
     or raise roster.RosterError naming every bad line. 答案 is a 练习 key (B, AC, 对, =北京/北平) or 问卷 (survey)."""
-    table = roster.read_table(data, max_cell=MAX_QUESTION)
-    if not table:
-        raise roster.RosterError("the file has no questions")
-    first_line, header = table[0]
-    columns = [HEADERS.get(normalize(h).lower()) for h in header]
-    if sorted(filter(None, columns)) != ["answer", "question"]:
-        raise roster.RosterError(f"line {first_line}: the header must be question,answer (or 题目,答案)")
-    at_q, at_a = columns.index("question"), columns.index("answer")
-    rows, seen, problems = [], {}, []
-    for number, cells in table[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(f"line {number}: expected {len(header)} fields, found {len(cells)}")
-            continue
-        fields, problem = _question(cells[at_q], cells[at_a])
+    lines, problems = roster.table_lines(roster.read_table(data, max_cell=MAX_QUESTION), HEADERS,
+                                         ("question", "answer"), "questions", "题目,答案")
+    rows, seen = [], {}
+    for number, (raw_question, raw_answer) in lines:
+        fields, problem = _question(raw_question, raw_answer)
         if problem:
             problems.append(f"line {number}: {problem}")
             continue

@@ -41,22 +41,10 @@ def read_roster(data: bytes) -> list[tuple[int, str, str, str]]:
     Every row is checked and every problem reported with its line number; student numbers are stored
     in their canonical (upper-case) form, so matching ignores case.
     """
-    table = read_table(data)
-    if not table:
-        raise RosterError("the file has no students")
-    first_line, header = table[0]
-    columns = [HEADERS.get(normalize(h).lower()) for h in header]
-    if sorted(c for c in columns if c) != sorted(COLUMNS) or len(set(filter(None, columns))) != 3:
-        raise RosterError(f"line {first_line}: the header must be {','.join(COLUMNS)} (or 学号,姓名,认证码)")
-    at = {column: columns.index(column) for column in COLUMNS}
-    rows, seen, problems = [], {}, []
-    for number, cells in table[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(f"line {number}: expected {len(header)} fields, found {len(cells)}")
-            continue
-        raw_no, raw_name, code = (cells[at[column]] for column in COLUMNS)
+    lines, problems = table_lines(read_table(data), HEADERS, COLUMNS, "students", "学号,姓名,认证码")
+    rows, seen = [], {}
+    for number, cells in lines:
+        raw_no, raw_name, code = cells
         student_no, name = student_no_of(raw_no), name_of(raw_name)
         if not normalize(raw_no) or not normalize(raw_name):
             problems.append(f"line {number}: student_no and name are required")
@@ -75,6 +63,29 @@ def read_roster(data: bytes) -> list[tuple[int, str, str, str]]:
     if not rows:
         raise RosterError("the file has no students")
     return rows
+
+
+def table_lines(table: list, headers: dict, wanted: tuple, what: str, hint: str) -> tuple[list, list[str]]:
+    """The data lines of a file read by read_table whose header names each of the *wanted* columns once (its
+    words mapped by *headers*; else RosterError, *hint* the Chinese header): (line, that line's *wanted* cells
+    in order) for every line that is not blank, and a problem for each line with the wrong number of fields.
+    The roster and the question bank import both read their files so."""
+    if not table:
+        raise RosterError(f"the file has no {what}")
+    first_line, header = table[0]
+    columns = [headers.get(normalize(h).lower()) for h in header]
+    if sorted(filter(None, columns)) != sorted(wanted):
+        raise RosterError(f"line {first_line}: the header must be {','.join(wanted)} (or {hint})")
+    at = [columns.index(column) for column in wanted]
+    lines, problems = [], []
+    for number, cells in table[1:]:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append(f"line {number}: expected {len(header)} fields, found {len(cells)}")
+            continue
+        lines.append((number, [cells[i] for i in at]))
+    return lines, problems
 
 
 def refuse(problems: list[str]) -> None:
