@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import threading
@@ -100,7 +101,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="ketang-warnings-")
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
     app = create_app({"wechat": {"token": "benchTokenBench2026"}, "database": {"url": url},
-                      "server": {"public_url": "https://ketang.example.edu", "secret_key": "bench"}})
+                      "server": {"public_url": "https://ketang.example.edu", "secret_key": secrets.token_urlsafe(32)}})
     with app.app_context():
         if not is_sqlite():
             db.drop_tables(MODELS, safe=True, cascade=True)
