@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from peewee import JOIN, fn
 
+from bot.context import UserError
+from bot.text import inline
 from models import Membership, Section, SectionSeat, User
 
 
@@ -52,3 +54,19 @@ def keep(rows: dict, allowed: set[int] | None, key=lambda k: k) -> dict:
     if allowed is None:
         return rows
     return {k: v for k, v in rows.items() if key(k) in allowed}
+
+
+def view(classroom, name: str | None) -> int | None:
+    """The section a report on *classroom* (a class from scope.current_class) covers: a limited assistant's own
+    section whatever they ask (naming another is refused), else the section *name* names (None: the whole
+    class). Raises the reply for a section that does not exist or is not the assistant's."""
+    limit = getattr(classroom, "staff_section", None)
+    if not name:
+        return limit
+    found = named(classroom.id, name)
+    if found is None:
+        listing = "、".join(s.name for s in sections_of(classroom.id)) or "-"
+        raise UserError("no_such_section", section=inline(name), name=inline(classroom.name), sections=inline(listing))
+    if limit is not None and found.id != limit:
+        raise UserError("section_not_yours", section=inline(found.name), name=inline(classroom.name))
+    return found.id
