@@ -22,6 +22,7 @@ from handlers import (
     roster,
     scheduled_announcements,
     scope,
+    sections,
     student,
     teacher,
     team,
@@ -328,6 +329,25 @@ TEAM = (
             examples=("助教通知 开", "助教通知 关", "team pushes on"), brief=False),
 )
 COMMANDS += TEAM
+
+# sections: secA — 分组 (list / make / assign numbers) and 助教分组 (handlers/sections.py).
+SECTION_NAME = Arg("name", sections.NAME, "分组名称", "section-name", optional=True)
+SECTION_NUMBERS = Arg("numbers", r".+", "学号…", "student-nos…", optional=True, rest=True)
+SECTIONS = (
+    Command(name="sections", handler=sections.sections, aliases=zh("分组") + en("sections", "section"),
+            args=(SECTION_NAME, SECTION_NUMBERS), role=T, staff=LESSON,
+            summary_zh="查看分组；「分组 <名称>」新建分组（学生发送「加入 <分组码>」）；「分组 <名称> <学号…>」把学号分进去",
+            summary_en="the sections; “section <name>” makes one (students send “join <code>”); "
+                       "“section <name> <student-no…>” places those numbers in it",
+            examples=("分组", "分组 一班", "分组 一班 2024001 2024002", "sections", "section A1", "section A1 2024001"),
+            brief=False),
+    Command(name="assistant_section", handler=sections.limit_assistant, aliases=zh("助教分组") + en("assistant section"),
+            args=(STAFF_NO, Arg("name", r"\S{1,16}", "分组名称|全部", "section-name|all")), role=T, staff=OWNER_ONLY,
+            summary_zh="第 n 位助教只管一个分组（全部：整个课堂）",
+            summary_en="limit the n-th assistant to a section (all: the whole class)",
+            examples=("助教分组 1 一班", "助教分组 1 全部", "assistant section 1 all"), brief=False),
+)
+COMMANDS += SECTIONS
 
 FLOWS = {
     "verify": Flow(account.VERIFY_STEPS, restart="restart_verify", starts=("school",),

@@ -9,11 +9,16 @@ marks only that section's students: scope.current_class gives every staff comman
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from peewee import JOIN, fn
 
-from bot.context import UserError
+from bot import dispatch
+from bot.context import Context, UserError
 from bot.text import inline
-from models import Membership, Section, SectionSeat, User
+from handlers import scope, team
+from models import OWNER, Classroom, ClassStaff, Membership, Section, SectionSeat, User
 
 
 def sections_of(classroom_id: int) -> list[Section]:
@@ -70,3 +75,121 @@ def view(classroom, name: str | None) -> int | None:
     if limit is not None and found.id != limit:
         raise UserError("section_not_yours", section=inline(found.name), name=inline(classroom.name))
     return found.id
+
+
+# --- the commands: 分组 (list, make, assign numbers), 助教分组 (limit an assistant) ---
+
+NAME = r"(?!(?:全部|all|\d+)$)\S{1,16}"  # a section's name: no spaces, not all digits (结果 2 一班), not 全部/all
+NUMBER = re.compile(r"[a-z0-9-]{1,32}", re.IGNORECASE)  # a student number (upper-cased like handlers/account.py)
+ALL = ("全部", "all")
+
+
+def sections(ctx: Context, name: str | None = None, numbers: str | None = None) -> str:
+    """分组: the current class's sections; 分组 <名称>: make it (owner) or show it; 分组 <名称> <学号…>: place
+    those numbers in it (owner)."""
+    if not name and numbers is not None:  # a bad name (all digits, 全部, too long): the usage line
+        return dispatch.usage_reply(ctx, ctx.command)
+    classroom = scope.current_class(ctx)
+    if not name:
+        return listing(ctx, classroom)
+    found = named(classroom.id, name)
+    if numbers is None and found is not None:
+        return ctx.t("section_shown", section=inline(found.name), code=found.code, name=inline(classroom.name),
+                     count=sum(1 for s in placement(classroom.id).values() if s == found.id))
+    scope.permit(ctx, classroom, OWNER)
+    if numbers is not None:
+        wanted = [n.upper() for n in re.split(r"[\s,;，；、]+", numbers.strip()) if n]
+        if not wanted or not all(NUMBER.fullmatch(n) for n in wanted):
+            return dispatch.usage_reply(ctx, ctx.command)
+        found = found or make(ctx, classroom, name)
+        return assign(ctx, classroom, found, list(dict.fromkeys(wanted)))
+    section = make(ctx, classroom, name)
+    return ctx.t("section_made", section=inline(section.name), code=section.code, name=inline(classroom.name))
+
+
+def listing(ctx: Context, classroom) -> str:
+    """分组 alone: numbered sections with code, head count and the assistants limited to each."""
+    found = sections_of(classroom.id)
+    if not found:
+        return ctx.t("sections_none", name=inline(classroom.name))
+    counts: dict[int, int] = {}
+    for section_id in placement(classroom.id).values():
+        counts[section_id] = counts.get(section_id, 0) + 1
+    helpers: dict[int, list[str]] = {}
+    for staff in (ClassStaff.select(ClassStaff, User).join(User, on=(ClassStaff.user == User.id))
+                  .where((ClassStaff.classroom == classroom.id) & ClassStaff.section.is_null(False))):
+        helpers.setdefault(staff.section_id, []).append(staff.user.label(ctx.lang))
+    lines = [ctx.t("sections_header", name=inline(classroom.name))]
+    for n, s in enumerate(found, 1):
+        lines.append(ctx.t("sections_line", n=n, section=inline(s.name), code=s.code, count=counts.get(s.id, 0),
+                           staff="、".join(helpers.get(s.id, [])) or "-"))
+    return "\n".join(lines + [ctx.t("sections_footer")])
+
+
+def make(ctx: Context, classroom, name: str) -> Section:
+    """The class's section *name*, made with a fresh code unless it exists (two owners' phones racing get one:
+    the unique (classroom, name) index)."""
+    for _ in range(50):
+        code = f"{secrets.randbelow(900000) + 100000}"
+        if Classroom.select().where(Classroom.code == code).exists():
+            continue
+        if Section.insert(classroom=classroom.id, name=name, code=code, created_by=ctx.user,
+                          created_at=ctx.now).on_conflict_ignore().as_rowcount().execute():
+            break
+        existing = named(classroom.id, name)
+        if existing is not None:  # the other phone made it a moment ago
+            return existing
+    else:
+        raise RuntimeError("no free section code after 50 tries")
+    return named(classroom.id, name)
+
+
+def code_taken(code: str) -> bool:
+    """Whether a section uses *code* (a new class's code avoids it: handlers/teacher.py)."""
+    return Section.select().where(Section.code == code).exists()
+
+
+def assign(ctx: Context, classroom, section: Section, numbers: list[str]) -> str:
+    """Seat *numbers* in *section* (moving them from another section): the staff's word, which wins over a
+    student's own joining."""
+    for number in numbers:
+        SectionSeat.insert(classroom=classroom.id, section=section.id, student_no=number, by=ctx.user,
+                           at=ctx.now).on_conflict(conflict_target=[SectionSeat.classroom, SectionSeat.student_no],
+                                                   update={SectionSeat.section: section.id, SectionSeat.by: ctx.user.id,
+                                                           SectionSeat.at: ctx.now}).execute()
+    members = set(User.select(User.student_no).join(Membership, on=(Membership.user == User.id))
+                  .where((Membership.classroom == classroom.id) & User.student_no.in_(numbers)).tuples())
+    waiting = len(numbers) - len(members)
+    return ctx.t("section_assigned", count=len(numbers), section=inline(section.name), name=inline(classroom.name),
+                 waiting=waiting)
+
+
+def join(ctx: Context, section: Section, enroll) -> str:
+    """加入 <分组码>: *enroll* the user in the section's class (the class code's path: same refusals), then take
+    a seat in the section (moving their own seat); a number the staff placed elsewhere stays there."""
+    classroom = Classroom.get_by_id(section.classroom_id)
+    reply = enroll(ctx, classroom)
+    if not Membership.select().where((Membership.classroom == classroom.id) & (Membership.user == ctx.user)).exists():
+        return reply  # refused (archived, an assistant of it...)
+    number = getattr(ctx.user, "student_no", None)
+    placed = number and SectionSeat.get_or_none((SectionSeat.classroom == classroom.id) & (SectionSeat.student_no == number))
+    SectionSeat.insert(classroom=classroom.id, section=section.id, user=ctx.user, by=ctx.user, at=ctx.now).on_conflict(
+        conflict_target=[SectionSeat.classroom, SectionSeat.user],
+        update={SectionSeat.section: section.id, SectionSeat.at: ctx.now}).execute()
+    if placed and placed.section_id != section.id:
+        return reply + "\n" + ctx.t("section_stays", section=inline(Section.get_by_id(placed.section_id).name))
+    return reply + "\n" + ctx.t("section_joined", section=inline(section.name))
+
+
+def limit_assistant(ctx: Context, number: int, name: str) -> str:
+    """助教分组 <n> <名称|全部>: the n-th assistant of 助教's list sees only that section (全部: the whole class)."""
+    classroom = scope.current_class(ctx)
+    staff, user = team.nth(ctx, classroom, number)
+    section = None if name.casefold() in ALL else named(classroom.id, name)
+    if section is None and name.casefold() not in ALL:
+        view(classroom, name)  # raises no_such_section
+    ClassStaff.update(section=section.id if section else None).where(ClassStaff.id == staff.id).execute()
+    if section is None:
+        return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
+    return ctx.t("assistant_section_set", who=user.label(ctx.lang), section=inline(section.name),
+                 name=inline(classroom.name))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.text import inline
 from handlers import limits, scope
-from models import ASSISTANT, Classroom, ClassRules, ClassStaff, StaffInvite, User
+from models import ASSISTANT, Classroom, ClassRules, ClassStaff, Section, StaffInvite, User
 
 INVITE_TTL = timedelta(hours=24)
 INVITES_PER_HOUR = 10  # 添加助教 codes one owner may make in an hour
@@ -59,7 +59,10 @@ def team(ctx: Context, code: str | None = None) -> str:
     lines = [ctx.t("team_header", name=inline(classroom.name)), ctx.t("team_owner", who=owner.label(ctx.lang))]
     for n, (staff, user) in enumerate(_assistants(classroom), 1):
         export = ctx.t("team_export_on" if staff.can_export else "team_export_off")
-        lines.append(ctx.t("team_line", n=n, who=user.label(ctx.lang), export=export))
+        line = ctx.t("team_line", n=n, who=user.label(ctx.lang), export=export)
+        if staff.section_id is not None:  # sections: secA (助教分组)
+            line += ctx.t("team_line_section", section=inline(staff.section.name))
+        lines.append(line)
     notify = ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.team_pushes).exists()
     lines.append(ctx.t("team_footer", pushes=ctx.t("team_pushes_all" if notify else "team_pushes_owner")))
     return "\n".join(lines)
@@ -94,7 +97,7 @@ def accept(ctx: Context, code: str) -> str:
 def remove_assistant(ctx: Context, number: int) -> str:
     """移除助教 <n>: the n-th assistant of 助教's list leaves the team (their past actions keep their name)."""
     classroom = scope.current_class(ctx)
-    staff, user = _nth(ctx, classroom, number)
+    staff, user = nth(ctx, classroom, number)
     ClassStaff.delete().where(ClassStaff.id == staff.id).execute()
     return ctx.t("assistant_removed", who=user.label(ctx.lang), name=inline(classroom.name))
 
@@ -102,7 +105,7 @@ def remove_assistant(ctx: Context, number: int) -> str:
 def permissions(ctx: Context, number: int, what: str, switch: str) -> str:
     """助教权限 <n> 导出 开|关: whether the n-th assistant may export identity data (导出)."""
     classroom = scope.current_class(ctx)
-    staff, user = _nth(ctx, classroom, number)
+    staff, user = nth(ctx, classroom, number)
     on = switch.casefold() in ON
     ClassStaff.update(can_export=on).where(ClassStaff.id == staff.id).execute()
     return ctx.t("assistant_export_on" if on else "assistant_export_off", who=user.label(ctx.lang),
@@ -120,12 +123,13 @@ def notify(ctx: Context, switch: str) -> str:
 
 
 def _assistants(classroom: Classroom) -> list[tuple[ClassStaff, User]]:
-    rows = (ClassStaff.select(ClassStaff, User).join(User, on=(ClassStaff.user == User.id))
+    rows = (ClassStaff.select(ClassStaff, User, Section).join(User, on=(ClassStaff.user == User.id))
+            .join_from(ClassStaff, Section, JOIN.LEFT_OUTER, on=(ClassStaff.section == Section.id))
             .where(ClassStaff.classroom == classroom).order_by(ClassStaff.added_at, ClassStaff.id))
     return [(row, row.user) for row in rows]
 
 
-def _nth(ctx: Context, classroom: Classroom, number: int) -> tuple[ClassStaff, User]:
+def nth(ctx: Context, classroom: Classroom, number: int) -> tuple[ClassStaff, User]:
     team = _assistants(classroom)
     if not 1 <= number <= len(team):
         raise UserError("no_such_assistant", n=number, name=inline(classroom.name))

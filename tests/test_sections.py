@@ -1,0 +1,108 @@
+"""Sections (issue 25.2, secA): 分组 lists, makes and fills sections; students join one by its own code; an
+assistant can be limited to one (助教分组); the owner alone changes them."""
+
+from __future__ import annotations
+
+import re
+
+from handlers import sections
+from models import Classroom, ClassStaff, Membership, Section, SectionSeat, User, db
+from tests.conftest import simulator_for
+from tests.test_identity import run_at_once
+from tests.test_lesson import klass  # noqa: F401  (fixture)
+from tests.test_team import ta  # noqa: F401  (fixture)
+
+
+def make(say, name: str) -> str:
+    reply = say("o_t", f"分组 {name}")
+    return re.search(r"分组码 (\d{6})", reply).group(1)
+
+
+def section_of(openid: str) -> str | None:
+    user = User.get(User.openid == openid)
+    cls = Membership.get(Membership.user == user).classroom_id
+    placed = sections.placement(cls).get(user.id)
+    return Section.get_by_id(placed).name if placed else None
+
+
+def test_the_owner_makes_a_section_and_students_join_it_by_its_code(say, klass, clock):  # noqa: F811
+    assert "还没有分组" in say("o_t", "分组")
+    reply = say("o_t", "分组 一班")
+    code = re.search(r"分组码 (\d{6})", reply).group(1)
+    assert f"学生发送「加入 {code}」" in reply and code != klass
+    assert "分组码 " + code in say("o_t", "分组 一班") and Section.select().count() == 1  # shown, not made again
+    say("o_new", "帮助")
+    joined = say("o_new", f"加入 {code}")
+    assert "已加入「概率论」" in joined and "你在分组「一班」" in joined, joined
+    assert section_of("o_new") == "一班"
+    assert "1. 一班：分组码 " + code + "，1 名学生" in say("o_t", "分组")
+    code2 = make(say, "二班")
+    assert "你已经在「概率论」里了" in (moved := say("o_new", f"加入 {code2}")) and "分组「二班」" in moved
+    assert section_of("o_new") == "二班"  # a member moves their own seat
+
+
+def test_bad_section_names_get_the_usage_line_and_change_nothing(say, klass):  # noqa: F811
+    for bad in ("分组 123", "分组 全部", "分组 all", "分组 一二三四五六七八九十一二三四五六七"):
+        assert "格式不对" in say("o_t", bad), bad
+    assert "格式不对" in say("o_t", "分组 一班 2024001 学号?")
+    assert Section.select().count() == 0 and SectionSeat.select().count() == 0
+
+
+def test_numbers_the_staff_place_win_over_a_students_own_join(say, klass):  # noqa: F811
+    code1, code2 = make(say, "一班"), make(say, "二班")
+    reply = say("o_t", "分组 一班 2024001 2024002 2024099")
+    assert "已把 3 个学号分到「概率论」的分组「一班」，其中 1 个还没加入课堂" in reply, reply
+    assert section_of("o_s1") == "一班"
+    stays = say("o_s1", f"加入 {code2}")
+    assert "仍在那个分组" in stays and "分组「一班」" in stays, stays
+    assert section_of("o_s1") == "一班"  # the staff's word wins
+    say("o_t", "分组 二班 2024001")  # moves the number
+    assert section_of("o_s1") == "二班" and SectionSeat.select().where(SectionSeat.student_no == "2024001").count() == 1
+    listing = say("o_t", "分组").split("\n")
+    assert "1 名学生" in listing[1] and "1 名学生" in listing[2], listing  # 一班: 2024002; 二班: o_s1 (once)
+    assert code1 != code2
+
+
+def test_owner_only_commands_are_refused_to_an_assistant(say, klass, ta):  # noqa: F811
+    make(say, "一班")
+    assert "1. 一班" in say(ta, "分组")  # reading is for the team
+    assert "只有「概率论」的创建者可以使用" in say(ta, "分组 二班")
+    assert "只有「概率论」的创建者可以使用" in say(ta, "分组 一班 2024001")
+    assert "只有「概率论」的创建者可以使用" in say(ta, "助教分组 1 一班")
+    assert Section.select().count() == 1 and SectionSeat.select().count() == 0
+    assert ClassStaff.get().section_id is None
+
+
+def test_the_owner_limits_an_assistant_to_a_section_and_the_team_list_shows_it(say, klass, ta):  # noqa: F811
+    make(say, "一班")
+    assert "现在只管「概率论」的分组「一班」" in say("o_t", "助教分组 1 一班")
+    assert ClassStaff.get().section_id == Section.get().id
+    assert "分组：一班" in say("o_t", "助教") and "助教：王五" in say("o_t", "分组")
+    assert "没有叫「三班」的分组" in say("o_t", "助教分组 1 三班")
+    assert ClassStaff.get().section_id == Section.get().id
+    assert "全部学生" in say("o_t", "助教分组 1 全部") and ClassStaff.get().section_id is None
+
+
+def test_two_phones_making_the_same_section_at_once_get_one(app, say, klass):  # noqa: F811
+    say("o_t2", "帮助")
+    replies = run_at_once(app, [("o_t", "分组 一班"), ("o_t", "分组 一班")])
+    db.connect(reuse_if_open=True)
+    assert Section.select().count() == 1, replies
+    code = Section.get().code
+    assert all(code in r for r in replies), replies
+
+
+def test_class_codes_avoid_section_codes(say, klass, monkeypatch):  # noqa: F811
+    code = make(say, "一班")
+    taken = iter([int(code) - 100000, int(code) - 100000, 0])  # the first draw hits the section's code
+    monkeypatch.setattr("handlers.teacher.secrets.randbelow", lambda _n: next(taken))
+    assert "创建" in say("o_t", "创建课堂 线性代数")
+    assert Classroom.get(Classroom.name == "线性代数").code == "100000"
+
+
+def test_joining_by_a_section_code_end_to_end(app, klass):  # noqa: F811
+    wx = simulator_for(app)
+    code = re.search(r"分组码 (\d{6})", wx.send_text("o_t", "分组 一班")).group(1)
+    reply = wx.send_text("o_e2e", f"加入 {code}")
+    assert "已加入「概率论」" in reply and "你在分组「一班」" in reply, reply
+    assert section_of("o_e2e") == "一班"
