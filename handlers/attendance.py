@@ -12,7 +12,7 @@ from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_each
 from bot.prepared import Prepared
 from bot.text import fit_lines
-from handlers import extension_points, records, scope, team
+from handlers import extension_points, records, scope, sections, team
 from handlers.requests import record_remark
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
 
@@ -106,6 +106,7 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
         raise UserError("attendance_cancelled", name=classroom.name, at=ctx.hhmm(latest.lesson.started_at),
                         cancelled=ctx.hhmm(latest.lesson.cancelled_at))
     student, note = _student_by_number(ctx, classroom, student_no)
+    sections.check(ctx, classroom, student)  # a limited assistant marks only their section's students
     value = STATUS_WORDS[status.casefold()]
     checkins = checkins_of(latest.lesson)
     before = {r.activity_id: r for r in Response.select().where(
@@ -152,6 +153,8 @@ def roll_call(ctx: Context, count: int = 1) -> str:
         raise UserError("roll_call_needs_checkin")
     came = {uid for uid, status in records.lesson_sheet(lesson).items() if status in records.CAME}
     came &= set(scope.student_ids(classroom))  # the sheet keeps who left since; they cannot answer 到
+    allowed = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))  # a limited assistant: their section
+    came = came if allowed is None else came & allowed
     called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
     pool = sorted(came - called)
     if not pool:

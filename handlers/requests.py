@@ -18,7 +18,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.outbox import enqueue
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, fold_width, inline
-from handlers import scope, team
+from handlers import scope, sections, team
 from models import (
     ABSENT,
     APPROVED,
@@ -285,7 +285,7 @@ def request_line(ctx: Context, request: AbsenceRequest, lang: str) -> str:
 
 def requests_list(ctx: Context) -> str:
     """补签申请: the open requests of the teacher's classes; they are now 'shown', so 批准 全部 takes them."""
-    waiting = list(_waiting(ctx.user))
+    waiting = sections.visible(ctx.user, _waiting(ctx.user))
     if not waiting:
         return ctx.t("no_requests")
     footer = "\n" + ctx.t("requests_footer")
@@ -305,7 +305,7 @@ def approve(ctx: Context, text: str) -> str:
         raise UserError("approve_usage")
     status = APPROVE_STATUS[status_word]
     if parts[0].casefold() in ALL:
-        shown = [r for r in _waiting(ctx.user) if r.shown_at is not None]
+        shown = [r for r in sections.visible(ctx.user, _waiting(ctx.user)) if r.shown_at is not None]
         if not shown:
             return ctx.t("no_requests")
         for request in shown:
@@ -327,11 +327,12 @@ def reject(ctx: Context, number: int, note: str | None = None) -> str:
 
 
 def _own_waiting(ctx: Context, number: str) -> AbsenceRequest:
-    request = next(iter(_waiting(ctx.user).where(AbsenceRequest.id == int(number))), None) if number.isdigit() else None
+    request = next(iter(sections.visible(ctx.user, _waiting(ctx.user).where(AbsenceRequest.id == int(number)))), None) \
+        if number.isdigit() else None
     if request is None:
         mine = (AbsenceRequest.id == int(number)) & Classroom.id.in_(scope.staffed_by(ctx.user)) if number.isdigit() else None
         decided = AbsenceRequest.select().join(Classroom).where(mine).first() if mine is not None else None
-        if decided is not None:
+        if decided is not None and decided.state != WAITING:  # (a waiting one outside a limited assistant's section: none)
             raise UserError("request_decided", n=number, state=ctx.t(f"request_{decided.state}"))
         raise UserError("no_such_request", n=number)
     return request

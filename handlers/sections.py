@@ -193,3 +193,27 @@ def limit_assistant(ctx: Context, number: int, name: str) -> str:
         return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
     return ctx.t("assistant_section_set", who=user.label(ctx.lang), section=inline(section.name),
                  name=inline(classroom.name))
+
+
+def check(ctx: Context, classroom, student: User) -> None:
+    """Refuse (changing nothing) a limited assistant's command about a student outside their section."""
+    allowed = students_in(classroom.id, getattr(classroom, "staff_section", None))
+    if allowed is not None and student.id not in allowed:
+        raise UserError("section_outside", student=inline(student.student_no or student.label(ctx.lang)))
+
+
+def limits_of(user) -> dict[int, int]:
+    """Class id -> section id for each class where *user* is an assistant limited to a section."""
+    return dict(ClassStaff.select(ClassStaff.classroom, ClassStaff.section)
+                .where((ClassStaff.user == user) & ClassStaff.section.is_null(False)).tuples())
+
+
+def visible(user, rows, classroom_id=lambda r: r.classroom_id, student_id=lambda r: r.student_id) -> list:
+    """*rows* of several classes (requests) kept to those about students *user* may see: all of a class they
+    own or assist unlimited, their section's in a class where they are limited."""
+    rows = list(rows)
+    limited = limits_of(user)
+    if not limited:
+        return rows
+    allowed = {cls: students_in(cls, section) for cls, section in limited.items()}
+    return [r for r in rows if classroom_id(r) not in allowed or student_id(r) in allowed[classroom_id(r)]]

@@ -4,9 +4,10 @@ assistant can be limited to one (助教分组); the owner alone changes them."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from handlers import sections
-from models import Classroom, ClassStaff, Membership, Section, SectionSeat, User, db
+from models import AbsenceRequest, Classroom, ClassStaff, Membership, Section, Response, SectionSeat, User, db
 from tests.conftest import simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import klass  # noqa: F401  (fixture)
@@ -106,3 +107,51 @@ def test_joining_by_a_section_code_end_to_end(app, klass):  # noqa: F811
     reply = wx.send_text("o_e2e", f"加入 {code}")
     assert "已加入「概率论」" in reply and "你在分组「一班」" in reply, reply
     assert section_of("o_e2e") == "一班"
+
+
+def limited(say, ta) -> None:
+    """o_ta limited to 一班 = 2024001 and 2024002 (by number)."""
+    make(say, "一班")
+    say("o_t", "分组 一班 2024001 2024002")
+    say("o_t", "助教分组 1 一班")
+
+
+def test_a_limited_assistant_marks_only_their_section(say, klass, ta, clock):  # noqa: F811
+    limited(say, ta)
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    for s in ("o_s1", "o_s3"):
+        say(s, "签到")
+    refused = say(ta, "改签 2024003 缺勤")
+    assert "2024003 不在你的分组里" in refused, refused
+    assert "已签到" not in refused and Response.select().where(Response.marked_by.is_null(False)).count() == 0
+    assert "改为「迟到」" in say(ta, "改签 2024002 迟到")
+    assert "改为「缺勤」" in say("o_t", "改签 2024003 缺勤")  # the owner: the whole class
+    roster = say(ta, "名单")
+    assert "2024001" in roster and "2024002" in roster and "2024003" not in roster, roster
+    assert "2024003" in say("o_t", "名单")
+    called = say(ta, "点名 5")  # came: o_s1, o_s2 (迟到), o_s3; in the section: o_s1, o_s2
+    assert "学生1" in called and "学生2" in called and "学生3" not in called, called
+    say("o_t", "助教分组 1 全部")
+    assert "2024003" in say(ta, "名单")
+
+
+def test_a_limited_assistant_sees_and_decides_only_their_sections_requests(say, klass, ta, clock):  # noqa: F811
+    limited(say, ta)
+    say("o_t", "上课")
+    say("o_t", "开启签到 1")
+    clock.now += timedelta(minutes=2)
+    say("o_t", "下课")
+    say("o_s1", "补签 手机没电了")
+    say("o_s3", "补签 手机没电了")
+    mine, other = (AbsenceRequest.select().join(User, on=(AbsenceRequest.student == User.id))
+                   .where(User.openid == o).get() for o in ("o_s1", "o_s3"))
+    listing = say(ta, "补签申请")
+    assert "2024001" in listing and "2024003" not in listing, listing
+    assert "没有" in say(ta, f"驳回 {other.id}") and AbsenceRequest.get_by_id(other.id).state == "waiting"
+    assert "没有" in say(ta, f"批准 {other.id}") and AbsenceRequest.get_by_id(other.id).state == "waiting"
+    say(ta, "补签申请")
+    assert "1" in say(ta, "批准 全部")
+    assert AbsenceRequest.get_by_id(mine.id).state == "approved"
+    assert AbsenceRequest.get_by_id(other.id).state == "waiting"
+    assert "2024003" in say("o_t", "补签申请")
