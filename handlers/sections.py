@@ -101,9 +101,12 @@ def sections(ctx: Context, name: str | None = None, numbers: str | None = None) 
         wanted = [n.upper() for n in re.split(r"[\s,;，；、]+", numbers.strip()) if n]
         if not wanted or not all(NUMBER.fullmatch(n) for n in wanted):
             return dispatch.usage_reply(ctx, ctx.command)
-        found = found or make(ctx, classroom, name)
-        return assign(ctx, classroom, found, list(dict.fromkeys(wanted)))
-    section = make(ctx, classroom, name)
+        made = "" if found else made_reply(ctx, classroom, found := make(ctx, classroom, name)) + "\n"
+        return made + assign(ctx, classroom, found, list(dict.fromkeys(wanted)))
+    return made_reply(ctx, classroom, make(ctx, classroom, name))
+
+
+def made_reply(ctx: Context, classroom, section: Section) -> str:
     return ctx.t("section_made", section=inline(section.name), code=section.code, name=inline(classroom.name))
 
 

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from handlers import sections
-from models import AbsenceRequest, Classroom, ClassStaff, Membership, Section, Response, SectionSeat, User, db
+from models import AbsenceRequest, Classroom, ClassStaff, Membership, Response, Section, SectionSeat, User, db
 from tests.conftest import simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import klass  # noqa: F401  (fixture)
@@ -109,7 +109,7 @@ def test_joining_by_a_section_code_end_to_end(app, klass):  # noqa: F811
     assert section_of("o_e2e") == "一班"
 
 
-def limited(say, ta) -> None:
+def limited(say, ta) -> None:  # noqa: F811
     """o_ta limited to 一班 = 2024001 and 2024002 (by number)."""
     make(say, "一班")
     say("o_t", "分组 一班 2024001 2024002")
