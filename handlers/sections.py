@@ -220,3 +220,8 @@ def visible(user, rows, classroom_id=lambda r: r.classroom_id, student_id=lambda
         return rows
     allowed = {cls: students_in(cls, section) for cls, section in limited.items()}
     return [r for r in rows if classroom_id(r) not in allowed or student_id(r) in allowed[classroom_id(r)]]
+
+
+def copy(ctx: Context, old, new) -> dict[int, int]:
+    """复制课堂: *new* gets *old*'s sections with fresh codes and no seats; old section id -> new one's."""
+    return {s.id: make(ctx, new, s.name).id for s in sections_of(old.id)}

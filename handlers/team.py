@@ -173,10 +173,13 @@ def is_assistant_of(user: User, classroom_id: int) -> bool:
     return ClassStaff.select().where((ClassStaff.classroom == classroom_id) & (ClassStaff.user == user)).exists()
 
 
-def copy_team(old: Classroom, new: Classroom) -> int:
-    """复制课堂 (handlers/terms.py): the new class keeps the old one's assistants and their grants."""
+def copy_team(old: Classroom, new: Classroom, sections: dict[int, int] | None = None) -> int:
+    """复制课堂 (handlers/terms.py): the new class keeps the old one's assistants and their grants, and their
+    section limits mapped by *sections* (old section id -> the new class's copy)."""
+    sections = sections or {}
     rows = [{"classroom": new.id, "user": s.user_id, "role": s.role, "can_export": s.can_export, "added_at": s.added_at,
-             "added_by": s.added_by_id} for s in ClassStaff.select().where(ClassStaff.classroom == old)]
+             "added_by": s.added_by_id, "section": sections.get(s.section_id)}
+            for s in ClassStaff.select().where(ClassStaff.classroom == old)]
     if rows:
         ClassStaff.insert_many(rows).on_conflict_ignore().execute()
     return len(rows)

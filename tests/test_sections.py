@@ -155,3 +155,16 @@ def test_a_limited_assistant_sees_and_decides_only_their_sections_requests(say, 
     assert AbsenceRequest.get_by_id(mine.id).state == "approved"
     assert AbsenceRequest.get_by_id(other.id).state == "waiting"
     assert "2024003" in say("o_t", "补签申请")
+
+
+def test_copy_keeps_the_sections_with_new_codes_and_the_assistants_limits_but_no_seats(say, klass, ta):  # noqa: F811
+    limited(say, ta)
+    make(say, "二班")
+    old = {s.name: s for s in Section.select()}
+    reply = say("o_t", "复制课堂 1 概率论2027")
+    assert "2 个分组" in reply, reply
+    new = Classroom.get(Classroom.name == "概率论2027")
+    copies = {s.name: s for s in Section.select().where(Section.classroom == new.id)}
+    assert set(copies) == {"一班", "二班"} and not {s.code for s in copies.values()} & {s.code for s in old.values()}
+    assert SectionSeat.select().where(SectionSeat.classroom == new.id).count() == 0
+    assert ClassStaff.get(ClassStaff.classroom == new.id).section_id == copies["一班"].id
