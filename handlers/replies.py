@@ -639,6 +639,7 @@ CATALOGUE.update({
                          "Only the owner of “{name}” may use “{command}”: assistants run lessons, check-ins, quizzes, marks and requests, not settings or the team."),
     # sections (handlers/sections.py)
     # sections: secA
+    "section_mark": ("（分组：{section}）", " (section: {section})"),
     "copy_kept_sections": ("{n} 个分组（新分组码，学生需重新加入）", "{n} {n|section|sections} (new codes; students join again)"),
     "sections_none": ("「{name}」还没有分组。创建者发送「{cmd:sections} <名称>」新建一个（如「{cmd:sections} 一班」）。",
                       "“{name}” has no sections yet. The owner sends “{cmd:sections} <name>” to make one (e.g. “{cmd:sections} A1”)."),

@@ -225,3 +225,15 @@ def visible(user, rows, classroom_id=lambda r: r.classroom_id, student_id=lambda
 def copy(ctx: Context, old, new) -> dict[int, int]:
     """复制课堂: *new* gets *old*'s sections with fresh codes and no seats; old section id -> new one's."""
     return {s.id: make(ctx, new, s.name).id for s in sections_of(old.id)}
+
+
+def own_sections(user) -> dict[int, str]:
+    """Class id -> the name of the section *user* (a student) is in, by their number's seat or else their own
+    (one statement): what 我的课堂 shows."""
+    who = SectionSeat.user == user
+    if getattr(user, "student_no", None):
+        who |= SectionSeat.student_no == user.student_no
+    found: dict[int, str] = {}
+    for seat in SectionSeat.select(SectionSeat, Section).join(Section).where(who).order_by(SectionSeat.student_no.is_null()):
+        found.setdefault(seat.classroom_id, seat.section.name)  # the number's seat first: it wins
+    return found

@@ -152,9 +152,12 @@ def classes(ctx: Context, everything: bool = False) -> str:
     if not ctx.user.is_teacher:
         memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
         seen = {m.classroom_id: m.notices_seen_at for m in memberships}
+        placed = sections.own_sections(ctx.user)
         for index, classroom in enumerate(mine):
             if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
+            if classroom.id in seen and classroom.id in placed:
+                lines[index] += ctx.t("section_mark", section=inline(placed[classroom.id]))
     for index, classroom in enumerate(mine):
         if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))

@@ -168,3 +168,13 @@ def test_copy_keeps_the_sections_with_new_codes_and_the_assistants_limits_but_no
     assert set(copies) == {"一班", "二班"} and not {s.code for s in copies.values()} & {s.code for s in old.values()}
     assert SectionSeat.select().where(SectionSeat.classroom == new.id).count() == 0
     assert ClassStaff.get(ClassStaff.classroom == new.id).section_id == copies["一班"].id
+
+
+def test_my_classes_shows_a_students_section(say, klass):  # noqa: F811
+    code = make(say, "一班")
+    make(say, "二班")
+    assert "分组" not in say("o_s1", "我的课堂")
+    say("o_s1", f"加入 {code}")
+    assert "（分组：一班）" in say("o_s1", "我的课堂")
+    say("o_t", "分组 二班 2024001")  # the staff's word wins
+    assert "（分组：二班）" in say("o_s1", "我的课堂")
