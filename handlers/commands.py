@@ -341,7 +341,7 @@ SECTIONS = (
                        "“section <name> <student-no…>” places those numbers in it",
             examples=("分组", "分组 一班", "分组 一班 2024001 2024002", "sections", "section A1", "section A1 2024001"),
             brief=False),
-    Command(name="assistant_section", handler=sections.limit_assistant, aliases=zh("助教分组") + en("assistant section"),
+    Command(name="assistant_section", handler=team.section_limit, aliases=zh("助教分组") + en("assistant section"),
             args=(STAFF_NO, Arg("name", r"\S{1,16}", "分组名称|全部", "section-name|all")), role=T, staff=OWNER_ONLY,
             summary_zh="第 n 位助教只管一个分组（全部：整个课堂）",
             summary_en="limit the n-th assistant to a section (all: the whole class)",

@@ -407,13 +407,14 @@ def push_requests(now: datetime, tz) -> int:
     """Push each teacher their requests not yet shown, unless they got a push less than a minute ago (then the
     ones arriving meanwhile go together a minute after it). Two schedulers claim with a conditional UPDATE
     and the outbox key, so a request is pushed once. Return how many requests were pushed."""
-    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner, Classroom.id).join(Classroom)
-                .where(AbsenceRequest.shown_at.is_null() & (AbsenceRequest.state == WAITING)).tuples())
+    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner, Classroom.id, AbsenceRequest.student)
+                .join(Classroom).where(AbsenceRequest.shown_at.is_null() & (AbsenceRequest.state == WAITING)).tuples())
     by_teacher: dict[int, list[int]] = defaultdict(list)
-    class_of = {}
-    for request_id, owner, classroom_id in rows:
+    class_of, student_of = {}, {}
+    for request_id, owner, classroom_id, student_id in rows:
         by_teacher[owner].append(request_id)
         class_of[request_id] = classroom_id
+        student_of[request_id] = student_id
     assistants = team.assistants_pushed(set(class_of.values()))  # classes whose team gets pushes (助教通知 开)
     pushed = 0
     for owner, ids in by_teacher.items():
@@ -429,19 +430,27 @@ def push_requests(now: datetime, tz) -> int:
                 if claimed != len(shown):
                     raise _Taken  # another scheduler pushed some of them: undo, the rest go next run
                 enqueue(owner, "absence_requests", text, f"requests:{owner}:{shown[0]}-{shown[-1]}", now)
-                _push_assistants(shown, class_of, assistants, now, tz)
+                _push_assistants(shown, class_of, student_of, assistants, now, tz)
                 pushed += claimed
         except _Taken:
             continue
     return pushed
 
 
-def _push_assistants(shown: list[int], class_of: dict[int, int], assistants: dict[int, set[int]], now, tz) -> None:
-    """The same push to each assistant of the classes that share theirs, naming only their classes' requests."""
+def _push_assistants(shown: list[int], class_of: dict[int, int], student_of: dict[int, int],
+                     assistants: dict[int, dict[int, int | None]], now, tz) -> None:
+    """The same push to each assistant of the classes that share theirs, naming only their classes' requests (and
+    of a class where they are limited to a section, only its students' requests)."""
     theirs: dict[int, list[int]] = defaultdict(list)
+    seated: dict[tuple[int, int], set[int] | None] = {}
     for request_id in shown:
-        for assistant in assistants.get(class_of[request_id], ()):
-            theirs[assistant].append(request_id)
+        classroom_id = class_of[request_id]
+        for assistant, section_id in assistants.get(classroom_id, {}).items():
+            if (classroom_id, section_id) not in seated:
+                seated[classroom_id, section_id] = sections.students_in(classroom_id, section_id)
+            allowed = seated[classroom_id, section_id]
+            if allowed is None or student_of[request_id] in allowed:
+                theirs[assistant].append(request_id)
     for assistant, ids in theirs.items():
         text, _shown = _teacher_push(assistant, ids, now, tz)
         enqueue(assistant, "absence_requests", text, f"requests:{assistant}:team:{ids[0]}-{ids[-1]}", now)

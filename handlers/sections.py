@@ -17,7 +17,7 @@ from peewee import JOIN, fn
 from bot import dispatch
 from bot.context import Context, UserError
 from bot.text import inline
-from handlers import scope, team
+from handlers import scope
 from models import OWNER, Classroom, ClassStaff, Membership, Section, SectionSeat, User
 
 
@@ -81,7 +81,6 @@ def view(classroom, name: str | None) -> int | None:
 
 NAME = r"(?!(?:全部|all|\d+)$)\S{1,16}"  # a section's name: no spaces, not all digits (结果 2 一班), not 全部/all
 NUMBER = re.compile(r"[a-z0-9-]{1,32}", re.IGNORECASE)  # a student number (upper-cased like handlers/account.py)
-ALL = ("全部", "all")
 
 
 def sections(ctx: Context, name: str | None = None, numbers: str | None = None) -> str:
@@ -182,20 +181,6 @@ def join(ctx: Context, section: Section, enroll) -> str:
     if placed and placed.section_id != section.id:
         return reply + "\n" + ctx.t("section_stays", section=inline(Section.get_by_id(placed.section_id).name))
     return reply + "\n" + ctx.t("section_joined", section=inline(section.name))
-
-
-def limit_assistant(ctx: Context, number: int, name: str) -> str:
-    """助教分组 <n> <名称|全部>: the n-th assistant of 助教's list sees only that section (全部: the whole class)."""
-    classroom = scope.current_class(ctx)
-    staff, user = team.nth(ctx, classroom, number)
-    section = None if name.casefold() in ALL else named(classroom.id, name)
-    if section is None and name.casefold() not in ALL:
-        view(classroom, name)  # raises no_such_section
-    ClassStaff.update(section=section.id if section else None).where(ClassStaff.id == staff.id).execute()
-    if section is None:
-        return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
-    return ctx.t("assistant_section_set", who=user.label(ctx.lang), section=inline(section.name),
-                 name=inline(classroom.name))
 
 
 def check(ctx: Context, classroom, student: User) -> None:

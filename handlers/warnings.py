@@ -363,7 +363,8 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
             return 0  # nobody at risk: no digest, no noise
         RiskMark.insert_many([{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
                                "rules": ",".join(h.rule for h in s.hits)} for s in students]).execute()
-        for user_id, lang in team.recipients(classroom.id, classroom.owner_id):  # the owner, or the team (助教通知 开)
+        # the owner, or the team (助教通知 开); a section-limited assistant only when all at risk are in their section
+        for user_id, lang in team.recipients(classroom.id, classroom.owner_id, flagged | set(recovered)):
             try:
                 link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL)
             except RuntimeError:

@@ -7,7 +7,9 @@ import re
 from datetime import timedelta
 
 from handlers import sections
-from models import AbsenceRequest, Classroom, ClassStaff, Membership, Response, Section, SectionSeat, User, db
+from handlers.attendance import close_roll_calls
+from handlers.requests import push_requests
+from models import AbsenceRequest, Classroom, ClassStaff, Membership, Outbox, Response, Section, SectionSeat, User, db
 from tests.conftest import simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import klass  # noqa: F401  (fixture)
@@ -178,3 +180,32 @@ def test_my_classes_shows_a_students_section(say, klass):  # noqa: F811
     assert "（分组：一班）" in say("o_s1", "我的课堂")
     say("o_t", "分组 二班 2024001")  # the staff's word wins
     assert "（分组：二班）" in say("o_s1", "我的课堂")
+
+
+def pushed_to(openid: str, kind: str) -> list[str]:
+    return [o.text for o in Outbox.select().join(User).where((Outbox.kind == kind) & (User.openid == openid))]
+
+
+def test_team_pushes_reach_a_limited_assistant_only_about_their_section(say, klass, ta, clock, app):  # noqa: F811
+    limited(say, ta)  # 一班: 2024001, 2024002
+    say("o_t", "助教通知 开")
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    say("o_s3", "签到")
+    say("o_t", "点名")  # only 学生3 came: outside the assistant's section
+    clock.now += timedelta(minutes=3)
+    close_roll_calls(clock())
+    assert pushed_to("o_t", "roll_call_result") and not pushed_to(ta, "roll_call_result")
+    say("o_s1", "签到")
+    say("o_t", "点名")  # 学生1: theirs
+    clock.now += timedelta(minutes=3)
+    close_roll_calls(clock())
+    assert len(pushed_to(ta, "roll_call_result")) == 1
+    say("o_t", "下课")
+    clock.now += timedelta(minutes=10)
+    say("o_s4", "补签 手机没电了")
+    say("o_s2", "补签 手机没电了")
+    assert push_requests(clock(), app.extensions["ketang"].settings.school.tz) == 2
+    [mine] = pushed_to(ta, "absence_requests")
+    assert "2024002" in mine and "2024004" not in mine, mine
+    assert "2024004" in pushed_to("o_t", "absence_requests")[0]
