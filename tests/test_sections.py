@@ -4,8 +4,11 @@ assistant can be limited to one (助教分组); the owner alone changes them."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
+from bot.database import transaction
 from handlers import sections
 from handlers.attendance import close_roll_calls
 from handlers.requests import push_requests
@@ -128,12 +131,12 @@ def test_a_limited_assistant_marks_only_their_section(say, klass, ta, clock):  #
     assert "2024003 不在你的分组里" in refused, refused
     assert "已签到" not in refused and Response.select().where(Response.marked_by.is_null(False)).count() == 0
     assert "改为「迟到」" in say(ta, "改签 2024002 迟到")
-    assert "改为「缺勤」" in say("o_t", "改签 2024003 缺勤")  # the owner: the whole class
     roster = say(ta, "名单")
     assert "2024001" in roster and "2024002" in roster and "2024003" not in roster, roster
     assert "2024003" in say("o_t", "名单")
     called = say(ta, "点名 5")  # came: o_s1, o_s2 (迟到), o_s3; in the section: o_s1, o_s2
     assert "学生1" in called and "学生2" in called and "学生3" not in called, called
+    assert "改为「缺勤」" in say("o_t", "改签 2024003 缺勤")  # the owner: the whole class
     say("o_t", "助教分组 1 全部")
     assert "2024003" in say(ta, "名单")
 
@@ -209,3 +212,27 @@ def test_team_pushes_reach_a_limited_assistant_only_about_their_section(say, kla
     [mine] = pushed_to(ta, "absence_requests")
     assert "2024002" in mine and "2024004" not in mine, mine
     assert "2024004" in pushed_to("o_t", "absence_requests")[0]
+
+
+def test_two_makes_racing_inside_their_transactions_leave_one_section(app, say, klass, clock):  # noqa: F811
+    """The unique (class, name) index is what makes two concurrent 分组 一班 one section (not the touch's lock)."""
+    owner, classroom = User.get(User.openid == "o_t"), Classroom.get()
+    start, made = threading.Barrier(2), []
+
+    def run():
+        db.connect(reuse_if_open=True)
+        try:
+            start.wait(timeout=30)
+            with transaction():  # SQLite: one after the other (the write lock); PostgreSQL: both at once
+                made.append(sections.make(SimpleNamespace(user=owner, now=clock()), classroom, "一班").code)
+        finally:
+            db.close()
+
+    db.close()
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.connect(reuse_if_open=True)
+    assert Section.select().count() == 1 and len(made) == 2 and made[0] == made[1] == Section.get().code, made
