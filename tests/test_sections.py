@@ -237,3 +237,14 @@ def test_two_makes_racing_inside_their_transactions_leave_one_section(app, say, 
         thread.join()
     db.connect(reuse_if_open=True)
     assert Section.select().count() == 1 and len(made) == 2 and made[0] == made[1] == Section.get().code, made
+
+
+def test_a_section_code_of_an_archived_class_is_refused_like_its_class_code(say, klass):  # noqa: F811
+    code1, code2 = make(say, "一班"), make(say, "二班")
+    say("o_s1", f"加入 {code1}")
+    Classroom.update(archived_at=Classroom.created_at).execute()
+    say("o_new", "帮助")
+    assert "已结课归档" in say("o_new", f"加入 {code2}")
+    assert not Membership.select().join(User).where(User.openid == "o_new").exists()
+    say("o_s1", f"加入 {code2}")
+    assert section_of("o_s1") == "一班"  # no seat moves in an archived class
