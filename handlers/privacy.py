@@ -28,10 +28,10 @@ import click
 from flask import Blueprint, abort, current_app
 from flask import Response as HttpResponse
 from flask.cli import with_appcontext
-from peewee import ForeignKeyField, fn
+from peewee import ForeignKeyField, chunked, fn
 
 from bot.context import Context, UserError
-from bot.database import reading, transaction
+from bot.database import ROWS_PER_INSERT, reading, transaction
 from bot.jobs import claim_each
 from bot.plugin import Job
 from bot.text import normalize
@@ -106,8 +106,8 @@ def purge_class(classroom: Classroom) -> dict[str, int]:
     activities = Activity.select(Activity.id).join(Lesson).where(Lesson.classroom == classroom.id)
     lessons = Lesson.select(Lesson.id).where(Lesson.classroom == classroom.id)
     tallies = _tallies(classroom.id, activities, lessons)
-    if tallies:
-        Tally.insert_many(tallies).execute()
+    for batch in chunked(tallies, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
+        Tally.insert_many(batch).execute()
     done = {"tallies": len(tallies)}
     for name, query in (
         ("responses", Response.delete().where(Response.activity.in_(activities))),

@@ -12,11 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from peewee import fn
+from peewee import chunked, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
-from bot.database import reading, transaction
+from bot.database import ROWS_PER_INSERT, reading, transaction
 from bot.links import Links
 from bot.outbox import enqueue, enqueue_many
 from bot.plugin import Job
@@ -361,8 +361,10 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
             return 0  # another scheduler did this class's week
         if not students:
             return 0  # nobody at risk: no digest, no noise
-        RiskMark.insert_many([{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
-                               "rules": ",".join(h.rule for h in s.hits)} for s in students]).execute()
+        marks = [{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
+                  "rules": ",".join(h.rule for h in s.hits)} for s in students]
+        for batch in chunked(marks, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
+            RiskMark.insert_many(batch).execute()
         for user_id, lang in team.recipients(classroom.id, classroom.owner_id):  # the owner, or the team (助教通知 开)
             try:
                 link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL)
