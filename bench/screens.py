@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets as random
+import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from bench import loadgen
 from bot.clock import FrozenClock, utc_now
-from harness.live import connected
+from harness.live import ROOT, connected, server_env
 
 
 def setup(server, hall, n: int = 100) -> list[str]:
@@ -43,6 +47,29 @@ def setup(server, hall, n: int = 100) -> list[str]:
                 Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
                               classroom=classroom, teacher=teacher, paired_at=now, keyed_at=now)  # its secret handed over
     return keys
+
+
+@contextmanager
+def scheduler(server, screens: int, wait: float = 30.0):
+    """`flask --app app scheduler` beside *server*, as deployed, once it has drawn the QR codes of *screens*
+    check-ins' current slots (a school's screens were on before the bell); stopped at the end."""
+    from models import QrDrawing
+
+    log = open(server.directory / "scheduler.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT,
+                               env=server_env(server.config), stdout=log, stderr=log)
+    try:
+        until = time.monotonic() + wait
+        while time.monotonic() < until and process.poll() is None:
+            with connected(server.config):
+                if QrDrawing.select().count() >= screens:
+                    break
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
 
 
 def poll_request(port: int, key: str, etag: str | None, shape: str | None = None) -> bytes:
