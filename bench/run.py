@@ -222,7 +222,8 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict,
     compares the medians of their p99s); then the CPU of a 304 poll against a check-in's (and bare Flask's)."""
     keys = screens.setup(ketang, hall, 100)
     withs, withouts, polls, lost = [], [], {"latencies": []}, 0
-    with screens.scheduler(ketang, len(keys)):  # as deployed: it draws the coming slots' QR codes (QrDrawing)
+    # As deployed, a scheduler draws the coming slots' QR codes (QrDrawing); --no-scheduler: each worker draws its own.
+    with screens.scheduler(ketang, len(keys), run=not args.no_scheduler):
         for _ in range(SCREEN_PAIRS):
             before = hall.responses()
             result, polled = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
@@ -278,6 +279,8 @@ def main(argv=None) -> int:
     parser.add_argument("--records-per-run", type=int, default=3000)
     parser.add_argument("--gradebook-students", type=int, default=300)
     parser.add_argument("--gradebook-lessons", type=int, default=48)
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="the screens' bursts without a scheduler drawing the QR codes ahead (for comparison)")
     parser.add_argument("--screens", action="store_true", help="only the classroom screen's figures (python -m bench.screens)")
     args = parser.parse_args(argv)
     database_url = os.environ.get("BENCH_DATABASE_URL") or None

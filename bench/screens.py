@@ -50,10 +50,15 @@ def setup(server, hall, n: int = 100) -> list[str]:
 
 
 @contextmanager
-def scheduler(server, screens: int, wait: float = 30.0):
+def scheduler(server, screens: int, wait: float = 30.0, run: bool = True):
     """`flask --app app scheduler` beside *server*, as deployed, once it has drawn the QR codes of *screens*
-    check-ins' current slots (a school's screens were on before the bell); stopped at the end."""
+    check-ins' current slots (a school's screens were on before the bell); stopped at the end. *run* False:
+    none (`--no-scheduler`: every worker then draws each QR code it shows itself)."""
     from models import QrDrawing
+
+    if not run:
+        yield None
+        return
 
     log = open(server.directory / "scheduler.log", "ab")
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT,

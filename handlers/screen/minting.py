@@ -13,9 +13,11 @@ import logging
 from datetime import datetime, timedelta
 
 import requests
+from peewee import chunked
 from wechatpy.exceptions import WeChatClientException
 
 from bot.clock import epoch
+from bot.database import ROWS_PER_INSERT, transaction
 from bot.links import Links
 from bot.wechat_api import TokenError
 from handlers.screen import rotation
@@ -109,10 +111,10 @@ class QrDrawer:
                 if content:
                     wanted[qr_digest(content)] = (content, rotation.slot_ends(self.settings, slot))
         have = {d for (d,) in QrDrawing.select(QrDrawing.digest).where(QrDrawing.digest.in_(list(wanted) or [""])).tuples()}
-        drawn = 0
-        for digest, (content, ends) in wanted.items():
-            if digest not in have:
-                QrDrawing.insert(digest=digest, svg=draw_qr(content), expires_at=now + timedelta(seconds=ends - epoch(now) + 60)
-                                 ).on_conflict_ignore().execute()
-                drawn += 1
-        return drawn
+        # Drawn before writing, then written in one short transaction: SQLite's write lock is the check-ins' too.
+        rows = [{"digest": digest, "svg": draw_qr(content), "expires_at": now + timedelta(seconds=ends - epoch(now) + 60)}
+                for digest, (content, ends) in wanted.items() if digest not in have]
+        with transaction():
+            for batch in chunked(rows, ROWS_PER_INSERT):
+                QrDrawing.insert_many(batch).on_conflict_ignore().execute()
+        return len(rows)
