@@ -221,19 +221,23 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict,
     """100 screens polling during a burst, then the same burst without them, SCREEN_PAIRS times (the rise
     compares the medians of their p99s); then the CPU of a 304 poll against a check-in's (and bare Flask's)."""
     keys = screens.setup(ketang, hall, 100)
-    withs, withouts, polls, lost = [], [], {"latencies": []}, 0
+    withs, withouts, polls, lost, cpu = [], [], {"latencies": []}, 0, {"with": 0.0, "without": 0.0}
     # As deployed, a scheduler draws the coming slots' QR codes (QrDrawing); --no-scheduler: each worker draws its own.
-    with screens.scheduler(ketang, len(keys), run=not args.no_scheduler):
+    with screens.scheduler(ketang, len(keys), run=not args.no_scheduler) as scheduler:
+        serving = ketang.worker_pids() + ([scheduler.pid] if scheduler else [])  # the server's CPU, scheduler included
         for _ in range(SCREEN_PAIRS):
-            before = hall.responses()
+            before, start = hall.responses(), screens.cpu_of(serving)
             result, polled = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
                                          args.burst_seconds, keys).result(timeout=180)
+            cpu["with"] += screens.cpu_of(serving) - start
             withs.append(summarize(result))
             lost += args.burst - (hall.responses() - before)
             for key, value in polled.items():
                 polls[key] = polls.get(key, 0) + value if key != "latencies" else polls["latencies"] + value
-            before = hall.responses()
-            done = pool.submit(loadgen.open_loop, ketang.port, hall.checkins(args.burst), args.burst_seconds).result(timeout=120)
+            before, start = hall.responses(), screens.cpu_of(serving)
+            done, _none = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst), args.burst_seconds,
+                                      []).result(timeout=180)
+            cpu["without"] += screens.cpu_of(serving) - start
             withouts.append(summarize(done))
             lost += args.burst - (hall.responses() - before)
     with_row = {"p99": statistics.median(r["p99"] for r in withs), "recorded": args.burst - lost}
@@ -259,7 +263,8 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict,
     return {"screens": len(keys), "with": with_row, "after": after, "without_p99": without,
             "rise": with_row["p99"] / without - 1, "polls": answered, "polls_304": polls.get(304, 0) / max(1, answered),
             "poll_p99": pct(polls["latencies"], 0.99), "cpu_checkin": cpu_checkin, "cpu_poll": cpu_poll,
-            "n_polls": n_polls, "polls_cpu_304": polled.get(304, 0) / max(1, n_polls), "cpu_bare": cpu_bare}
+            "n_polls": n_polls, "polls_cpu_304": polled.get(304, 0) / max(1, n_polls), "cpu_bare": cpu_bare,
+            "burst_cpu": cpu}
 
 
 def main(argv=None) -> int:
@@ -415,6 +420,9 @@ def print_screen(args, screen: dict, burst_row: dict, in_process: dict) -> list[
     print(f"  burst p99, median of {SCREEN_PAIRS}: {ms(screen['with']['p99'])} with them, {ms(screen['without_p99'])} without "
           f"(each: {', '.join(ms(v) for v in screen['after']['all_with'])} with; "
           f"{', '.join(ms(v) for v in screen['after']['all_without'])} without): {screen['rise']:+.0%} (target < +20%)")
+    burst_cpu = screen["burst_cpu"]
+    print(f"  the server's CPU over those bursts (workers and scheduler, user+sys): {burst_cpu['with']:.2f} s with the "
+          f"screens, {burst_cpu['without']:.2f} s without: the screens cost {burst_cpu['with'] / burst_cpu['without'] - 1:+.0%}")
     print(f"  polls answered {screen['polls']} ({screen['polls_304']:.0%} 304), poll p99 {ms(screen['poll_p99'])}; "
           f"check-ins lost in these bursts {args.burst - screen['with']['recorded']}")
     print(f"  server CPU per request (workers' user+sys, same run): check-in {screen['cpu_checkin'] * 1000:.2f} ms, "

@@ -10,7 +10,7 @@ import re
 import pytest
 import qrcode
 
-from handlers.screen import cloud
+from handlers.screen import cloud, minting
 from handlers.screen import shown as what_is_shown
 from handlers.screen.minting import AHEAD, QrDrawer
 from models import QrDrawing, User, db
@@ -104,6 +104,21 @@ def test_the_scheduler_draws_the_coming_slots_so_no_worker_encodes_a_qr(room, cl
     with room.app.app_context():
         drawer(clock())  # expired drawings go
         assert QrDrawing.select().count() == 1 + AHEAD  # only the new slots' codes
+
+
+def test_the_scheduler_draws_the_soonest_slots_first_and_a_few_a_run(room, clock, monkeypatch):
+    """Every room's code changes at the same second: the job draws at most DRAW_PER_RUN codes a run, the current
+    slot's before the later ones, so the drawings spread over runs instead of taking the cores at once."""
+    monkeypatch.setattr(minting, "DRAW_PER_RUN", 2)
+    room.teacher("开启签到 5")
+    drawer = QrDrawer(room.settings)
+    made = []
+    real = minting.draw_qr
+    monkeypatch.setattr(minting, "draw_qr", lambda data: made.append(data) or real(data))
+    with room.app.app_context():
+        assert drawer(clock()) == 2 and drawer(clock()) == AHEAD + 1 - 2 and drawer(clock()) == 0
+    now_shown = html.unescape(re.search(r'id="checkin-qr" data-qr="([^"]+)"', poll_as_page(room).get_data(as_text=True)).group(1))
+    assert made[0] == now_shown  # the current slot's code came first
 
 
 def test_a_drawn_qr_is_exactly_the_libraries_matrix():

@@ -27,7 +27,8 @@ from models import CHECKIN, OPEN, Activity, CheckinQr, Lesson, QrDrawing, Screen
 
 log = logging.getLogger("ketang.screen")
 
-AHEAD = 2  # slots minted beyond the current one
+AHEAD = 2  # slots minted (and drawn) beyond the current one
+DRAW_PER_RUN = 40  # QR codes the scheduler draws a run (every 2 s, ~5 ms each): 200 rooms' codes per 10-second slot
 PAUSE_KEY = "checkin_qr_paused"
 QUOTA = 45009
 
@@ -104,16 +105,21 @@ class QrDrawer:
                   .where(CheckinQr.activity.in_([a.id for a in checkins] or [0]) & (CheckinQr.slot >= current)
                          & (CheckinQr.expires_at > now))}
         wanted = {}
-        for activity in checkins:
-            for slot in range(current, min(current + AHEAD, rotation.slot_at(self.settings, activity.deadline)) + 1):
+        for slot in range(current, current + AHEAD + 1):  # the soonest first
+            for activity in checkins:
+                if slot > rotation.slot_at(self.settings, activity.deadline):
+                    continue
                 content = minted.get((activity.id, slot)) or (
                     self.links and self.links.url(f"/c/{rotation.token(self.settings, activity.id, slot)}"))
                 if content:
                     wanted[qr_digest(content)] = (content, rotation.slot_ends(self.settings, slot))
         have = {d for (d,) in QrDrawing.select(QrDrawing.digest).where(QrDrawing.digest.in_(list(wanted) or [""])).tuples()}
+        # At most DRAW_PER_RUN a run: every room's code changes at the same second, and drawing them all at once
+        # would take the cores from that second's check-ins; drawn AHEAD slots early, they are spread over runs.
+        missing = [(digest, content, ends) for digest, (content, ends) in wanted.items() if digest not in have][:DRAW_PER_RUN]
         # Drawn before writing, then written in one short transaction: SQLite's write lock is the check-ins' too.
         rows = [{"digest": digest, "svg": draw_qr(content), "expires_at": now + timedelta(seconds=ends - epoch(now) + 60)}
-                for digest, (content, ends) in wanted.items() if digest not in have]
+                for digest, content, ends in missing]
         with transaction():
             for batch in chunked(rows, ROWS_PER_INSERT):
                 QrDrawing.insert_many(batch).on_conflict_ignore().execute()
