@@ -574,6 +574,19 @@ MODELS.append(GradingRule)  # gradebook:
 OWNER, ASSISTANT = "owner", "assistant"
 
 
+class Section(BaseModel):
+    """A section (分组) of a class, e.g. one TA's tutorial group: its own 6-digit join code (never a class's code)."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    name = CharField(max_length=32)
+    code = CharField(max_length=6, unique=True)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("classroom", "name"), True),)
+
+
 class ClassStaff(BaseModel):
     """A member of a class's teaching team other than its owner: an assistant (助教), who may run its lessons."""
 
@@ -583,6 +596,8 @@ class ClassStaff(BaseModel):
     can_export = BooleanField(default=False)  # 助教权限 <n> 导出 开: may export identity data
     added_at = DateTimeField()
     added_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # 助教分组 <n> <名称>: the assistant sees and marks only this section's students (handlers/sections.py)
+    section = ForeignKeyField(Section, null=True, on_delete="CASCADE")  # (a section is never deleted alone)
 
     class Meta:
         indexes = ((("classroom", "user"), True), (("user", "classroom"), False))
@@ -600,7 +615,7 @@ class StaffInvite(BaseModel):
     used_at = DateTimeField(null=True)
 
 
-MODELS += [ClassStaff, StaffInvite]  # team:
+MODELS += [Section, ClassStaff, StaffInvite]  # team:
 
 
 class Tally(BaseModel):
@@ -616,3 +631,22 @@ class Tally(BaseModel):
 
 
 MODELS.append(Tally)  # privacy:
+
+
+class SectionSeat(BaseModel):
+    """Who is in which section of a class (handlers/sections.py): a student who joined with the section's code
+    (`user`), or a student number the staff assigned (`student_no`, before or after that student joins). A
+    student's section is the seat of their number when there is one (the staff's word), else their own seat."""
+
+    classroom = ForeignKeyField(Classroom, on_delete="CASCADE")
+    section = ForeignKeyField(Section, on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE")
+    student_no = CharField(max_length=32, null=True)
+    by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    at = DateTimeField()
+
+    class Meta:
+        indexes = ((("classroom", "user"), True), (("classroom", "student_no"), True))
+
+
+MODELS.append(SectionSeat)  # sections:

@@ -637,6 +637,11 @@ CATALOGUE.update({
 CATALOGUE.update({
     "staff_owner_only": ("「{command}」只有「{name}」的创建者可以使用：助教可以上课、签到、练习、改签、审批，但不能改设置或管理团队。",
                          "Only the owner of “{name}” may use “{command}”: assistants run lessons, check-ins, quizzes, marks and requests, not settings or the team."),
+    # sections (handlers/sections.py)
+    "no_such_section": ("「{name}」没有叫「{section}」的分组。现有分组：{sections}。发送「{cmd:sections}」查看。",
+                        "“{name}” has no section called “{section}”. Its sections: {sections}. Send “{cmd:sections}” to see them."),
+    "section_not_yours": ("你是「{name}」另一个分组的助教，不能查看分组「{section}」：你只能查看和修改自己分组的学生。",
+                          "You assist another section of “{name}”, not “{section}”: you see and mark only your own section's students."),
     "staff_export_refused": ("「{name}」的创建者还没有允许你导出（含学号姓名）。请创建者发送「{cmd:assistant_rights} <序号> 导出 开」。",
                              "The owner of “{name}” has not let you export identity data. The owner can send “{cmd:assistant_rights} <n> export on”."),
     "assistant_invite": ("「{name}」的助教邀请码：{code}（{hours} 小时内有效，只能用一次）。\n请助教在公众号发送「{cmd:team} {code}」。发送「{cmd:team}」查看团队。",

@@ -57,15 +57,17 @@ def staffed_by(user) -> object:
 
 
 def staff_classes(user: User) -> list[Classroom]:
-    """The classes *user* owns or assists (one statement), each with `.staff_role` (owner | assistant) and
-    `.staff_export` (whether they may export its identity data)."""
-    rows = list(Classroom.select(Classroom, ClassStaff.role.alias("staff_role"), ClassStaff.can_export.alias("staff_export"))
+    """The classes *user* owns or assists (one statement), each with `.staff_role` (owner | assistant),
+    `.staff_export` (whether they may export its identity data) and `.staff_section` (the id of the one section an
+    assistant is limited to, handlers/sections.py; None: the whole class)."""
+    rows = list(Classroom.select(Classroom, ClassStaff.role.alias("staff_role"), ClassStaff.can_export.alias("staff_export"),
+                                 ClassStaff.section.alias("staff_section"))
                 .join(ClassStaff, JOIN.LEFT_OUTER, on=((ClassStaff.classroom == Classroom.id) & (ClassStaff.user == user)))
                 .where((Classroom.owner == user) | ClassStaff.id.is_null(False))
                 .order_by(Classroom.created_at, Classroom.id).objects())
     for classroom in rows:
         if classroom.owner_id == user.id:
-            classroom.staff_role, classroom.staff_export = OWNER, True
+            classroom.staff_role, classroom.staff_export, classroom.staff_section = OWNER, True, None
     return rows
 
 
