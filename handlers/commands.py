@@ -22,6 +22,7 @@ from handlers import (
     roster,
     scheduled_announcements,
     scope,
+    sections,
     student,
     teacher,
     team,
@@ -61,6 +62,7 @@ ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 NOTICE_NO = Arg("number", r"[1-9]\d{0,3}", "序号", "n", int, optional=True)
 PAGE = Arg("page", r"[1-9]\d?", "页", "page", int, optional=True)
 BANK_NO = Arg("number", r"[1-9]\d{0,5}", "题号", "n", int)
+SECTION = Arg("section", r"(?=\S*\D)\S{1,16}", "分组", "section", optional=True)  # a section's name: never all digits
 EVERYTHING_TOO = Arg("everything", r"全部|all", "全部", "all", lambda _: True, optional=True, default=False)  # a flag
 
 
@@ -199,8 +201,9 @@ COMMANDS: tuple[Command, ...] = (
             args=(EXTRA,), role=T, staff=LESSON, summary_zh="延长进行中的活动（延长期间签到算迟到）",
             summary_en="extend the open activity (check-ins then count as late)", examples=("延长 3", "extend 3")),
     Command(name="attendance", handler=attendance.attendance, aliases=zh("签到情况") + en("attendance"),
-            role=T, staff=LESSON, summary_zh="已到/迟到/请假/缺勤人数和未到名单",
-            summary_en="present/late/excused/absent and who is missing", examples=("签到情况", "attendance"), reads=True),
+            args=(SECTION,), role=T, staff=LESSON, summary_zh="已到/迟到/请假/缺勤人数和未到名单（可带分组）",
+            summary_en="present/late/excused/absent and who is missing (of a section)",
+            examples=("签到情况", "签到情况 一班", "attendance"), reads=True),
     Command(name="mark", handler=attendance.mark, aliases=zh("改签") + en("mark"),
             args=(STUDENT, STATUS), role=T, staff=LESSON, summary_zh="手动修改签到状态（学号，或名单上的「未实名(…)」）",
             summary_en="change a student's status by hand (number, or the roster's “unnamed(…)”)",
@@ -328,6 +331,21 @@ TEAM = (
             examples=("助教通知 开", "助教通知 关", "team pushes on"), brief=False),
 )
 COMMANDS += TEAM
+
+# Sections of a class (handlers/sections.py): 分组 lists (any staff), makes and fills (the owner: SETTINGS).
+SECTION_NAME = Arg("which", r"\S{1,16}", "分组名|全部", "section|all")
+SECTIONS = (
+    Command(name="sections", handler=sections.sections, aliases=zh("分组") + en("sections", "section"),
+            args=(rest("text", "名称 [学号…]", "name [numbers…]").but(optional=True),), role=T, staff=SETTINGS,
+            summary_zh="分组：查看；建立（各有加入码）；按学号分",
+            summary_en="sections: list; make one (own join code); put numbers in one",
+            examples=("分组", "分组 一班", "分组 一班 2024001 2024002", "sections", "section A 2024003"), brief=False),
+    Command(name="assistant_section", handler=sections.assistant_section, aliases=zh("助教分组") + en("assistant section"),
+            args=(STAFF_NO, SECTION_NAME), role=T, staff=OWNER_ONLY, summary_zh="让第 n 位助教只负责一个分组（全部：整个课堂）",
+            summary_en="limit the n-th assistant to one section (all: the whole class)",
+            examples=("助教分组 1 一班", "助教分组 1 全部", "assistant section 1 A"), brief=False),
+)
+COMMANDS += SECTIONS
 
 FLOWS = {
     "verify": Flow(account.VERIFY_STEPS, restart="restart_verify", starts=("school",),

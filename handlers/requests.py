@@ -18,7 +18,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.outbox import enqueue
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, fold_width, inline
-from handlers import scope, team
+from handlers import scope, sections, team
 from models import (
     ABSENT,
     APPROVED,
@@ -268,11 +268,15 @@ def _switch(ctx: Context, text: str | None) -> str:
     return ctx.t("requests_on" if on else "requests_off_now", name=classroom.name)
 
 
-def _waiting(teacher: User):
-    return (AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
-            .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
-            .where(Classroom.id.in_(scope.staffed_by(teacher)) & (AbsenceRequest.state == WAITING))
-            .order_by(AbsenceRequest.id))
+def _waiting(teacher: User, number: int | None = None) -> list[AbsenceRequest]:
+    """The waiting requests of the classes *teacher* owns or assists (of one section's students only where they
+    assist one section: handlers/sections.py); *number*: that request alone."""
+    query = (AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
+             .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
+             .where(Classroom.id.in_(scope.staffed_by(teacher)) & (AbsenceRequest.state == WAITING))
+             .order_by(AbsenceRequest.id))
+    rows = list(query.where(AbsenceRequest.id == number) if number is not None else query)
+    return sections.visible(teacher.id, rows, lambda r: r.classroom_id, lambda r: r.student_id)
 
 
 def request_line(ctx: Context, request: AbsenceRequest, lang: str) -> str:
@@ -327,10 +331,11 @@ def reject(ctx: Context, number: int, note: str | None = None) -> str:
 
 
 def _own_waiting(ctx: Context, number: str) -> AbsenceRequest:
-    request = next(iter(_waiting(ctx.user).where(AbsenceRequest.id == int(number))), None) if number.isdigit() else None
+    request = next(iter(_waiting(ctx.user, int(number))), None) if number.isdigit() else None
     if request is None:
         mine = (AbsenceRequest.id == int(number)) & Classroom.id.in_(scope.staffed_by(ctx.user)) if number.isdigit() else None
-        decided = AbsenceRequest.select().join(Classroom).where(mine).first() if mine is not None else None
+        decided = (AbsenceRequest.select().join(Classroom).where(mine & (AbsenceRequest.state != WAITING)).first()
+                   if mine is not None else None)  # a waiting one not shown here is another section's: no such request
         if decided is not None:
             raise UserError("request_decided", n=number, state=ctx.t(f"request_{decided.state}"))
         raise UserError("no_such_request", n=number)
@@ -438,10 +443,15 @@ def push_requests(now: datetime, tz) -> int:
 def _push_assistants(shown: list[int], class_of: dict[int, int], assistants: dict[int, set[int]], now, tz) -> None:
     """The same push to each assistant of the classes that share theirs, naming only their classes' requests."""
     theirs: dict[int, list[int]] = defaultdict(list)
+    student_of = dict(AbsenceRequest.select(AbsenceRequest.id, AbsenceRequest.student)
+                      .where(AbsenceRequest.id.in_(shown)).tuples())
     for request_id in shown:
         for assistant in assistants.get(class_of[request_id], ()):
             theirs[assistant].append(request_id)
     for assistant, ids in theirs.items():
+        ids = sections.visible(assistant, ids, class_of.get, student_of.get)  # one section's assistant: its students'
+        if not ids:
+            continue
         text, _shown = _teacher_push(assistant, ids, now, tz)
         enqueue(assistant, "absence_requests", text, f"requests:{assistant}:team:{ids[0]}-{ids[-1]}", now)
 

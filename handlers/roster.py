@@ -14,7 +14,7 @@ from bot.context import Context, UserError
 from bot.database import transaction
 from bot.hashing import hash_secret
 from bot.text import fit_lines, normalize
-from handlers import scope
+from handlers import scope, sections
 from handlers.account import NAME_MAX, name_of, roster_entry, student_no_of
 from models import UNVERIFIED, VERIFIED, Membership, RosterEntry, School, User
 
@@ -248,9 +248,12 @@ STATES = {VERIFIED: "state_verified", UNVERIFIED: "state_unverified"}
 
 
 def roster(ctx: Context) -> str:
-    """The current class's students with number, name and verification state."""
+    """The current class's students with number, name and verification state (an assistant of one section:
+    its students)."""
     classroom = scope.current_class(ctx)
     students = list(User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.active == 1)))
+    mine = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))
+    students = [u for u in students if mine is None or u.id in mine]
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
     taken = {(e.school_id, e.student_no.upper()) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)

@@ -11,7 +11,7 @@ from bot.context import Context, UserError
 from bot.inbox import mark_read, unread_rows
 from bot.prepared import Prepared
 from bot.text import MAX_REPLY_BYTES, fit_lines, fit_lines_counted, inline, pages, preview
-from handlers import account, extension_points, grading, limits, scope, team
+from handlers import account, extension_points, grading, limits, scope, sections, team
 from handlers.attendance import lesson_checkin
 from models import (
     ASSISTANT,
@@ -76,6 +76,12 @@ def join(ctx: Context, code: str) -> str:
     tries = classroom.failures if classroom else limits.failures(ctx, "join", timedelta(hours=1))
     if tries >= JOIN_GUESSES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
+    if classroom is None and (section := sections.by_code(code)) is not None:  # a section's code (分组): its class
+        classroom = Classroom.get_by_id(section.classroom_id)
+        reply = enroll(ctx, classroom)
+        if classroom.archived_at is not None:
+            return reply
+        return reply + "\n" + sections.take_seat(ctx, classroom, section)
     if classroom is None:
         limits.record_failure(ctx, "join")
         left = JOIN_GUESSES_PER_HOUR - tries - 1  # the touch holds the user's row: no other guess counted since

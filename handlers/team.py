@@ -18,7 +18,7 @@ from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.text import inline
 from handlers import limits, scope
-from models import ASSISTANT, Classroom, ClassRules, ClassStaff, StaffInvite, User
+from models import ASSISTANT, Classroom, ClassRules, ClassStaff, Section, StaffInvite, User
 
 INVITE_TTL = timedelta(hours=24)
 INVITES_PER_HOUR = 10  # 添加助教 codes one owner may make in an hour
@@ -57,9 +57,14 @@ def team(ctx: Context, code: str | None = None) -> str:
     classroom = scope.current_class(ctx, scope.LESSON)
     owner = User.get_by_id(classroom.owner_id)
     lines = [ctx.t("team_header", name=inline(classroom.name)), ctx.t("team_owner", who=owner.label(ctx.lang))]
+    names = {s.id: s.name for s in Section.select(Section.id, Section.name).where(Section.classroom == classroom)}
     for n, (staff, user) in enumerate(_assistants(classroom), 1):
         export = ctx.t("team_export_on" if staff.can_export else "team_export_off")
-        lines.append(ctx.t("team_line", n=n, who=user.label(ctx.lang), export=export))
+        line = ctx.t("team_line", n=n, who=user.label(ctx.lang), export=export)
+        if names:  # a class split into sections (分组): whom each assistant sees
+            section = inline(names[staff.section_id]) if staff.section_id in names else ctx.t("team_section_all")
+            line += ctx.t("team_line_section", section=section)
+        lines.append(line)
     notify = ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.team_pushes).exists()
     lines.append(ctx.t("team_footer", pushes=ctx.t("team_pushes_all" if notify else "team_pushes_owner")))
     return "\n".join(lines)
@@ -94,7 +99,7 @@ def accept(ctx: Context, code: str) -> str:
 def remove_assistant(ctx: Context, number: int) -> str:
     """移除助教 <n>: the n-th assistant of 助教's list leaves the team (their past actions keep their name)."""
     classroom = scope.current_class(ctx)
-    staff, user = _nth(ctx, classroom, number)
+    staff, user = nth(ctx, classroom, number)
     ClassStaff.delete().where(ClassStaff.id == staff.id).execute()
     return ctx.t("assistant_removed", who=user.label(ctx.lang), name=inline(classroom.name))
 
@@ -102,7 +107,7 @@ def remove_assistant(ctx: Context, number: int) -> str:
 def permissions(ctx: Context, number: int, what: str, switch: str) -> str:
     """助教权限 <n> 导出 开|关: whether the n-th assistant may export identity data (导出)."""
     classroom = scope.current_class(ctx)
-    staff, user = _nth(ctx, classroom, number)
+    staff, user = nth(ctx, classroom, number)
     on = switch.casefold() in ON
     ClassStaff.update(can_export=on).where(ClassStaff.id == staff.id).execute()
     return ctx.t("assistant_export_on" if on else "assistant_export_off", who=user.label(ctx.lang),
@@ -125,7 +130,7 @@ def _assistants(classroom: Classroom) -> list[tuple[ClassStaff, User]]:
     return [(row, row.user) for row in rows]
 
 
-def _nth(ctx: Context, classroom: Classroom, number: int) -> tuple[ClassStaff, User]:
+def nth(ctx: Context, classroom: Classroom, number: int) -> tuple[ClassStaff, User]:
     team = _assistants(classroom)
     if not 1 <= number <= len(team):
         raise UserError("no_such_assistant", n=number, name=inline(classroom.name))
