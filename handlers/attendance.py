@@ -98,12 +98,12 @@ def attendance(ctx: Context, section: str | None = None) -> str:
     return _missing(ctx, header, sheet)
 
 
-def checkin_report(ctx: Context, checkin: Activity, number: int) -> str:
+def checkin_report(ctx: Context, checkin: Activity, number: int, allowed: set[int] | None = None) -> str:
     """结果 <n> of a check-in: who checked in to that one check-in (the lesson's attendance is 签到情况's)."""
     if checkin.lesson.cancelled_at:
         raise UserError("attendance_cancelled", name=checkin.lesson.classroom.name, at=ctx.hhmm(checkin.lesson.started_at),
                         cancelled=ctx.hhmm(checkin.lesson.cancelled_at))
-    sheet = records.checkin_sheet(checkin)
+    sheet = sections.keep(records.checkin_sheet(checkin), allowed)
     counts = _counts(sheet)
     header = ctx.t("checkin_result", n=number, at=ctx.hhmm(checkin.opened_at),
                    state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),

@@ -664,6 +664,7 @@ CATALOGUE.update({
     "section_student_not_yours": ("{student} 不在你负责的分组，不能修改。请创建者或该分组的助教处理。",
                                   "{student} is not in your section of “{name}”: you cannot change their record. Ask the owner or their section's assistant."),
     "section_of_report": ("（分组：{section}）", " (section: {section})"),
+    "survey_not_by_section": ("（问卷是匿名的，按全班统计，不分组。）", "(A survey is anonymous: counted over the class, never by section.)"),
     "section_not_yours": ("你是「{name}」另一个分组的助教，不能查看分组「{section}」：你只能查看和修改自己分组的学生。",
                           "You assist another section of “{name}”, not “{section}”: you see and mark only your own section's students."),
     "staff_export_refused": ("「{name}」的创建者还没有允许你导出（含学号姓名）。请创建者发送「{cmd:assistant_rights} <序号> 导出 开」。",
