@@ -64,6 +64,8 @@ from models import (
     RosterEntry,
     School,
     Screen,
+    Section,
+    SectionSeat,
     SimMessage,
     SmsLog,
     StaleCode,
@@ -119,6 +121,7 @@ def purge_class(classroom: Classroom) -> dict[str, int]:
         ("roll_calls", RollCall.delete().where(RollCall.lesson.in_(lessons))),
         ("risk_marks", RiskMark.delete().where(RiskMark.classroom == classroom.id)),
         ("memberships", Membership.delete().where(Membership.classroom == classroom.id)),
+        ("section_seats", SectionSeat.delete().where(SectionSeat.classroom == classroom.id)),  # numbers, who sat where
         ("screens", Screen.delete().where(Screen.classroom == classroom.id)),  # they hold the projector's address
     ):
         done[name] = query.execute()
@@ -193,6 +196,9 @@ def erase_user(user: User, now: datetime) -> dict[str, int]:
     for request in AbsenceRequest.select(AbsenceRequest.id).where(AbsenceRequest.student == user):
         AbsenceRequest.update(reason="", key=f"erased:{secrets.token_hex(16)}").where(AbsenceRequest.id == request.id).execute()
     RosterEntry.update(verified_user=None, verified_at=None).where(RosterEntry.verified_user == user).execute()
+    if user.student_no:  # the staff's 分组 of their number, in the classes they were in (their own seats go below)
+        SectionSeat.delete().where((SectionSeat.student_no == user.student_no.upper()) & SectionSeat.classroom.in_(
+            Membership.select(Membership.classroom).where(Membership.user == user))).execute()
     done = {"kept": 0, "removed": 0, "memberships": Membership.select().where(Membership.user == user).count()}
     for model, f in user_links():
         if model is User:
@@ -316,6 +322,11 @@ def everything_about(user: User) -> dict:
                           for q in BankQuestion.select().where(BankQuestion.owner == user).order_by(BankQuestion.number)],
         "memberships": [{"class": classes.get(m.classroom_id), "joined_at": _when(m.joined_at), "left_at": _when(m.left_at)}
                         for m in Membership.select().where(Membership.user == user).order_by(Membership.joined_at)],
+        "sections": [{"class": classes.get(seat.classroom_id), "section": seat.section.name, "by_number": bool(seat.student_no),
+                      "at": _when(seat.at)} for seat in SectionSeat.select(SectionSeat, Section).join(Section).where(
+                          (SectionSeat.user == user) | ((SectionSeat.student_no == (user.student_no or "").upper())
+                                                        & SectionSeat.classroom.in_(Membership.select(Membership.classroom)
+                                                                                    .where(Membership.user == user))))],
         "answers_and_check_ins": [{"class": classes.get(r.activity.lesson.classroom_id), "kind": r.activity.kind,
                                    "question": r.activity.question, "answer": r.answer, "status": r.status,
                                    "right": r.right, "made_up": r.made_up, "at": _when(r.created_at)} for r in answers],

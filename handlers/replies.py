@@ -620,6 +620,7 @@ CATALOGUE.update({
     "copy_kept_rules": ("预警和补签设置", "the warning and make-up settings"),
     "copy_kept_team": ("{n} 名助教", "{n} {n|assistant|assistants}"),
     "copy_default_rules": ("预警和补签设置（默认）", "the warning and make-up settings (the defaults)"),
+    "copy_kept_sections": ("{n} 个分组（新的加入码，学生需重新加入；发送「{cmd:sections}」查看）", "{n} {n|section|sections} (new join codes, no students yet; send “{cmd:sections}”)"),
     "copy_kept_drafts": ("{n} 条未发布的定时公告（存为草稿，不会发布：发送「{cmd:scheduled}」查看，用「{cmd:schedule}」按新日期重新定时）",
                          "{n} unposted scheduled {n|announcement|announcements} (as drafts, never posted: “{cmd:scheduled}” lists them; schedule them again with “{cmd:schedule}” at new dates)"),
     "scheduled_draft": (" 〔草稿，不会发布〕", " (draft, not posted)"),

@@ -218,3 +218,13 @@ def visible(user_id: int, rows: list, class_of, student_of) -> list:
         return rows
     placed = {classroom_id: placement(classroom_id) for classroom_id in {class_of(r) for r in rows} if classroom_id in limits}
     return [r for r in rows if class_of(r) not in limits or placed[class_of(r)].get(student_of(r)) == limits[class_of(r)]]
+
+
+def copy_sections(ctx: Context, old, new) -> int:
+    """复制课堂 (handlers/terms.py): the new class gets the old one's sections by name, each with a new code and no
+    one in it, and its copied assistants keep the section they were limited to. Return how many were copied."""
+    mapped = {s.id: _section(ctx, new, s.name)[0].id for s in sections_of(old.id)}
+    for user_id, section_id in ClassStaff.select(ClassStaff.user, ClassStaff.section).where(
+            (ClassStaff.classroom == old.id) & ClassStaff.section.is_null(False)).tuples():
+        ClassStaff.update(section=mapped[section_id]).where((ClassStaff.classroom == new.id) & (ClassStaff.user == user_id)).execute()
+    return len(mapped)

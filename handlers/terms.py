@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import Context, UserError
 from bot.text import inline
-from handlers import scope, teacher, team
+from handlers import scope, sections, teacher, team
 from handlers.gradebook import RULE_FIELDS
 from models import Classroom, ClassRules, GradingRule, ScheduledAnnouncement
 
@@ -32,10 +32,13 @@ def copy_class(ctx: Context, ref: str, name: str) -> str:
         ScheduledAnnouncement.create(classroom=new.id, author=ctx.user, text=item.text, due_at=item.due_at,
                                      created_at=ctx.now, draft=True)
     assistants = team.copy_team(old, new)  # the assistants of *old* and their grants (handlers/team.py)
+    copied_sections = sections.copy_sections(ctx, old, new)  # by name, new codes, the assistants' limits kept
     kept = [ctx.t("copy_kept_rule" if rule else "copy_default_rule"),
             ctx.t("copy_kept_rules" if rules else "copy_default_rules")]
     if assistants:
         kept.append(ctx.t("copy_kept_team", n=assistants))
+    if copied_sections:
+        kept.append(ctx.t("copy_kept_sections", n=copied_sections))
     if drafts:
         kept.append(ctx.t("copy_kept_drafts", n=len(drafts)))
     reply = ctx.t("class_copied", old=old.name, name=new.name, code=new.code, qr=teacher.qr_link(ctx, new),
