@@ -226,5 +226,6 @@ def copy_sections(ctx: Context, old, new) -> int:
     mapped = {s.id: _section(ctx, new, s.name)[0].id for s in sections_of(old.id)}
     for user_id, section_id in ClassStaff.select(ClassStaff.user, ClassStaff.section).where(
             (ClassStaff.classroom == old.id) & ClassStaff.section.is_null(False)).tuples():
-        ClassStaff.update(section=mapped[section_id]).where((ClassStaff.classroom == new.id) & (ClassStaff.user == user_id)).execute()
+        ClassStaff.update(section=mapped[section_id]).where(
+            (ClassStaff.classroom == new.id) & (ClassStaff.user == user_id)).execute()
     return len(mapped)
