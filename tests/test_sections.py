@@ -1,0 +1,187 @@
+"""Sections (issue 25.2): a class split into sections with their own join codes, or by student number; an
+assistant limited to one section sees and marks only its students; 签到情况, 结果, 成绩 and 导出 by section.
+Handler tests with a frozen clock through the dispatcher, the join by a section's code end to end (signed,
+encrypted XML through the Flask test client), and the two databases (KETANG_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from handlers import sections
+from models import AbsenceRequest, Classroom, ClassStaff, Response, RollCall, Section, SectionSeat, User
+from tests.conftest import simulator_for
+from tests.test_identity import run_at_once
+from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
+from tests.test_team import invite
+
+
+def code_of(reply: str) -> str:
+    return re.search(r"加入码 (\d{6})", reply).group(1)
+
+
+@pytest.fixture
+def course(say, klass):  # noqa: F811
+    """概率论 (owner o_t) in two sections: 一班 = 2024001-2024003 by number (the staff's word), 二班 = o_s4 and o_s5
+    by its code (their own choice); o_s6 in none. Assistants: 1. 王五 (o_ta1) on 一班, 2. 赵六 (o_ta2) on 二班."""
+    one, two = code_of(say("o_t", "分组 一班")), code_of(say("o_t", "分组 二班"))
+    assert "已把 3 个学号分到「概率论」的分组「一班」" in say("o_t", "分组 一班 2024001 2024002 2024003")
+    for student in ("o_s4", "o_s5"):
+        assert "你在分组「二班」" in say(student, f"加入 {two}")
+    for openid, name in (("o_ta1", "王五"), ("o_ta2", "赵六")):
+        say(openid, "帮助")
+        User.update(name=name).where(User.openid == openid).execute()
+        assert "助教" in say(openid, f"助教 {invite(say)}")
+    assert "王五 现在只负责「概率论」的分组「一班」" in say("o_t", "助教分组 1 一班")
+    assert "赵六 现在只负责「概率论」的分组「二班」" in say("o_t", "助教分组 2 二班")
+    return {"一班": one, "二班": two, "class": klass}
+
+
+def placed(name: str) -> set[str]:
+    section = Section.get(Section.name == name)
+    ids = sections.students_in(section.classroom_id, section.id)
+    return {u.student_no for u in User.select().where(User.id.in_(list(ids)))}
+
+
+def test_sections_have_their_own_codes_and_a_student_joins_one_with_it(say, course):
+    listing = say("o_t", "分组")
+    assert "1. 一班 · 加入码 " in listing and "3 人 · 助教：王五" in listing and "2. 二班" in listing and "未分组 1 人" in listing
+    codes = {course["一班"], course["二班"], course["class"]}
+    assert len(codes) == 3  # never another class's or section's code
+    reply = say("o_new", f"加入 {course['一班']}")
+    assert "已加入「概率论」" in reply and "你在分组「一班」" in reply
+    assert placed("一班") >= {"2024001", "2024002", "2024003"} and "2024004" in placed("二班")
+    assert "没有课堂码为 999999 的课堂" in say("o_new2", "加入 999999")  # an unknown code is still one
+
+
+def test_the_staffs_word_on_a_number_wins_over_a_students_own_choice(say, course):
+    reply = say("o_s1", f"加入 {course['二班']}")
+    assert "老师已按学号把你分在「一班」" in reply
+    assert "2024001" in placed("一班") and "2024001" not in placed("二班")
+    say("o_s6", f"加入 {course['二班']}")  # a member in no section moves in by the code
+    assert "2024006" in placed("二班")
+    assert "2024004" in placed("二班")
+    say("o_t", "分组 一班 2024004")  # the staff move a number: it wins over the student's own seat
+    assert "2024004" in placed("一班") and "2024004" not in placed("二班")
+
+
+def test_an_assistant_of_one_section_sees_and_marks_only_its_students(say, course):
+    say("o_ta1", "上课")
+    say("o_ta1", "开启签到 5")
+    for i in (1, 4):
+        say(f"o_s{i}", "签到")
+    mine = say("o_ta1", "签到情况")
+    assert "应到 3：已到 1" in mine and "（分组：一班）" in mine and "2024002" in mine and "2024004" not in mine
+    assert "不能查看分组「二班」" in say("o_ta1", "签到情况 二班")  # naming another section reveals nothing
+    assert "应到 6：已到 2" in say("o_t", "签到情况")  # the owner: the class
+    assert "应到 2：已到 1" in say("o_t", "签到情况 二班")
+    refused = say("o_ta1", "改签 2024004 请假")
+    assert "不在你负责的分组" in refused
+    s4 = User.get(User.student_no == "2024004")
+    assert Response.get(Response.user == s4).status == "present"  # nothing changed
+    assert "出勤改为「请假」" in say("o_ta1", "改签 2024002 请假")
+    roster = say("o_ta1", "名单")
+    assert "2024001" in roster and "2024003" in roster and "2024004" not in roster and "2024006" not in roster
+
+
+def test_an_assistant_cannot_make_fill_or_reassign_sections(say, course):
+    assert "1. 一班" in say("o_ta1", "分组")  # reading is a lesson's business
+    for text in ("分组 三班", "分组 一班 2024004", "助教分组 1 全部"):
+        assert "只有「概率论」的创建者可以使用" in say("o_ta1", text), text
+    assert Section.select().count() == 2 and "2024004" not in placed("一班")
+    assert "分组名「12」不行" in say("o_t", "分组 12") and "分组名「全部」不行" in say("o_t", "分组 全部")
+
+
+def test_requests_reach_and_are_decided_by_their_sections_assistant_only(say, course, clock):
+    say("o_t", "上课")
+    say("o_t", "开启签到 1")
+    clock.advance(minutes=2)
+    say("o_t", "结束")
+    assert "补签" in say("o_s4", "补签 手机没电了")
+    request = AbsenceRequest.get()
+    assert "没有待审批" in say("o_ta1", "补签申请")
+    assert "没有第" in say("o_ta1", f"批准 {request.id}") and "没有第" in say("o_ta1", f"驳回 {request.id}")
+    assert AbsenceRequest.get().state == "waiting"
+    assert "手机没电了" in say("o_ta2", "补签申请")
+    assert "已批准" in say("o_ta2", f"批准 {request.id}")
+
+
+def test_a_limited_assistants_roll_call_calls_its_section_only(say, course):
+    say("o_ta1", "上课")
+    say("o_ta1", "开启签到 5")
+    for i in range(1, 7):
+        say(f"o_s{i}", "签到")
+    say("o_ta1", "点名 9")
+    called = {c.user.student_no for c in RollCall.select(RollCall, User).join(User)}
+    assert called == {"2024001", "2024002", "2024003"}
+
+
+def test_results_grades_and_export_by_section_with_the_section_signed_in(say, course, client):
+    say("o_t", "上课")
+    say("o_t", "练习 B 3 1+1=? A.1 B.2 C.3")
+    for i, answer in ((1, "B"), (2, "A"), (4, "B"), (5, "B")):
+        say(f"o_s{i}", f"答 {answer}")
+    assert "答题 4" in say("o_t", "结果") or "4" in say("o_t", "结果")
+    mine = say("o_ta1", "结果")
+    assert "（分组：一班）" in mine and "A ██████████ 1" in mine and "B ██████████ 1" in mine
+    assert "C ▏ 0" in say("o_t", "结果 1 二班") and "B ██████████ 2" in say("o_t", "结果 1 二班")
+    say("o_t", "结束")
+    assert "问卷" in say("o_t", "问卷 2 2 节奏？A.快 B.慢")
+    assert "按全班统计" in say("o_ta1", "结果")  # an anonymous survey is never split by section
+    say("o_t", "助教权限 1 导出 开")
+    rows, path = export_rows(client, say("o_ta1", "导出"))
+    numbers = {row[1] for row in rows[1:]}
+    assert numbers == {"2024001", "2024002", "2024003"}, rows
+    token = path.rsplit("/", 1)[1].rsplit(".", 1)[0]
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert client.get(f"/export/{forged}.csv").status_code == 403  # the section is signed in
+    owners, _path = export_rows(client, say("o_t", "导出 二班"))
+    assert {row[1] for row in owners[1:]} == {"2024004", "2024005"}
+    grades = say("o_ta1", "成绩")
+    assert "（分组：一班）" in grades
+    page_path = re.search(r"https://ketang.example.edu(/gradebook/\S+)", grades).group(1)
+    page = client.get(page_path).get_data(as_text=True)
+    assert "学生1" in page and "学生4" not in page and "学生6" not in page
+    s4 = User.get(User.student_no == "2024004")
+    assert client.get(f"{page_path}/student/{s4.id}").status_code == 404  # another section's student
+    s1 = User.get(User.student_no == "2024001")
+    assert client.get(f"{page_path}/student/{s1.id}").status_code == 200
+
+
+def test_two_phones_making_the_same_section_at_once_get_one(app, say, klass):  # noqa: F811
+    replies = run_at_once(app, [("o_t", "分组 三班"), ("o_t", "分组 三班"), ("o_t", "分组 三班")])
+    assert Section.select().where(Section.name == "三班").count() == 1
+    codes = {code_of(r) for r in replies}
+    assert len(codes) == 1 and sum("已为「概率论」建立分组「三班」" in r for r in replies) == 1
+
+
+def test_next_term_copies_the_sections_with_new_codes_and_the_assistants_limits(say, course):
+    reply = say("o_t", "复制课堂 1 概率论（下学期）")
+    assert "2 个分组" in reply
+    new = Classroom.get(Classroom.name == "概率论（下学期）")
+    copied = {s.name: s for s in Section.select().where(Section.classroom == new)}
+    assert set(copied) == {"一班", "二班"} and copied["一班"].code != course["一班"]
+    assert SectionSeat.select().where(SectionSeat.classroom == new).count() == 0  # nobody in them yet
+    limits = {s.user.name: s.section_id for s in ClassStaff.select(ClassStaff, User).join(User)
+              .where(ClassStaff.classroom == new)}
+    assert limits == {"王五": copied["一班"].id, "赵六": copied["二班"].id}
+
+
+def test_deleting_ones_account_removes_ones_seats(say, course):
+    s1, s4 = User.get(User.student_no == "2024001"), User.get(User.student_no == "2024004")
+    say("o_s1", "注销")
+    say("o_s1", "确认注销")
+    say("o_s4", "注销")
+    say("o_s4", "确认注销")
+    assert not SectionSeat.select().where(SectionSeat.student_no == "2024001").exists()  # the staff's seat of the number
+    assert not SectionSeat.select().where(SectionSeat.user.in_([s1.id, s4.id])).exists()  # their own seats
+    assert SectionSeat.select().where(SectionSeat.student_no == "2024002").exists()  # nobody else's
+
+
+def test_joining_by_a_sections_code_end_to_end(app, course):
+    wx = simulator_for(app)
+    reply = wx.send_text("o_e2e", f"加入 {course['二班']}")
+    assert "已加入「概率论」" in reply and "你在分组「二班」" in reply
+    user = User.get(User.openid == "o_e2e")
+    assert SectionSeat.get(SectionSeat.user == user).section.name == "二班"
