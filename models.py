@@ -387,6 +387,15 @@ class Screen(BaseModel):
                    (("net", "code_expires_at"), False))
 
 
+class QrDrawing(BaseModel):
+    """A QR code's SVG drawn once for every worker (handlers/screen/shown.py): the scheduler draws the coming
+    rotation slots' check-in codes ahead, so no web worker encodes one during a class's burst."""
+
+    digest = CharField(max_length=64, unique=True)  # SHA-256 of the content
+    svg = TextField()
+    expires_at = DateTimeField(index=True)
+
+
 class StaleCode(BaseModel):
     """A rotating check-in code (QR or 口令) that arrived after it had left the screen: a relay shows up here."""
 
@@ -431,7 +440,7 @@ class WallReview(BaseModel):
 
 MODELS = [School, User, Classroom, BankQuestion, Membership, Lesson, Activity, Response, Announcement, InboundMessage,
           Outbox, Dialog, FailedAttempt, RosterEntry, SmsLog, Post, LostSignal, RollCall, ScheduledAnnouncement, WechatState,
-          ClassQr, Screen, StaleCode, CheckinQr, WallReview]
+          ClassQr, Screen, StaleCode, CheckinQr, QrDrawing, WallReview]
 
 
 class MenuTag(BaseModel):

@@ -22,12 +22,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from peewee import fn
+from peewee import chunked, fn
 
 from app import create_app
 from bot.clock import utc_now
 from bot.config import SchedulerSettings
-from bot.database import transaction
+from bot.database import ROWS_PER_INSERT, transaction
 from harness.live import AES_KEY, APP_ID, ROOT, SECRET_KEY, TOKEN, close_pool, reset_database, server_env
 from harness.mock_wechat import MockWechat
 from models import Outbox, User
@@ -54,11 +54,14 @@ def fill_outbox(config: Path, n: int) -> None:
     now = utc_now()
     app = create_app(config)
     with app.app_context(), transaction():
-        User.insert_many([{"openid": f"o_fan{i:05d}", "created_at": now, "last_seen_at": now - timedelta(hours=1)}
-                          for i in range(n)]).execute()
+        for batch in chunked([{"openid": f"o_fan{i:05d}", "created_at": now, "last_seen_at": now - timedelta(hours=1)}
+                              for i in range(n)], ROWS_PER_INSERT):
+            User.insert_many(batch).execute()
         ids = [u.id for u in User.select(User.id).order_by(User.id)]
-        Outbox.insert_many([{"key": f"bench:{uid}", "user": uid, "kind": "announcement", "text": "【大学物理】公告：下周一停课",
-                             "next_try_at": now, "created_at": now} for uid in ids]).execute()
+        rows = [{"key": f"bench:{uid}", "user": uid, "kind": "announcement", "text": "【大学物理】公告：下周一停课",
+                 "next_try_at": now, "created_at": now} for uid in ids]
+        for batch in chunked(rows, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
+            Outbox.insert_many(batch).execute()
     close_pool()
 
 

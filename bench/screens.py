@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets as random
+import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from bench import loadgen
 from bot.clock import FrozenClock, utc_now
-from harness.live import connected
+from harness.live import ROOT, connected, server_env
 
 
 def setup(server, hall, n: int = 100) -> list[str]:
@@ -43,6 +47,34 @@ def setup(server, hall, n: int = 100) -> list[str]:
                 Screen.create(token_hash=digest(key), code=None, code_expires_at=now, ip="bench", created_at=now,
                               classroom=classroom, teacher=teacher, paired_at=now, keyed_at=now)  # its secret handed over
     return keys
+
+
+@contextmanager
+def scheduler(server, screens: int, wait: float = 30.0, run: bool = True):
+    """`flask --app app scheduler` beside *server*, as deployed, once it has drawn the QR codes of *screens*
+    check-ins' current slots (a school's screens were on before the bell); stopped at the end. *run* False:
+    none (`--no-scheduler`: every worker then draws each QR code it shows itself)."""
+    from models import QrDrawing
+
+    if not run:
+        yield None
+        return
+
+    log = open(server.directory / "scheduler.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=ROOT,
+                               env=server_env(server.config), stdout=log, stderr=log)
+    try:
+        until = time.monotonic() + wait
+        while time.monotonic() < until and process.poll() is None:
+            with connected(server.config):
+                if QrDrawing.select().count() >= screens:
+                    break
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
 
 
 def poll_request(port: int, key: str, etag: str | None, shape: str | None = None) -> bytes:
@@ -87,7 +119,8 @@ async def _screens(port: int, keys: list[str], until: float, stats: dict) -> Non
 
 
 def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: list[str]) -> tuple[dict, dict]:
-    """The open-loop burst while *keys* screens poll (from 2 s before to 1 s after it)."""
+    """The open-loop burst while *keys* screens poll (from 2 s before to 1 s after it); with no keys, the burst
+    alone in the same window."""
     async def run():
         stats: dict = {"latencies": []}
         until = time.perf_counter() + 2 + seconds + 1.2
@@ -95,6 +128,7 @@ def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: l
         await asyncio.sleep(2)
         burst = await loadgen._open(port, requests, seconds, True)
         await polling
+        await asyncio.sleep(max(0.0, until - time.perf_counter()))  # without screens: the same window, for the CPU
         return burst, stats
 
     return asyncio.run(run())

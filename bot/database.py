@@ -15,6 +15,10 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from models import MODELS, OBSOLETE_INDEXES, db
 
+# Rows per multi-row INSERT: a few columns each stays under SQLite's oldest 999-variable limit and far under the
+# 65,535 parameters psycopg 3 may bind on the server in one statement (a 10,000-row insert in one piece fails there).
+ROWS_PER_INSERT = 150
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer
     "synchronous": "normal",  # safe with WAL, much faster than full

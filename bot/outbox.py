@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from peewee import chunked
+
 from bot.config import Settings
+from bot.database import ROWS_PER_INSERT
 from models import ANNOUNCEMENT_KINDS, Outbox, User
 
 WINDOW = timedelta(hours=48) - timedelta(minutes=5)  # customer-service window, with a safety margin
@@ -24,8 +27,7 @@ def enqueue_many(pushes, now: datetime) -> int:
     """
     rows = [{"key": key, "user": user, "kind": kind, "text": text, "next_try_at": now, "created_at": now}
             for user, kind, text, key in pushes]
-    return sum(Outbox.insert_many(rows[i:i + PUSH_BATCH]).on_conflict_ignore().as_rowcount().execute()
-               for i in range(0, len(rows), PUSH_BATCH))
+    return sum(Outbox.insert_many(batch).on_conflict_ignore().as_rowcount().execute() for batch in chunked(rows, ROWS_PER_INSERT))
 
 
 def enqueue_each(recipients, kind: str, text_of, key_of, now: datetime) -> int:
@@ -41,7 +43,6 @@ def enqueue_each(recipients, kind: str, text_of, key_of, now: datetime) -> int:
     return enqueue_many(((user, kind, text(lang), key_of(user)) for user, lang in recipients), now)
 
 
-PUSH_BATCH = 150  # rows per INSERT: 6 columns each stays under SQLite's oldest 999-variable limit
 
 
 def template_id(kind: str, settings: Settings) -> str:

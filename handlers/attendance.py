@@ -11,10 +11,24 @@ from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_each
 from bot.prepared import Prepared
-from bot.text import fit_lines
+from bot.text import fit_lines, inline
 from handlers import extension_points, records, scope, sections, team
 from handlers.requests import record_remark
-from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, VERIFIED, Activity, Lesson, Membership, Response, RollCall, User
+from models import (
+    ABSENT,
+    CHECKIN,
+    EXCUSED,
+    LATE,
+    PRESENT,
+    VERIFIED,
+    Activity,
+    Lesson,
+    Membership,
+    Response,
+    RollCall,
+    Section,
+    User,
+)
 
 STATUS_WORDS = {
     "已到": PRESENT, "到": PRESENT, "present": PRESENT, "迟到": LATE, "late": LATE,
@@ -55,10 +69,12 @@ def _missing(ctx: Context, header: str, sheet: dict[int, str]) -> str:
     return fit_lines(header + "\n" + ctx.t("missing_header"), names, lambda n: ctx.t("and_more", n=n))
 
 
-def attendance(ctx: Context) -> str:
-    """签到情况: the lesson of the latest check-in, counted by the attendance rule over all its check-ins
-    (records.lesson_attendance), and who is missing."""
+def attendance(ctx: Context, section: str | None = None) -> str:
+    """签到情况 [分组]: the lesson of the latest check-in, counted by the attendance rule over all its check-ins
+    (records.lesson_attendance), and who is missing; of one section's students when one is named, or when the
+    asker assists one section only (handlers/sections.view)."""
     classroom = scope.current_class(ctx)
+    covered = sections.view(classroom, section)
     latest = scope.latest_activity(classroom, CHECKIN)
     if latest is None:
         raise UserError("no_checkin_yet", name=classroom.name)
@@ -66,13 +82,15 @@ def attendance(ctx: Context) -> str:
     if lesson.cancelled_at:
         raise UserError("attendance_cancelled", name=classroom.name, at=ctx.hhmm(lesson.started_at),
                         cancelled=ctx.hhmm(lesson.cancelled_at))
-    sheet = records.lesson_sheet(lesson)
+    sheet = sections.keep(records.lesson_sheet(lesson), sections.students_in(classroom.id, covered))
     counts = _counts(sheet)
     header = ctx.t(
         "attendance", name=classroom.name, at=ctx.hhmm(latest.opened_at),
         state=ctx.t("state_open" if latest.is_open(ctx.now) else "state_closed"), total=len(sheet),
         present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
     )
+    if covered is not None:
+        header += ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name))
     checkins = checkins_of(lesson)
     if len(checkins) > 1:
         header += "\n" + ctx.t("attendance_several", n=len(checkins))
@@ -80,12 +98,12 @@ def attendance(ctx: Context) -> str:
     return _missing(ctx, header, sheet)
 
 
-def checkin_report(ctx: Context, checkin: Activity, number: int) -> str:
+def checkin_report(ctx: Context, checkin: Activity, number: int, allowed: set[int] | None = None) -> str:
     """结果 <n> of a check-in: who checked in to that one check-in (the lesson's attendance is 签到情况's)."""
     if checkin.lesson.cancelled_at:
         raise UserError("attendance_cancelled", name=checkin.lesson.classroom.name, at=ctx.hhmm(checkin.lesson.started_at),
                         cancelled=ctx.hhmm(checkin.lesson.cancelled_at))
-    sheet = records.checkin_sheet(checkin)
+    sheet = sections.keep(records.checkin_sheet(checkin), allowed)
     counts = _counts(sheet)
     header = ctx.t("checkin_result", n=number, at=ctx.hhmm(checkin.opened_at),
                    state=ctx.t("state_open" if checkin.is_open(ctx.now) else "state_closed"), total=len(sheet),
@@ -106,7 +124,7 @@ def mark(ctx: Context, student_no: str, status: str) -> str:
         raise UserError("attendance_cancelled", name=classroom.name, at=ctx.hhmm(latest.lesson.started_at),
                         cancelled=ctx.hhmm(latest.lesson.cancelled_at))
     student, note = _student_by_number(ctx, classroom, student_no)
-    sections.check(ctx, classroom, student)  # a limited assistant marks only their section's students
+    sections.check_student(ctx, classroom, student)  # an assistant of one section marks its students only
     value = STATUS_WORDS[status.casefold()]
     checkins = checkins_of(latest.lesson)
     before = {r.activity_id: r for r in Response.select().where(
@@ -153,8 +171,8 @@ def roll_call(ctx: Context, count: int = 1) -> str:
         raise UserError("roll_call_needs_checkin")
     came = {uid for uid, status in records.lesson_sheet(lesson).items() if status in records.CAME}
     came &= set(scope.student_ids(classroom))  # the sheet keeps who left since; they cannot answer 到
-    allowed = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))  # a limited assistant: their section
-    came = came if allowed is None else came & allowed
+    mine = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))
+    came &= mine if mine is not None else came  # an assistant of one section calls its students only
     called = {rc.user_id for rc in RollCall.select(RollCall.user).where(RollCall.lesson == lesson)}
     pool = sorted(came - called)
     if not pool:
@@ -237,6 +255,6 @@ def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None
                  missed=t("rc_missed_names", lang, names=t("list_sep", lang).join(missed)) if missed else "")
     # To the owner, or the whole team (助教通知 开). The key is the batch: a second scheduler, or a rerun after a
     # crash, cannot push it twice (the owner's key is the one it always had).
-    enqueue_each(team.recipients(classroom.id, classroom.owner_id, {call.user_id for call in calls}), "roll_call_result", text,
+    enqueue_each(team.recipients(classroom.id, classroom.owner_id), "roll_call_result", text,
                  lambda u: f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result" + ("" if u == classroom.owner_id else f":{u}"),
                  now)

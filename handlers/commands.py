@@ -62,6 +62,7 @@ ACTIVITY_NO = Arg("number", r"[1-9]\d?", "序号", "n", int, optional=True)
 NOTICE_NO = Arg("number", r"[1-9]\d{0,3}", "序号", "n", int, optional=True)
 PAGE = Arg("page", r"[1-9]\d?", "页", "page", int, optional=True)
 BANK_NO = Arg("number", r"[1-9]\d{0,5}", "题号", "n", int)
+SECTION = Arg("section", r"(?=\S*\D)\S{1,16}", "分组", "section", optional=True)  # a section's name: never all digits
 EVERYTHING_TOO = Arg("everything", r"全部|all", "全部", "all", lambda _: True, optional=True, default=False)  # a flag
 
 
@@ -200,8 +201,9 @@ COMMANDS: tuple[Command, ...] = (
             args=(EXTRA,), role=T, staff=LESSON, summary_zh="延长进行中的活动（延长期间签到算迟到）",
             summary_en="extend the open activity (check-ins then count as late)", examples=("延长 3", "extend 3")),
     Command(name="attendance", handler=attendance.attendance, aliases=zh("签到情况") + en("attendance"),
-            role=T, staff=LESSON, summary_zh="已到/迟到/请假/缺勤人数和未到名单",
-            summary_en="present/late/excused/absent and who is missing", examples=("签到情况", "attendance"), reads=True),
+            args=(SECTION,), role=T, staff=LESSON, summary_zh="已到/迟到/请假/缺勤人数和未到名单（可带分组）",
+            summary_en="present/late/excused/absent and who is missing (of a section)",
+            examples=("签到情况", "签到情况 一班", "attendance"), reads=True),
     Command(name="mark", handler=attendance.mark, aliases=zh("改签") + en("mark"),
             args=(STUDENT, STATUS), role=T, staff=LESSON, summary_zh="手动修改签到状态（学号，或名单上的「未实名(…)」）",
             summary_en="change a student's status by hand (number, or the roster's “unnamed(…)”)",
@@ -232,8 +234,9 @@ COMMANDS: tuple[Command, ...] = (
             summary_zh="发起讨论（默认10分钟）",
             summary_en="open a discussion (10 min default)", examples=("讨论 10 生活中的导数", "discuss Derivatives in life")),
     Command(name="results", handler=results.results, aliases=zh("结果") + en("results"),
-            args=(ACTIVITY_NO,), role=T, staff=LESSON, summary_zh="查看活动结果（最近一个，或第 n 个）",
-            summary_en="results of the latest (or n-th) activity", examples=("结果", "结果 2", "results"), reads=True),
+            args=(ACTIVITY_NO, SECTION), role=T, staff=LESSON, summary_zh="查看活动结果（最近一个，或第 n 个；可带分组）",
+            summary_en="results of the latest (or n-th) activity (of a section)",
+            examples=("结果", "结果 2", "结果 2 一班", "results"), reads=True),
     Command(name="lost_report", handler=results.lost_report, aliases=zh("不懂情况") + en("lost report"),
             role=T, staff=LESSON, summary_zh="本节课的「不懂」人数和说明", summary_en="this lesson's lost signals and notes",
             examples=("不懂情况", "lost report"), reads=True),
@@ -244,8 +247,9 @@ COMMANDS: tuple[Command, ...] = (
             role=T, staff=LESSON, summary_zh="被点名学生是否应答", summary_en="who answered the roll call",
             examples=("点名情况", "roll call report"), reads=True),
     Command(name="export", handler=records.export, aliases=zh("导出") + en("export"),
-            role=T, staff=EXPORT, summary_zh="导出成绩单和记录（Excel、CSV，1小时有效链接）",
-            summary_en="the grade sheet (.xlsx) and a CSV of raw records (links valid 1 h)", examples=("导出", "export"),
+            args=(SECTION,), role=T, staff=EXPORT, summary_zh="导出成绩单和记录（Excel、CSV，1小时有效链接）",
+            summary_en="the grade sheet (.xlsx) and a CSV of raw records (links valid 1 h)",
+            examples=("导出", "导出 一班", "export"),
             reads=True),
     Command(name="grading", handler=gradebook.grading, aliases=zh("成绩规则") + en("grading"),
             args=(rest("rule", "规则", "rule").but(optional=True),), role=T, staff=SETTINGS,
@@ -254,8 +258,10 @@ COMMANDS: tuple[Command, ...] = (
                       "成绩规则 排名 开",
                       "grading", "grading late 70"), brief=False),
     Command(name="gradebook", handler=gradebook.gradebook, aliases=zh("成绩") + en("gradebook"),
-            role=T, staff=LESSON, summary_zh="平时成绩和成绩册", summary_en="the class's grades and a link to the grade book",
-            examples=("成绩", "gradebook"), reads=True, brief=False),  # 帮助's list is at its byte budget: 导出 names it
+            args=(SECTION,), role=T, staff=LESSON, summary_zh="平时成绩和成绩册",
+            summary_en="the class's grades and a link to the grade book",
+            examples=("成绩", "成绩 一班", "gradebook"), reads=True,
+            brief=False),  # 帮助's list is at its byte budget: 导出 names it
     Command(name="roster", handler=roster.roster, aliases=zh("名单") + en("roster"),
             role=T, staff=LESSON, summary_zh="学生名单与认证状态", summary_en="students with number, name and verification",
             examples=("名单", "roster"), reads=True),
@@ -330,22 +336,18 @@ TEAM = (
 )
 COMMANDS += TEAM
 
-# sections: secA — 分组 (list / make / assign numbers) and 助教分组 (handlers/sections.py).
-SECTION_NAME = Arg("name", sections.NAME, "分组名称", "section-name", optional=True)
-SECTION_NUMBERS = Arg("numbers", r".+", "学号…", "student-nos…", optional=True, rest=True)
+# Sections of a class (handlers/sections.py): 分组 lists (any staff), makes and fills (the owner: SETTINGS).
+SECTION_NAME = Arg("which", r"\S{1,16}", "分组名|全部", "section|all")
 SECTIONS = (
     Command(name="sections", handler=sections.sections, aliases=zh("分组") + en("sections", "section"),
-            args=(SECTION_NAME, SECTION_NUMBERS), role=T, staff=LESSON,
-            summary_zh="查看分组；「分组 <名称>」新建分组（学生发送「加入 <分组码>」）；「分组 <名称> <学号…>」把学号分进去",
-            summary_en="the sections; “section <name>” makes one (students send “join <code>”); "
-                       "“section <name> <student-no…>” places those numbers in it",
-            examples=("分组", "分组 一班", "分组 一班 2024001 2024002", "sections", "section A1", "section A1 2024001"),
-            brief=False),
-    Command(name="assistant_section", handler=team.section_limit, aliases=zh("助教分组") + en("assistant section"),
-            args=(STAFF_NO, Arg("name", r"\S{1,16}", "分组名称|全部", "section-name|all")), role=T, staff=OWNER_ONLY,
-            summary_zh="第 n 位助教只管一个分组（全部：整个课堂）",
-            summary_en="limit the n-th assistant to a section (all: the whole class)",
-            examples=("助教分组 1 一班", "助教分组 1 全部", "assistant section 1 all"), brief=False),
+            args=(rest("text", "名称 [学号…]", "name [numbers…]").but(optional=True),), role=T, staff=SETTINGS,
+            summary_zh="分组：查看；建立（各有加入码）；按学号分",
+            summary_en="sections: list; make one (own join code); put numbers in one",
+            examples=("分组", "分组 一班", "分组 一班 2024001 2024002", "sections", "section A 2024003"), brief=False),
+    Command(name="assistant_section", handler=sections.assistant_section, aliases=zh("助教分组") + en("assistant section"),
+            args=(STAFF_NO, SECTION_NAME), role=T, staff=OWNER_ONLY, summary_zh="让第 n 位助教只负责一个分组（全部：整个课堂）",
+            summary_en="limit the n-th assistant to one section (all: the whole class)",
+            examples=("助教分组 1 一班", "助教分组 1 全部", "assistant section 1 A"), brief=False),
 )
 COMMANDS += SECTIONS
 

@@ -22,12 +22,15 @@ def class_export(token: str, kind: str):
         abort(404)
     kt = current_app.extensions["ketang"]
     now = kt.clock()
-    class_id, _, lang = (kt.links.value("export", token, now) or "").partition(":")  # links made before: the id alone
-    if not class_id.isdigit() or lang not in ("", "zh", "en") or Classroom.get_or_none(Classroom.id == int(class_id)) is None:
+    # "<class id>:<lang>[:<section id>]" (links made before: the id alone); the section is signed in, so the link
+    # of one section's assistant cannot be edited into the class's
+    class_id, lang, section = ((kt.links.value("export", token, now) or "").split(":") + ["", ""])[:3]
+    if (not class_id.isdigit() or lang not in ("", "zh", "en") or not (section == "" or section.isdigit())
+            or Classroom.get_or_none(Classroom.id == int(class_id)) is None):
         abort(403)
     build, mimetype = KINDS[kind]
     with reading():  # one consistent snapshot, and no writer lock while the file is built
-        name, data = build(int(class_id), kt.settings.school.tz, now, lang or "zh")
+        name, data = build(int(class_id), kt.settings.school.tz, now, lang or "zh", int(section) if section else None)
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "Cache-Control": "no-store",
                "Referrer-Policy": "no-referrer"}
     return Response(data, mimetype=mimetype, headers=headers)

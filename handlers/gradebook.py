@@ -23,8 +23,8 @@ from peewee import JOIN, Case, Select, Value, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
-from bot.text import fit_lines
-from handlers import records, scope
+from bot.text import fit_lines, inline
+from handlers import records, scope, sections
 from models import (
     ABSENT,
     DISCUSSION,
@@ -41,6 +41,7 @@ from models import (
     Membership,
     Post,
     Response,
+    Section,
     User,
     db,
 )
@@ -319,8 +320,9 @@ class Book:
                  scaled=sep.join(f"{t(f'part_{p}', lang)} {w}%" for p, w in scaled.items()))
 
 
-def book(classroom: Classroom, now, by_lesson: bool = False) -> Book:
-    """Everything the grade book, its files and 成绩 show: a fixed handful of statements whatever the class's size."""
+def book(classroom: Classroom, now, by_lesson: bool = False, section: int | None = None) -> Book:
+    """Everything the grade book, its files and 成绩 show: a fixed handful of statements whatever the class's size.
+    *section*: the rows of that section's students only (handlers/sections.py); the quizzes' rates stay the class's."""
     where = Lesson.classroom == classroom.id
     rule, row = rules_of([classroom.id])[classroom.id]
     found, grid, rates, per_lesson = standings(where, now, by_lesson=by_lesson)
@@ -335,7 +337,10 @@ def book(classroom: Classroom, now, by_lesson: bool = False) -> Book:
         users[user.id] = user
         current[user.id] = current.get(user.id, False) or user.active == 1
     rows = []
+    allowed = sections.students_in(classroom.id, section)
     for user in sorted(users.values(), key=lambda u: (u.student_no or "~", u.id)):
+        if allowed is not None and user.id not in allowed:
+            continue
         standing = found.get((classroom.id, user.id), Standing())
         parts = part_scores(standing, rule)
         rows.append(Row(user, standing, parts, total_score(parts, rule), current[user.id]))
@@ -464,10 +469,11 @@ def histogram(scores) -> dict[str, int]:
     return counts
 
 
-def book_url(links, classroom_id: int, lang: str, now, ttl) -> str:
+def book_url(links, classroom_id: int, lang: str, now, ttl, section: int | None = None) -> str:
     """A signed link to the class's grade-book page, speaking *lang*: 成绩's reply and the at-risk digest's
-    full list (RuntimeError without a public_url)."""
-    return links.url(f"/gradebook/{links.token('gradebook', f'{classroom_id}:{lang}', now, ttl)}")
+    full list (RuntimeError without a public_url). *section*: that section's rows only, signed into the link."""
+    value = f"{classroom_id}:{lang}" + (f":{section}" if section is not None else "")
+    return links.url(f"/gradebook/{links.token('gradebook', value, now, ttl)}")
 
 
 def link_ttl(ctx: Context) -> timedelta:
@@ -475,10 +481,12 @@ def link_ttl(ctx: Context) -> timedelta:
     return timedelta(hours=ctx.settings.gradebook.link_hours)
 
 
-def gradebook(ctx: Context) -> str:
-    """成绩: the class's distribution, mean, how many are below 60, and a signed link to the grade book page."""
+def gradebook(ctx: Context, section: str | None = None) -> str:
+    """成绩 [分组]: the class's (or one section's: handlers/sections.view) distribution, mean, how many are below 60,
+    and a signed link to the grade book page of the same rows."""
     classroom = scope.current_class(ctx)
-    data = book(classroom, ctx.now)
+    covered = sections.view(classroom, section)
+    data = book(classroom, ctx.now, section=covered)
     scores = [rounded(r.total) for r in data.counted]
     lines = [ctx.t("gradebook_header", name=classroom.name, lessons=len(data.lessons), quizzes=len(data.quizzes),
                    activities=data.activities, students=len([r for r in data.rows if r.current]),
@@ -498,6 +506,8 @@ def gradebook(ctx: Context) -> str:
     if unscored and scores:
         lines.append(ctx.t("gradebook_unscored", n=unscored))
     ttl = link_ttl(ctx)
-    lines.append(ctx.t("gradebook_link", url=book_url(ctx.links, classroom.id, ctx.lang, ctx.now, ttl),
+    if covered is not None:
+        lines[0] += ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name))
+    lines.append(ctx.t("gradebook_link", url=book_url(ctx.links, classroom.id, ctx.lang, ctx.now, ttl, covered),
                        at=ctx.local(ctx.now + ttl).strftime("%m-%d %H:%M")))
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template
 
 from bot.catalogue import t
 from bot.database import reading
+from handlers import sections
 from handlers.gradebook import CELLS, PARTS, Book, book, histogram, rounded, shown
 from handlers.grading import shown_answer, shown_key
 from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response
@@ -24,15 +25,16 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Rob
                                       "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
 
 
-def token_class(token: str) -> tuple[Classroom, str] | None:
-    """The class and language a grade-book token was signed for, or None (forged, expired, another purpose)."""
+def token_class(token: str) -> tuple[Classroom, str, int | None] | None:
+    """The class, language and section (None: the whole class) a grade-book token was signed for, or None
+    (forged, expired, another purpose). The section is signed in: editing the link cannot widen it."""
     kt = current_app.extensions["ketang"]
     value = kt.links.value("gradebook", token, kt.clock())
-    class_id, _, lang = (value or "").partition(":")
-    if not class_id.isdigit() or lang not in ("zh", "en"):
+    class_id, lang, section = ((value or "").split(":") + ["", ""])[:3]
+    if not class_id.isdigit() or lang not in ("zh", "en") or not (section == "" or section.isdigit()):
         return None
     classroom = Classroom.get_or_none(Classroom.id == int(class_id))
-    return (classroom, lang) if classroom else None
+    return (classroom, lang, int(section) if section else None) if classroom else None
 
 
 def gone() -> flask.Response:
@@ -47,11 +49,11 @@ def page(token: str):
     found = token_class(token)
     if found is None:
         return gone()
-    classroom, lang = found
+    classroom, lang, section = found
     kt = current_app.extensions["ketang"]
     now = kt.clock()
     with reading():  # one snapshot, outside the write lock (check-ins going on are not slowed)
-        data = book(classroom, now)
+        data = book(classroom, now, section=section)
         html = render_template("gradebook/page.html", **view(data, lang, kt.settings.school.tz, now))
     return flask.Response(html, headers=HEADERS)
 
@@ -147,12 +149,14 @@ def student(token: str, user_id: int):
     found = token_class(token)
     if found is None:
         abort(404)
-    classroom, lang = found
+    classroom, lang, section = found
     kt = current_app.extensions["ketang"]
     now = kt.clock()
     with reading():
         if not Membership.select().where((Membership.classroom == classroom.id) & (Membership.user == user_id)).exists():
             abort(404)
+        if section is not None and user_id not in sections.students_in(classroom.id, section):
+            abort(404)  # a section's link shows its students only
         out = []
         mine = {r.activity_id: r for r in Response.select().join(Activity).join(Lesson)
                 .where((Lesson.classroom == classroom.id) & (Response.user == user_id))}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
@@ -23,7 +24,7 @@ from handlers.gradebook import PARTS, Book, Row, book, rounded
 from handlers.grading import shown_key
 from handlers.records import spreadsheet_safe
 from handlers.requests import audit_rows
-from models import ABSENT, EXCUSED, LATE, PRESENT, UNVERIFIED, VERIFIED, Classroom
+from models import ABSENT, EXCUSED, LATE, PRESENT, UNVERIFIED, VERIFIED, Classroom, Section
 
 DASH = "—"  # nothing held yet (a part) / not counted (a lesson): the page and 我的成绩 show the same
 
@@ -84,10 +85,15 @@ def local(moment, tz):
     return moment.replace(tzinfo=timezone.utc).astimezone(tz).replace(tzinfo=None)
 
 
-def export_csv(classroom_id: int, tz, now, lang: str = "zh") -> tuple[str, bytes]:
+def section_suffix(section: int | None) -> str:
+    """A file of one section's rows says so in its name: ketang-123456-一班.csv."""
+    return "" if section is None else "-" + re.sub(r"[^\w-]", "_", Section.get_by_id(section).name)
+
+
+def export_csv(classroom_id: int, tz, now, lang: str = "zh", section: int | None = None) -> tuple[str, bytes]:
     """Return (file name, UTF-8-with-BOM CSV bytes): one row per student who was ever a member, a status and
     the quizzes right per lesson, the counts, and the grade with its parts."""
-    data = book(Classroom.get_by_id(classroom_id), now, by_lesson=True)
+    data = book(Classroom.get_by_id(classroom_id), now, by_lesson=True, section=section)
     quizzes = data.lesson_quizzes
     header = [t(COLUMNS[c].header, lang) for c in CSV_FIRST]
     for number, lesson in enumerate(data.lessons, 1):
@@ -109,7 +115,7 @@ def export_csv(classroom_id: int, tz, now, lang: str = "zh") -> tuple[str, bytes
         writer.writerow([])
         writer.writerow([t("csv_audit_title", lang)])
         writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in trail])
-    return f"ketang-{data.classroom.code}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
+    return f"ketang-{data.classroom.code}{section_suffix(section)}.csv", ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 FILLS = {PRESENT: "2E7D32", LATE: "F9A825", EXCUSED: "1565C0", ABSENT: "C62828", "made_up": "6A1B9A"}
@@ -135,10 +141,10 @@ def _sheet(wb, title: str, headers: list, widths: list[int], freeze: str):
     return ws
 
 
-def export_xlsx(classroom_id: int, tz, now, lang: str = "zh") -> tuple[str, bytes]:
+def export_xlsx(classroom_id: int, tz, now, lang: str = "zh", section: int | None = None) -> tuple[str, bytes]:
     """Return (file name, .xlsx bytes): sheets 成绩 (学号, 姓名, 平时成绩 first, then the parts), 考勤 (students ×
     lessons, dated, in colour) and 练习 (per quiz), plus 说明 (the rule and what each figure is out of)."""
-    data = book(Classroom.get_by_id(classroom_id), now)
+    data = book(Classroom.get_by_id(classroom_id), now, section=section)
     wb = Workbook()
     wb.remove(wb.active)
     grades = _sheet(wb, t("xlsx_grades", lang), [t(COLUMNS[c].header, lang) for c in GRADE_SHEET],
@@ -165,7 +171,7 @@ def export_xlsx(classroom_id: int, tz, now, lang: str = "zh") -> tuple[str, byte
         notes.append([text(line)])
     buffer = io.BytesIO()
     wb.save(buffer)
-    return f"ketang-{data.classroom.code}.xlsx", buffer.getvalue()
+    return f"ketang-{data.classroom.code}{section_suffix(section)}.xlsx", buffer.getvalue()
 
 
 def _attendance_sheet(wb, data: Book, tz, lang: str) -> None:

@@ -28,10 +28,10 @@ import click
 from flask import Blueprint, abort, current_app
 from flask import Response as HttpResponse
 from flask.cli import with_appcontext
-from peewee import ForeignKeyField, fn
+from peewee import ForeignKeyField, chunked, fn
 
 from bot.context import Context, UserError
-from bot.database import reading, transaction
+from bot.database import ROWS_PER_INSERT, reading, transaction
 from bot.jobs import claim_each
 from bot.plugin import Job
 from bot.text import normalize
@@ -108,8 +108,8 @@ def purge_class(classroom: Classroom) -> dict[str, int]:
     activities = Activity.select(Activity.id).join(Lesson).where(Lesson.classroom == classroom.id)
     lessons = Lesson.select(Lesson.id).where(Lesson.classroom == classroom.id)
     tallies = _tallies(classroom.id, activities, lessons)
-    if tallies:
-        Tally.insert_many(tallies).execute()
+    for batch in chunked(tallies, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
+        Tally.insert_many(batch).execute()
     done = {"tallies": len(tallies)}
     for name, query in (
         ("responses", Response.delete().where(Response.activity.in_(activities))),
@@ -120,8 +120,8 @@ def purge_class(classroom: Classroom) -> dict[str, int]:
         ("lost_signals", LostSignal.delete().where(LostSignal.lesson.in_(lessons))),
         ("roll_calls", RollCall.delete().where(RollCall.lesson.in_(lessons))),
         ("risk_marks", RiskMark.delete().where(RiskMark.classroom == classroom.id)),
-        ("section_seats", SectionSeat.delete().where(SectionSeat.classroom == classroom.id)),
         ("memberships", Membership.delete().where(Membership.classroom == classroom.id)),
+        ("section_seats", SectionSeat.delete().where(SectionSeat.classroom == classroom.id)),  # numbers, who sat where
         ("screens", Screen.delete().where(Screen.classroom == classroom.id)),  # they hold the projector's address
     ):
         done[name] = query.execute()
@@ -196,8 +196,8 @@ def erase_user(user: User, now: datetime) -> dict[str, int]:
     for request in AbsenceRequest.select(AbsenceRequest.id).where(AbsenceRequest.student == user):
         AbsenceRequest.update(reason="", key=f"erased:{secrets.token_hex(16)}").where(AbsenceRequest.id == request.id).execute()
     RosterEntry.update(verified_user=None, verified_at=None).where(RosterEntry.verified_user == user).execute()
-    if user.student_no:  # the seat of their number in the classes they were in (another school's same number stays)
-        SectionSeat.delete().where((SectionSeat.student_no == user.student_no) & SectionSeat.classroom.in_(
+    if user.student_no:  # the staff's 分组 of their number, in the classes they were in (their own seats go below)
+        SectionSeat.delete().where((SectionSeat.student_no == user.student_no.upper()) & SectionSeat.classroom.in_(
             Membership.select(Membership.classroom).where(Membership.user == user))).execute()
     done = {"kept": 0, "removed": 0, "memberships": Membership.select().where(Membership.user == user).count()}
     for model, f in user_links():
@@ -322,8 +322,11 @@ def everything_about(user: User) -> dict:
                           for q in BankQuestion.select().where(BankQuestion.owner == user).order_by(BankQuestion.number)],
         "memberships": [{"class": classes.get(m.classroom_id), "joined_at": _when(m.joined_at), "left_at": _when(m.left_at)}
                         for m in Membership.select().where(Membership.user == user).order_by(Membership.joined_at)],
-        "sections": [{"class": classes.get(s.classroom_id), "section": s.section.name,
-                      "by": "student_no" if s.student_no else "joined", "at": _when(s.at)} for s in _seats(user)],
+        "sections": [{"class": classes.get(seat.classroom_id), "section": seat.section.name, "by_number": bool(seat.student_no),
+                      "at": _when(seat.at)} for seat in SectionSeat.select(SectionSeat, Section).join(Section).where(
+                          (SectionSeat.user == user) | ((SectionSeat.student_no == (user.student_no or "").upper())
+                                                        & SectionSeat.classroom.in_(Membership.select(Membership.classroom)
+                                                                                    .where(Membership.user == user))))],
         "answers_and_check_ins": [{"class": classes.get(r.activity.lesson.classroom_id), "kind": r.activity.kind,
                                    "question": r.activity.question, "answer": r.answer, "status": r.status,
                                    "right": r.right, "made_up": r.made_up, "at": _when(r.created_at)} for r in answers],
@@ -346,15 +349,6 @@ def everything_about(user: User) -> dict:
         "wrong_guesses": [{"what": f.scope.split(":")[0], "at": _when(f.at)}
                           for f in FailedAttempt.select().where(FailedAttempt.user == user)],
     }
-
-
-def _seats(user: User) -> list[SectionSeat]:
-    """The user's section seats: their own (joined with a section's code) and their number's in their classes."""
-    mine = SectionSeat.user == user
-    if user.student_no:
-        mine |= (SectionSeat.student_no == user.student_no) & SectionSeat.classroom.in_(
-            Membership.select(Membership.classroom).where(Membership.user == user))
-    return list(SectionSeat.select(SectionSeat, Section).join(Section).where(mine).order_by(SectionSeat.at))
 
 
 def as_csv(data: dict) -> bytes:

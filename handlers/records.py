@@ -11,7 +11,7 @@ from bot.catalogue import t
 from bot.context import Context
 from bot.outbox import enqueue_many
 from bot.text import MAX_REPLY_BYTES, fit_lines
-from handlers import gradebook, scope
+from handlers import gradebook, scope, sections
 from handlers.requests import made_up_notes
 from models import (
     ABSENT,
@@ -200,10 +200,13 @@ def record(ctx: Context) -> str:
     return fit_lines(ctx.t("record_header"), lines, lambda n: ctx.t("and_more", n=n), MAX_REPLY_BYTES - len(hint.encode())) + hint
 
 
-def export(ctx: Context) -> str:
-    """Signed links, valid one hour, to the class's attendance and scores as CSV and as an .xlsx grade sheet."""
+def export(ctx: Context, section: str | None = None) -> str:
+    """Signed links, valid one hour, to the class's (or one section's: handlers/sections.view) attendance and
+    scores as CSV and as an .xlsx grade sheet."""
     classroom = scope.current_class(ctx)
-    token = ctx.links.token("export", f"{classroom.id}:{ctx.lang}", ctx.now, EXPORT_TTL)  # in the asker's language
+    covered = sections.view(classroom, section)
+    value = f"{classroom.id}:{ctx.lang}" + (f":{covered}" if covered is not None else "")  # in the asker's language
+    token = ctx.links.token("export", value, ctx.now, EXPORT_TTL)
     url, xlsx = ctx.links.url(f"/export/{token}.csv"), ctx.links.url(f"/export/{token}.xlsx")
     reply = ctx.t("export_link", name=classroom.name, url=url, xlsx=xlsx, at=ctx.hhmm(ctx.now + EXPORT_TTL))
     ever = Membership.select(Membership.user).where(Membership.classroom == classroom)  # the export's rows

@@ -268,11 +268,15 @@ def _switch(ctx: Context, text: str | None) -> str:
     return ctx.t("requests_on" if on else "requests_off_now", name=classroom.name)
 
 
-def _waiting(teacher: User):
-    return (AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
-            .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
-            .where(Classroom.id.in_(scope.staffed_by(teacher)) & (AbsenceRequest.state == WAITING))
-            .order_by(AbsenceRequest.id))
+def _waiting(teacher: User, number: int | None = None) -> list[AbsenceRequest]:
+    """The waiting requests of the classes *teacher* owns or assists (of one section's students only where they
+    assist one section: handlers/sections.py); *number*: that request alone."""
+    query = (AbsenceRequest.select(AbsenceRequest, Classroom, User).join(Classroom)
+             .switch(AbsenceRequest).join(User, on=(AbsenceRequest.student == User.id))
+             .where(Classroom.id.in_(scope.staffed_by(teacher)) & (AbsenceRequest.state == WAITING))
+             .order_by(AbsenceRequest.id))
+    rows = list(query.where(AbsenceRequest.id == number) if number is not None else query)
+    return sections.visible(teacher.id, rows, lambda r: r.classroom_id, lambda r: r.student_id)
 
 
 def request_line(ctx: Context, request: AbsenceRequest, lang: str) -> str:
@@ -285,7 +289,7 @@ def request_line(ctx: Context, request: AbsenceRequest, lang: str) -> str:
 
 def requests_list(ctx: Context) -> str:
     """补签申请: the open requests of the teacher's classes; they are now 'shown', so 批准 全部 takes them."""
-    waiting = sections.visible(ctx.user, _waiting(ctx.user))
+    waiting = list(_waiting(ctx.user))
     if not waiting:
         return ctx.t("no_requests")
     footer = "\n" + ctx.t("requests_footer")
@@ -305,7 +309,7 @@ def approve(ctx: Context, text: str) -> str:
         raise UserError("approve_usage")
     status = APPROVE_STATUS[status_word]
     if parts[0].casefold() in ALL:
-        shown = [r for r in sections.visible(ctx.user, _waiting(ctx.user)) if r.shown_at is not None]
+        shown = [r for r in _waiting(ctx.user) if r.shown_at is not None]
         if not shown:
             return ctx.t("no_requests")
         for request in shown:
@@ -327,12 +331,12 @@ def reject(ctx: Context, number: int, note: str | None = None) -> str:
 
 
 def _own_waiting(ctx: Context, number: str) -> AbsenceRequest:
-    request = next(iter(sections.visible(ctx.user, _waiting(ctx.user).where(AbsenceRequest.id == int(number)))), None) \
-        if number.isdigit() else None
+    request = next(iter(_waiting(ctx.user, int(number))), None) if number.isdigit() else None
     if request is None:
         mine = (AbsenceRequest.id == int(number)) & Classroom.id.in_(scope.staffed_by(ctx.user)) if number.isdigit() else None
-        decided = AbsenceRequest.select().join(Classroom).where(mine).first() if mine is not None else None
-        if decided is not None and decided.state != WAITING:  # (a waiting one outside a limited assistant's section: none)
+        decided = (AbsenceRequest.select().join(Classroom).where(mine & (AbsenceRequest.state != WAITING)).first()
+                   if mine is not None else None)  # a waiting one not shown here is another section's: no such request
+        if decided is not None:
             raise UserError("request_decided", n=number, state=ctx.t(f"request_{decided.state}"))
         raise UserError("no_such_request", n=number)
     return request
@@ -407,14 +411,13 @@ def push_requests(now: datetime, tz) -> int:
     """Push each teacher their requests not yet shown, unless they got a push less than a minute ago (then the
     ones arriving meanwhile go together a minute after it). Two schedulers claim with a conditional UPDATE
     and the outbox key, so a request is pushed once. Return how many requests were pushed."""
-    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner, Classroom.id, AbsenceRequest.student)
-                .join(Classroom).where(AbsenceRequest.shown_at.is_null() & (AbsenceRequest.state == WAITING)).tuples())
+    rows = list(AbsenceRequest.select(AbsenceRequest.id, Classroom.owner, Classroom.id).join(Classroom)
+                .where(AbsenceRequest.shown_at.is_null() & (AbsenceRequest.state == WAITING)).tuples())
     by_teacher: dict[int, list[int]] = defaultdict(list)
-    class_of, student_of = {}, {}
-    for request_id, owner, classroom_id, student_id in rows:
+    class_of = {}
+    for request_id, owner, classroom_id in rows:
         by_teacher[owner].append(request_id)
         class_of[request_id] = classroom_id
-        student_of[request_id] = student_id
     assistants = team.assistants_pushed(set(class_of.values()))  # classes whose team gets pushes (助教通知 开)
     pushed = 0
     for owner, ids in by_teacher.items():
@@ -430,28 +433,25 @@ def push_requests(now: datetime, tz) -> int:
                 if claimed != len(shown):
                     raise _Taken  # another scheduler pushed some of them: undo, the rest go next run
                 enqueue(owner, "absence_requests", text, f"requests:{owner}:{shown[0]}-{shown[-1]}", now)
-                _push_assistants(shown, class_of, student_of, assistants, now, tz)
+                _push_assistants(shown, class_of, assistants, now, tz)
                 pushed += claimed
         except _Taken:
             continue
     return pushed
 
 
-def _push_assistants(shown: list[int], class_of: dict[int, int], student_of: dict[int, int],
-                     assistants: dict[int, dict[int, int | None]], now, tz) -> None:
-    """The same push to each assistant of the classes that share theirs, naming only their classes' requests (and
-    of a class where they are limited to a section, only its students' requests)."""
+def _push_assistants(shown: list[int], class_of: dict[int, int], assistants: dict[int, set[int]], now, tz) -> None:
+    """The same push to each assistant of the classes that share theirs, naming only their classes' requests."""
     theirs: dict[int, list[int]] = defaultdict(list)
-    seated: dict[tuple[int, int], set[int] | None] = {}
+    student_of = dict(AbsenceRequest.select(AbsenceRequest.id, AbsenceRequest.student)
+                      .where(AbsenceRequest.id.in_(shown)).tuples())
     for request_id in shown:
-        classroom_id = class_of[request_id]
-        for assistant, section_id in assistants.get(classroom_id, {}).items():
-            if (classroom_id, section_id) not in seated:
-                seated[classroom_id, section_id] = sections.students_in(classroom_id, section_id)
-            allowed = seated[classroom_id, section_id]
-            if allowed is None or student_of[request_id] in allowed:
-                theirs[assistant].append(request_id)
+        for assistant in assistants.get(class_of[request_id], ()):
+            theirs[assistant].append(request_id)
     for assistant, ids in theirs.items():
+        ids = sections.visible(assistant, ids, class_of.get, student_of.get)  # one section's assistant: its students'
+        if not ids:
+            continue
         text, _shown = _teacher_push(assistant, ids, now, tz)
         enqueue(assistant, "absence_requests", text, f"requests:{assistant}:team:{ids[0]}-{ids[-1]}", now)
 

@@ -6,11 +6,11 @@ from collections import Counter
 
 from bot.context import Context, UserError
 from bot.text import fit_lines, inline
-from handlers import scope, wall
+from handlers import scope, sections, wall
 from handlers.attendance import checkin_report
 from handlers.grading import comparable_answer, is_right, shown_answer, shown_key
 from handlers.records import CAME, lesson_sheet
-from models import CHECKIN, DISCUSSION, FILL, QUIZ, Activity, LostSignal, Post, Response, User
+from models import CHECKIN, DISCUSSION, FILL, QUIZ, SURVEY, Activity, LostSignal, Post, Response, Section, User
 
 BAR_WIDTH = 10
 
@@ -20,9 +20,13 @@ def _lesson_in_view(ctx: Context):
     return classroom, scope.lesson_in_view(classroom)
 
 
-def results(ctx: Context, number: int | None = None) -> str:
-    """Results of the lesson's latest activity, or of activity *number* (in order of publishing)."""
+def results(ctx: Context, number: int | None = None, section: str | None = None) -> str:
+    """Results of the lesson's latest activity, or of activity *number* (in order of publishing); of one section's
+    students when one is named or the asker assists one section only (handlers/sections.view). A survey is
+    anonymous: it is counted over the class, never split by section (a small section would show who chose what)."""
     classroom, lesson = _lesson_in_view(ctx)
+    covered = sections.view(classroom, section)
+    allowed = sections.students_in(classroom.id, covered)
     activities = (list(Activity.select().where(Activity.lesson == lesson).order_by(Activity.opened_at, Activity.id))
                   if lesson else [])
     if not activities:
@@ -30,22 +34,29 @@ def results(ctx: Context, number: int | None = None) -> str:
     if number is not None and not 1 <= number <= len(activities):
         raise UserError("no_such_activity", n=number, total=len(activities))
     activity = activities[(number or len(activities)) - 1]
+    if activity.kind == SURVEY:
+        allowed = None
     if activity.kind == CHECKIN:  # this check-in, not the latest (签到情况 counts the lesson)
-        body = checkin_report(ctx, activity, activities.index(activity) + 1)
+        body = checkin_report(ctx, activity, activities.index(activity) + 1, allowed)
     elif activity.kind == DISCUSSION:
-        body = _posts(ctx, activity)
+        body = _posts(ctx, activity, allowed)
     else:
-        body = _chart(ctx, activity)
+        body = _chart(ctx, activity, allowed)
+    if allowed is not None:
+        body += "\n" + ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name)).strip()
+    elif covered is not None:
+        body += "\n" + ctx.t("survey_not_by_section")
     if len(activities) > 1:
         body += "\n" + ctx.t("results_more", total=len(activities))
     return body
 
 
-def _chart(ctx: Context, activity: Activity) -> str:
-    """Per-option counts as a text bar chart, the correct rate, and answered vs. present."""
-    rows = list(Response.select(Response.user, Response.answer).where(Response.activity == activity))
+def _chart(ctx: Context, activity: Activity, allowed: set[int] | None = None) -> str:
+    """Per-option counts as a text bar chart, the correct rate, and answered vs. present (of *allowed* only)."""
+    rows = [r for r in Response.select(Response.user, Response.answer).where(Response.activity == activity)
+            if allowed is None or r.user_id in allowed]
     answers = [r.answer for r in rows]
-    present = present_for(activity.lesson, {r.user_id for r in rows})
+    present = present_for(activity.lesson, {r.user_id for r in rows}, allowed)
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     lines = [ctx.t(f"results_header_{activity.kind}", question=activity.question[:60], state=state)]
     rows = tally(activity, answers, ctx.lang)
@@ -64,13 +75,14 @@ def _chart(ctx: Context, activity: Activity) -> str:
     return "\n".join(lines)
 
 
-def present_for(lesson, answered: set[int]) -> int:
+def present_for(lesson, answered: set[int], allowed: set[int] | None = None) -> int:
     """Whom an answer count is out of: who came to the lesson (the attendance rule) and whoever answered anyway
     (a student who answered without checking in is in the room), so it never reads "4 / 3"; with no check-in
     yet (or nobody checked in yet), the class's members: never "0 / 0"."""
-    came = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME}
+    came = {uid for uid, status in lesson_sheet(lesson).items() if status in CAME and (allowed is None or uid in allowed)}
     if not came:
-        return len(set(scope.student_ids(lesson.classroom)) | answered)
+        members = set(scope.student_ids(lesson.classroom))
+        return len((members if allowed is None else members & allowed) | answered)
     return len(came | answered)
 
 
@@ -90,15 +102,16 @@ def tally(activity: Activity, answers: list[str], lang: str) -> list[tuple[str, 
     return [(shown_answer(activity, key, lang), counted.get(key, 0), key in activity.correct) for key in keys]
 
 
-def _posts(ctx: Context, activity: Activity) -> str:
-    """Every post, newest first, numbered as on the screen (隐藏/通过 <n>), marked when the screen did not show it."""
+def _posts(ctx: Context, activity: Activity, allowed: set[int] | None = None) -> str:
+    """Every post (of *allowed* students only), newest first, numbered as on the screen (隐藏/通过 <n>), marked when
+    the screen did not show it."""
     posts = list(Post.select(Post, User).join(User).where(Post.activity == activity).order_by(Post.created_at, Post.id))
     state = ctx.t("state_open" if activity.is_open(ctx.now) else "state_closed")
     header = ctx.t("posts_header", topic=activity.question[:60], state=state, n=len(posts))
     marked = wall.judged(posts, wall.review_spans(activity.lesson.classroom_id),
                          wall.banned_words(ctx.settings.screen.banned_words_file))
     lines = [f"#{number} {ctx.t('wall_mark_' + mark) if mark else ''}{post.user.label(ctx.lang)}：{inline(post.text)}"
-             for number, post, mark in reversed(marked)]
+             for number, post, mark in reversed(marked) if allowed is None or post.user_id in allowed]
     return fit_lines(header, lines, lambda n: ctx.t("and_more", n=n)) if lines else header + "\n" + ctx.t("no_posts")
 
 

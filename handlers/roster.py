@@ -248,11 +248,12 @@ STATES = {VERIFIED: "state_verified", UNVERIFIED: "state_unverified"}
 
 
 def roster(ctx: Context) -> str:
-    """The current class's students with number, name and verification state."""
+    """The current class's students with number, name and verification state (an assistant of one section:
+    its students)."""
     classroom = scope.current_class(ctx)
     students = list(User.select().join(Membership).where((Membership.classroom == classroom) & (Membership.active == 1)))
-    allowed = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))
-    students = students if allowed is None else [u for u in students if u.id in allowed]  # a limited assistant's
+    mine = sections.students_in(classroom.id, getattr(classroom, "staff_section", None))
+    students = [u for u in students if mine is None or u.id in mine]
     if not students:
         return ctx.t("roster_empty", name=classroom.name, code=classroom.code)
     taken = {(e.school_id, e.student_no.upper()) for e in RosterEntry.select(RosterEntry.school, RosterEntry.student_no)

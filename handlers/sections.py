@@ -14,11 +14,12 @@ import secrets
 
 from peewee import JOIN, fn
 
-from bot import dispatch
 from bot.context import Context, UserError
 from bot.text import inline
-from handlers import scope
-from models import OWNER, Classroom, ClassStaff, Membership, Section, SectionSeat, User
+from handlers import scope, team
+from models import Classroom, ClassStaff, Membership, Section, SectionSeat, User
+
+STUDENT_NO = re.compile(r"[A-Z0-9-]{1,32}")
 
 
 def sections_of(classroom_id: int) -> list[Section]:
@@ -77,148 +78,154 @@ def view(classroom, name: str | None) -> int | None:
     return found.id
 
 
-# --- the commands: 分组 (list, make, assign numbers), 助教分组 (limit an assistant) ---
+# --- the commands (handlers/commands.py: 分组, 助教分组) ---
 
-NAME = r"(?!(?:全部|all|\d+)$)\S{1,16}"  # a section's name: no spaces, not all digits (结果 2 一班), not 全部/all
-NUMBER = re.compile(r"[a-z0-9-]{1,32}", re.IGNORECASE)  # a student number (upper-cased like handlers/account.py)
+NAME = re.compile(r"[^\s]{1,16}")
+RESERVED = {"全部", "all"}
+CODE_TRIES = 50
 
 
-def sections(ctx: Context, name: str | None = None, numbers: str | None = None) -> str:
-    """分组: the current class's sections; 分组 <名称>: make it (owner) or show it; 分组 <名称> <学号…>: place
-    those numbers in it (owner)."""
-    if not name and numbers is not None:  # a bad name (all digits, 全部, too long): the usage line
-        return dispatch.usage_reply(ctx, ctx.command)
+def sections(ctx: Context, text: str | None = None) -> str:
+    """分组: the class's sections (any of its staff); 分组 <名称>: make one with its own join code, or show it;
+    分组 <名称> <学号…>: put those student numbers in it (the owner: changes are the SETTINGS level)."""
     classroom = scope.current_class(ctx)
-    if not name:
+    words = (text or "").split()
+    if not words:
         return listing(ctx, classroom)
+    name, numbers = words[0], [w.upper() for w in words[1:]]
+    if not NAME.fullmatch(name) or name.isdigit() or name.casefold() in RESERVED:
+        raise UserError("section_bad_name", name=inline(name[:20]))
+    bad = [n for n in numbers if not STUDENT_NO.fullmatch(n)]
+    if bad:
+        raise UserError("section_bad_numbers", numbers=inline(" ".join(bad[:5])))
+    scope.writable(ctx, classroom)
+    section, made = _section(ctx, classroom, name)
+    if numbers:
+        return assign(ctx, classroom, section, numbers)
+    return ctx.t("section_made" if made else "section_shown", name=inline(classroom.name), section=inline(section.name),
+                 code=section.code, n=len(students_in(classroom.id, section.id) or ()))
+
+
+def _section(ctx: Context, classroom, name: str) -> tuple[Section, bool]:
+    """The class's section *name*, made now (with a code no class or section has) if there is none; True if made.
+    Two staff phones making the same name at once get one section: the (classroom, name) index."""
     found = named(classroom.id, name)
-    if numbers is None and found is not None:
-        return ctx.t("section_shown", section=inline(found.name), code=found.code, name=inline(classroom.name),
-                     count=sum(1 for s in placement(classroom.id).values() if s == found.id))
-    scope.permit(ctx, classroom, OWNER)
-    if numbers is not None:
-        wanted = [n.upper() for n in re.split(r"[\s,;，；、]+", numbers.strip()) if n]
-        if not wanted or not all(NUMBER.fullmatch(n) for n in wanted):
-            return dispatch.usage_reply(ctx, ctx.command)
-        made = "" if found else made_reply(ctx, classroom, found := make(ctx, classroom, name)) + "\n"
-        return made + assign(ctx, classroom, found, list(dict.fromkeys(wanted)))
-    return made_reply(ctx, classroom, make(ctx, classroom, name))
+    if found is not None:
+        return found, False
+    for _ in range(CODE_TRIES):
+        code = f"{secrets.randbelow(900000) + 100000}"
+        if Classroom.select().where(Classroom.code == code).exists():
+            continue
+        inserted = (Section.insert(classroom=classroom, name=name, code=code, created_by=ctx.user, created_at=ctx.now)
+                    .on_conflict_ignore().as_rowcount().execute())
+        found = named(classroom.id, name)
+        if found is not None:  # ours, or the one another phone made a moment ago
+            return found, bool(inserted) and found.code == code
+    raise RuntimeError("no free section code")
 
 
-def made_reply(ctx: Context, classroom, section: Section) -> str:
-    return ctx.t("section_made", section=inline(section.name), code=section.code, name=inline(classroom.name))
+def assign(ctx: Context, classroom, section: Section, numbers: list[str]) -> str:
+    """The staff's word: each number's seat is *section* (moved from another one); the students holding those
+    numbers are placed whenever they join."""
+    for number in dict.fromkeys(numbers):
+        SectionSeat.insert(classroom=classroom, section=section, student_no=number, by=ctx.user, at=ctx.now).on_conflict(
+            conflict_target=[SectionSeat.classroom, SectionSeat.student_no],
+            update={SectionSeat.section: section.id, SectionSeat.by: ctx.user.id, SectionSeat.at: ctx.now}).execute()
+    unique = list(dict.fromkeys(numbers))
+    members = {u.student_no for u in User.select(User.student_no).join(Membership, on=(Membership.user == User.id))
+               .where((Membership.classroom == classroom) & (Membership.active == 1) & User.student_no.in_(unique))}
+    return ctx.t("section_assigned", section=inline(section.name), n=len(unique), later=len(unique) - len(members),
+                 name=inline(classroom.name))
 
 
 def listing(ctx: Context, classroom) -> str:
-    """分组 alone: numbered sections with code, head count and the assistants limited to each."""
+    """The class's sections with their codes, head counts and the assistants limited to each."""
     found = sections_of(classroom.id)
     if not found:
         return ctx.t("sections_none", name=inline(classroom.name))
     counts: dict[int, int] = {}
-    for section_id in placement(classroom.id).values():
-        counts[section_id] = counts.get(section_id, 0) + 1
+    current = set(scope.student_ids(classroom))
+    for user_id, section_id in placement(classroom.id).items():
+        if user_id in current:
+            counts[section_id] = counts.get(section_id, 0) + 1
     helpers: dict[int, list[str]] = {}
-    for staff in (ClassStaff.select(ClassStaff, User).join(User, on=(ClassStaff.user == User.id))
-                  .where((ClassStaff.classroom == classroom.id) & ClassStaff.section.is_null(False))):
+    for staff in ClassStaff.select(ClassStaff.section, User).join(User).where(
+            (ClassStaff.classroom == classroom) & ClassStaff.section.is_null(False)).order_by(ClassStaff.id):
         helpers.setdefault(staff.section_id, []).append(staff.user.label(ctx.lang))
-    lines = [ctx.t("sections_header", name=inline(classroom.name))]
-    for n, s in enumerate(found, 1):
-        lines.append(ctx.t("sections_line", n=n, section=inline(s.name), code=s.code, count=counts.get(s.id, 0),
-                           staff="、".join(helpers.get(s.id, [])) or "-"))
-    return "\n".join(lines + [ctx.t("sections_footer")])
+    lines = [ctx.t("section_line", n=i, section=inline(s.name), code=s.code, count=counts.get(s.id, 0),
+                   assistants=ctx.t("list_sep").join(helpers.get(s.id, [])) or "—") for i, s in enumerate(found, 1)]
+    placed = sum(counts.values())
+    return "\n".join([ctx.t("sections_header", name=inline(classroom.name)), *lines,
+                      ctx.t("sections_footer", unplaced=len(current) - placed)])
 
 
-def make(ctx: Context, classroom, name: str) -> Section:
-    """The class's section *name*, made with a fresh code unless it exists (two owners' phones racing get one:
-    the unique (classroom, name) index)."""
-    for _ in range(50):
-        code = f"{secrets.randbelow(900000) + 100000}"
-        if Classroom.select().where(Classroom.code == code).exists():
-            continue
-        if Section.insert(classroom=classroom.id, name=name, code=code, created_by=ctx.user,
-                          created_at=ctx.now).on_conflict_ignore().as_rowcount().execute():
-            break
-        existing = named(classroom.id, name)
-        if existing is not None:  # the other phone made it a moment ago
-            return existing
-    else:
-        raise RuntimeError("no free section code after 50 tries")
-    return named(classroom.id, name)
+def assistant_section(ctx: Context, number: int, which: str) -> str:
+    """助教分组 <n> <名称|全部>: limit the n-th assistant of 助教's list to one section, or give them the class again."""
+    classroom = scope.current_class(ctx)
+    staff, user = team.nth(ctx, classroom, number)
+    section = None if which.casefold() in RESERVED else named(classroom.id, which)
+    if section is None and which.casefold() not in RESERVED:
+        listing_text = "、".join(s.name for s in sections_of(classroom.id)) or "-"
+        raise UserError("no_such_section", section=inline(which), name=inline(classroom.name), sections=inline(listing_text))
+    ClassStaff.update(section=section.id if section else None).where(ClassStaff.id == staff.id).execute()
+    if section is None:
+        return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
+    return ctx.t("assistant_section_set", who=user.label(ctx.lang), section=inline(section.name), name=inline(classroom.name))
 
 
-def code_taken(code: str) -> bool:
-    """Whether a section uses *code* (a new class's code avoids it: handlers/teacher.py)."""
-    return Section.select().where(Section.code == code).exists()
+def by_code(code: str) -> Section | None:
+    """The section whose join code is *code* (加入 <code> when no class has it)."""
+    return Section.get_or_none(Section.code == code)
 
 
-def assign(ctx: Context, classroom, section: Section, numbers: list[str]) -> str:
-    """Seat *numbers* in *section* (moving them from another section): the staff's word, which wins over a
-    student's own joining."""
-    for number in numbers:
-        SectionSeat.insert(classroom=classroom.id, section=section.id, student_no=number, by=ctx.user,
-                           at=ctx.now).on_conflict(conflict_target=[SectionSeat.classroom, SectionSeat.student_no],
-                                                   update={SectionSeat.section: section.id, SectionSeat.by: ctx.user.id,
-                                                           SectionSeat.at: ctx.now}).execute()
-    members = set(User.select(User.student_no).join(Membership, on=(Membership.user == User.id))
-                  .where((Membership.classroom == classroom.id) & User.student_no.in_(numbers)).tuples())
-    waiting = len(numbers) - len(members)
-    return ctx.t("section_assigned", count=len(numbers), section=inline(section.name), name=inline(classroom.name),
-                 waiting=waiting)
-
-
-def join(ctx: Context, section: Section, enroll) -> str:
-    """加入 <分组码>: *enroll* the user in the section's class (the class code's path: same refusals), then take
-    a seat in the section (moving their own seat); a number the staff placed elsewhere stays there."""
-    classroom = Classroom.get_by_id(section.classroom_id)
-    reply = enroll(ctx, classroom)
-    if not Membership.select().where((Membership.classroom == classroom.id) & (Membership.user == ctx.user)).exists():
-        return reply  # refused (archived, an assistant of it...)
-    number = getattr(ctx.user, "student_no", None)
-    placed = number and SectionSeat.get_or_none((SectionSeat.classroom == classroom.id) & (SectionSeat.student_no == number))
-    SectionSeat.insert(classroom=classroom.id, section=section.id, user=ctx.user, by=ctx.user, at=ctx.now).on_conflict(
+def take_seat(ctx: Context, classroom, section: Section) -> str:
+    """After 加入 <分组码>: the student sits in *section*, unless the staff put their number in another one."""
+    if ctx.user.student_no:
+        assigned = (Section.select().join(SectionSeat).where((SectionSeat.classroom == classroom.id)
+                    & (SectionSeat.student_no == ctx.user.student_no.upper())).first())
+        if assigned is not None and assigned.id != section.id:
+            return ctx.t("section_kept", section=inline(assigned.name))
+    SectionSeat.insert(classroom=classroom.id, section=section, user=ctx.user, by=ctx.user, at=ctx.now).on_conflict(
         conflict_target=[SectionSeat.classroom, SectionSeat.user],
         update={SectionSeat.section: section.id, SectionSeat.at: ctx.now}).execute()
-    if placed and placed.section_id != section.id:
-        return reply + "\n" + ctx.t("section_stays", section=inline(Section.get_by_id(placed.section_id).name))
-    return reply + "\n" + ctx.t("section_joined", section=inline(section.name))
+    return ctx.t("section_joined", section=inline(section.name))
 
 
-def check(ctx: Context, classroom, student: User) -> None:
-    """Refuse (changing nothing) a limited assistant's command about a student outside their section."""
-    allowed = students_in(classroom.id, getattr(classroom, "staff_section", None))
-    if allowed is not None and student.id not in allowed:
-        raise UserError("section_outside", student=inline(student.student_no or student.label(ctx.lang)))
+def section_label(classroom_id: int, user: User) -> str | None:
+    """The name of *user*'s section in the class, or None."""
+    placed = placement(classroom_id).get(user.id)
+    return Section.get_by_id(placed).name if placed else None
 
 
-def limits_of(user) -> dict[int, int]:
-    """Class id -> section id for each class where *user* is an assistant limited to a section."""
+def check_student(ctx: Context, classroom, user: User) -> None:
+    """Refuse a limited assistant's act on a student outside their section (改签, 批准, 驳回)."""
+    limit = getattr(classroom, "staff_section", None)
+    if limit is not None and placement(classroom.id).get(user.id) != limit:
+        raise UserError("section_student_not_yours", student=user.label(ctx.lang), name=inline(classroom.name))
+
+
+def limits_of(user_id: int) -> dict[int, int]:
+    """Class id → section id, for the classes where *user_id* assists one section only."""
     return dict(ClassStaff.select(ClassStaff.classroom, ClassStaff.section)
-                .where((ClassStaff.user == user) & ClassStaff.section.is_null(False)).tuples())
+                .where((ClassStaff.user == user_id) & ClassStaff.section.is_null(False)).tuples())
 
 
-def visible(user, rows, classroom_id=lambda r: r.classroom_id, student_id=lambda r: r.student_id) -> list:
-    """*rows* of several classes (requests) kept to those about students *user* may see: all of a class they
-    own or assist unlimited, their section's in a class where they are limited."""
-    rows = list(rows)
-    limited = limits_of(user)
-    if not limited:
+def visible(user_id: int, rows: list, class_of, student_of) -> list:
+    """Of *rows* (requests, say), those *user_id* may see: all of them, but in a class where they assist one
+    section, only its students' (class_of(row), student_of(row) give a row's class id and student id)."""
+    limits = limits_of(user_id)
+    if not limits:
         return rows
-    allowed = {cls: students_in(cls, section) for cls, section in limited.items()}
-    return [r for r in rows if classroom_id(r) not in allowed or student_id(r) in allowed[classroom_id(r)]]
+    placed = {classroom_id: placement(classroom_id) for classroom_id in {class_of(r) for r in rows} if classroom_id in limits}
+    return [r for r in rows if class_of(r) not in limits or placed[class_of(r)].get(student_of(r)) == limits[class_of(r)]]
 
 
-def copy(ctx: Context, old, new) -> dict[int, int]:
-    """复制课堂: *new* gets *old*'s sections with fresh codes and no seats; old section id -> new one's."""
-    return {s.id: make(ctx, new, s.name).id for s in sections_of(old.id)}
-
-
-def own_sections(user) -> dict[int, str]:
-    """Class id -> the name of the section *user* (a student) is in, by their number's seat or else their own
-    (one statement): what 我的课堂 shows."""
-    who = SectionSeat.user == user
-    if getattr(user, "student_no", None):
-        who |= SectionSeat.student_no == user.student_no
-    found: dict[int, str] = {}
-    for seat in SectionSeat.select(SectionSeat, Section).join(Section).where(who).order_by(SectionSeat.student_no.is_null()):
-        found.setdefault(seat.classroom_id, seat.section.name)  # the number's seat first: it wins
-    return found
+def copy_sections(ctx: Context, old, new) -> int:
+    """复制课堂 (handlers/terms.py): the new class gets the old one's sections by name, each with a new code and no
+    one in it, and its copied assistants keep the section they were limited to. Return how many were copied."""
+    mapped = {s.id: _section(ctx, new, s.name)[0].id for s in sections_of(old.id)}
+    for user_id, section_id in ClassStaff.select(ClassStaff.user, ClassStaff.section).where(
+            (ClassStaff.classroom == old.id) & ClassStaff.section.is_null(False)).tuples():
+        ClassStaff.update(section=mapped[section_id]).where(
+            (ClassStaff.classroom == new.id) & (ClassStaff.user == user_id)).execute()
+    return len(mapped)

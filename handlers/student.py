@@ -33,7 +33,6 @@ from models import (
     Post,
     Response,
     Screen,
-    Section,
     User,
 )
 
@@ -77,8 +76,12 @@ def join(ctx: Context, code: str) -> str:
     tries = classroom.failures if classroom else limits.failures(ctx, "join", timedelta(hours=1))
     if tries >= JOIN_GUESSES_PER_HOUR:
         return ctx.t("too_many_tries", minutes=60)
-    if classroom is None and (section := Section.get_or_none(Section.code == code)) is not None:
-        return sections.join(ctx, section, enroll)  # a section's code: its class, the same way, and a seat
+    if classroom is None and (section := sections.by_code(code)) is not None:  # a section's code (分组): its class
+        classroom = Classroom.get_by_id(section.classroom_id)
+        reply = enroll(ctx, classroom)
+        if classroom.archived_at is not None:
+            return reply
+        return reply + "\n" + sections.take_seat(ctx, classroom, section)
     if classroom is None:
         limits.record_failure(ctx, "join")
         left = JOIN_GUESSES_PER_HOUR - tries - 1  # the touch holds the user's row: no other guess counted since
@@ -152,12 +155,9 @@ def classes(ctx: Context, everything: bool = False) -> str:
     if not ctx.user.is_teacher:
         memberships = Membership.select().where((Membership.user == ctx.user) & (Membership.active == 1))
         seen = {m.classroom_id: m.notices_seen_at for m in memberships}
-        placed = sections.own_sections(ctx.user)
         for index, classroom in enumerate(mine):
             if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
-            if classroom.id in seen and classroom.id in placed:
-                lines[index] += ctx.t("section_mark", section=inline(placed[classroom.id]))
     for index, classroom in enumerate(mine):
         if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))

@@ -12,19 +12,18 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from peewee import JOIN, fn
+from peewee import fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.text import inline
-from handlers import limits, scope, sections
+from handlers import limits, scope
 from models import ASSISTANT, Classroom, ClassRules, ClassStaff, Section, StaffInvite, User
 
 INVITE_TTL = timedelta(hours=24)
 INVITES_PER_HOUR = 10  # 添加助教 codes one owner may make in an hour
 GUESSES_PER_HOUR = 5  # wrong 助教 <码> per user per hour, like the teacher invite code (handlers/common.py)
 ON, OFF = ("开", "on"), ("关", "off")
-SECTION_ALL = ("全部", "all")  # 助教分组 <n> 全部: the whole class again
 
 
 def assists():
@@ -58,11 +57,13 @@ def team(ctx: Context, code: str | None = None) -> str:
     classroom = scope.current_class(ctx, scope.LESSON)
     owner = User.get_by_id(classroom.owner_id)
     lines = [ctx.t("team_header", name=inline(classroom.name)), ctx.t("team_owner", who=owner.label(ctx.lang))]
+    names = {s.id: s.name for s in Section.select(Section.id, Section.name).where(Section.classroom == classroom)}
     for n, (staff, user) in enumerate(_assistants(classroom), 1):
         export = ctx.t("team_export_on" if staff.can_export else "team_export_off")
         line = ctx.t("team_line", n=n, who=user.label(ctx.lang), export=export)
-        if staff.section_id is not None:  # sections: secA (助教分组)
-            line += ctx.t("team_line_section", section=inline(staff.section.name))
+        if names:  # a class split into sections (分组): whom each assistant sees
+            section = inline(names[staff.section_id]) if staff.section_id in names else ctx.t("team_section_all")
+            line += ctx.t("team_line_section", section=section)
         lines.append(line)
     notify = ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.team_pushes).exists()
     lines.append(ctx.t("team_footer", pushes=ctx.t("team_pushes_all" if notify else "team_pushes_owner")))
@@ -123,23 +124,8 @@ def notify(ctx: Context, switch: str) -> str:
     return ctx.t("team_pushes_now_all" if on else "team_pushes_now_owner", name=inline(classroom.name))
 
 
-def section_limit(ctx: Context, number: int, name: str) -> str:
-    """助教分组 <n> <名称|全部>: the n-th assistant of 助教's list sees only that section (全部: the whole class)."""
-    classroom = scope.current_class(ctx)
-    staff, user = nth(ctx, classroom, number)
-    section = None if name.casefold() in SECTION_ALL else sections.named(classroom.id, name)
-    if section is None and name.casefold() not in SECTION_ALL:
-        sections.view(classroom, name)  # raises no_such_section
-    ClassStaff.update(section=section.id if section else None).where(ClassStaff.id == staff.id).execute()
-    if section is None:
-        return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
-    return ctx.t("assistant_section_set", who=user.label(ctx.lang), section=inline(section.name),
-                 name=inline(classroom.name))
-
-
 def _assistants(classroom: Classroom) -> list[tuple[ClassStaff, User]]:
-    rows = (ClassStaff.select(ClassStaff, User, Section).join(User, on=(ClassStaff.user == User.id))
-            .join_from(ClassStaff, Section, JOIN.LEFT_OUTER, on=(ClassStaff.section == Section.id))
+    rows = (ClassStaff.select(ClassStaff, User).join(User, on=(ClassStaff.user == User.id))
             .where(ClassStaff.classroom == classroom).order_by(ClassStaff.added_at, ClassStaff.id))
     return [(row, row.user) for row in rows]
 
@@ -154,33 +140,24 @@ def nth(ctx: Context, classroom: Classroom, number: int) -> tuple[ClassStaff, Us
 # --- what the rest of the classroom asks of the team ---
 
 
-def recipients(classroom_id: int, owner_id: int, about=None) -> list[tuple[int, str]]:
+def recipients(classroom_id: int, owner_id: int) -> list[tuple[int, str]]:
     """Whom a push meant for "the teacher" of a class goes to, with their language: the owner, and its assistants
-    when the owner sent 助教通知 开. An assistant limited to a section (助教分组) gets a push only when every
-    student it names (*about*: their ids) is in their section: nothing about other sections' students reaches them."""
-    team = User.select(User.id, User.lang, ClassStaff.section).join(
-        ClassStaff, JOIN.LEFT_OUTER, on=((ClassStaff.user == User.id) & (ClassStaff.classroom == classroom_id))).where(
+    when the owner sent 助教通知 开."""
+    team = User.select(User.id, User.lang).where(
         (User.id == owner_id) | User.id.in_(
             ClassStaff.select(ClassStaff.user).join(ClassRules, on=(ClassRules.classroom == ClassStaff.classroom))
             .where((ClassStaff.classroom == classroom_id) & ClassRules.team_pushes)))
-    found = []
-    for user_id, lang, section_id in team.order_by(User.id).tuples():
-        if user_id != owner_id and section_id is not None and not set(about or ()) <= sections.students_in(
-                classroom_id, section_id):
-            continue
-        found.append((user_id, lang))
-    return found
+    return list(team.order_by(User.id).tuples())
 
 
-def assistants_pushed(class_ids) -> dict[int, dict[int, int | None]]:
-    """Of *class_ids*, those whose team gets pushes (助教通知 开): class id -> {assistant's user id: the section
-    they are limited to, or None}."""
-    rows = (ClassStaff.select(ClassStaff.classroom, ClassStaff.user, ClassStaff.section)
+def assistants_pushed(class_ids) -> dict[int, set[int]]:
+    """Of *class_ids*, those whose team gets pushes (助教通知 开): class id -> its assistants' user ids."""
+    rows = (ClassStaff.select(ClassStaff.classroom, ClassStaff.user)
             .join(ClassRules, on=(ClassRules.classroom == ClassStaff.classroom))
             .where(ClassStaff.classroom.in_(list(class_ids) or [0]) & ClassRules.team_pushes).tuples())
-    found: dict[int, dict[int, int | None]] = {}
-    for classroom_id, user_id, section_id in rows:
-        found.setdefault(classroom_id, {})[user_id] = section_id
+    found: dict[int, set[int]] = {}
+    for classroom_id, user_id in rows:
+        found.setdefault(classroom_id, set()).add(user_id)
     return found
 
 
@@ -197,13 +174,10 @@ def is_assistant_of(user: User, classroom_id: int) -> bool:
     return ClassStaff.select().where((ClassStaff.classroom == classroom_id) & (ClassStaff.user == user)).exists()
 
 
-def copy_team(old: Classroom, new: Classroom, sections: dict[int, int] | None = None) -> int:
-    """复制课堂 (handlers/terms.py): the new class keeps the old one's assistants and their grants, and their
-    section limits mapped by *sections* (old section id -> the new class's copy)."""
-    sections = sections or {}
+def copy_team(old: Classroom, new: Classroom) -> int:
+    """复制课堂 (handlers/terms.py): the new class keeps the old one's assistants and their grants."""
     rows = [{"classroom": new.id, "user": s.user_id, "role": s.role, "can_export": s.can_export, "added_at": s.added_at,
-             "added_by": s.added_by_id, "section": sections.get(s.section_id)}
-            for s in ClassStaff.select().where(ClassStaff.classroom == old)]
+             "added_by": s.added_by_id} for s in ClassStaff.select().where(ClassStaff.classroom == old)]
     if rows:
         ClassStaff.insert_many(rows).on_conflict_ignore().execute()
     return len(rows)

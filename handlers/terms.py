@@ -31,14 +31,14 @@ def copy_class(ctx: Context, ref: str, name: str) -> str:
     for item in drafts:
         ScheduledAnnouncement.create(classroom=new.id, author=ctx.user, text=item.text, due_at=item.due_at,
                                      created_at=ctx.now, draft=True)
-    copied = sections.copy(ctx, old, new)  # sections: secA — new codes, no seats
-    assistants = team.copy_team(old, new, copied)  # the assistants of *old*, their grants and section limits
+    assistants = team.copy_team(old, new)  # the assistants of *old* and their grants (handlers/team.py)
+    copied_sections = sections.copy_sections(ctx, old, new)  # by name, new codes, the assistants' limits kept
     kept = [ctx.t("copy_kept_rule" if rule else "copy_default_rule"),
             ctx.t("copy_kept_rules" if rules else "copy_default_rules")]
     if assistants:
         kept.append(ctx.t("copy_kept_team", n=assistants))
-    if copied:
-        kept.append(ctx.t("copy_kept_sections", n=len(copied)))
+    if copied_sections:
+        kept.append(ctx.t("copy_kept_sections", n=copied_sections))
     if drafts:
         kept.append(ctx.t("copy_kept_drafts", n=len(drafts)))
     reply = ctx.t("class_copied", old=old.name, name=new.name, code=new.code, qr=teacher.qr_link(ctx, new),

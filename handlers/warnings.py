@@ -12,16 +12,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from peewee import fn
+from peewee import chunked, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
-from bot.database import reading, transaction
+from bot.database import ROWS_PER_INSERT, reading, transaction
 from bot.links import Links
 from bot.outbox import enqueue, enqueue_many
 from bot.plugin import Job
 from bot.text import MAX_REPLY_BYTES, fit_lines_counted, inline
-from handlers import records, scope, team
+from handlers import records, scope, sections, team
 from handlers.gradebook import book_url
 from models import (
     ABSENT,
@@ -33,6 +33,7 @@ from models import (
     Activity,
     Classroom,
     ClassRules,
+    ClassStaff,
     Lesson,
     LostSignal,
     Membership,
@@ -262,6 +263,9 @@ def risk(ctx: Context, text: str | None = None) -> str:
             conflict_target=[ClassRules.classroom], update={ClassRules.nudge: on}).execute()
         return ctx.t("nudge_on" if on else "nudge_off", name=classroom.name)
     students = at_risk([classroom.id], ctx.now)[classroom.id]
+    limit = getattr(classroom, "staff_section", None)  # an assistant of one section: its students (handlers/sections.py)
+    mine = sections.students_in(classroom.id, limit)
+    students = [s for s in students if mine is None or s.user_id in mine]
     if not students:
         return ctx.t("risk_none", name=classroom.name) + "\n" + ctx.t("risk_footer")
     this_week, _start = week_of(ctx.now, ctx.settings.warnings.weekday, ctx.settings.warnings.hour, ctx.settings.school.tz)
@@ -269,7 +273,7 @@ def risk(ctx: Context, text: str | None = None) -> str:
     # 第 n 周 as this week's digest says it: its own count, or last week's digest's plus this one
     extra = 0 if latest == this_week else 1 if latest == this_week - timedelta(days=7) else None
     weeks = {u: w + extra for u, w in before.items()} if extra is not None else {}
-    link = book_url(ctx.links, classroom.id, ctx.lang, ctx.now, DIGEST_LINK_TTL)
+    link = book_url(ctx.links, classroom.id, ctx.lang, ctx.now, DIGEST_LINK_TTL, limit)
     return digest_text(classroom, students, weeks, [], ctx.lang, ctx.settings.school.tz, link, heading="risk_now_header")
 
 
@@ -361,15 +365,24 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
             return 0  # another scheduler did this class's week
         if not students:
             return 0  # nobody at risk: no digest, no noise
-        RiskMark.insert_many([{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
-                               "rules": ",".join(h.rule for h in s.hits)} for s in students]).execute()
-        # the owner, or the team (助教通知 开); a section-limited assistant only when all at risk are in their section
-        for user_id, lang in team.recipients(classroom.id, classroom.owner_id, flagged | set(recovered)):
+        marks = [{"classroom": classroom, "student": s.user_id, "week": week, "weeks": weeks[s.user_id],
+                  "rules": ",".join(h.rule for h in s.hits)} for s in students]
+        for batch in chunked(marks, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
+            RiskMark.insert_many(batch).execute()
+        limits = {user_id: section for user_id, section in ClassStaff.select(ClassStaff.user, ClassStaff.section)
+                  .where((ClassStaff.classroom == classroom) & ClassStaff.section.is_null(False)).tuples()}
+        placed = sections.placement(classroom.id) if limits else {}
+        for user_id, lang in team.recipients(classroom.id, classroom.owner_id):  # the owner, or the team (助教通知 开)
+            limit = limits.get(user_id)  # an assistant of one section: its students' lines only
+            theirs = [s for s in students if limit is None or placed.get(s.user_id) == limit]
+            if not theirs:
+                continue
             try:
-                link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL)
+                link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL, limit)
             except RuntimeError:
                 link = ""  # no public_url: the digest says to send 成绩
-            text = digest_text(classroom, students, weeks, recovered, lang, tz, link)
+            text = digest_text(classroom, theirs, weeks, [u for u in recovered if limit is None or placed.get(u) == limit],
+                               lang, tz, link)
             mine = "" if user_id == classroom.owner_id else f":{user_id}"
             enqueue(user_id, "risk_digest", text, f"digest:{classroom.id}:{week.isoformat()}{mine}", now)
         if ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.nudge).exists():

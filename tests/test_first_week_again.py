@@ -63,6 +63,16 @@ def test_a_bare_option_answers_the_open_quiz_or_survey(say, lesson):
     assert Response.select().count() == 4
 
 
+def test_a_student_who_became_a_teacher_answers_no_quiz_with_a_bare_letter(say, lesson):
+    """A member who turned teacher (教师认证) is no longer a student of the class: a bare B during its quiz is not
+    taken as their answer (they are told it was not understood) and nothing is written. Two things keep it so,
+    each enough alone: becoming a teacher ends one's student memberships, and bare answers skip teachers."""
+    say("o_a", "教师认证 JOIN-STAFF")
+    say(lesson, "练习 B 3 1+1=? A.1 B.2 C.3")
+    reply = say("o_a", "B")
+    assert "已提交" not in reply and Response.select().count() == 0
+
+
 def test_a_bare_answer_steals_no_command_dialog_reply_or_free_text(say, lesson, school):
     assert "没看懂「B」" in say("o_a", "B")  # nothing open: not understood, in Chinese
     say(lesson, "练习 =北京/北平 3 中国的首都是？")

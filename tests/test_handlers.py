@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.outbox import PUSH_BATCH, enqueue_many
+from bot.database import ROWS_PER_INSERT
+from bot.outbox import enqueue_many
 from models import Activity, FailedAttempt, InboundMessage, Lesson, Membership, Outbox, Response, User
 
 
@@ -198,7 +199,7 @@ def test_cancel_without_dialog(say):
 
 def test_a_class_larger_than_one_insert_batch_gets_every_push_once(say, teacher, clock):
     openid, code = teacher
-    students = [f"o_s{i}" for i in range(2 * PUSH_BATCH + 20)]
+    students = [f"o_s{i}" for i in range(2 * ROWS_PER_INSERT + 20)]
     for student in students:
         say(student, f"加入 {code}")
     assert f"{len(students)} 名学生下次发消息时会看到未读提醒" in say(openid, "发布公告 明天交作业")

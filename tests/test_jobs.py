@@ -70,7 +70,7 @@ def test_the_scheduler_runs_every_job_once_at_start_and_then_on_its_interval(app
         assert jobs == {"close_due_activities": 5, "purge_dedupe": 3600, "expire_dialogs": 60, "close_roll_calls": 10,
                         "publish_due_announcements": 5, "end_stale_lessons": 60, "drain_outbox": 2,
                         "end_screens": 30, "absence_requests": 10, "risk_digest": 300,
-                        "privacy_retention": 3600}
+                        "privacy_retention": 3600, "draw_checkin_qr": 2}
         # no app_secret: no API client, so no QR job and no token fetched
         job = scheduler.get_job("close_due_activities")
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time == 60

@@ -27,7 +27,6 @@ from models import (
     Response,
     RosterEntry,
     School,
-    SectionSeat,
     SmsLog,
     Tally,
     User,
@@ -71,9 +70,6 @@ def lesson(app, say, teacher, clock):
     assert "匿名" in say(OPENID, f"不懂 {NAME}不懂第二步")
     say(t, "点名 2")
     say(OPENID, "到")
-    section = re.search(r"分组码 (\d{6})", say(t, f"分组 一班 {NUMBER}")).group(1)  # a seat by number and one by joining
-    assert "分组「一班」" in say(OPENID, f"加入 {section}")
-    assert SectionSeat.select().count() == 2
     assert "已向" in say(OPENID, f"请假 9-9 {NAME}生病")
     assert Response.select().where(Response.user == me).count() == 2
     return t, code
@@ -181,7 +177,6 @@ def test_my_data_is_a_short_signed_link_to_everything_about_the_person(app, say,
     assert data["account"]["name"] == NAME and data["account"]["phone"] == PHONE and data["account"]["openid"] == OPENID
     assert data["roster_claim"]["student_no"] == NUMBER and [m["class"] for m in data["memberships"]] == ["高等数学"]
     assert sorted(r["kind"] for r in data["answers_and_check_ins"]) == ["checkin", "quiz"]
-    assert sorted(s["by"] for s in data["sections"]) == ["joined", "student_no"], data["sections"]
     assert len(data["posts"]) == 1 and len(data["not_understood"]) == 1 and len(data["requests"]) == 1
     assert data["sms_sent"] == [{"phone": PHONE, "at": T0.isoformat()}]
     keeper = json.loads(client.get(link_of(say("o_keeper", "我的数据"), "json")).data)

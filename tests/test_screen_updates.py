@@ -4,13 +4,16 @@ folded repeats), the missing count (未到, 未到 投屏), the word cloud (词�
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
+import qrcode
 
-from handlers.screen import cloud
+from handlers.screen import cloud, minting
 from handlers.screen import shown as what_is_shown
-from models import User, db
+from handlers.screen.minting import AHEAD, QrDrawer
+from models import QrDrawing, User, db
 from tests.conftest import build_app
 from tests.test_screen import Room, shown
 
@@ -62,8 +65,8 @@ def test_a_count_change_answers_just_the_counts_and_a_new_kind_the_whole_page(ro
 
 def test_the_next_slots_qr_is_a_whole_page_and_each_qr_is_encoded_once(room, clock, monkeypatch):
     made = []
-    real = what_is_shown.qrcode.make
-    monkeypatch.setattr(what_is_shown.qrcode, "make", lambda data, **kw: made.append(data) or real(data, **kw))
+    real = what_is_shown.draw_qr
+    monkeypatch.setattr(what_is_shown, "draw_qr", lambda data: made.append(data) or real(data))
     what_is_shown.svg_qr.cache_clear()
     room.teacher("开启签到 5")
     first = poll_as_page(room)
@@ -74,6 +77,65 @@ def test_the_next_slots_qr_is_a_whole_page_and_each_qr_is_encoded_once(room, clo
     rotated = poll_as_page(room, first.headers["ETag"], shape_of(first))
     assert rotated.mimetype == "text/html" and shape_of(rotated) != shape_of(first)  # a new QR is a new page
     assert len(made) == 2 and made[0] != made[1]
+
+
+def test_the_scheduler_draws_the_coming_slots_so_no_worker_encodes_a_qr(room, clock, monkeypatch):
+    """A school's screens change code every slot; each web worker encoding each room's code itself cost a burst
+    a fifth of its CPU. The scheduler's job draws this slot's and the next ones' codes once into QrDrawing, and
+    a worker meeting a new slot reads the drawing: the pages show the same QR and no worker draws one."""
+    room.teacher("开启签到 5")
+    drawer = QrDrawer(room.settings)
+    with room.app.app_context():
+        assert drawer(clock()) == 1 + AHEAD  # this slot and the next AHEAD
+        assert drawer(clock()) == 0  # drawn once
+    made = []
+    monkeypatch.setattr(what_is_shown, "draw_qr", lambda data: made.append(data))
+    what_is_shown.svg_qr.cache_clear()
+    first = poll_as_page(room)
+    clock.advance(seconds=room.settings.screen.rotate_seconds)
+    rotated = poll_as_page(room, first.headers["ETag"], shape_of(first))
+    assert made == []  # both slots' codes came drawn
+    codes = [re.search(r'<svg class="qr".*?</svg>', p.get_data(as_text=True)).group(0) for p in (first, rotated)]
+    assert codes[0] != codes[1] and all('<path d="M' in c for c in codes)
+    monkeypatch.undo()
+    content = html.unescape(re.search(r'id="checkin-qr" data-qr="([^"]+)"', rotated.get_data(as_text=True)).group(1))
+    assert codes[1] == what_is_shown.draw_qr(content)  # the drawing of what the page says it shows
+    clock.advance(seconds=(AHEAD + 2) * room.settings.screen.rotate_seconds + 60)
+    with room.app.app_context():
+        drawer(clock())  # expired drawings go
+        assert QrDrawing.select().count() == 1 + AHEAD  # only the new slots' codes
+
+
+def test_the_scheduler_draws_the_soonest_slots_first_and_a_few_a_run(room, clock, monkeypatch):
+    """Every room's code changes at the same second: the job draws at most DRAW_PER_RUN codes a run, the current
+    slot's before the later ones, so the drawings spread over runs instead of taking the cores at once."""
+    monkeypatch.setattr(minting, "DRAW_PER_RUN", 2)
+    room.teacher("开启签到 5")
+    drawer = QrDrawer(room.settings)
+    made = []
+    real = minting.draw_qr
+    monkeypatch.setattr(minting, "draw_qr", lambda data: made.append(data) or real(data))
+    with room.app.app_context():
+        assert drawer(clock()) == 2 and drawer(clock()) == AHEAD + 1 - 2 and drawer(clock()) == 0
+    now_shown = html.unescape(re.search(r'id="checkin-qr" data-qr="([^"]+)"', poll_as_page(room).get_data(as_text=True)).group(1))
+    assert made[0] == now_shown  # the current slot's code came first
+
+
+def test_a_drawn_qr_is_exactly_the_libraries_matrix():
+    """The SVG path (one rectangle per run of dark modules) covers exactly the modules qrcode encoded."""
+    data = "https://ketang.example.edu/c/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    code = qrcode.QRCode(border=2)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    svg = what_is_shown.draw_qr(data)
+    size = int(re.search(r'viewBox="0 0 (\d+) (\d+)"', svg).group(1))
+    drawn = [[False] * size for _ in range(size)]
+    for x, y, width in re.findall(r"M(\d+),(\d+)h(\d+)v1h-\3z", re.search(r' d="([^"]*)"', svg).group(1)):
+        for dx in range(int(width)):
+            assert not drawn[int(y)][int(x) + dx]  # no module drawn twice
+            drawn[int(y)][int(x) + dx] = True
+    assert size == len(matrix) and drawn == [list(row) for row in matrix]
 
 
 def test_the_checkin_screen_counts_who_is_missing_and_never_names_them(room):

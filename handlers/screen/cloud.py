@@ -11,12 +11,19 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-import jieba
 from markupsafe import Markup
 
 from handlers.grading import OPTION_MARK
 
-jieba.setLogLevel(logging.WARNING)
+
+@lru_cache(maxsize=1)
+def segmenter():
+    """jieba, imported the first time a worker draws a cloud: importing it costs a worker 8.5 MiB (and its
+    dictionary about 60 MiB more on first use), which a worker that never draws a cloud never pays."""
+    import jieba  # noqa: PLC0415 (deliberately late: see above)
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
 
 WIDTH, MOST = 1000, 40  # the SVG's width in its units; words shown at most
 SMALLEST, LARGEST = 30, 110  # font sizes (units of a 1000-wide box: at 1280 px wide, 38-140 px)
@@ -39,7 +46,7 @@ def words(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
     kept = []
-    for token in jieba.cut(text, HMM=False):
+    for token in segmenter().cut(text, HMM=False):
         token = token.strip().casefold()
         if token and token not in STOP and any(unicodedata.category(ch)[0] in "LN" for ch in token):
             kept.append(token[:LONGEST])

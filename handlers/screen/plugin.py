@@ -7,7 +7,7 @@ from bot.plugin import Job, Plugin
 from handlers.extension_points import ATTENDANCE_NOTES, CHECKIN_JUDGES, CHECKIN_ROTATORS
 from handlers.scope import LESSON  # any of a class's staff may run its screen
 from handlers.screen import moderation, pairing, rotation, scan, view
-from handlers.screen.minting import CheckinQrMinter
+from handlers.screen.minting import CheckinQrMinter, QrDrawer
 from handlers.screen.replies import REPLIES
 
 SCREEN_CODE = Arg("code", r"\d{6}", "投屏码", "screen code", optional=True)
@@ -58,7 +58,9 @@ SCREEN = Plugin(
     scenes={scan.SCENE: scan.scene},
     # The menu's scanner reading the screen's link QR (or its official QR's URL): answered as that scene.
     scan_readers=(scan.read_scanned,),
-    jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job),
+    # The scheduler mints (with the API) and draws the coming slots' check-in QR codes: no web worker encodes one.
+    jobs=(Job("end_screens", pairing.end_screens, 30), mint_checkin_qr_job,
+          lambda settings, _api: Job("draw_checkin_qr", QrDrawer(settings), 2)),
     blueprints=(view.bp,),
     middleware=(view.NotModified,),  # a screen's poll answered before Flask: 304 if unchanged, the counts if only they changed
     # What a message changed shows on its class's screen (bump the version); a teacher's screen follows them
