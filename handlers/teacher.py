@@ -53,7 +53,7 @@ def new_classroom(ctx: Context, name: str) -> Classroom:
     """A new class of the teacher's with a fresh 6-digit code."""
     for _ in range(50):
         code = f"{secrets.randbelow(900000) + 100000}"
-        if sections.code_taken(code):  # a class code is never a section's (加入 <码> takes either)
+        if sections.by_code(code) is not None:  # a class code is never a section's (加入 <码> takes either)
             continue
         try:
             with db.atomic():
