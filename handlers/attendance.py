@@ -255,6 +255,14 @@ def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None
                  missed=t("rc_missed_names", lang, names=t("list_sep", lang).join(missed)) if missed else "")
     # To the owner, or the whole team (助教通知 开). The key is the batch: a second scheduler, or a rerun after a
     # crash, cannot push it twice (the owner's key is the one it always had).
-    enqueue_each(team.recipients(classroom.id, classroom.owner_id), "roll_call_result", text,
+    # An assistant limited to a section gets it only when every student called is in their section (no other
+    # section's names reach them).
+    called = {call.user_id for call in calls}
+
+    def allowed(user_id: int) -> bool:
+        section = sections.limits_of(user_id).get(classroom.id) if user_id != classroom.owner_id else None
+        return section is None or called <= sections.students_in(classroom.id, section)
+    enqueue_each([(u, lang) for u, lang in team.recipients(classroom.id, classroom.owner_id) if allowed(u)],
+                 "roll_call_result", text,
                  lambda u: f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result" + ("" if u == classroom.owner_id else f":{u}"),
                  now)

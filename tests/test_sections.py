@@ -6,11 +6,13 @@ encrypted XML through the Flask test client), and the two databases (KETANG_TEST
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from handlers import sections
-from models import AbsenceRequest, Classroom, ClassStaff, Response, RollCall, Section, SectionSeat, User
+from handlers.attendance import close_roll_calls
+from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User
 from tests.conftest import simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
@@ -194,3 +196,23 @@ def test_a_new_class_code_is_never_a_section_code(say, klass, monkeypatch):  # n
     monkeypatch.setattr("handlers.teacher.secrets.randbelow", lambda _n: next(draws))
     assert "线性代数" in say("o_t", "创建课堂 线性代数")
     assert Classroom.get(Classroom.name == "线性代数").code == "100000"
+
+
+def test_a_roll_call_report_reaches_a_section_assistant_only_about_their_section(say, course, clock):
+    """A report naming 学生6 (in no section) goes to the owner, not to 王五 (一班); one naming 学生1 reaches 王五."""
+    say("o_t", "助教通知 开")
+    say("o_t", "上课")
+    say("o_t", "开启签到 5")
+    say("o_s6", "签到")
+    say("o_t", "点名")
+    clock.now += timedelta(minutes=3)
+    close_roll_calls(clock())
+
+    def reports(openid):
+        return Outbox.select().join(User).where((Outbox.kind == "roll_call_result") & (User.openid == openid)).count()
+    assert reports("o_t") == 1 and reports("o_ta1") == 0 and reports("o_ta2") == 0
+    say("o_s1", "签到")
+    say("o_t", "点名")
+    clock.now += timedelta(minutes=3)
+    close_roll_calls(clock())
+    assert reports("o_t") == 2 and reports("o_ta1") == 1 and reports("o_ta2") == 0
