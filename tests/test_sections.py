@@ -6,13 +6,16 @@ encrypted XML through the Flask test client), and the two databases (KETANG_TEST
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
+from bot.database import transaction
 from handlers import sections
 from handlers.attendance import close_roll_calls
-from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User
+from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User, db
 from tests.conftest import simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
@@ -216,3 +219,28 @@ def test_a_roll_call_report_reaches_a_section_assistant_only_about_their_section
     clock.now += timedelta(minutes=3)
     close_roll_calls(clock())
     assert reports("o_t") == 2 and reports("o_ta1") == 1 and reports("o_ta2") == 0
+
+
+def test_two_makes_racing_inside_their_transactions_leave_one_section(app, say, klass, clock):  # noqa: F811
+    """The unique (class, name) index itself makes two concurrent 分组 一班 one section: two messages of one user
+    are serialised by the touch, so this calls the maker from two transactions at once."""
+    owner, classroom = User.get(User.openid == "o_t"), Classroom.get()
+    start, made = threading.Barrier(2), []
+
+    def run():
+        db.connect(reuse_if_open=True)
+        try:
+            start.wait(timeout=30)
+            with transaction():  # SQLite: one after the other (the write lock); PostgreSQL: both at once
+                made.append(sections._section(SimpleNamespace(user=owner, now=clock()), classroom, "一班")[0].code)
+        finally:
+            db.close()
+
+    db.close()
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.connect(reuse_if_open=True)
+    assert Section.select().count() == 1 and len(made) == 2 and made[0] == made[1] == Section.get().code, made
