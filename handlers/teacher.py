@@ -13,7 +13,7 @@ from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_each
 from bot.text import MAX_REPLY_BYTES, fit
-from handlers import bank, extension_points, scope
+from handlers import bank, extension_points, scope, sections
 from handlers.grading import options_in, question_card, read_key, shown_key
 from handlers.records import CAME, came, lesson_sheet, queue_summaries
 from models import (
@@ -53,6 +53,8 @@ def new_classroom(ctx: Context, name: str) -> Classroom:
     """A new class of the teacher's with a fresh 6-digit code."""
     for _ in range(50):
         code = f"{secrets.randbelow(900000) + 100000}"
+        if sections.by_code(code) is not None:  # a class code is never a section's (加入 <码> takes either)
+            continue
         try:
             with db.atomic():
                 classroom = Classroom.create(name=name[:64], code=code, owner=ctx.user, created_at=ctx.now,

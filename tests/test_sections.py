@@ -185,3 +185,12 @@ def test_joining_by_a_sections_code_end_to_end(app, course):
     assert "已加入「概率论」" in reply and "你在分组「二班」" in reply
     user = User.get(User.openid == "o_e2e")
     assert SectionSeat.get(SectionSeat.user == user).section.name == "二班"
+
+
+def test_a_new_class_code_is_never_a_section_code(say, klass, monkeypatch):  # noqa: F811
+    """加入 <码> takes a class's code before a section's: a class made with a section's code would steal its joins."""
+    code = code_of(say("o_t", "分组 一班"))
+    draws = iter([int(code) - 100000, 0])  # the first draw is the section's code, the second 100000
+    monkeypatch.setattr("handlers.teacher.secrets.randbelow", lambda _n: next(draws))
+    assert "线性代数" in say("o_t", "创建课堂 线性代数")
+    assert Classroom.get(Classroom.name == "线性代数").code == "100000"
