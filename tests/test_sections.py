@@ -244,3 +244,12 @@ def test_two_makes_racing_inside_their_transactions_leave_one_section(app, say, 
         thread.join()
     db.connect(reuse_if_open=True)
     assert Section.select().count() == 1 and len(made) == 2 and made[0] == made[1] == Section.get().code, made
+
+
+def test_my_classes_shows_a_students_section(say, course):
+    """我的课堂 names the student's section: their own join, or the staff's placement of their number."""
+    assert "（分组：二班）" in say("o_s4", "我的课堂")
+    assert "（分组：一班）" in say("o_s1", "我的课堂")
+    assert "分组" not in say("o_s6", "我的课堂")
+    say("o_t", "分组 二班 2024006")
+    assert "（分组：二班）" in say("o_s6", "我的课堂")
