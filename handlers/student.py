@@ -158,6 +158,9 @@ def classes(ctx: Context, everything: bool = False) -> str:
         for index, classroom in enumerate(mine):
             if classroom.id in seen and _unread(classroom, seen.get(classroom.id)):
                 lines[index] += ctx.t("unread_mark")
+            section = sections.section_label(classroom.id, ctx.user) if classroom.id in seen else None
+            if section:  # sections: secA — the student's section (the staff's placement of their number wins)
+                lines[index] += ctx.t("section_mark", section=inline(section))
     for index, classroom in enumerate(mine):
         if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
