@@ -660,7 +660,6 @@ CATALOGUE.update({
     "assistant_section_set": ("{who} 现在只负责「{name}」的分组「{section}」：只看到、只能修改这个分组的学生。",
                               "{who} now assists section “{section}” of “{name}” only: they see and mark only its students."),
     "assistant_section_all": ("{who} 现在负责「{name}」的全部学生。", "{who} now assists all of “{name}”."),
-    "section_mark": ("（分组：{section}）", " (section: {section})"),  # sections: secA (我的课堂)
     "section_joined": ("你在分组「{section}」。", "You are in section “{section}”."),
     "section_kept": ("老师已按学号把你分在「{section}」，所以你仍在这个分组。", "Your teacher put your number in section “{section}”, so you stay there."),
     "section_student_not_yours": ("{student} 不在你负责的分组，不能修改。请创建者或该分组的助教处理。",

@@ -160,7 +160,7 @@ def classes(ctx: Context, everything: bool = False) -> str:
                 lines[index] += ctx.t("unread_mark")
             section = sections.section_label(classroom.id, ctx.user) if classroom.id in seen else None
             if section:  # sections: secA — the student's section (the staff's placement of their number wins)
-                lines[index] += ctx.t("section_mark", section=inline(section))
+                lines[index] += ctx.t("section_of_report", section=inline(section))
     for index, classroom in enumerate(mine):
         if getattr(classroom, "staff_role", None):  # one the user owns or assists (handlers/team.py)
             lines[index] += ctx.t("member_count", n=len(scope.student_ids(classroom)))
