@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
 from bot.wechat_api import TokenError
-from models import TEACHER, MenuTag, User, WechatState
+from models import TEACHER, ClassStaff, MenuTag, User, WechatState
 
 log = logging.getLogger("ketang.menu")
 
@@ -163,7 +163,8 @@ STOP = {48001, 45009, 40164, 40013, 40125}  # account-wide: no point trying the 
 
 
 class TagTeachers:
-    """The tag_teachers job: put every teacher in the teacher tag (and take non-teachers out)."""
+    """The tag_teachers job: put every teacher, and every assistant of a class (助教, who may be a student account:
+    handlers/team.py), in the teacher tag, whose menu runs a lesson; take out anyone who is neither any more."""
 
     __name__ = "tag_teachers"
 
@@ -177,10 +178,11 @@ class TagTeachers:
         due_retry = MenuTag.retry_at.is_null() | (MenuTag.retry_at <= now)
         tagged = MenuTag.select(MenuTag.user).where(MenuTag.tag_id == tag_id)
         waiting = MenuTag.select(MenuTag.user).where(~due_retry)
-        add = list(User.select().where((User.role == TEACHER) & User.id.not_in(tagged) & User.id.not_in(waiting)
+        staff = (User.role == TEACHER) | User.id.in_(ClassStaff.select(ClassStaff.user))
+        add = list(User.select().where(staff & User.id.not_in(tagged) & User.id.not_in(waiting)
                                        & User.subscribed).order_by(User.id).limit(PER_RUN))
         remove = list(User.select().join(MenuTag, on=(MenuTag.user == User.id))
-                      .where((User.role != TEACHER) & (MenuTag.tag_id == tag_id)).limit(PER_RUN))
+                      .where(~staff & (MenuTag.tag_id == tag_id)).limit(PER_RUN))
         done = 0
         for user, tagging in [(u, True) for u in add] + [(u, False) for u in remove]:
             try:

@@ -118,6 +118,23 @@ def test_a_new_teacher_gets_the_teacher_menu_through_the_scheduler(app, mock, cl
     assert job(clock()) == 0  # done once
 
 
+def test_an_assistant_who_is_no_teacher_gets_the_teacher_menu_until_removed(app, mock, clock, say):
+    """An assistant (助教) runs lessons from a student account: the scheduler puts them in the teacher tag, whose
+    menu has the lesson's buttons, and takes them out when the owner removes them from the team."""
+    job = TagTeachers(WechatApi(app.extensions["ketang"].settings.wechat, clock))
+    assert run(app, "menu").exit_code == 0
+    assert run(app, "make-teacher", "o_owner").exit_code == 0
+    say("o_owner", "创建课堂 概率论")
+    code = re.search(r"助教邀请码：(\d{8})", say("o_owner", "添加助教")).group(1)
+    assert "助教" in say("o_ta", f"助教 {code}")
+    assert not User.get(User.openid == "o_ta").is_teacher
+    job(clock())
+    assert mock.menu_for("o_ta")["button"] == TEACHER_MENU["button"]
+    say("o_owner", "移除助教 1")
+    job(clock())
+    assert mock.menu_for("o_ta") == mock.menus["menu"]
+
+
 def test_tagging_failures_wait_and_an_account_wide_refusal_stops_the_run(app, mock, clock):
     job = TagTeachers(WechatApi(app.extensions["ketang"].settings.wechat, clock))
     assert run(app, "menu").exit_code == 0
