@@ -13,7 +13,7 @@ from bot.database import reading
 from handlers import sections
 from handlers.gradebook import CELLS, PARTS, Book, book, histogram, rounded, shown
 from handlers.grading import shown_answer, shown_key
-from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response
+from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response, Section
 
 bp = Blueprint("gradebook", __name__, template_folder="templates", static_folder="static",
                static_url_path="/gradebook-static")
@@ -54,7 +54,10 @@ def page(token: str):
     now = kt.clock()
     with reading():  # one snapshot, outside the write lock (check-ins going on are not slowed)
         data = book(classroom, now, section=section)
-        html = render_template("gradebook/page.html", **view(data, lang, kt.settings.school.tz, now))
+        shown_view = view(data, lang, kt.settings.school.tz, now)
+        if section is not None:  # one section's rows: the title says so (autoescaped)
+            shown_view["name"] += t("section_of_report", lang, section=Section.get_by_id(section).name)
+        html = render_template("gradebook/page.html", **shown_view)
     return flask.Response(html, headers=HEADERS)
 
 

@@ -148,6 +148,7 @@ def test_results_grades_and_export_by_section_with_the_section_signed_in(say, co
     page_path = re.search(r"https://ketang.example.edu(/gradebook/\S+)", grades).group(1)
     page = client.get(page_path).get_data(as_text=True)
     assert "学生1" in page and "学生4" not in page and "学生6" not in page
+    assert "<h1>概率论（分组：一班）" in page  # the page says whose rows these are
     s4 = User.get(User.student_no == "2024004")
     assert client.get(f"{page_path}/student/{s4.id}").status_code == 404  # another section's student
     s1 = User.get(User.student_no == "2024001")
