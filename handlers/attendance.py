@@ -11,7 +11,7 @@ from bot.context import Context, UserError
 from bot.jobs import claim_each
 from bot.outbox import channels, enqueue_each
 from bot.prepared import Prepared
-from bot.text import fit_lines, inline
+from bot.text import fit_lines
 from handlers import extension_points, records, scope, sections, team
 from handlers.requests import record_remark
 from models import (
@@ -26,7 +26,6 @@ from models import (
     Membership,
     Response,
     RollCall,
-    Section,
     User,
 )
 
@@ -89,8 +88,7 @@ def attendance(ctx: Context, section: str | None = None) -> str:
         state=ctx.t("state_open" if latest.is_open(ctx.now) else "state_closed"), total=len(sheet),
         present=counts[PRESENT], late=counts[LATE], excused=counts[EXCUSED], absent=counts[ABSENT],
     )
-    if covered is not None:
-        header += ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name))
+    header += sections.note(ctx.lang, covered)
     checkins = checkins_of(lesson)
     if len(checkins) > 1:
         header += "\n" + ctx.t("attendance_several", n=len(checkins))
@@ -257,11 +255,8 @@ def _report_roll_call(lesson_id: int, deadline: datetime, now: datetime) -> None
     # crash, cannot push it twice (the owner's key is the one it always had).
     # An assistant limited to a section gets it only when every student called is in their section (no other
     # section's names reach them).
-    called = {call.user_id for call in calls}
-
     def allowed(user_id: int) -> bool:
-        section = sections.limits_of(user_id).get(classroom.id) if user_id != classroom.owner_id else None
-        return section is None or called <= sections.students_in(classroom.id, section)
+        return len(sections.visible(user_id, calls, lambda _call: classroom.id, lambda call: call.user_id)) == len(calls)
     enqueue_each([(u, lang) for u, lang in team.recipients(classroom.id, classroom.owner_id) if allowed(u)],
                  "roll_call_result", text,
                  lambda u: f"rollcall:{lesson_id}:{deadline:%Y%m%d%H%M%S}:result" + ("" if u == classroom.owner_id else f":{u}"),

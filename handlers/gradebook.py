@@ -23,7 +23,7 @@ from peewee import JOIN, Case, Select, Value, fn
 
 from bot.catalogue import t
 from bot.context import Context, UserError
-from bot.text import fit_lines, inline
+from bot.text import fit_lines
 from handlers import records, scope, sections
 from models import (
     ABSENT,
@@ -41,7 +41,6 @@ from models import (
     Membership,
     Post,
     Response,
-    Section,
     User,
     db,
 )
@@ -506,8 +505,7 @@ def gradebook(ctx: Context, section: str | None = None) -> str:
     if unscored and scores:
         lines.append(ctx.t("gradebook_unscored", n=unscored))
     ttl = link_ttl(ctx)
-    if covered is not None:
-        lines[0] += ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name))
+    lines[0] += sections.note(ctx.lang, covered)
     lines.append(ctx.t("gradebook_link", url=book_url(ctx.links, classroom.id, ctx.lang, ctx.now, ttl, covered),
                        at=ctx.local(ctx.now + ttl).strftime("%m-%d %H:%M")))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from bot.database import reading
 from handlers import sections
 from handlers.gradebook import CELLS, PARTS, Book, book, histogram, rounded, shown
 from handlers.grading import shown_answer, shown_key
-from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response, Section
+from models import ABSENT, CHECKIN, EXCUSED, LATE, PRESENT, QUIZ, Activity, Classroom, Lesson, Membership, Post, Response
 
 bp = Blueprint("gradebook", __name__, template_folder="templates", static_folder="static",
                static_url_path="/gradebook-static")
@@ -55,8 +55,7 @@ def page(token: str):
     with reading():  # one snapshot, outside the write lock (check-ins going on are not slowed)
         data = book(classroom, now, section=section)
         shown_view = view(data, lang, kt.settings.school.tz, now)
-        if section is not None:  # one section's rows: the title says so (autoescaped)
-            shown_view["name"] += t("section_of_report", lang, section=Section.get_by_id(section).name)
+        shown_view["name"] += sections.note(lang, section)  # one section's rows: the title says so (autoescaped)
         html = render_template("gradebook/page.html", **shown_view)
     return flask.Response(html, headers=HEADERS)
 

@@ -10,7 +10,7 @@ from handlers import scope, sections, wall
 from handlers.attendance import checkin_report
 from handlers.grading import comparable_answer, is_right, shown_answer, shown_key
 from handlers.records import CAME, lesson_sheet
-from models import CHECKIN, DISCUSSION, FILL, QUIZ, SURVEY, Activity, LostSignal, Post, Response, Section, User
+from models import CHECKIN, DISCUSSION, FILL, QUIZ, SURVEY, Activity, LostSignal, Post, Response, User
 
 BAR_WIDTH = 10
 
@@ -43,7 +43,7 @@ def results(ctx: Context, number: int | None = None, section: str | None = None)
     else:
         body = _chart(ctx, activity, allowed)
     if allowed is not None:
-        body += "\n" + ctx.t("section_of_report", section=inline(Section.get_by_id(covered).name)).strip()
+        body += "\n" + sections.note(ctx.lang, covered).strip()
     elif covered is not None:
         body += "\n" + ctx.t("survey_not_by_section")
     if len(activities) > 1:

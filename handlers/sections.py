@@ -14,6 +14,7 @@ import secrets
 
 from peewee import JOIN, fn
 
+from bot.catalogue import t
 from bot.context import Context, UserError
 from bot.text import inline
 from handlers import scope, team
@@ -55,11 +56,25 @@ def students_in(classroom_id: int, section_id: int | None) -> set[int] | None:
     return {user_id for user_id, placed in placement(classroom_id).items() if placed == section_id}
 
 
-def keep(rows: dict, allowed: set[int] | None, key=lambda k: k) -> dict:
-    """*rows* (keyed by student id, or by *key*(k) giving one) restricted to *allowed* (None: all of them)."""
+def keep(rows: dict, allowed: set[int] | None) -> dict:
+    """*rows* (keyed by student id) restricted to *allowed* (None: all of them)."""
     if allowed is None:
         return rows
-    return {k: v for k, v in rows.items() if key(k) in allowed}
+    return {k: v for k, v in rows.items() if k in allowed}
+
+
+def note(lang: str, section_id: int | None) -> str:
+    """What a report of one section adds to its title, 「（分组：一班）」; "" for the whole class."""
+    return "" if section_id is None else t("section_of_report", lang, section=inline(Section.get_by_id(section_id).name))
+
+
+def find(classroom, name: str) -> Section:
+    """The class's section *name*, or the reply naming the sections it has."""
+    found = named(classroom.id, name)
+    if found is None:
+        listing = "、".join(s.name for s in sections_of(classroom.id)) or "-"
+        raise UserError("no_such_section", section=inline(name), name=inline(classroom.name), sections=inline(listing))
+    return found
 
 
 def view(classroom, name: str | None) -> int | None:
@@ -69,10 +84,7 @@ def view(classroom, name: str | None) -> int | None:
     limit = getattr(classroom, "staff_section", None)
     if not name:
         return limit
-    found = named(classroom.id, name)
-    if found is None:
-        listing = "、".join(s.name for s in sections_of(classroom.id)) or "-"
-        raise UserError("no_such_section", section=inline(name), name=inline(classroom.name), sections=inline(listing))
+    found = find(classroom, name)
     if limit is not None and found.id != limit:
         raise UserError("section_not_yours", section=inline(found.name), name=inline(classroom.name))
     return found.id
@@ -163,10 +175,7 @@ def assistant_section(ctx: Context, number: int, which: str) -> str:
     """助教分组 <n> <名称|全部>: limit the n-th assistant of 助教's list to one section, or give them the class again."""
     classroom = scope.current_class(ctx)
     staff, user = team.nth(ctx, classroom, number)
-    section = None if which.casefold() in RESERVED else named(classroom.id, which)
-    if section is None and which.casefold() not in RESERVED:
-        listing_text = "、".join(s.name for s in sections_of(classroom.id)) or "-"
-        raise UserError("no_such_section", section=inline(which), name=inline(classroom.name), sections=inline(listing_text))
+    section = None if which.casefold() in RESERVED else find(classroom, which)
     ClassStaff.update(section=section.id if section else None).where(ClassStaff.id == staff.id).execute()
     if section is None:
         return ctx.t("assistant_section_all", who=user.label(ctx.lang), name=inline(classroom.name))
@@ -198,7 +207,8 @@ def section_label(classroom_id: int, user: User) -> str | None:
 
 
 def check_student(ctx: Context, classroom, user: User) -> None:
-    """Refuse a limited assistant's act on a student outside their section (改签, 批准, 驳回)."""
+    """Refuse a limited assistant's act on one student outside their section (改签; lists and requests are
+    filtered with visible)."""
     limit = getattr(classroom, "staff_section", None)
     if limit is not None and placement(classroom.id).get(user.id) != limit:
         raise UserError("section_student_not_yours", student=user.label(ctx.lang), name=inline(classroom.name))
@@ -211,8 +221,9 @@ def limits_of(user_id: int) -> dict[int, int]:
 
 
 def visible(user_id: int, rows: list, class_of, student_of) -> list:
-    """Of *rows* (requests, say), those *user_id* may see: all of them, but in a class where they assist one
-    section, only its students' (class_of(row), student_of(row) give a row's class id and student id)."""
+    """Of *rows* (requests, at-risk students, roll calls…), those *user_id* may see: all of them, but in a class
+    where they assist one section, only its students' (class_of(row), student_of(row) give a row's class id and
+    student id). The one filter of what reaches a limited assistant by push or list."""
     limits = limits_of(user_id)
     if not limits:
         return rows

@@ -33,7 +33,6 @@ from models import (
     Activity,
     Classroom,
     ClassRules,
-    ClassStaff,
     Lesson,
     LostSignal,
     Membership,
@@ -369,20 +368,17 @@ def _write_digest(classroom: Classroom, week: date, students: list[Student], now
                   "rules": ",".join(h.rule for h in s.hits)} for s in students]
         for batch in chunked(marks, ROWS_PER_INSERT):  # psycopg 3 binds parameters on the server: at most 65,535 a statement
             RiskMark.insert_many(batch).execute()
-        limits = {user_id: section for user_id, section in ClassStaff.select(ClassStaff.user, ClassStaff.section)
-                  .where((ClassStaff.classroom == classroom) & ClassStaff.section.is_null(False)).tuples()}
-        placed = sections.placement(classroom.id) if limits else {}
         for user_id, lang in team.recipients(classroom.id, classroom.owner_id):  # the owner, or the team (助教通知 开)
-            limit = limits.get(user_id)  # an assistant of one section: its students' lines only
-            theirs = [s for s in students if limit is None or placed.get(s.user_id) == limit]
+            # an assistant of one section: its students' lines only, and a link to its rows
+            theirs = sections.visible(user_id, students, lambda _s: classroom.id, lambda s: s.user_id)
             if not theirs:
                 continue
             try:
-                link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL, limit)
+                link = book_url(links, classroom.id, lang, now, DIGEST_LINK_TTL, sections.limits_of(user_id).get(classroom.id))
             except RuntimeError:
                 link = ""  # no public_url: the digest says to send 成绩
-            text = digest_text(classroom, theirs, weeks, [u for u in recovered if limit is None or placed.get(u) == limit],
-                               lang, tz, link)
+            back = sections.visible(user_id, recovered, lambda _u: classroom.id, lambda u: u)
+            text = digest_text(classroom, theirs, weeks, back, lang, tz, link)
             mine = "" if user_id == classroom.owner_id else f":{user_id}"
             enqueue(user_id, "risk_digest", text, f"digest:{classroom.id}:{week.isoformat()}{mine}", now)
         if ClassRules.select().where((ClassRules.classroom == classroom) & ClassRules.nudge).exists():
