@@ -15,11 +15,12 @@ import pytest
 from bot.database import transaction
 from handlers import sections
 from handlers.attendance import close_roll_calls
+from handlers.warnings import run_digests
 from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User, db
-from tests.conftest import simulator_for
+from tests.conftest import T0, simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
-from tests.test_team import invite
+from tests.test_team import invite, pushed
 
 
 def code_of(reply: str) -> str:
@@ -254,3 +255,26 @@ def test_my_classes_shows_a_students_section(say, course):
     assert "分组" not in say("o_s6", "我的课堂")
     say("o_t", "分组 二班 2024006")
     assert "（分组：二班）" in say("o_s6", "我的课堂")
+
+
+def test_the_weekly_digest_and_at_risk_give_a_limited_assistant_its_sections_students_only(say, course, clock, app):
+    """2024002 (一班) and 2024004 (二班) miss two lessons: the owner's digest names both, each section's assistant
+    only their own student (no other section's name reaches them), and so does their 预警."""
+    say("o_t", "助教通知 开")
+    for week in range(2):
+        clock.now = T0 + timedelta(weeks=week, days=1)
+        say("o_t", "上课")
+        say("o_t", "开启签到 5")
+        for i in (1, 3, 5, 6):
+            say(f"o_s{i}", "签到")
+        clock.now += timedelta(minutes=10)
+        say("o_t", "下课")
+    clock.now = T0 + timedelta(weeks=2)
+    kt = app.extensions["ketang"]
+    run_digests(clock(), kt.settings, kt.links)
+    digests = pushed("risk_digest")
+    assert "2024002" in digests["o_t"] and "2024004" in digests["o_t"]
+    assert "2024002" in digests["o_ta1"] and "2024004" not in digests["o_ta1"]
+    assert "2024004" in digests["o_ta2"] and "2024002" not in digests["o_ta2"]
+    now = say("o_ta1", "预警")
+    assert "2024002" in now and "2024004" not in now
