@@ -217,7 +217,7 @@ def check_replies(hall: Hall, bodies: list[bytes], sample: int = 200) -> int:
 SCREEN_PAIRS = 3  # bursts with the screens polling, each followed by one without: a 2-second burst's p99 is noisy
 
 
-def screen_figures(args, pool, ketang: LiveServer, hall: Hall, before_row: dict, bare: LiveServer | None = None) -> dict:
+def screen_figures(args, pool, ketang: LiveServer, hall: Hall, bare: LiveServer | None = None) -> dict:
     """100 screens polling during a burst, then the same burst without them, SCREEN_PAIRS times (the rise
     compares the medians of their p99s); then the CPU of a 304 poll against a check-in's (and bare Flask's)."""
     keys = screens.setup(ketang, hall, 100)
@@ -338,7 +338,7 @@ def main(argv=None) -> int:
             burst_row["bad_replies"] = check_replies(hall, result["bodies"], sample=args.burst)
             steps.after(f"the class burst ({args.burst} in {args.burst_seconds:g} s)")
 
-            screen = screen_figures(args, pool, ketang, hall, burst_row, bare)
+            screen = screen_figures(args, pool, ketang, hall, bare)
             steps.after("100 screens polling beside a burst")
             sem = semester_runs(ketang, pool, args)
             steps.after("late in the semester, beside 我的记录/我的成绩")
@@ -453,7 +453,7 @@ def screens_only(args, database_url: str | None) -> int:
                                  True).result(timeout=120)
             burst_row = summarize(result)
             burst_row["recorded"] = hall.responses() - before
-            screen = screen_figures(args, pool, ketang, hall, burst_row)
+            screen = screen_figures(args, pool, ketang, hall)
     finally:
         pool.shutdown()
         shutil.rmtree(work, ignore_errors=True)
