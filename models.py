@@ -181,7 +181,9 @@ class Activity(BaseModel):
 
 
 class Response(BaseModel):
-    activity = ForeignKeyField(Activity, backref="responses", on_delete="CASCADE")
+    # No index of its own: the unique (activity, user) key serves lookups by activity too, and a planner whose
+    # statistics lag a fast-growing table cannot pick the narrower one and filter by user (the grade book).
+    activity = ForeignKeyField(Activity, backref="responses", on_delete="CASCADE", index=False)
     user = ForeignKeyField(User, backref="responses", on_delete="CASCADE")
     answer = CharField(max_length=64, default="")
     status = CharField(max_length=16, default=PRESENT)
@@ -207,7 +209,7 @@ Membership.add_index(Membership.index(Membership.classroom, Membership.left_at))
 class Post(BaseModel):
     """A student's 发言 in a discussion (several per student)."""
 
-    activity = ForeignKeyField(Activity, backref="posts", on_delete="CASCADE")
+    activity = ForeignKeyField(Activity, backref="posts", on_delete="CASCADE", index=False)  # (activity, user) serves
     user = ForeignKeyField(User, on_delete="CASCADE")
     text = TextField()
     created_at = DateTimeField()
@@ -424,7 +426,8 @@ class CheckinQr(BaseModel):
 # The machinery's tables (bot/ may use these and no other); every other table is the classroom's.
 MACHINERY_TABLES = (User, InboundMessage, Outbox, Dialog, WechatState)
 # Indexes older versions made that the current schema replaces; `init-db` drops them (bot/database.py).
-OBSOLETE_INDEXES = ("membership_user_id_classroom_id",)  # one membership per class: now one *current* one
+OBSOLETE_INDEXES = ("membership_user_id_classroom_id",  # one membership per class: now one *current* one
+                    "response_activity_id", "post_activity_id")  # the (activity, user) keys serve lookups by activity
 
 class WallReview(BaseModel):
     """A span during which a class's discussion wall was in approval mode (审核 开 … 审核 关): a post written

@@ -174,10 +174,15 @@ def test_init_db_upgrades_a_database_from_before_membership_history(app, say, kl
     for sql in ("DROP INDEX membership_user_id_classroom_id_active", "DROP INDEX membership_classroom_id_left_at",
                 "ALTER TABLE membership DROP COLUMN active",
                 "ALTER TABLE membership DROP COLUMN left_at", 'ALTER TABLE response DROP COLUMN "right"',
-                "CREATE UNIQUE INDEX membership_user_id_classroom_id ON membership (user_id, classroom_id)"):
+                "CREATE UNIQUE INDEX membership_user_id_classroom_id ON membership (user_id, classroom_id)",
+                "CREATE INDEX response_activity_id ON response (activity_id)",  # before the (activity, user) keys served
+                "CREATE INDEX post_activity_id ON post (activity_id)"):
         db.execute_sql(sql)
     create_schema(CLASSROOM.upgrades)  # what init-db runs
     create_schema(CLASSROOM.upgrades)  # twice is safe
+    indexes = {index.name for table in ("response", "post") for index in db.get_indexes(table)}
+    assert {"response_activity_id_user_id", "post_activity_id_user_id"} <= indexes
+    assert not indexes & {"response_activity_id", "post_activity_id"}  # the planner cannot pick them (test_gradebook)
     assert "练习答对 1/1" in record_of(say, "o_s1")  # old answers graded by init-db
     assert "已退出" in say("o_s1", "退出课堂 1")
     assert "已加入" in say("o_s1", f"加入 {klass}")  # the old one-row-per-class index is gone
