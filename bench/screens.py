@@ -77,12 +77,19 @@ def scheduler(server, screens: int, wait: float = 30.0, run: bool = True):
         log.close()
 
 
-def poll_request(port: int, key: str, etag: str | None, shape: str | None = None) -> bytes:
-    """A poll as the page makes it: its last ETag and the shape of the page it shows."""
+def poll_request(port: int, key: str, etag: str | None, shape: str | None = None, keep: bool = False) -> bytes:
+    """A poll as the page makes it: its last ETag and the shape of the page it shows (*keep*: on a connection
+    kept open, as nginx's upstream keepalive keeps them to the poll server)."""
     match = f"If-None-Match: {etag}\r\n" if etag else ""
     match += f"X-Shape: {shape}\r\n" if shape else ""
-    return (f"GET /screen/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Screen: {key}\r\n{match}"
-            f"Connection: close\r\n\r\n").encode("ascii")
+    close = "" if keep else "Connection: close\r\n"
+    return f"GET /screen/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Screen: {key}\r\n{match}{close}\r\n".encode("ascii")
+
+
+def _fields(head: bytes) -> tuple[int, dict]:
+    text = head.decode("latin-1")
+    fields = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in text.split("\r\n")[1:] if ":" in line}
+    return (int(text[9:12]) if text.startswith("HTTP/1.") else 0), fields
 
 
 async def _get(port: int, request: bytes) -> tuple[int, str | None, str | None]:
@@ -93,9 +100,8 @@ async def _get(port: int, request: bytes) -> tuple[int, str | None, str | None]:
         data = await reader.read()
     finally:
         writer.close()
-    head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-    fields = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:] if ":" in line}
-    return (int(head[9:12]) if head.startswith("HTTP/1.") else 0), fields.get("etag"), fields.get("x-shape")
+    status, fields = _fields(data.partition(b"\r\n\r\n")[0])
+    return status, fields.get("etag"), fields.get("x-shape")
 
 
 async def _screens(port: int, keys: list[str], until: float, stats: dict) -> None:
@@ -118,13 +124,14 @@ async def _screens(port: int, keys: list[str], until: float, stats: dict) -> Non
     await asyncio.gather(*(screen(i, k) for i, k in enumerate(keys)))
 
 
-def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: list[str]) -> tuple[dict, dict]:
-    """The open-loop burst while *keys* screens poll (from 2 s before to 1 s after it); with no keys, the burst
-    alone in the same window."""
+def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: list[str],
+                       poll_port: int | None = None) -> tuple[dict, dict]:
+    """The open-loop burst while *keys* screens poll *poll_port* (default: the burst's) from 2 s before to 1 s
+    after it; with no keys, the burst alone in the same window."""
     async def run():
         stats: dict = {"latencies": []}
         until = time.perf_counter() + 2 + seconds + 1.2
-        polling = asyncio.ensure_future(_screens(port, keys, until, stats))
+        polling = asyncio.ensure_future(_screens(poll_port or port, keys, until, stats))
         await asyncio.sleep(2)
         burst = await loadgen._open(port, requests, seconds, True)
         await polling
@@ -143,8 +150,9 @@ def cpu_of(pids: list[int]) -> float:
     return total / tick
 
 
-def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dict:
-    """Closed loop of polls of one unchanged screen with its current ETag: 304s (bar one per slot)."""
+def poll_loop(port: int, key: str, duration: float, connections: int = 8, keep: bool = False) -> dict:
+    """Closed loop of polls of one unchanged screen with its current ETag: 304s (bar one per slot); *keep*:
+    each client on one kept-alive connection (as nginx keeps them upstream), else a connection per poll."""
     async def run():
         stats: dict = {"latencies": []}
         _status, etag, shape = await _get(port, poll_request(port, key, None))
@@ -152,10 +160,24 @@ def poll_loop(port: int, key: str, duration: float, connections: int = 8) -> dic
 
         async def worker():
             nonlocal etag, shape
+            reader = writer = None
             while time.perf_counter() < stop:
-                status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
+                if not keep:
+                    status, new, new_shape = await _get(port, poll_request(port, key, etag, shape))
+                else:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(poll_request(port, key, etag, shape, keep=True))
+                    status, fields = _fields((await reader.readuntil(b"\r\n\r\n"))[:-4])
+                    if fields.get("transfer-encoding") == "chunked":
+                        await reader.readuntil(b"0\r\n\r\n")  # a JSON body never ends in 0
+                    else:
+                        await reader.readexactly(int(fields.get("content-length", 0)))
+                    new, new_shape = fields.get("etag"), fields.get("x-shape")
                 stats[status] = stats.get(status, 0) + 1
                 etag, shape = new or etag, new_shape or shape
+            if writer is not None:
+                writer.close()
 
         await asyncio.gather(*(worker() for _ in range(connections)))
         return stats

@@ -1,7 +1,8 @@
 """A real server for the concurrency tests and the benchmarks: gunicorn on a free loopback port.
 
 `LiveServer` writes a config.toml (safe mode, its own database), runs `init-db`, starts
-`gunicorn -w N 'app:create_app()'`, waits for /healthz and stops the master by its pid.
+`gunicorn -w N 'app:create_app()'` (or, `server="granian"`, the screens' poll server as deployed:
+`granian --interface wsgi --factory app:create_app`), waits for /healthz and stops the master by its pid.
 """
 
 from __future__ import annotations
@@ -112,18 +113,20 @@ class LiveServer:
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
                  app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = SECRET_KEY,
-                 healthy: bool = True, sections=None):
+                 healthy: bool = True, sections=None, server: str = "gunicorn", beside: "LiveServer | None" = None):
         self.directory = Path(directory)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # sections: config overrides, or a function of the server's URL returning them
         sections = (sections(self.url) if callable(sections) else sections) or {}
-        self.config = write_config(self.directory, database_url, secret_key, **sections)
+        # beside: another server's config and database (the poll server beside the web server)
+        self.config = beside.config if beside else write_config(self.directory, database_url, secret_key, **sections)
+        self.server = server
         self.healthy = healthy  # False: the database is meant to be down, so /healthz's 503 counts as up
         self.workers = workers
         self.app = app
         self.extra = extra
-        self.log_path = self.directory / "gunicorn.log"
+        self.log_path = self.directory / ("gunicorn.log" if server == "gunicorn" else f"{server}-{self.port}.log")
         self.process: subprocess.Popen | None = None
 
     @property
@@ -138,15 +141,20 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         log = open(self.log_path, "ab")
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
-                   "--timeout", "30", "--graceful-timeout", "5", *self.extra, self.app]
+        if self.server == "granian":  # README "The screens' poll server": one blocking thread a worker, as gunicorn's sync
+            command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--workers", str(self.workers),
+                       "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                       *self.extra, self.app.removesuffix("()")]
+        else:
+            command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+                       "--timeout", "30", "--graceful-timeout", "5", *self.extra, self.app]
         self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(self.config), stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 30
         probe = "/healthz" if self.app.startswith("app:") else "/"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{self.server} exited {self.process.returncode}:\n{self.log()}")
             try:
                 status = requests.get(self.url + probe, timeout=5).status_code
                 if status < 500 or (status == 503 and not self.healthy):
@@ -155,7 +163,7 @@ class LiveServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.log()}")
+        raise RuntimeError(f"{self.server} did not answer within 30 s:\n{self.log()}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -169,7 +169,8 @@ class NotModified:
             shown = gather(self.kt, screen, now)
             if shown.shape != shape:
                 return None
-            return "200 OK", [("Content-Type", "application/json"), *_headers(etag)], counts_json(shown, now)
+            body = counts_json(shown, now)
+            return "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *_headers(etag)], body
         except Exception:  # let the blueprint answer (and log) whatever went wrong
             return None
         finally:
