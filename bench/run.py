@@ -233,18 +233,19 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, bare: LiveServer 
         poll_port = poller.port if poller else ketang.port
         poll_pids = [poller.process.pid, *poller.worker_pids()] if poller else []
         serving = ketang.worker_pids() + poll_pids + ([scheduler.pid] if scheduler else [])  # the server's CPU, all of it
+        known = pool.submit(screens.warm, poll_port, keys).result(timeout=120)  # the screens were on before the bell
         for _ in range(SCREEN_PAIRS):
             before, start = hall.responses(), screens.cpu_of(serving)
-            result, polled = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
-                                         args.burst_seconds, keys, poll_port).result(timeout=180)
+            result, polled, known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
+                                                args.burst_seconds, keys, poll_port, known).result(timeout=180)
             cpu["with"] += screens.cpu_of(serving) - start
             withs.append(summarize(result))
             lost += args.burst - (hall.responses() - before)
             for key, value in polled.items():
                 polls[key] = polls.get(key, 0) + value if key != "latencies" else polls["latencies"] + value
             before, start = hall.responses(), screens.cpu_of(serving)
-            done, _none = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst), args.burst_seconds,
-                                      []).result(timeout=180)
+            done, _none, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
+                                              args.burst_seconds, []).result(timeout=180)
             cpu["without"] += screens.cpu_of(serving) - start
             withouts.append(summarize(done))
             lost += args.burst - (hall.responses() - before)
