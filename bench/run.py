@@ -226,17 +226,18 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, bare: LiveServer 
     gunicorn (`--poll-server gunicorn`: they poll gunicorn itself); its CPU counts as the server's."""
     keys = screens.setup(ketang, hall, 100)
     withs, withouts, polls, lost, cpu = [], [], {"latencies": []}, 0, {"with": 0.0, "without": 0.0}
-    poller = (LiveServer(ketang.directory, workers=1, server="granian", beside=ketang)
+    poller = (LiveServer(ketang.directory, workers=1, server="granian", beside=ketang, nice=args.poll_nice)
               if args.poll_server == "granian" else None)
     # As deployed, a scheduler draws the coming slots' QR codes (QrDrawing); --no-scheduler: each worker draws its own.
     with screens.scheduler(ketang, len(keys), run=not args.no_scheduler) as scheduler, (poller or nullcontext()):
         poll_port = poller.port if poller else ketang.port
         poll_pids = [poller.process.pid, *poller.worker_pids()] if poller else []
         serving = ketang.worker_pids() + poll_pids + ([scheduler.pid] if scheduler else [])  # the server's CPU, all of it
-        known = pool.submit(screens.warm, poll_port, keys).result(timeout=120)  # the screens were on before the bell
         for _ in range(SCREEN_PAIRS):
+            # The screens have been on all along: each window starts from their current pages (loaded here, unmeasured)
+            known = pool.submit(screens.warm, poll_port, keys).result(timeout=120)
             before, start = hall.responses(), screens.cpu_of(serving)
-            result, polled, known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
+            result, polled, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
                                                 args.burst_seconds, keys, poll_port, known).result(timeout=180)
             cpu["with"] += screens.cpu_of(serving) - start
             withs.append(summarize(result))
@@ -304,6 +305,7 @@ def main(argv=None) -> int:
                         help="the screens' bursts without a scheduler drawing the QR codes ahead (for comparison)")
     parser.add_argument("--poll-server", choices=("granian", "gunicorn"), default="granian",
                         help="what the screens poll: the poll server beside gunicorn, as deployed, or gunicorn itself")
+    parser.add_argument("--poll-nice", type=int, default=10, help="the poll server's `nice -n` (README: as deployed)")
     parser.add_argument("--screens", action="store_true", help="only the classroom screen's figures (python -m bench.screens)")
     args = parser.parse_args(argv)
     database_url = os.environ.get("BENCH_DATABASE_URL") or None
@@ -443,7 +445,8 @@ def print_screen(args, screen: dict, burst_row: dict, in_process: dict) -> list[
           f"screens, {burst_cpu['without']:.2f} s without: the screens cost {burst_cpu['with'] / burst_cpu['without'] - 1:+.0%}")
     print(f"  polls answered {screen['polls']} ({screen['polls_304']:.0%} 304), poll p99 {ms(screen['poll_p99'])}; "
           f"check-ins lost in these bursts {args.burst - screen['with']['recorded']}")
-    print(f"  the screens polled: {screen['deployed']}; server CPU per request (user+sys, same run): a check-in under "
+    niced = f" (nice -n {args.poll_nice})" if screen["deployed"] == "granian" else ""
+    print(f"  the screens polled: {screen['deployed']}{niced}; server CPU per request (user+sys, same run): a check-in under "
           f"gunicorn {screen['cpu_checkin'] * 1000:.2f} ms; an unchanged poll:")
     for server, (cpu_poll, share_304) in screen["poll_cpu"].items():
         print(f"    {server + ':':21} {cpu_poll * 1000:.3f} ms ({share_304:.0%} 304), {cpu_poll / screen['cpu_checkin']:.1%} of "

@@ -113,7 +113,8 @@ class LiveServer:
 
     def __init__(self, directory: Path, database_url: str | None = None, workers: int = 4,
                  app: str = "app:create_app()", extra: tuple[str, ...] = (), secret_key: str = SECRET_KEY,
-                 healthy: bool = True, sections=None, server: str = "gunicorn", beside: "LiveServer | None" = None):
+                 healthy: bool = True, sections=None, server: str = "gunicorn", beside: "LiveServer | None" = None,
+                 nice: int = 0):
         self.directory = Path(directory)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -122,6 +123,7 @@ class LiveServer:
         # beside: another server's config and database (the poll server beside the web server)
         self.config = beside.config if beside else write_config(self.directory, database_url, secret_key, **sections)
         self.server = server
+        self.nice = nice  # run under `nice -n`: a lower CPU priority (the poll server beside the webhook's workers)
         self.healthy = healthy  # False: the database is meant to be down, so /healthz's 503 counts as up
         self.workers = workers
         self.app = app
@@ -143,11 +145,14 @@ class LiveServer:
         log = open(self.log_path, "ab")
         if self.server == "granian":  # README "The screens' poll server": one blocking thread a worker, as gunicorn's sync
             command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory", "--workers", str(self.workers),
-                       "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                       "--blocking-threads", "1", "--respawn-failed-workers", "--host", "127.0.0.1", "--port", str(self.port),
+                       "--no-access-log",
                        *self.extra, self.app.removesuffix("()")]
         else:
             command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
                        "--timeout", "30", "--graceful-timeout", "5", *self.extra, self.app]
+        if self.nice:
+            command = ["nice", "-n", str(self.nice), *command]  # nice execs the server: the pid stays the server's
         self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(self.config), stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 30
