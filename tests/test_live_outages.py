@@ -211,12 +211,13 @@ def small_disk(tmp_path):
 
 
 def fill(directory: Path) -> Path:
+    """Fill *directory*'s file system to the last byte. Unbuffered: a buffered file would keep the bytes the
+    full disk refused and raise ENOSPC again when closed."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
+    with open(filler, "wb", buffering=0) as out:
         try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+            while out.write(b"\0" * 65536):
+                pass
         except OSError:
             pass
     return filler
