@@ -225,29 +225,39 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, bare: LiveServer 
     As deployed (README "The screens' poll server"), the screens poll a granian process of the same app beside
     gunicorn (`--poll-server gunicorn`: they poll gunicorn itself); its CPU counts as the server's."""
     keys = screens.setup(ketang, hall, 100)
-    withs, withouts, polls, lost, cpu = [], [], {"latencies": []}, 0, {"with": 0.0, "without": 0.0}
+    withs, withouts, polls, lost = [], [], {"latencies": []}, 0
     poller = (LiveServer(ketang.directory, workers=1, server="granian", beside=ketang, nice=args.poll_nice)
               if args.poll_server == "granian" else None)
     # As deployed, a scheduler draws the coming slots' QR codes (QrDrawing); --no-scheduler: each worker draws its own.
     with screens.scheduler(ketang, len(keys), run=not args.no_scheduler) as scheduler, (poller or nullcontext()):
         poll_port = poller.port if poller else ketang.port
         poll_pids = [poller.process.pid, *poller.worker_pids()] if poller else []
-        serving = ketang.worker_pids() + poll_pids + ([scheduler.pid] if scheduler else [])  # the server's CPU, all of it
+        # the server's CPU, all of it, by process group
+        groups = {"workers": ketang.worker_pids(), "poll server": poll_pids, "scheduler": [scheduler.pid] if scheduler else []}
+        cpu = {window: dict.fromkeys(groups, 0.0) for window in ("with", "without")}
+
+        def cpu_now() -> dict:
+            return {name: screens.cpu_of(pids) for name, pids in groups.items()}
+
+        def add(window: str, start: dict) -> None:
+            for name, used in cpu_now().items():
+                cpu[window][name] += used - start[name]
+
         for _ in range(SCREEN_PAIRS):
             # The screens have been on all along: each window starts from their current pages (loaded here, unmeasured)
             known = pool.submit(screens.warm, poll_port, keys).result(timeout=120)
-            before, start = hall.responses(), screens.cpu_of(serving)
+            before, start = hall.responses(), cpu_now()
             result, polled, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
                                                 args.burst_seconds, keys, poll_port, known).result(timeout=180)
-            cpu["with"] += screens.cpu_of(serving) - start
+            add("with", start)
             withs.append(summarize(result))
             lost += args.burst - (hall.responses() - before)
             for key, value in polled.items():
                 polls[key] = polls.get(key, 0) + value if key != "latencies" else polls["latencies"] + value
-            before, start = hall.responses(), screens.cpu_of(serving)
+            before, start = hall.responses(), cpu_now()
             done, _none, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
                                               args.burst_seconds, []).result(timeout=180)
-            cpu["without"] += screens.cpu_of(serving) - start
+            add("without", start)
             withouts.append(summarize(done))
             lost += args.burst - (hall.responses() - before)
         with_row = {"p99": statistics.median(r["p99"] for r in withs), "recorded": args.burst - lost}
@@ -443,9 +453,12 @@ def print_screen(args, screen: dict, burst_row: dict, in_process: dict) -> list[
     print(f"  burst p99, median of {SCREEN_PAIRS}: {ms(screen['with']['p99'])} with them, {ms(screen['without_p99'])} without "
           f"(each: {', '.join(ms(v) for v in screen['after']['all_with'])} with; "
           f"{', '.join(ms(v) for v in screen['after']['all_without'])} without): {screen['rise']:+.0%} (target < +20%)")
-    burst_cpu = screen["burst_cpu"]
-    print(f"  the server's CPU over those bursts (workers and scheduler, user+sys): {burst_cpu['with']:.2f} s with the "
-          f"screens, {burst_cpu['without']:.2f} s without: the screens cost {burst_cpu['with'] / burst_cpu['without'] - 1:+.0%}")
+    burst_cpu = {window: sum(by_group.values()) for window, by_group in screen["burst_cpu"].items()}
+    groups = ", ".join(f"{name} {screen['burst_cpu']['with'][name]:.2f} / {screen['burst_cpu']['without'][name]:.2f}"
+                       for name in screen["burst_cpu"]["with"])
+    print(f"  the server's CPU over those bursts (user+sys): {burst_cpu['with']:.2f} s with the screens, "
+          f"{burst_cpu['without']:.2f} s without: the screens cost {burst_cpu['with'] / burst_cpu['without'] - 1:+.0%} "
+          f"(with / without, s: {groups})")
     print(f"  polls answered {screen['polls']} ({screen['polls_304']:.0%} 304), poll p99 {ms(screen['poll_p99'])}; "
           f"check-ins lost in these bursts {args.burst - screen['with']['recorded']}")
     niced = f"granian (nice -n {args.poll_nice})" if screen["deployed"] != "gunicorn" else "gunicorn"
