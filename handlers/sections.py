@@ -105,8 +105,7 @@ def sections(ctx: Context, text: str | None = None) -> str:
     if not words:
         return listing(ctx, classroom)
     name, numbers = words[0], [w.upper() for w in words[1:]]
-    if not NAME.fullmatch(name) or name.isdigit() or name.casefold() in RESERVED:
-        raise UserError("section_bad_name", name=inline(name[:20]))
+    check_name(name)
     bad = [n for n in numbers if not STUDENT_NO.fullmatch(n)]
     if bad:
         raise UserError("section_bad_numbers", numbers=inline(" ".join(bad[:5])))
@@ -116,6 +115,44 @@ def sections(ctx: Context, text: str | None = None) -> str:
         return assign(ctx, classroom, section, numbers)
     return ctx.t("section_made" if made else "section_shown", name=inline(classroom.name), section=inline(section.name),
                  code=section.code, n=len(students_in(classroom.id, section.id) or ()))
+
+
+def check_name(name: str) -> None:
+    """A section's name: 1-16 characters, no spaces, not all digits (so `结果 2 一班` parses), not 全部/all."""
+    if not NAME.fullmatch(name) or name.isdigit() or name.casefold() in RESERVED:
+        raise UserError("section_bad_name", name=inline(name[:20]))
+
+
+def rename(ctx: Context, old: str, new: str) -> str:
+    """分组改名 <旧名> <新名>: the section keeps its code, its students and its assistants."""
+    classroom = scope.current_class(ctx)
+    section = find(classroom, old)
+    check_name(new)
+    scope.writable(ctx, classroom)
+    if new != section.name and named(classroom.id, new) is not None:
+        raise UserError("section_name_taken", section=inline(new), name=inline(classroom.name))
+    Section.update(name=new).where(Section.id == section.id).execute()
+    return ctx.t("section_renamed", old=inline(section.name), section=inline(new), code=section.code,
+                 name=inline(classroom.name))
+
+
+def delete(ctx: Context, which: str) -> str:
+    """删除分组 <名称>: the section, its code and its seats go; its students stay in the class, in no section.
+    Refused while an assistant is limited to it: deleting it would take that assistant off the team
+    (ClassStaff.section cascades), and widening them to the whole class is the owner's call (助教分组 <n> 全部)."""
+    classroom = scope.current_class(ctx)
+    section = find(classroom, which)
+    scope.writable(ctx, classroom)
+    limited = [staff.user.label(ctx.lang) for staff in ClassStaff.select(ClassStaff, User).join(User)
+               .where(ClassStaff.section == section.id).order_by(ClassStaff.id)]
+    if limited:
+        raise UserError("section_has_assistants", section=inline(section.name), who=ctx.t("list_sep").join(limited),
+                        name=inline(classroom.name))
+    current = set(scope.student_ids(classroom))
+    n = len(current & (students_in(classroom.id, section.id) or set()))
+    SectionSeat.delete().where(SectionSeat.section == section.id).execute()
+    Section.delete().where(Section.id == section.id).execute()
+    return ctx.t("section_deleted", section=inline(section.name), n=n, code=section.code, name=inline(classroom.name))
 
 
 def _section(ctx: Context, classroom, name: str) -> tuple[Section, bool]:

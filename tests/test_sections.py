@@ -278,3 +278,39 @@ def test_the_weekly_digest_and_at_risk_give_a_limited_assistant_its_sections_stu
     assert "2024004" in digests["o_ta2"] and "2024002" not in digests["o_ta2"]
     now = say("o_ta1", "预警")
     assert "2024002" in now and "2024004" not in now
+
+
+def test_a_section_is_renamed_keeping_its_code_students_and_assistants(say, course):
+    """A mistyped name is not forever: 分组改名 keeps the code, the seats and the assistant's limit."""
+    reply = say("o_t", "分组改名 一班 甲班")
+    assert "「概率论」的分组「一班」已改名为「甲班」" in reply and course["一班"] in reply
+    listing = say("o_t", "分组")
+    assert "1. 甲班 · 加入码 " + course["一班"] in listing and "3 人 · 助教：王五" in listing and "一班" not in listing
+    assert placed("甲班") >= {"2024001", "2024002", "2024003"}
+    assert "你在分组「甲班」" in say("o_new", f"加入 {course['一班']}")  # the code still seats a newcomer there
+    assert "3 名学生" in say("o_ta1", "成绩")  # the assistant still sees their section, under its new name
+    assert "已经有叫「二班」的分组" in say("o_t", "分组改名 甲班 二班")  # names stay unique in a class
+    assert "不能全是数字" in say("o_t", "分组改名 甲班 2024")
+    assert "没有叫「丙班」的分组" in say("o_t", "分组改名 丙班 丁班")
+    assert "「分组改名」只有「概率论」的创建者可以使用" in say("o_ta1", "分组改名 甲班 乙班")
+    assert Section.select().where(Section.name == "甲班").count() == 1
+    assert "Section “甲班” of “概率论” is now “A”" in say("o_t", "rename section 甲班 A")
+
+
+def test_a_section_with_a_limited_assistant_is_not_deleted_and_one_without_is(say, course):
+    """删除分组 refuses while an assistant is limited to the section (deleting it would take them off the team,
+    and widening them is the owner's call), and changes nothing; once they are not, the section and its seats
+    go, its students stay in the class in no section, and its code joins no section any more."""
+    refused = say("o_t", "删除分组 一班")
+    assert "还有只负责它的助教：王五" in refused and "没有删除" in refused
+    assert Section.select().where(Section.name == "一班").exists() and ClassStaff.select().count() == 2
+    assert "2024001" in placed("一班")
+    say("o_t", "助教分组 1 全部")
+    deleted = say("o_t", "删除分组 一班")
+    assert "已删除「概率论」的分组「一班」：它的 3 名学生仍在课堂里" in deleted and course["一班"] in deleted
+    assert not Section.select().where(Section.name == "一班").exists()
+    assert not SectionSeat.select().where(SectionSeat.student_no == "2024001").exists()
+    assert ClassStaff.select().count() == 2  # both assistants still on the team
+    assert "未分组 4 人" in say("o_t", "分组")
+    assert "已加入" not in say("o_new", f"加入 {course['一班']}")  # the code is gone with it
+    assert "没有叫「一班」的分组" in say("o_t", "签到情况 一班")
