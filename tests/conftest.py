@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +39,36 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
     return data
+
+
+def at_once(*calls) -> list:
+    """Run *calls* in threads released together, each on its own database connection (PostgreSQL: at most 8
+    pooled, so each connects after the release and the rest queue for one); the test's own connection is closed
+    meanwhile and opened again after. Returns what each call returned, in order; re-raises the first failure."""
+    start = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    failures: list = []
+
+    def run(n, call):
+        start.wait(timeout=30)
+        db.connect(reuse_if_open=True)
+        try:
+            results[n] = call()
+        except BaseException as error:  # noqa: BLE001  (re-raised in the test's thread)
+            failures.append(error)
+        finally:
+            db.close()
+
+    db.close()
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.connect(reuse_if_open=True)
+    if failures:
+        raise failures[0]
+    return results
 
 
 def build_app(tmp_path: Path, clock, aes: bool = True, fresh: bool = True, vector_token: str = "", plugin=None,

@@ -11,8 +11,8 @@ import pytest
 
 from bot.config import ConfigError
 from bot.dispatch import Inbound
-from models import Dialog, FailedAttempt, Membership, RosterEntry, School, SmsLog, User, db
-from tests.conftest import build_app, simulator_for
+from models import Dialog, FailedAttempt, Membership, RosterEntry, School, SmsLog, User
+from tests.conftest import at_once, build_app, simulator_for
 
 ROSTER = "student_no,name,auth_code\n2024001,张三,839201\n2024002,李四,551177\n2024003,王五,\n"
 
@@ -378,24 +378,8 @@ def run_at_once(app, messages: list[tuple[str, str]]) -> list[str]:
     """Send (openid, text) messages all at once from threads, each on its own database connection."""
 
     dispatcher = app.extensions["ketang"].dispatcher
-    start = threading.Barrier(len(messages))
-    replies = []
-
-    def send(n, openid, text):
-        start.wait(timeout=30)
-        db.connect(reuse_if_open=True)  # PostgreSQL: at most 8 pooled connections, the rest queue for one
-        try:
-            replies.append(dispatcher.handle(Inbound(openid=openid, key=f"msg:at-once-{n}", kind="text", text=text)))
-        finally:
-            db.close()
-
-    db.close()
-    threads = [threading.Thread(target=send, args=(n, *message)) for n, message in enumerate(messages)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
+    replies = at_once(*(lambda n=n, openid=openid, text=text: dispatcher.handle(
+        Inbound(openid=openid, key=f"msg:at-once-{n}", kind="text", text=text)) for n, (openid, text) in enumerate(messages)))
     assert len(replies) == len(messages) and not [r for r in replies if "系统繁忙" in r]
     return replies
 

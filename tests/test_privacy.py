@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -30,9 +29,8 @@ from models import (
     SmsLog,
     Tally,
     User,
-    db,
 )
-from tests.conftest import T0, settings_dict
+from tests.conftest import T0, at_once, settings_dict
 
 NAME, NUMBER, PHONE, OPENID = "隐私甲", "PRV2026001", "13912345678", "o_erase_me"
 KEEP = timedelta(days=365)
@@ -239,21 +237,12 @@ def test_retention_keeps_classes_not_archived_and_is_done_by_one_of_two_schedule
     clock.now = T0 + KEEP * 3
     assert purge_archived(clock(), KEEP) == 0 and Response.select().count() == 4  # not archived: kept
     archive(code, T0)
-    results, barrier = [], threading.Barrier(2)
 
     def scheduler():
         with app.app_context():
-            db.connect(reuse_if_open=True)
-            barrier.wait()
-            results.append(purge_archived(clock(), KEEP))
-            db.close()
+            return purge_archived(clock(), KEEP)
 
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
+    results = at_once(scheduler, scheduler)
     assert sorted(results) == [0, 1]
     assert Tally.select().where(Tally.what == "members").count() == 1
 

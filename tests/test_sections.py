@@ -6,7 +6,6 @@ encrypted XML through the Flask test client), and the two databases (KETANG_TEST
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,12 +14,11 @@ import pytest
 from bot.database import transaction
 from handlers import sections
 from handlers.attendance import close_roll_calls
-from handlers.warnings import run_digests
-from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User, db
-from tests.conftest import T0, simulator_for
+from models import AbsenceRequest, Classroom, ClassStaff, Outbox, Response, RollCall, Section, SectionSeat, User
+from tests.conftest import at_once, simulator_for
 from tests.test_identity import run_at_once
 from tests.test_lesson import export_rows, klass  # noqa: F401  (fixture)
-from tests.test_team import invite, pushed
+from tests.test_team import digests_after_two_weeks, invite
 
 
 def code_of(reply: str) -> str:
@@ -227,24 +225,12 @@ def test_two_makes_racing_inside_their_transactions_leave_one_section(app, say, 
     """The unique (class, name) index itself makes two concurrent 分组 一班 one section: two messages of one user
     are serialised by the touch, so this calls the maker from two transactions at once."""
     owner, classroom = User.get(User.openid == "o_t"), Classroom.get()
-    start, made = threading.Barrier(2), []
 
-    def run():
-        db.connect(reuse_if_open=True)
-        try:
-            start.wait(timeout=30)
-            with transaction():  # SQLite: one after the other (the write lock); PostgreSQL: both at once
-                made.append(sections._section(SimpleNamespace(user=owner, now=clock()), classroom, "一班")[0].code)
-        finally:
-            db.close()
+    def make():
+        with transaction():  # SQLite: one after the other (the write lock); PostgreSQL: both at once
+            return sections._section(SimpleNamespace(user=owner, now=clock()), classroom, "一班")[0].code
 
-    db.close()
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.connect(reuse_if_open=True)
+    made = at_once(make, make)
     assert Section.select().count() == 1 and len(made) == 2 and made[0] == made[1] == Section.get().code, made
 
 
@@ -260,19 +246,7 @@ def test_my_classes_shows_a_students_section(say, course):
 def test_the_weekly_digest_and_at_risk_give_a_limited_assistant_its_sections_students_only(say, course, clock, app):
     """2024002 (一班) and 2024004 (二班) miss two lessons: the owner's digest names both, each section's assistant
     only their own student (no other section's name reaches them), and so does their 预警."""
-    say("o_t", "助教通知 开")
-    for week in range(2):
-        clock.now = T0 + timedelta(weeks=week, days=1)
-        say("o_t", "上课")
-        say("o_t", "开启签到 5")
-        for i in (1, 3, 5, 6):
-            say(f"o_s{i}", "签到")
-        clock.now += timedelta(minutes=10)
-        say("o_t", "下课")
-    clock.now = T0 + timedelta(weeks=2)
-    kt = app.extensions["ketang"]
-    run_digests(clock(), kt.settings, kt.links)
-    digests = pushed("risk_digest")
+    digests = digests_after_two_weeks(say, clock, app, (1, 3, 5, 6))
     assert "2024002" in digests["o_t"] and "2024004" in digests["o_t"]
     assert "2024002" in digests["o_ta1"] and "2024004" not in digests["o_ta1"]
     assert "2024004" in digests["o_ta2"] and "2024002" not in digests["o_ta2"]
