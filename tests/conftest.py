@@ -42,16 +42,20 @@ def settings_dict(tmp_path: Path, aes: bool = True, **sections) -> dict:
 
 
 def at_once(*calls) -> list:
-    """Run *calls* in threads released together, each on its own database connection (PostgreSQL: at most 8
-    pooled, so each connects after the release and the rest queue for one); the test's own connection is closed
-    meanwhile and opened again after. Returns what each call returned, in order; re-raises the first failure."""
+    """Run *calls* in threads released together, each on its own database connection, taken before the release
+    when the pool can give every call one (so the calls start as one: a race test's window), else after it (the
+    rest queue for one); the test's own connection is closed meanwhile and opened again after. Returns what each
+    call returned, in order; re-raises the first failure."""
     start = threading.Barrier(len(calls))
+    early = len(calls) <= (getattr(db.obj, "_max_connections", None) or len(calls))  # SQLite: no pool
     results: list = [None] * len(calls)
     failures: list = []
 
     def run(n, call):
+        if early:
+            db.connect(reuse_if_open=True)
         start.wait(timeout=30)
-        db.connect(reuse_if_open=True)
+        db.connect(reuse_if_open=True)  # (already open when early)
         try:
             results[n] = call()
         except BaseException as error:  # noqa: BLE001  (re-raised in the test's thread)
