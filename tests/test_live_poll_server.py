@@ -7,6 +7,7 @@ on gunicorn, and the whole page when the teacher publishes a quiz. Both database
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import time
 
@@ -20,13 +21,10 @@ ROTATE = 300
 
 
 @pytest.fixture
-def site(tmp_path, request):
+def site(tmp_path):
     """(gunicorn, the poll server beside it) on one fresh database."""
-    from tests.conftest import settings_dict
-
-    url = settings_dict(tmp_path)["database"]["url"]
     # codes rotate every 5 minutes here, so no rotation falls inside the test (see the wait below)
-    web = LiveServer(tmp_path, url if url.startswith("postgres") else None, workers=2,
+    web = LiveServer(tmp_path, os.environ.get("KETANG_TEST_DATABASE_URL") or None, workers=2,
                      sections={"screen": {"rotate_seconds": ROTATE}})
     web.init_db()
     with web, LiveServer(tmp_path, workers=1, server="granian", beside=web) as polls:
