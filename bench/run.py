@@ -247,16 +247,16 @@ def screen_figures(args, pool, ketang: LiveServer, hall: Hall, bare: LiveServer 
             # The screens have been on all along: each window starts from their current pages (loaded here, unmeasured)
             known = pool.submit(screens.warm, poll_port, keys).result(timeout=120)
             before, start = hall.responses(), cpu_now()
-            result, polled, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
-                                                args.burst_seconds, keys, poll_port, known).result(timeout=180)
+            result, polled = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
+                                         args.burst_seconds, keys, poll_port, known).result(timeout=180)
             add("with", start)
             withs.append(summarize(result))
             lost += args.burst - (hall.responses() - before)
             for key, value in polled.items():
                 polls[key] = polls.get(key, 0) + value if key != "latencies" else polls["latencies"] + value
             before, start = hall.responses(), cpu_now()
-            done, _none, _known = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
-                                              args.burst_seconds, []).result(timeout=180)
+            done, _none = pool.submit(screens.burst_with_screens, ketang.port, hall.checkins(args.burst),
+                                      args.burst_seconds, []).result(timeout=180)
             add("without", start)
             withouts.append(summarize(done))
             lost += args.burst - (hall.responses() - before)

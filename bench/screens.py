@@ -105,8 +105,8 @@ async def _get(port: int, request: bytes) -> tuple[int, str | None, str | None]:
 
 
 async def _screens(port: int, keys: list[str], until: float, stats: dict, known: dict) -> None:
-    """Each screen polls once a second (staggered), carrying the ETag and shape of its last answer (*known*,
-    kept from the last window: the screens have been polling all along, so a window starts with no page loads)."""
+    """Each screen polls once a second (staggered), carrying the ETag and shape of its last answer, starting from
+    those *known* (see warm: the screens have been polling all along, so a window starts with no page loads)."""
     async def screen(index: int, key: str):
         etag, shape = known.get(key, (None, None))
         next_at = time.perf_counter() + index / len(keys)
@@ -121,7 +121,6 @@ async def _screens(port: int, keys: list[str], until: float, stats: dict, known:
             stats[status] = stats.get(status, 0) + 1
             etag, shape = new or etag, new_shape or shape
             next_at += 1.0
-        known[key] = (etag, shape)
 
     await asyncio.gather(*(screen(i, k) for i, k in enumerate(keys)))
 
@@ -139,21 +138,18 @@ def warm(port: int, keys: list[str]) -> dict:
 
 
 def burst_with_screens(port: int, requests: list[bytes], seconds: float, keys: list[str],
-                       poll_port: int | None = None, known: dict | None = None) -> tuple[dict, dict, dict]:
+                       poll_port: int | None = None, known: dict | None = None) -> tuple[dict, dict]:
     """The open-loop burst while *keys* screens poll *poll_port* (default: the burst's) from 2 s before to 1 s
-    after it, starting from the ETags *known* (see warm); with no keys, the burst alone in the same window.
-    Returns the burst's figures, the polls' and the ETags the screens hold at the end."""
-    known = dict(known or {})
-
+    after it, starting from the ETags *known* (see warm); with no keys, the burst alone in the same window."""
     async def run():
         stats: dict = {"latencies": []}
         until = time.perf_counter() + 2 + seconds + 1.2
-        polling = asyncio.ensure_future(_screens(poll_port or port, keys, until, stats, known))
+        polling = asyncio.ensure_future(_screens(poll_port or port, keys, until, stats, known or {}))
         await asyncio.sleep(2)
         burst = await loadgen._open(port, requests, seconds, True)
         await polling
         await asyncio.sleep(max(0.0, until - time.perf_counter()))  # without screens: the same window, for the CPU
-        return burst, stats, known
+        return burst, stats
 
     return asyncio.run(run())
 
